@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './digest.js';
+export * from './model.js';
+export type * from './transport.js';
+export type * from './signer.js';

@@ -1,0 +1,107 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from './digest.js';
+import type { Descriptor } from './model.js';
+
+/**
+ * Where images live, modelled on containers/image: a Transport parses the text after `name:` into an
+ * ImageReference, which opens an ImageSource (read) or ImageDestination (write). Raw bytes pass between
+ * them unchanged; every reader hashes what it reads.
+ */
+export interface Transport {
+  /** `docker`, `docker-archive`, `oci`, `oci-archive`, `docker-daemon`, `docker-storage`, ... */
+  readonly name: string;
+  /** Parses the part after `name:` (for docker, after `docker://`). Throws ReferenceInvalid. */
+  parseReference(within: string): ImageReference;
+}
+
+/** Options every transport may read; each ignores what does not concern it. */
+export interface SystemContext {
+  /** Registry auth: path of a docker config.json (DSV_CREDENTIALS_STORE). */
+  credentialsStore?: string;
+  /** Hosts that may be reached over plain HTTP / unverified TLS. */
+  insecureRegistries?: string[];
+  /** certs.d directories to search (first match wins). */
+  certsDirs?: string[];
+  /** DSV_DEFAULT_REGISTRY / DSV_DOCKERHUB_AUTH and friends, already read by the app. */
+  defaultRegistry?: string;
+  dockerHubAuth?: string;
+  /** Docker Engine endpoint (DOCKER_HOST) and TLS settings. */
+  dockerHost?: string;
+  dockerTlsVerify?: boolean;
+  dockerCertPath?: string;
+  /** Root of Docker's on-disk store (DSV_DOCKER_ROOT, default /var/lib/docker). */
+  dockerRoot?: string;
+  /** Retries for transient failures. */
+  retryTimes?: number;
+  /** Called with progress of long transfers (bytes so far / total when known). */
+  onProgress?: (event: ProgressEvent) => void;
+  /** Diagnostic messages shown with --debug. Never given secrets. */
+  debug?: (message: string) => void;
+  /** Abort everything. */
+  signal?: AbortSignal;
+}
+
+export interface ProgressEvent {
+  /** What is moving: a blob digest, or a file name. */
+  id: string;
+  done: number;
+  total?: number;
+  phase: 'read' | 'write' | 'verify';
+}
+
+export interface ImageReference {
+  readonly transport: Transport;
+  /** The reference as the transport writes it after `name:`; parseReference(this.within) round-trips. */
+  readonly within: string;
+  /** `transport:within` (`docker://host/repo:tag` for docker). */
+  toString(): string;
+  newSource(ctx?: SystemContext): Promise<ImageSource>;
+  newDestination(ctx?: SystemContext): Promise<ImageDestination>;
+}
+
+export interface ImageSource {
+  readonly reference: ImageReference;
+  /**
+   * Without `instanceDigest`: the manifest (or list/index) the reference names. With it: that child
+   * manifest of a list/index, by digest. Returns the exact bytes received. A transport that cannot
+   * verify the top-level digest itself still returns the bytes; callers hash them.
+   */
+  getManifest(instanceDigest?: Digest): Promise<{ bytes: Uint8Array; mediaType: string }>;
+  /**
+   * A blob's raw bytes as a stream. The stream is NOT guaranteed verified: callers that need integrity
+   * pipe it through a DigestingStream (the integrity engine and copy do).
+   */
+  getBlob(descriptor: Descriptor): Promise<Readable>;
+  /** Tags in the same repository, where the transport can list them. */
+  listTags?(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface PutBlobOptions {
+  /** A repository on the same registry that holds the blob (cross-repository mount). */
+  mountFrom?: ImageReference;
+}
+
+export interface ImageDestination {
+  readonly reference: ImageReference;
+  /** Media types this destination can store, in order of preference (manifest conversion is not ours to do). */
+  supportedManifestMediaTypes(): string[];
+  /** True when the blob is already stored (skip the upload). */
+  hasBlob(descriptor: Descriptor): Promise<boolean>;
+  /**
+   * Stores a blob. The destination verifies digest and size of what it stores, and fails (storing
+   * nothing under that digest) on a mismatch.
+   */
+  putBlob(descriptor: Descriptor, stream: Readable, options?: PutBlobOptions): Promise<void>;
+  /** Tries a cheap copy (e.g. cross-repository mount); true when the blob is now present. */
+  tryReuseBlob?(descriptor: Descriptor, options: PutBlobOptions): Promise<boolean>;
+  /**
+   * Stores a manifest. With `instanceDigest` it is a child of a list/index (stored by digest only);
+   * without, it is the image the reference names, and the reference's tag points at it on commit().
+   */
+  putManifest(bytes: Uint8Array, mediaType: string, instanceDigest?: Digest): Promise<void>;
+  /** Makes everything visible: moves the tag, renames the temp file. Nothing is visible before. */
+  commit(): Promise<void>;
+  /** Releases resources; without a prior commit() everything written is discarded where possible. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
+
+// Tests import workspace packages from their sources, so a unit test never needs a build.
+// Apps' e2e tests spawn the built bins, which is why `npm test` builds first.
+const root = fileURLToPath(new URL('.', import.meta.url));
+const alias: Record<string, string> = {};
+for (const group of ['packages', 'apps']) {
+  for (const dir of readdirSync(`${root}${group}`)) {
+    alias[`@dsv/${dir}`] = `${root}${group}/${dir}/src/index.ts`;
+  }
+}
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'tools/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'e2e',
+          include: ['e2e/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: true,
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
