@@ -3,3 +3,5 @@ export * from './digest.js';
 export * from './model.js';
 export type * from './transport.js';
 export type * from './signer.js';
+export * from './plugins.js';
+export * from './plugin-exec.js';

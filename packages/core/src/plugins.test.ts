@@ -1,0 +1,202 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DsvError } from './errors.js';
+import { SignerRegistry, loadSignerPlugins, signerPluginSpecs, validateSignerPlugin } from './plugins.js';
+import type { SignerPlugin } from './signer.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dsv-plugins-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A tiny in-test plugin: HMAC-SHA256 keyed by the key string. */
+function fakePlugin(type: string, prefix = `${type.toUpperCase()}:`): SignerPlugin {
+  return {
+    type,
+    recognizes: (s) => s.startsWith(prefix),
+    async createSigner({ key }) {
+      return {
+        type,
+        describeKey: async () => ({ type, keyId: key }),
+        sign: async (data) => prefix + key + ':' + createHmac('sha256', key).update(data).digest('hex'),
+      };
+    },
+    async createVerifier({ trust = [], settings }) {
+      return {
+        type,
+        recognizes: (s) => s.startsWith(prefix),
+        async verify(data, sig) {
+          if (settings?.explode) throw new Error('boom');
+          const [, key, mac] = sig.split(':');
+          if (!trust.includes(key!)) return { status: 'unknown-key', type, keyId: key };
+          const want = createHmac('sha256', key!).update(data).digest();
+          const got = Buffer.from(mac ?? '', 'hex');
+          const ok = got.length === want.length && timingSafeEqual(got, want);
+          return ok ? { status: 'valid', type, keyId: key } : { status: 'invalid', type, keyId: key, reason: 'mac' };
+        },
+      };
+    },
+  };
+}
+
+function expectDsv(fn: () => unknown, code: string, re?: RegExp) {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DsvError);
+    expect((e as DsvError).code).toBe(code);
+    if (re) expect((e as Error).message).toMatch(re);
+    return;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('SignerRegistry', () => {
+  it('registers, lists, gets and routes', async () => {
+    const r = new SignerRegistry().register(fakePlugin('pki')).register(fakePlugin('gpg'));
+    expect(r.types()).toEqual(['gpg', 'pki']);
+    expect(r.get('gpg').type).toBe('gpg');
+    expectDsv(() => r.get('kms'), 'Usage', /unknown signature type "kms" \(known: gpg, pki\)/);
+    expect(r.forSignature('GPG:abc')?.type).toBe('gpg');
+    expect(r.forSignature('nope')).toBeUndefined();
+    const signer = await r.get('gpg').createSigner({ key: 'k1' });
+    const data = new TextEncoder().encode('sha256:abc');
+    const sig = await signer.sign(data);
+    const verify = r.verifier({ trust: ['k1'] });
+    expect(await verify(data, sig)).toMatchObject({ status: 'valid', type: 'gpg', keyId: 'k1' });
+    expect(await verify(new TextEncoder().encode('other'), sig)).toMatchObject({ status: 'invalid' });
+    expect(await verify(data, 'garbage')).toEqual({ status: 'invalid', type: 'unknown', reason: 'unrecognised signature format' });
+  });
+
+  it('same object twice is fine; a different plugin for the same type is refused', () => {
+    const p = fakePlugin('gpg');
+    const r = new SignerRegistry().register(p).register(p);
+    expectDsv(() => r.register(fakePlugin('gpg')), 'PluginError', /registered twice/);
+  });
+
+  it('validates plugin shape', () => {
+    expectDsv(() => new SignerRegistry().register({ type: 'x' } as unknown as SignerPlugin), 'PluginError', /recognizes/);
+    expectDsv(() => validateSignerPlugin({ ...fakePlugin('a'), type: 'bad type!' }, 'module m'), 'PluginError', /module m/);
+    expectDsv(() => validateSignerPlugin(null, 'module n'), 'PluginError', /module n/);
+  });
+
+  it('creates each verifier lazily and once, with per-type trust and settings', async () => {
+    let created = 0;
+    const base = fakePlugin('hm');
+    const counted: SignerPlugin = { ...base, createVerifier: async (o) => (created++, base.createVerifier(o)) };
+    const r = new SignerRegistry().register(counted).register(fakePlugin('other'));
+    const verify = r.verifier({ trust: ['nobody'], trustByType: { hm: ['k'] }, settingsByType: { other: { explode: true } } });
+    expect(created).toBe(0);
+    const data = new Uint8Array([1, 2, 3]);
+    const sig = await (await counted.createSigner({ key: 'k' })).sign(data);
+    expect((await verify(data, sig)).status).toBe('valid');
+    expect((await verify(data, sig)).status).toBe('valid');
+    expect(created).toBe(1);
+    // A plugin that throws a plain Error while verifying becomes a PluginError.
+    const osig = await (await r.get('other').createSigner({ key: 'z' })).sign(data);
+    await expect(verify(data, osig)).rejects.toMatchObject({ code: 'PluginError' });
+  });
+
+  it('reports a malformed verification result', async () => {
+    const bad: SignerPlugin = {
+      ...fakePlugin('bad'),
+      createVerifier: async () => ({ type: 'bad', recognizes: () => true, verify: async () => ({ status: 'ok' }) as never }),
+    };
+    const verify = new SignerRegistry().register(bad).verifier({});
+    await expect(verify(new Uint8Array(), 'BAD:x')).rejects.toMatchObject({ code: 'PluginError' });
+  });
+});
+
+describe('loadSignerPlugins', () => {
+  const modDir = join(dir, 'mods');
+  mkdirSync(modDir, { recursive: true });
+  const hmacSource = (type: string, exportStyle: 'default' | 'plugin') => `
+import { createHmac } from 'node:crypto';
+const p = {
+  type: '${type}',
+  recognizes: (s) => s.startsWith('${type}:'),
+  async createSigner({ key }) { return { type: '${type}', describeKey: async () => ({ type: '${type}', keyId: key }),
+    sign: async (d) => '${type}:' + key + ':' + createHmac('sha256', key).update(d).digest('hex') }; },
+  async createVerifier({ trust = [] }) { return { type: '${type}', recognizes: (s) => s.startsWith('${type}:'),
+    async verify(d, s) { const [, k, m] = s.split(':'); if (!trust.includes(k)) return { status: 'unknown-key', type: '${type}', keyId: k };
+      return { status: createHmac('sha256', k).update(d).digest('hex') === m ? 'valid' : 'invalid', type: '${type}', keyId: k }; } }; },
+};
+${exportStyle === 'default' ? 'export default p;' : 'export const plugin = p;'}
+`;
+  const a = join(modDir, 'a.mjs');
+  const b = join(modDir, 'b.mjs');
+  const broken = join(modDir, 'broken.mjs');
+  const empty = join(modDir, 'empty.mjs');
+  writeFileSync(a, hmacSource('hma', 'default'));
+  writeFileSync(b, hmacSource('hmb', 'plugin'));
+  writeFileSync(broken, 'export default { type: "x", recognizes: 1 };');
+  writeFileSync(empty, 'export const nothing = 1;');
+  const noConfig = join(dir, 'no-such-config.json');
+  mkdirSync(join(dir, 'home'), { recursive: true });
+
+  it('loads modules from DSV_SIGNER_PLUGINS (default and `plugin` exports) and they sign and verify', async () => {
+    const r = new SignerRegistry();
+    const env = { DSV_SIGNER_PLUGINS: ` ${a} ,${b},,`, HOME: join(dir, 'home') };
+    await loadSignerPlugins(r, { env });
+    expect(r.types()).toEqual(['hma', 'hmb']);
+    const data = new TextEncoder().encode('sha256:00');
+    const sig = await (await r.get('hmb').createSigner({ key: 'kk' })).sign(data);
+    expect(await r.verifier({ trust: ['kk'] })(data, sig)).toMatchObject({ status: 'valid', type: 'hmb' });
+  }, 30_000);
+
+  it('reads the config file (DSV_CONFIG) after the environment, without duplicates', async () => {
+    const cfg = join(dir, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ other: true, signerPlugins: [b, a] }));
+    expect(await signerPluginSpecs({ modules: ['m0'], env: { DSV_SIGNER_PLUGINS: a, DSV_CONFIG: cfg } })).toEqual(['m0', a, b]);
+    const r = new SignerRegistry();
+    await loadSignerPlugins(r, { env: { DSV_CONFIG: cfg } });
+    expect(r.types()).toEqual(['hma', 'hmb']);
+  });
+
+  it('a missing default config file is fine; a named one that is missing or bad is an error', async () => {
+    const home = join(dir, 'home');
+    mkdirSync(home, { recursive: true });
+    expect(await signerPluginSpecs({ env: { HOME: home } })).toEqual([]);
+    await expect(signerPluginSpecs({ env: { DSV_CONFIG: noConfig } })).rejects.toMatchObject({ code: 'NotFound' });
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{ not json');
+    await expect(signerPluginSpecs({ env: { DSV_CONFIG: bad } })).rejects.toMatchObject({ code: 'Usage' });
+    writeFileSync(bad, JSON.stringify({ signerPlugins: 'a' }));
+    await expect(signerPluginSpecs({ env: { DSV_CONFIG: bad } })).rejects.toMatchObject({ code: 'Usage' });
+  });
+
+  it('bad modules are PluginErrors naming the module', async () => {
+    const env = (m: string) => ({ DSV_SIGNER_PLUGINS: m, DSV_CONFIG: '' , HOME: join(dir, 'home') });
+    for (const [m, re] of [
+      [broken, /broken\.mjs.*recognizes/],
+      [empty, /empty\.mjs exports neither/],
+      [join(modDir, 'missing.mjs'), /cannot load signer plugin module .*missing\.mjs/],
+      ['./relative.mjs', /must be a package name or an absolute path/],
+      ['@dsv/definitely-not-installed-plugin', /cannot load .*definitely-not-installed/],
+    ] as const) {
+      const err = await loadSignerPlugins(new SignerRegistry(), { env: env(m) }).catch((e) => e);
+      expect(err).toBeInstanceOf(DsvError);
+      expect(err.code).toBe('PluginError');
+      expect(err.message).toMatch(re);
+    }
+  });
+
+  it('uses an injected importer and refuses a module that would replace a registered type', async () => {
+    const gpg = fakePlugin('gpg');
+    const r = new SignerRegistry().register(gpg);
+    // Same object through the module path (e.g. DSV_SIGNER_PLUGINS=@dsv/signer-gpg with the app's own copy): fine.
+    const cfg = join(dir, 'empty-config.json');
+    writeFileSync(cfg, '{}');
+    await loadSignerPlugins(r, { modules: ['@dsv/signer-gpg'], env: {}, configFile: cfg, importer: async () => ({ default: gpg }) });
+    expect(r.types()).toEqual(['gpg']);
+    const err = await loadSignerPlugins(r, {
+      modules: ['evil-gpg'],
+      env: {},
+      configFile: cfg,
+      importer: async () => ({ plugin: fakePlugin('gpg') }),
+    }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'PluginError' });
+    expect(err.message).toMatch(/evil-gpg.*already registered/);
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * Signer plugin discovery and routing. Core knows no concrete signer: GPG, PKI and third-party
+ * signers all arrive here as SignerPlugin objects, either registered explicitly by an app or loaded
+ * from modules / executables named in DSV_SIGNER_PLUGINS or the config file (see PLUGINS.md).
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DsvError, isDsvError } from './errors.js';
+import { executableSignerPlugin } from './plugin-exec.js';
+import type { SignerPlugin, VerificationResult, Verifier, VerifierOptions } from './signer.js';
+
+const TYPE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+const STATUSES = new Set(['valid', 'invalid', 'unknown-key']);
+
+/** Options of SignerRegistry.verifier(). */
+export interface RoutingVerifierOptions extends VerifierOptions {
+  /** Plugin-specific settings, keyed by signature type; used instead of `settings` for that type. */
+  settingsByType?: Record<string, Record<string, unknown>>;
+  /** Trust files per signature type; used instead of `trust` for that type. */
+  trustByType?: Record<string, string[]>;
+}
+
+/**
+ * Checks that `value` has the SignerPlugin shape; returns it typed, or throws
+ * DsvError('PluginError') naming `origin` (a module name, path or executable).
+ */
+export function validateSignerPlugin(value: unknown, origin: string): SignerPlugin {
+  const bad = (why: string): never => {
+    throw new DsvError('PluginError', `signer plugin ${origin} is invalid: ${why}`, { plugin: origin });
+  };
+  if (value === null || typeof value !== 'object') bad('it is not an object');
+  const p = value as Record<string, unknown>;
+  if (typeof p.type !== 'string' || !TYPE_RE.test(p.type)) bad('"type" must be a short name like "gpg" or "pki"');
+  for (const fn of ['recognizes', 'createSigner', 'createVerifier']) {
+    if (typeof p[fn] !== 'function') bad(`"${fn}" is not a function`);
+  }
+  return value as SignerPlugin;
+}
+
+export class SignerRegistry {
+  readonly #plugins = new Map<string, SignerPlugin>();
+
+  /**
+   * Adds a plugin. Registering the same plugin object again is a no-op; a different plugin for an
+   * already registered type is a PluginError (a third-party module cannot silently replace `gpg`).
+   */
+  register(plugin: SignerPlugin): this {
+    validateSignerPlugin(plugin, typeof plugin?.type === 'string' ? `"${plugin.type}"` : '(unnamed)');
+    const existing = this.#plugins.get(plugin.type);
+    if (existing && existing !== plugin) {
+      throw new DsvError('PluginError', `signer type "${plugin.type}" is registered twice by different plugins`, {
+        type: plugin.type,
+      });
+    }
+    this.#plugins.set(plugin.type, plugin);
+    return this;
+  }
+
+  has(type: string): boolean {
+    return this.#plugins.has(type);
+  }
+
+  get(type: string): SignerPlugin {
+    const p = this.#plugins.get(type);
+    if (!p) {
+      const known = this.types();
+      throw new DsvError(
+        'Usage',
+        `unknown signature type "${type}" (known: ${known.length ? known.join(', ') : 'none'})`,
+        { type, known },
+      );
+    }
+    return p;
+  }
+
+  /** Registered types, sorted. */
+  types(): string[] {
+    return [...this.#plugins.keys()].sort();
+  }
+
+  /** The first registered plugin (in registration order) that recognises `signature`. */
+  forSignature(signature: string): SignerPlugin | undefined {
+    for (const p of this.#plugins.values()) {
+      let yes = false;
+      try {
+        yes = p.recognizes(signature) === true;
+      } catch {
+        yes = false;
+      }
+      if (yes) return p;
+    }
+    return undefined;
+  }
+
+  /**
+   * A verify function that routes each signature to the plugin that recognises it. Unrecognised
+   * signatures come back as status 'invalid' with reason 'unrecognised signature format'. Each type's
+   * verifier is created lazily, once. Errors creating a verifier (e.g. an unreadable trust file) are
+   * thrown; a plugin's verify() that throws something other than a DsvError becomes a PluginError.
+   */
+  verifier(options: RoutingVerifierOptions): (data: Uint8Array, signature: string) => Promise<VerificationResult> {
+    const verifiers = new Map<string, Promise<Verifier>>();
+    const verifierFor = (plugin: SignerPlugin): Promise<Verifier> => {
+      let v = verifiers.get(plugin.type);
+      if (!v) {
+        const opts: VerifierOptions = {};
+        const trust = options.trustByType?.[plugin.type] ?? options.trust;
+        if (trust) opts.trust = trust;
+        const settings = options.settingsByType?.[plugin.type] ?? options.settings;
+        if (settings) opts.settings = settings;
+        v = Promise.resolve()
+          .then(() => plugin.createVerifier(opts))
+          .then((created) => {
+            if (!created || typeof created.verify !== 'function') {
+              throw new DsvError('PluginError', `signer plugin "${plugin.type}" returned no usable verifier`, {
+                type: plugin.type,
+              });
+            }
+            return created;
+          });
+        // A failed creation is not cached: the next call retries (and reports) it again.
+        v.catch(() => verifiers.delete(plugin.type));
+        verifiers.set(plugin.type, v);
+      }
+      return v;
+    };
+    return async (data, signature) => {
+      const plugin = typeof signature === 'string' ? this.forSignature(signature) : undefined;
+      if (!plugin) return { status: 'invalid', type: 'unknown', reason: 'unrecognised signature format' };
+      const verifier = await verifierFor(plugin);
+      let result: VerificationResult;
+      try {
+        result = await verifier.verify(data, signature);
+      } catch (e) {
+        if (isDsvError(e)) throw e;
+        throw new DsvError('PluginError', `signer plugin "${plugin.type}" failed while verifying: ${oneLine(e)}`, {
+          type: plugin.type,
+        }, { cause: e });
+      }
+      if (!result || typeof result !== 'object' || !STATUSES.has(result.status)) {
+        throw new DsvError('PluginError', `signer plugin "${plugin.type}" returned a malformed verification result`, {
+          type: plugin.type,
+        });
+      }
+      return result.type ? result : { ...result, type: plugin.type };
+    };
+  }
+}
+
+function oneLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split(/\r?\n/)[0]!.slice(0, 300);
+}
+
+export interface LoadSignerPluginsOptions {
+  /** Module specifiers to load before those named by the environment and the config file. */
+  modules?: string[];
+  /** Environment to read DSV_SIGNER_PLUGINS / DSV_CONFIG / PATH from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Config file (default: env.DSV_CONFIG ?? ~/.config/dsv/config.json). */
+  configFile?: string;
+  /** How a module is imported (default: dynamic import()); tests inject their own. */
+  importer?: (spec: string) => Promise<unknown>;
+}
+
+/** The plugin specifiers that loadSignerPlugins would load, in order, without duplicates. */
+export async function signerPluginSpecs(opts: LoadSignerPluginsOptions = {}): Promise<string[]> {
+  const env = opts.env ?? process.env;
+  const specs: string[] = [...(opts.modules ?? [])];
+  for (const s of (env.DSV_SIGNER_PLUGINS ?? '').split(',')) specs.push(s);
+  specs.push(...(await configFileSpecs(opts.configFile ?? env.DSV_CONFIG, env)));
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const raw of specs) {
+    const s = raw.trim();
+    if (!s || seen.has(s)) continue;
+    seen.add(s);
+    out.push(s);
+  }
+  return out;
+}
+
+async function configFileSpecs(explicit: string | undefined, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const file = explicit || join(env.HOME || homedir(), '.config', 'dsv', 'config.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return [];
+    if (code === 'ENOENT') throw new DsvError('NotFound', `config file ${file} does not exist`, { file });
+    throw new DsvError('IoError', `cannot read config file ${file}: ${code ?? oneLine(e)}`, { file }, { cause: e });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new DsvError('Usage', `config file ${file} is not valid JSON`, { file });
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new DsvError('Usage', `config file ${file} must hold a JSON object`, { file });
+  }
+  const list = (doc as Record<string, unknown>).signerPlugins;
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) {
+    throw new DsvError('Usage', `config file ${file}: "signerPlugins" must be an array of strings`, { file });
+  }
+  return list as string[];
+}
+
+const defaultImporter = (spec: string): Promise<unknown> =>
+  import(isAbsolute(spec) ? pathToFileURL(spec).href : spec);
+
+/**
+ * Loads the signer plugins named by `opts.modules`, DSV_SIGNER_PLUGINS (comma-separated) and the
+ * config file's "signerPlugins" array, in that order, and registers them. A specifier is an npm
+ * package name, an absolute path to an ES module, or `exec:<name>` for an executable
+ * `dsv-signer-<name>` on PATH. Modules must export a SignerPlugin as default or as `plugin`.
+ */
+export async function loadSignerPlugins(registry: SignerRegistry, opts: LoadSignerPluginsOptions = {}): Promise<void> {
+  const env = opts.env ?? process.env;
+  const importer = opts.importer ?? defaultImporter;
+  for (const spec of await signerPluginSpecs(opts)) {
+    if (spec.startsWith('exec:')) {
+      registry.register(executableSignerPlugin(spec.slice(5), { env }));
+      continue;
+    }
+    if (spec.startsWith('.') || (spec.includes('\\') && !isAbsolute(spec))) {
+      throw new DsvError('PluginError', `signer plugin module ${spec} must be a package name or an absolute path`, {
+        plugin: spec,
+      });
+    }
+    let mod: unknown;
+    try {
+      mod = await importer(spec);
+    } catch (e) {
+      throw new DsvError('PluginError', `cannot load signer plugin module ${spec}: ${oneLine(e)}`, { plugin: spec }, {
+        cause: e,
+      });
+    }
+    const m = (mod ?? {}) as Record<string, unknown>;
+    let candidate = m.default ?? m.plugin;
+    // CommonJS modules imported from ESM put module.exports on `default`.
+    if (candidate && typeof candidate === 'object' && !('type' in candidate)) {
+      const inner = candidate as Record<string, unknown>;
+      candidate = inner.default ?? inner.plugin ?? candidate;
+    }
+    if (candidate === undefined) {
+      throw new DsvError('PluginError', `signer plugin module ${spec} exports neither a default nor a "plugin"`, {
+        plugin: spec,
+      });
+    }
+    const plugin = validateSignerPlugin(candidate, `module ${spec}`);
+    if (registry.has(plugin.type) && registry.get(plugin.type) !== plugin) {
+      throw new DsvError(
+        'PluginError',
+        `signer plugin module ${spec} provides type "${plugin.type}", which is already registered by another plugin`,
+        { plugin: spec, type: plugin.type },
+      );
+    }
+    registry.register(plugin);
+  }
+}
