@@ -1,0 +1,94 @@
+/**
+ * Runs the real `gpg` binary against a GnuPG home. Passphrases travel on a pipe (never argv, never
+ * the environment) and never appear in errors.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export function defaultGpgHome(): string {
+  return process.env.DSV_GPG_DATASTORE || join(homedir(), '.gnupg');
+}
+
+export function gpgBinary(): string {
+  return process.env.DSV_GPG_BINARY || 'gpg';
+}
+
+export interface GpgResult {
+  code: number | null;
+  stdout: Buffer;
+  /** gpg's diagnostics; with --status-fd 2 also the [GNUPG:] status lines. */
+  stderr: string;
+  /** The [GNUPG:] status lines without the prefix. */
+  status: string[];
+}
+
+export class GpgMissingError extends Error {}
+
+/**
+ * Runs gpg with `--homedir home --batch --no-tty --status-fd 2` + args. `stdin` goes to fd 0;
+ * `passphrase` (when given) is written to fd 3 and gpg is told `--passphrase-fd 3`.
+ */
+export function runGpg(home: string, args: string[], opts: { stdin?: Uint8Array | string; passphrase?: string } = {}): Promise<GpgResult> {
+  const full = ['--homedir', home, '--batch', '--no-tty', '--status-fd', '2', '--pinentry-mode', 'loopback'];
+  if (opts.passphrase !== undefined) full.push('--passphrase-fd', '3');
+  full.push(...args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(gpgBinary(), full, {
+      stdio: ['pipe', 'pipe', 'pipe', opts.passphrase !== undefined ? 'pipe' : 'ignore'],
+      env: { ...process.env, LC_ALL: 'C', LANGUAGE: 'C' },
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(new GpgMissingError(`${gpgBinary()} is not installed`));
+      else reject(e);
+    });
+    child.on('close', (code) => {
+      const stderr = Buffer.concat(err).toString('utf8');
+      const status = stderr.split('\n').filter((l) => l.startsWith('[GNUPG:] ')).map((l) => l.slice(9));
+      resolve({ code, stdout: Buffer.concat(out), stderr, status });
+    });
+    const ignore = () => { /* gpg may exit before reading its input */ };
+    child.stdin!.on('error', ignore);
+    child.stdin!.end(opts.stdin ?? '');
+    if (opts.passphrase !== undefined) {
+      const pass = child.stdio[3] as NodeJS.WritableStream & { on(ev: 'error', f: () => void): void };
+      pass.on('error', ignore);
+      pass.end(`${opts.passphrase}\n`);
+    }
+  });
+}
+
+/** The gpg-error code (low 16 bits) of the first ERROR/FAILURE status line, if any. */
+export function gpgErrorCode(res: GpgResult): number | undefined {
+  for (const line of res.status) {
+    const m = /^(?:ERROR|FAILURE) \S+ (\d+)/.exec(line);
+    if (m) return Number(m[1]) & 0xffff;
+  }
+  return undefined;
+}
+
+export const GPG_ERR_BAD_PASSPHRASE = 11;
+export const GPG_ERR_NO_PASSPHRASE = 177;
+export const GPG_ERR_CANCELED = 99;
+
+/** gpg's human diagnostics (not status lines), first line only. */
+export function gpgMessage(res: GpgResult): string {
+  const lines = res.stderr.split('\n').filter((l) => l.startsWith('gpg: ') && !l.includes('WARNING: nothing exported'));
+  return (lines[0] ?? `gpg exited with ${res.code}`).replace(/^gpg: /, '').trim();
+}
+
+/** True when `home` holds a public keyring (so that exporting from it creates nothing). */
+export function hasKeyring(home: string): boolean {
+  if (!existsSync(home)) return false;
+  try {
+    const names = readdirSync(home);
+    return names.includes('pubring.kbx') || names.includes('pubring.gpg');
+  } catch {
+    return false;
+  }
+}
