@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+
+export const PLUGIN_NAMES = ['sign', 'verify'] as const;
+export type PluginName = (typeof PLUGIN_NAMES)[number];
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const DESCRIPTIONS: Record<PluginName, string> = {
+  sign: 'Sign an image with an embedded signature (dsv)',
+  verify: 'Verify an image\'s integrity and embedded signatures (dsv)',
+};
+
+/** The JSON answered to `docker-cli-plugin-metadata` (Docker CLI plugin protocol, SchemaVersion 0.1.0). */
+export function pluginMetadata(name: PluginName): Record<string, string> {
+  return {
+    SchemaVersion: '0.1.0',
+    Vendor: 'dsv',
+    Version: version,
+    ShortDescription: DESCRIPTIONS[name],
+    URL: 'https://www.npmjs.com/package/@dsv/docker-plugin',
+  };
+}
