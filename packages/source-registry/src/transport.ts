@@ -1,0 +1,209 @@
+import type { Readable } from 'node:stream';
+import {
+  DsvError,
+  MediaTypes,
+  digestOf,
+  formatDockerReference,
+  parseDigest,
+  parseDockerReference,
+  type Descriptor,
+  type Digest,
+  type DockerReference,
+  type ImageDestination,
+  type ImageReference,
+  type ImageSource,
+  type PutBlobOptions,
+  type SystemContext,
+  type Transport,
+} from '@dsv/core';
+import { RegistryClient, type RegistryClientOptions } from './client.js';
+
+/** Extra, docker-transport-only options (tests, tuning); everything else comes from SystemContext. */
+export type DockerTransportOptions = Omit<RegistryClientOptions, 'registry' | 'ctx'>;
+
+/** A `docker://host/repo[:tag][@digest]` reference. */
+export class DockerImageReference implements ImageReference {
+  readonly transport: Transport;
+  readonly ref: DockerReference;
+  readonly within: string;
+  private readonly clientOptions: DockerTransportOptions;
+
+  constructor(transport: Transport, ref: DockerReference, clientOptions: DockerTransportOptions = {}) {
+    this.transport = transport;
+    this.ref = ref;
+    this.within = formatDockerReference(ref);
+    this.clientOptions = clientOptions;
+  }
+
+  get registry(): string {
+    return this.ref.registry;
+  }
+  get repository(): string {
+    return this.ref.repository;
+  }
+  get tag(): string | undefined {
+    return this.ref.tag;
+  }
+  get digest(): Digest | undefined {
+    return this.ref.digest;
+  }
+
+  toString(): string {
+    return `docker://${this.within}`;
+  }
+
+  /** A client for this reference's registry (the caller closes it). */
+  newClient(ctx: SystemContext = {}): RegistryClient {
+    return new RegistryClient({ ...this.clientOptions, registry: this.ref.registry, ctx });
+  }
+
+  async newSource(ctx: SystemContext = {}): Promise<ImageSource> {
+    return new DockerImageSource(this, this.newClient(ctx));
+  }
+
+  async newDestination(ctx: SystemContext = {}): Promise<ImageDestination> {
+    return new DockerImageDestination(this, this.newClient(ctx), ctx);
+  }
+}
+
+export class DockerImageSource implements ImageSource {
+  readonly reference: DockerImageReference;
+  readonly client: RegistryClient;
+
+  constructor(reference: DockerImageReference, client: RegistryClient) {
+    this.reference = reference;
+    this.client = client;
+  }
+
+  async getManifest(instanceDigest?: Digest): Promise<{ bytes: Uint8Array; mediaType: string }> {
+    const r = this.reference;
+    const ref = instanceDigest ?? r.digest ?? r.tag ?? 'latest';
+    const { bytes, mediaType } = await this.client.getManifest(r.repository, ref);
+    return { bytes, mediaType };
+  }
+
+  /** The blob's bytes; the stream fails (never ends cleanly) when they do not match the descriptor. */
+  async getBlob(descriptor: Descriptor): Promise<Readable> {
+    return this.client.getBlob(this.reference.repository, descriptor.digest, { size: descriptor.size });
+  }
+
+  async listTags(): Promise<string[]> {
+    return this.client.listTags(this.reference.repository);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+const SUPPORTED_MANIFEST_TYPES = [MediaTypes.OciManifest, MediaTypes.DockerManifest, MediaTypes.OciIndex, MediaTypes.DockerManifestList];
+
+/**
+ * Writes to a registry repository. Blobs and child manifests (by digest) are stored immediately; the
+ * manifest the reference names is PUT only in commit(), so a tag moves only after everything it
+ * points at is stored.
+ */
+export class DockerImageDestination implements ImageDestination {
+  readonly reference: DockerImageReference;
+  readonly client: RegistryClient;
+  private readonly ctx: SystemContext;
+  private pending: { bytes: Uint8Array; mediaType: string } | undefined;
+  private committed = false;
+
+  constructor(reference: DockerImageReference, client: RegistryClient, ctx: SystemContext = {}) {
+    this.reference = reference;
+    this.client = client;
+    this.ctx = ctx;
+  }
+
+  supportedManifestMediaTypes(): string[] {
+    return [...SUPPORTED_MANIFEST_TYPES];
+  }
+
+  async hasBlob(descriptor: Descriptor): Promise<boolean> {
+    return this.client.hasBlob(this.reference.repository, descriptor.digest);
+  }
+
+  /** The repository to mount from, when `mountFrom` is a docker reference on this registry (and another repository). */
+  private mountSource(options?: PutBlobOptions): string | undefined {
+    const from = options?.mountFrom;
+    if (!from || from.transport.name !== 'docker') return undefined;
+    let ref: DockerReference;
+    try {
+      ref = from instanceof DockerImageReference ? from.ref : parseDockerReference(from.within);
+    } catch {
+      return undefined;
+    }
+    if (ref.registry.toLowerCase() !== this.reference.registry.toLowerCase()) return undefined;
+    if (ref.repository === this.reference.repository) return undefined;
+    return ref.repository;
+  }
+
+  async tryReuseBlob(descriptor: Descriptor, options: PutBlobOptions): Promise<boolean> {
+    if (await this.hasBlob(descriptor)) return true;
+    const from = this.mountSource(options);
+    if (!from) return false;
+    return this.client.mountBlob(this.reference.repository, descriptor.digest, from);
+  }
+
+  async putBlob(descriptor: Descriptor, stream: Readable, options?: PutBlobOptions): Promise<void> {
+    parseDigest(descriptor.digest);
+    const from = this.mountSource(options);
+    if (from && (await this.client.mountBlob(this.reference.repository, descriptor.digest, from))) {
+      stream.destroy();
+      return;
+    }
+    await this.client.uploadBlob(this.reference.repository, descriptor.digest, stream, { size: descriptor.size });
+  }
+
+  async putManifest(bytes: Uint8Array, mediaType: string, instanceDigest?: Digest): Promise<void> {
+    if (this.committed) throw new DsvError('Usage', `${this.reference.toString()}: destination already committed`);
+    if (instanceDigest !== undefined) {
+      const actual = digestOf(bytes, parseDigest(instanceDigest).algorithm);
+      if (actual !== instanceDigest) {
+        throw new DsvError('DigestMismatch', `child manifest ${instanceDigest}: content digest ${actual} does not match`, { digest: instanceDigest, actual });
+      }
+      await this.client.putManifest(this.reference.repository, instanceDigest, bytes, mediaType);
+      return;
+    }
+    const d = this.reference.digest;
+    if (d !== undefined) {
+      const actual = digestOf(bytes, parseDigest(d).algorithm);
+      if (actual !== d) {
+        throw new DsvError('DigestMismatch', `${this.reference.toString()}: manifest digest ${actual} does not match the reference`, { digest: d, actual });
+      }
+    }
+    this.pending = { bytes: new Uint8Array(bytes), mediaType };
+  }
+
+  async commit(): Promise<void> {
+    if (this.committed) return;
+    const p = this.pending;
+    if (!p) throw new DsvError('Usage', `${this.reference.toString()}: commit() without a manifest`);
+    const r = this.reference;
+    const digest = await this.client.putManifest(r.repository, r.tag ?? r.digest ?? 'latest', p.bytes, p.mediaType);
+    this.ctx.debug?.(`registry ${r.registry}: ${r.repository}${r.tag ? `:${r.tag}` : ''} now points at ${digest}`);
+    this.committed = true;
+  }
+
+  async close(): Promise<void> {
+    this.pending = undefined;
+    await this.client.close();
+  }
+}
+
+/** Creates a `docker` transport; `options` reach every RegistryClient it makes. */
+export function createDockerTransport(options: DockerTransportOptions & { defaultRegistry?: string } = {}): Transport {
+  const { defaultRegistry, ...clientOptions } = options;
+  const transport: Transport = {
+    name: 'docker',
+    parseReference(within: string): ImageReference {
+      const text = within.startsWith('//') ? within.slice(2) : within;
+      return new DockerImageReference(transport, parseDockerReference(text, defaultRegistry ? { defaultRegistry } : {}), clientOptions);
+    },
+  };
+  return transport;
+}
+
+/** The `docker://` transport: parseReference('host/repo:tag'); toString() is 'docker://host/repo:tag'. */
+export const dockerTransport: Transport = createDockerTransport();
