@@ -4,7 +4,7 @@ import * as openpgp from 'openpgp';
 import { DsvError, type KeyInfo, type Signer } from '@dsv/core';
 import { dearmor } from './armor.js';
 import {
-  GPG_ERR_BAD_PASSPHRASE, GPG_ERR_NO_PASSPHRASE, GpgMissingError, defaultGpgHome, gpgErrorCode, gpgMessage, runGpg,
+  GPG_ERR_BAD_PASSPHRASE, GPG_ERR_NO_PASSPHRASE, GpgMissingError, defaultGpgHome, gpgErrorCode, gpgMessage, hasKeyring, runGpg,
   type GpgResult,
 } from './gpg.js';
 import { ALLOWED_HASHES, algorithmName, describeError, hashName, hex, primaryUserId, readFirstPrivateKey, readPublicKeys, strictConfig } from './keys.js';
@@ -205,6 +205,9 @@ async function describeFromHome(home: string, spec: string, exportSpec: string):
 async function fromGpgHome(spec: string, passphrase: string | undefined, home: string, signWith: 'auto' | 'gpg'): Promise<Signer> {
   if (spec === '' || spec.startsWith('-') || /[\r\n\0]/.test(spec)) {
     throw new DsvError('KeyInvalid', `invalid key name "${spec.replace(/[\r\n\0]/g, ' ')}"`, { key: spec });
+  }
+  if (!hasKeyring(home)) {
+    throw new DsvError('KeyInvalid', `key ${spec} is neither a key file nor in a GnuPG home (${home} has no keyring)`, { key: spec, gpgHome: home });
   }
   const exportSpec = spec.endsWith('!') ? spec.slice(0, -1) : spec;
   const viaGpg = async (): Promise<Signer> => new GpgBinarySigner(home, spec, passphrase, await describeFromHome(home, spec, exportSpec));
