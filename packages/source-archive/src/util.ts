@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DigestingStream, DsvError, parseDigest, type Descriptor, type Digest } from '@dsv/core';
+
+export const GZIP_MAGIC = [0x1f, 0x8b];
+export const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+export function detectCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+/** A temp name beside `path`, hidden, unique: `.name.dsv-<rand><suffix>`. */
+export function siblingTemp(path: string, suffix: string): string {
+  return join(dirname(path), `.${basename(path)}.dsv-${randomBytes(6).toString('hex')}${suffix}`);
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function ioError(what: string, e: unknown, details: Record<string, unknown> = {}): DsvError {
+  if (e instanceof DsvError) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new DsvError('NotFound', `${what}: no such file or directory`, details, { cause: e });
+  return new DsvError('IoError', `${what}: ${code ?? (e as Error)?.message ?? String(e)}`, details, { cause: e });
+}
+
+/**
+ * Writes `stream` to `target` through a temp file in the same directory, checking digest and size
+ * against `descriptor` before the rename: nothing is ever stored under a digest it does not have.
+ */
+export async function storeVerified(descriptor: Pick<Descriptor, 'digest' | 'size'>, stream: Readable, target: string): Promise<void> {
+  parseDigest(descriptor.digest);
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = siblingTemp(target, '.tmp');
+  try {
+    await pipeline(stream, new DigestingStream({ digest: descriptor.digest, size: descriptor.size, name: descriptor.digest }), createWriteStream(tmp));
+    await fsyncFile(tmp);
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw ioError(`cannot store blob ${descriptor.digest}`, e, { digest: descriptor.digest });
+  }
+}
+
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes small bytes atomically (temp + fsync + rename). */
+export async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
+  const tmp = siblingTemp(target, '.tmp');
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw ioError(`cannot write ${target}`, e, { path: target });
+  }
+}
+
+export function parseJson(bytes: Uint8Array, what: string, code: 'ArchiveInvalid' | 'ManifestInvalid' | 'ConfigInvalid' = 'ArchiveInvalid'): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (e) {
+    throw new DsvError(code, `${what} is not valid JSON: ${(e as Error).message}`, { entry: what });
+  }
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `blobs/sha256/<hex>` for a validated digest. */
+export function blobPath(digest: string): string {
+  const p = parseDigest(digest);
+  return `blobs/${p.algorithm}/${p.hex}`;
+}
+
+/** The digest a `blobs/<alg>/<hex>` entry name stands for, if it is one. */
+export function digestFromBlobPath(name: string): Digest | undefined {
+  const m = /^blobs\/([a-z0-9]+)\/([0-9a-f]+)$/.exec(name);
+  if (!m) return undefined;
+  try {
+    return parseDigest(`${m[1]}:${m[2]}`).digest;
+  } catch {
+    return undefined;
+  }
+}
+
+export function descriptorOf(v: unknown, what: string, code: 'ManifestInvalid' | 'ArchiveInvalid' = 'ManifestInvalid'): Descriptor {
+  if (!isObject(v) || typeof v.digest !== 'string' || typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) {
+    throw new DsvError(code, `${what}: invalid descriptor`, {});
+  }
+  parseDigest(v.digest);
+  return v as unknown as Descriptor;
+}
