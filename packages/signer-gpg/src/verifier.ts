@@ -228,7 +228,9 @@ export class GpgVerifier implements Verifier {
       if (!first) return invalid('no signature to check');
       await first.verified;
     } catch (e) {
-      return invalid(`signature does not verify: ${describeError(e)}`);
+      const msg = describeError(e);
+      if (/Signed digest did not match|Signature verification failed/.test(msg)) return invalid(`signature does not match the data: ${msg}`);
+      return invalid(`signature rejected: ${msg}`);
     }
     // The key must still be valid and signing-capable now (not expired, revoked, or weak).
     try {
