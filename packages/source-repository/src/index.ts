@@ -5,3 +5,4 @@ export type { TarSplitEntry, TarSplitReaderOptions, TarSplitFileGetter } from '.
 export { Crc64, crc64 } from './crc64.js';
 export { chainIds, SupportedDrivers } from './store.js';
 export type { StorageDriver } from './store.js';
+export { dockerDaemonTransport } from './daemon-transport.js';

@@ -1,0 +1,193 @@
+/**
+ * A small Docker Engine API client on node:http / node:https: unix:// sockets and tcp:// (TLS with
+ * DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, as the docker CLI). Paths are unversioned: the daemon serves
+ * its own API version, and we only use endpoints that exist since API 1.24.
+ */
+import { readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { DsvError, type SystemContext } from '@dsv/core';
+
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
+export interface EngineOptions {
+  host?: string;
+  tlsVerify?: boolean;
+  certPath?: string;
+  signal?: AbortSignal;
+  debug?: (message: string) => void;
+}
+
+export function engineOptionsFrom(ctx?: SystemContext): EngineOptions {
+  const envVerify = process.env.DOCKER_TLS_VERIFY;
+  return {
+    host: ctx?.dockerHost || process.env.DOCKER_HOST || DEFAULT_DOCKER_HOST,
+    tlsVerify: ctx?.dockerTlsVerify ?? (envVerify !== undefined && envVerify !== '' && envVerify !== '0' && envVerify.toLowerCase() !== 'false'),
+    certPath: ctx?.dockerCertPath || process.env.DOCKER_CERT_PATH || join(homedir(), '.docker'),
+    signal: ctx?.signal,
+    debug: ctx?.debug,
+  };
+}
+
+interface Endpoint {
+  display: string;
+  base: RequestOptions;
+  tls: boolean;
+}
+
+function parseHost(opts: EngineOptions): Endpoint {
+  const host = opts.host ?? DEFAULT_DOCKER_HOST;
+  if (host.startsWith('unix://')) {
+    const socketPath = host.slice('unix://'.length);
+    if (!socketPath.startsWith('/')) throw new DsvError('Usage', `DOCKER_HOST ${host}: the socket path must be absolute`, { host });
+    return { display: host, base: { socketPath }, tls: false };
+  }
+  let url: URL;
+  try {
+    url = new URL(host.replace(/^tcp:\/\//, opts.tlsVerify ? 'https://' : 'http://'));
+  } catch {
+    throw new DsvError('Usage', `DOCKER_HOST ${host} is not unix:///path or tcp://host:port`, { host });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new DsvError('Unsupported', `DOCKER_HOST ${host}: only unix:// and tcp:// are supported`, { host });
+  }
+  const tls = url.protocol === 'https:' || !!opts.tlsVerify;
+  const base: RequestOptions & Record<string, unknown> = {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : tls ? 2376 : 2375,
+  };
+  if (tls) {
+    const dir = opts.certPath!;
+    try {
+      base.ca = readFileSync(join(dir, 'ca.pem'));
+      base.cert = readFileSync(join(dir, 'cert.pem'));
+      base.key = readFileSync(join(dir, 'key.pem'));
+    } catch (e) {
+      throw new DsvError('KeyInvalid', `DOCKER_CERT_PATH ${dir}: cannot read ca.pem/cert.pem/key.pem (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { path: dir });
+    }
+    base.rejectUnauthorized = opts.tlsVerify !== false;
+  }
+  return { display: host, base, tls };
+}
+
+/** Reads a response body up to `limit` bytes. */
+export async function readBody(res: Readable, limit = 4 * 1024 * 1024): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of res) {
+    n += (c as Buffer).length;
+    if (n > limit) {
+      res.destroy();
+      throw new DsvError('LimitExceeded', `Docker daemon response over ${limit} bytes`, { limit });
+    }
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+function daemonMessage(body: Buffer): string {
+  const text = body.toString('utf8').trim();
+  try {
+    const j = JSON.parse(text) as { message?: string };
+    if (typeof j.message === 'string') return j.message;
+  } catch {
+    /* plain text */
+  }
+  return text.slice(0, 300).replace(/\s+/g, ' ');
+}
+
+export class EngineClient {
+  readonly endpoint: Endpoint;
+  private readonly opts: EngineOptions;
+
+  constructor(opts: EngineOptions = {}) {
+    this.opts = opts;
+    this.endpoint = parseHost(opts);
+  }
+
+  get display(): string {
+    return this.endpoint.display;
+  }
+
+  /**
+   * Sends a request; resolves with the response once its headers arrive, for any status < 400.
+   * A status ≥ 400 becomes NotFound (404), Usage/RemoteError (others) with the daemon's message.
+   * `body` streams (chunked) when it is a Readable.
+   */
+  request(method: string, path: string, opts: { body?: Buffer | NodeJS.ReadableStream; headers?: OutgoingHttpHeaders; what?: string } = {}): Promise<IncomingMessage> {
+    const what = opts.what ?? `${method} ${path}`;
+    this.opts.debug?.(`docker-daemon: ${method} ${path} on ${this.display}`);
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const headers: OutgoingHttpHeaders = { Host: 'docker', ...opts.headers };
+      if (Buffer.isBuffer(opts.body)) headers['Content-Length'] = opts.body.length;
+      const reqOpts: RequestOptions = { ...this.endpoint.base, method, path, headers, signal: this.opts.signal };
+      const req = (this.endpoint.tls ? httpsRequest : httpRequest)(reqOpts, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status < 400) {
+          resolve(res);
+          return;
+        }
+        readBody(res, 1024 * 1024).then(
+          (body) => {
+            const msg = daemonMessage(body);
+            const code = status === 404 ? 'NotFound' : status === 401 || status === 403 ? 'AuthFailed' : status === 400 || status === 409 ? 'Usage' : 'RemoteError';
+            reject(new DsvError(code, `Docker daemon at ${this.display}: ${what}: ${msg || `HTTP ${status}`}`, { status, host: this.display }));
+          },
+          reject,
+        );
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e instanceof DsvError) return reject(e);
+        if (e.name === 'AbortError') return reject(e);
+        const code = e.code ?? e.message;
+        const hint = code === 'EACCES' ? ' (permission denied on the socket)' : code === 'ENOENT' || code === 'ECONNREFUSED' ? ' (is dockerd running? set DOCKER_HOST)' : '';
+        reject(new DsvError('Network', `cannot reach the Docker daemon at ${this.display}: ${code}${hint}`, { host: this.display, code: e.code }, { cause: e }));
+      });
+      const body = opts.body;
+      if (body === undefined || Buffer.isBuffer(body)) {
+        req.end(body);
+      } else {
+        // Node and streamx (tar-stream) readables alike.
+        body.on('error', (e: Error) => req.destroy(e));
+        body.pipe(req);
+      }
+    });
+  }
+
+  async json<T>(method: string, path: string, what?: string): Promise<T> {
+    const res = await this.request(method, path, { what });
+    const body = await readBody(res, 16 * 1024 * 1024);
+    try {
+      return JSON.parse(body.toString('utf8')) as T;
+    } catch {
+      throw new DsvError('RemoteError', `Docker daemon at ${this.display}: ${what ?? path} returned invalid JSON`, { host: this.display });
+    }
+  }
+}
+
+/** `/images/<name>/…` with each path segment escaped (slashes kept, as the docker CLI sends them). */
+export function imagePath(name: string, suffix: string): string {
+  return `/images/${name.split('/').map(encodeURIComponent).join('/')}/${suffix}`;
+}
+
+/** Parses a JSON-lines progress stream (load/push/pull) and throws the first error it reports. */
+export async function readJsonMessages(res: Readable, what: string, host: string): Promise<Array<Record<string, unknown>>> {
+  const body = await readBody(res, 16 * 1024 * 1024);
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of body.toString('utf8').split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const err = (msg.errorDetail as { message?: string } | undefined)?.message ?? (typeof msg.error === 'string' ? msg.error : undefined);
+    if (err) throw new DsvError('RemoteError', `Docker daemon at ${host}: ${what} failed: ${err.slice(0, 500)}`, { host });
+    out.push(msg);
+  }
+  return out;
+}
