@@ -98,6 +98,22 @@ describe('SignerRegistry', () => {
     await expect(verify(data, osig)).rejects.toMatchObject({ code: 'PluginError' });
   });
 
+  it('turns what a plugin throws into DsvErrors (keeping known codes)', async () => {
+    const thrower = (err: unknown): SignerPlugin => ({
+      ...fakePlugin('t'),
+      createSigner: async () => { throw err; },
+    });
+    const coded = Object.assign(new Error('key file k is unusable'), { code: 'KeyInvalid' });
+    const e1 = await new SignerRegistry().register(thrower(coded)).get('t').createSigner({ key: 'k' }).catch((e) => e);
+    expect(e1).toBeInstanceOf(DsvError);
+    expect(e1).toMatchObject({ code: 'KeyInvalid', message: 'key file k is unusable' });
+    const sys = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+    const e2 = await new SignerRegistry().register(thrower(sys)).get('t').createSigner({ key: 'k' }).catch((e) => e);
+    expect(e2).toMatchObject({ code: 'PluginError', message: 'signer plugin "t" failed to create a signer: ENOENT: no such file' });
+    const e3 = await new SignerRegistry().register(thrower('just a string')).get('t').createSigner({ key: 'k' }).catch((e) => e);
+    expect(e3).toMatchObject({ code: 'PluginError' });
+  });
+
   it('reports a malformed verification result', async () => {
     const bad: SignerPlugin = {
       ...fakePlugin('bad'),

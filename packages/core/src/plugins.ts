@@ -3,13 +3,13 @@
  * signers all arrive here as SignerPlugin objects, either registered explicitly by an app or loaded
  * from modules / executables named in DSV_SIGNER_PLUGINS or the config file (see PLUGINS.md).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DsvError, isDsvError } from './errors.js';
+import { DsvError, ErrorCodes, isDsvError, type ErrorCode } from './errors.js';
 import { executableSignerPlugin } from './plugin-exec.js';
-import type { SignerPlugin, VerificationResult, Verifier, VerifierOptions } from './signer.js';
+import type { Signer, SignerOptions, SignerPlugin, VerificationResult, Verifier, VerifierOptions } from './signer.js';
 
 const TYPE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 const STATUSES = new Set(['valid', 'invalid', 'unknown-key']);
@@ -39,8 +39,83 @@ export function validateSignerPlugin(value: unknown, origin: string): SignerPlug
   return value as SignerPlugin;
 }
 
+/**
+ * Turns whatever a third-party plugin threw into a DsvError: DsvErrors pass through; an error whose
+ * `code` is one of the stable DsvError codes keeps that code (so a plugin need not import @dsv/core);
+ * anything else becomes a PluginError naming the plugin.
+ */
+export function pluginFailure(e: unknown, type: string, doing: string): DsvError {
+  if (isDsvError(e)) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && Object.hasOwn(ErrorCodes, code)) {
+    return new DsvError(code as ErrorCode, oneLine(e), { type }, { cause: e });
+  }
+  return new DsvError('PluginError', `signer plugin "${type}" failed to ${doing}: ${oneLine(e)}`, { type }, { cause: e });
+}
+
+async function guarded<T>(type: string, doing: string, fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw pluginFailure(e, type, doing);
+  }
+}
+
+/** The plugin as the registry hands it out: every failure surfaces as a DsvError. */
+function guardPlugin(p: SignerPlugin): SignerPlugin {
+  const type = p.type;
+  return {
+    type,
+    recognizes: (signature: string) => {
+      try {
+        return p.recognizes(signature) === true;
+      } catch {
+        return false;
+      }
+    },
+    async createSigner(options: SignerOptions): Promise<Signer> {
+      const s = await guarded(type, 'create a signer', () => p.createSigner(options));
+      if (!s || typeof s.sign !== 'function' || typeof s.describeKey !== 'function') {
+        throw new DsvError('PluginError', `signer plugin "${type}" returned no usable signer`, { type });
+      }
+      return {
+        type: s.type ?? type,
+        describeKey: () => guarded(type, 'describe its key', () => s.describeKey()),
+        sign: async (data: Uint8Array) => {
+          const sig = await guarded(type, 'sign', () => s.sign(data));
+          if (typeof sig !== 'string' || !sig) throw new DsvError('PluginError', `signer plugin "${type}" returned no signature text`, { type });
+          return sig;
+        },
+      };
+    },
+    async createVerifier(options: VerifierOptions): Promise<Verifier> {
+      const v = await guarded(type, 'create a verifier', () => p.createVerifier(options));
+      if (!v || typeof v.verify !== 'function') {
+        throw new DsvError('PluginError', `signer plugin "${type}" returned no usable verifier`, { type });
+      }
+      return {
+        type: v.type ?? type,
+        recognizes: (signature: string) => {
+          try {
+            return (typeof v.recognizes === 'function' ? v.recognizes(signature) : p.recognizes(signature)) === true;
+          } catch {
+            return false;
+          }
+        },
+        verify: async (data: Uint8Array, signature: string) => {
+          const r = await guarded(type, 'verify', () => v.verify(data, signature));
+          if (!r || typeof r !== 'object' || !STATUSES.has(r.status)) {
+            throw new DsvError('PluginError', `signer plugin "${type}" returned a malformed verification result`, { type });
+          }
+          return r.type ? r : { ...r, type };
+        },
+      };
+    },
+  };
+}
+
 export class SignerRegistry {
-  readonly #plugins = new Map<string, SignerPlugin>();
+  readonly #plugins = new Map<string, { original: SignerPlugin; guarded: SignerPlugin }>();
 
   /**
    * Adds a plugin. Registering the same plugin object again is a no-op; a different plugin for an
@@ -49,13 +124,19 @@ export class SignerRegistry {
   register(plugin: SignerPlugin): this {
     validateSignerPlugin(plugin, typeof plugin?.type === 'string' ? `"${plugin.type}"` : '(unnamed)');
     const existing = this.#plugins.get(plugin.type);
-    if (existing && existing !== plugin) {
+    if (existing) {
+      if (existing.original === plugin) return this;
       throw new DsvError('PluginError', `signer type "${plugin.type}" is registered twice by different plugins`, {
         type: plugin.type,
       });
     }
-    this.#plugins.set(plugin.type, plugin);
+    this.#plugins.set(plugin.type, { original: plugin, guarded: guardPlugin(plugin) });
     return this;
+  }
+
+  /** True when exactly this plugin object is registered. */
+  isRegistered(plugin: SignerPlugin): boolean {
+    return this.#plugins.get(plugin.type)?.original === plugin;
   }
 
   has(type: string): boolean {
@@ -63,7 +144,7 @@ export class SignerRegistry {
   }
 
   get(type: string): SignerPlugin {
-    const p = this.#plugins.get(type);
+    const p = this.#plugins.get(type)?.guarded;
     if (!p) {
       const known = this.types();
       throw new DsvError(
@@ -82,14 +163,8 @@ export class SignerRegistry {
 
   /** The first registered plugin (in registration order) that recognises `signature`. */
   forSignature(signature: string): SignerPlugin | undefined {
-    for (const p of this.#plugins.values()) {
-      let yes = false;
-      try {
-        yes = p.recognizes(signature) === true;
-      } catch {
-        yes = false;
-      }
-      if (yes) return p;
+    for (const { guarded: p } of this.#plugins.values()) {
+      if (p.recognizes(signature)) return p;
     }
     return undefined;
   }
@@ -110,16 +185,7 @@ export class SignerRegistry {
         if (trust) opts.trust = trust;
         const settings = options.settingsByType?.[plugin.type] ?? options.settings;
         if (settings) opts.settings = settings;
-        v = Promise.resolve()
-          .then(() => plugin.createVerifier(opts))
-          .then((created) => {
-            if (!created || typeof created.verify !== 'function') {
-              throw new DsvError('PluginError', `signer plugin "${plugin.type}" returned no usable verifier`, {
-                type: plugin.type,
-              });
-            }
-            return created;
-          });
+        v = plugin.createVerifier(opts);
         // A failed creation is not cached: the next call retries (and reports) it again.
         v.catch(() => verifiers.delete(plugin.type));
         verifiers.set(plugin.type, v);
@@ -130,21 +196,7 @@ export class SignerRegistry {
       const plugin = typeof signature === 'string' ? this.forSignature(signature) : undefined;
       if (!plugin) return { status: 'invalid', type: 'unknown', reason: 'unrecognised signature format' };
       const verifier = await verifierFor(plugin);
-      let result: VerificationResult;
-      try {
-        result = await verifier.verify(data, signature);
-      } catch (e) {
-        if (isDsvError(e)) throw e;
-        throw new DsvError('PluginError', `signer plugin "${plugin.type}" failed while verifying: ${oneLine(e)}`, {
-          type: plugin.type,
-        }, { cause: e });
-      }
-      if (!result || typeof result !== 'object' || !STATUSES.has(result.status)) {
-        throw new DsvError('PluginError', `signer plugin "${plugin.type}" returned a malformed verification result`, {
-          type: plugin.type,
-        });
-      }
-      return result.type ? result : { ...result, type: plugin.type };
+      return verifier.verify(data, signature);
     };
   }
 }
@@ -210,13 +262,35 @@ async function configFileSpecs(explicit: string | undefined, env: NodeJS.Process
   return list as string[];
 }
 
-const defaultImporter = (spec: string): Promise<unknown> =>
-  import(isAbsolute(spec) ? pathToFileURL(spec).href : spec);
+/** The entry file of a package directory: exports["."] (import/default), else main, else index.js. */
+async function packageEntry(dir: string): Promise<string> {
+  let pj: Record<string, unknown> = {};
+  try {
+    pj = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    /* no (usable) package.json: fall back to index.js */
+  }
+  let exp = pj.exports as unknown;
+  if (exp && typeof exp === 'object' && !Array.isArray(exp) && '.' in exp) exp = (exp as Record<string, unknown>)['.'];
+  if (exp && typeof exp === 'object' && !Array.isArray(exp)) {
+    const c = exp as Record<string, unknown>;
+    exp = c.import ?? c.default ?? c.node;
+  }
+  const rel = typeof exp === 'string' ? exp : typeof pj.main === 'string' ? pj.main : 'index.js';
+  return join(dir, rel);
+}
+
+const defaultImporter = async (spec: string): Promise<unknown> => {
+  if (!isAbsolute(spec)) return import(spec);
+  let file = spec;
+  if ((await stat(spec).catch(() => undefined))?.isDirectory()) file = await packageEntry(spec);
+  return import(pathToFileURL(file).href);
+};
 
 /**
  * Loads the signer plugins named by `opts.modules`, DSV_SIGNER_PLUGINS (comma-separated) and the
  * config file's "signerPlugins" array, in that order, and registers them. A specifier is an npm
- * package name, an absolute path to an ES module, or `exec:<name>` for an executable
+ * package name, an absolute path to an ES module file or package directory, or `exec:<name>` for an executable
  * `dsv-signer-<name>` on PATH. Modules must export a SignerPlugin as default or as `plugin`.
  */
 export async function loadSignerPlugins(registry: SignerRegistry, opts: LoadSignerPluginsOptions = {}): Promise<void> {
@@ -253,7 +327,7 @@ export async function loadSignerPlugins(registry: SignerRegistry, opts: LoadSign
       });
     }
     const plugin = validateSignerPlugin(candidate, `module ${spec}`);
-    if (registry.has(plugin.type) && registry.get(plugin.type) !== plugin) {
+    if (registry.has(plugin.type) && !registry.isRegistered(plugin)) {
       throw new DsvError(
         'PluginError',
         `signer plugin module ${spec} provides type "${plugin.type}", which is already registered by another plugin`,
