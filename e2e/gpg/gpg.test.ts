@@ -73,6 +73,19 @@ describe('signing with a key that lives only in a GnuPG home', () => {
     }
   });
 
+  it('signs with the primary key, like gpg, when the signing subkey has no secret in the home', async () => {
+    const home = makeGpgHome({ withKey: { name: 'Stub Sub', email: 'stub@example.com', passphrase: PASS, signingSubkey: true } });
+    expect(home.signingKeyId).not.toBe(home.keyId);
+    home.gpg(['--yes', '--delete-secret-keys', `${home.signingFingerprint}!`]);
+    const signer = await createGpgSigner({ key: 'stub@example.com', passphrase: PASS, gpgHome: home.home });
+    expect((await signer.describeKey()).keyId).toBe(home.keyId);
+    const sig = await signer.sign(enc(DATA));
+    expect(gpgVerify(home, sig, DATA).signingFpr).toBe(home.fingerprint);
+    // gpg makes the same choice.
+    const theirs = await (await createGpgVerifier({ gpgHome: home.home })).verify(enc(DATA), gpgSign(home, DATA, PASS));
+    expect(theirs).toMatchObject({ status: 'valid', keyId: home.keyId });
+  });
+
   it('a wrong or missing passphrase is PassphraseInvalid, without the passphrase in the message', async () => {
     for (const passphrase of ['not it', undefined, '']) {
       const err = await createGpgSigner({ key: ed.fingerprint, passphrase, gpgHome: ed.home }).then(() => null, (e: unknown) => e);

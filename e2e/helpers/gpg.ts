@@ -22,6 +22,8 @@ export interface GpgHome {
   keyId: string;
   /** Long id of the key gpg signs with (the signing subkey when there is one). */
   signingKeyId: string;
+  /** Fingerprint of that key. */
+  signingFingerprint: string;
   /** The public key, ASCII-armoured (`gpg --export --armor`). */
   exportPublic(): string;
   /** Runs gpg against this home (batch, loopback pinentry); `input` goes to stdin. */
@@ -38,7 +40,7 @@ export function makeGpgHome(opts: { withKey?: GpgKeySpec } = {}): GpgHome {
   const home = mkdtempSync('/tmp/dsvg-');
   homes.push(home);
   let fingerprint = '';
-  let signingKeyId = '';
+  let signingFingerprint = '';
   const k = opts.withKey;
   if (k) {
     const pass = k.passphrase ?? '';
@@ -47,13 +49,15 @@ export function makeGpgHome(opts: { withKey?: GpgKeySpec } = {}): GpgHome {
     fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)![1];
     if (k.signingSubkey) {
       gpgIn(home, ['--passphrase-fd', '0', '--quick-add-key', fingerprint, 'ed25519', 'sign', 'never'], `${pass}\n`);
-      const subs = gpgIn(home, ['--with-colons', '--list-keys', '--', fingerprint]);
-      signingKeyId = [...subs.matchAll(/^sub:[^:]*:[^:]*:[^:]*:([0-9A-F]{16}):/gm)].map((m) => m[1]).pop()!;
+      const listing = gpgIn(home, ['--with-colons', '--fingerprint', '--fingerprint', '--list-keys', '--', fingerprint]);
+      signingFingerprint = [...listing.matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1]).pop()!;
     }
   }
   const keyId = fingerprint.slice(-16);
   return {
-    home, fingerprint, keyId, signingKeyId: signingKeyId || keyId,
+    home, fingerprint, keyId,
+    signingFingerprint: signingFingerprint || fingerprint,
+    signingKeyId: (signingFingerprint || fingerprint).slice(-16),
     exportPublic: () => gpgIn(home, ['--armor', '--export', '--', fingerprint]),
     gpg: (args, input) => gpgIn(home, args, input),
   };

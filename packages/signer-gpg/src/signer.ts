@@ -39,12 +39,20 @@ function isFileSpec(spec: string): boolean {
   return spec.includes('/') || /\.(asc|gpg|pgp|key|sec)$/i.test(spec);
 }
 
-async function checkSignature(armored: string, keyLabel: string): Promise<void> {
-  const sig = await openpgp.readSignature({ binarySignature: dearmor(armored).data });
+/** Checks a fresh signature's hash algorithm; returns its issuer key id. */
+async function checkSignature(armored: string, keyLabel: string): Promise<string | undefined> {
+  let sig: openpgp.Signature;
+  try {
+    sig = await openpgp.readSignature({ binarySignature: dearmor(armored).data });
+  } catch (e) {
+    throw new DsvError('KeyInvalid', `signing with key ${keyLabel} produced no valid signature: ${describeError(e)}`, { key: keyLabel });
+  }
   const h = sig.packets[0]?.hashAlgorithm ?? null;
   if (!ALLOWED_HASHES.has(h as number)) {
     throw new DsvError('KeyInvalid', `key ${keyLabel} produced a signature with weak hash ${hashName(h)}; SHA-256 or stronger is required`, { key: keyLabel });
   }
+  const id = sig.packets[0]?.issuerKeyID;
+  return id ? hex(id.toHex()) : undefined;
 }
 
 /** Signs with openpgp.js using a decrypted private key. */
@@ -96,7 +104,7 @@ class GpgBinarySigner implements Signer {
     private readonly home: string,
     private readonly spec: string,
     private readonly passphrase: string | undefined,
-    private readonly info: KeyInfo,
+    private info: KeyInfo,
   ) {}
 
   async describeKey(): Promise<KeyInfo> {
@@ -120,23 +128,41 @@ class GpgBinarySigner implements Signer {
       throw new DsvError('KeyInvalid', `gpg cannot sign with key ${this.spec}: ${gpgMessage(res)}`, { key: this.spec });
     }
     const out = res.stdout.toString('utf8');
-    await checkSignature(out, this.spec);
+    const issuer = await checkSignature(out, this.spec);
+    if (issuer) this.info = { ...this.info, keyId: issuer }; // the key gpg actually used
     return out;
   }
 }
 
-/** Picks the signing (sub)key: the one named with a trailing "!", else the one gpg would pick. */
+/**
+ * Picks the signing (sub)key: the one named with a trailing "!", else the one gpg would pick — the
+ * newest valid signing-capable subkey whose secret is present, else the primary key. Returns a stub
+ * (secret elsewhere, e.g. on a smartcard) only when no usable key has its secret here.
+ */
 async function pickSigningKey(key: openpgp.PrivateKey, spec: string, label: string): Promise<openpgp.PrivateKey | openpgp.Subkey> {
   const exact = /^(?:0x)?([0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})!$/.exec(spec);
   const config = { ...openpgp.config, ...strictConfig } as openpgp.Config;
+  const now = new Date();
+  type K = openpgp.PrivateKey | openpgp.Subkey;
   try {
     if (exact) {
       const want = exact[1].toUpperCase();
       const k = key.getKeys().find((x) => hex(x.getFingerprint()) === want || hex(x.getKeyID().toHex()) === want);
       if (!k) throw new Error(`no (sub)key ${want}`);
-      return (await key.getSigningKey(k.getKeyID(), new Date(), undefined, config)) as openpgp.PrivateKey | openpgp.Subkey;
+      return (await key.getSigningKey(k.getKeyID(), now, undefined, config)) as K;
     }
-    return (await key.getSigningKey(null as unknown as undefined, new Date(), undefined, config)) as openpgp.PrivateKey | openpgp.Subkey;
+    const best = (await key.getSigningKey(null as unknown as undefined, now, undefined, config)) as K;
+    if (!isStub(best)) return best;
+    const order = [...key.subkeys].sort((a, b) => b.getCreationTime().getTime() - a.getCreationTime().getTime());
+    for (const k of [...order, key] as K[]) {
+      if (isStub(k)) continue;
+      try {
+        return (await key.getSigningKey(k.getKeyID(), now, undefined, config)) as K;
+      } catch {
+        /* not a valid signing key */
+      }
+    }
+    return best;
   } catch (e) {
     throw new DsvError('KeyInvalid', `key ${label} has no usable signing key: ${describeError(e)}`, { key: label });
   }
