@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { isDsvError, type Descriptor } from '@dsv/core';
-import { DockerSaveArchive, TarIndex, dockerArchiveTransport } from '@dsv/source-archive';
+import { DockerSaveArchive, TarIndex, dockerArchiveTransport } from './index.js';
 import { configFor, fakeSign, layerTar, legacyArchive, ociSaveArchive, readAll, sha, simpleCopy, tempDir, writeTemp } from './__tests__/support.js';
 
 async function twoImages() {
@@ -97,7 +97,7 @@ describe('docker-archive destination', () => {
     expect(temps(path)).toEqual([]);
     const after = await DockerSaveArchive.open(path);
     expect(after.images).toHaveLength(3);
-    const signed = after.select({ name: (await import('@dsv/source-archive')).parseTaggedName('app:signed') });
+    const signed = after.select({ name: (await import('./index.js')).parseTaggedName('app:signed') });
     expect(signed.configDigest).toBe(config.digest);
     expect(signed.configPath).toBe(`${config.digest.slice(7)}.json`);
     expect(signed.layers.map((l) => l.path)).toEqual(after.images[0]!.layers.map((l) => l.path));

@@ -4,7 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { DsvError } from '@dsv/core';
-import { dockerArchiveTransport, ociArchiveTransport, scanDockerArchiveStream } from '@dsv/source-archive';
+import { dockerArchiveTransport, ociArchiveTransport, scanDockerArchiveStream } from './index.js';
 import { buildTar, configFor, hex, layerTar, legacyArchive, writeTemp, type TarItem } from './__tests__/support.js';
 
 async function base() {

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ociArchiveTransport, ociTransport, TarIndex } from '@dsv/source-archive';
+import { ociArchiveTransport, ociTransport, TarIndex } from './index.js';
 import { configFor, fakeSign, layerTar, readAll, sha, simpleCopy, tempDir } from './__tests__/support.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DockerSaveArchive, scanDockerArchiveStream, writeDockerArchive } from '@dsv/source-archive';
+import { DockerSaveArchive, scanDockerArchiveStream, writeDockerArchive } from './index.js';
 import { configFor, hex, layerTar, legacyArchive, readAll, sha, tempDir } from './__tests__/support.js';
 
 describe('scanDockerArchiveStream', () => {

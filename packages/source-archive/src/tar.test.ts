@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { TarIndex } from '@dsv/source-archive';
+import { TarIndex } from './index.js';
 import { buildTar, readAll, tempDir } from './__tests__/support.js';
 import { tarChunks, writeTarFile } from './tar.js';
 

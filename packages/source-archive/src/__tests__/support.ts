@@ -1,5 +1,5 @@
 // Test support (not built): tar builders and a minimal copy that stands in for core's copyImage.
-import { pack, type Headers } from 'tar-stream';
+import { pack } from 'tar-stream';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -19,13 +19,14 @@ export function listDir(dir: string): string[] {
   return readdirSync(dir).sort();
 }
 
+type Headers = Parameters<ReturnType<typeof pack>['entry']>[0];
 export type TarItem = { name: string; data?: Buffer | string; header?: Partial<Headers> };
 
 /** Builds a tar in memory with tar-stream (small test archives only). */
 export async function buildTar(items: TarItem[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c: unknown) => { chunks.push(c as Buffer); });
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const it of items) {
     const data = it.data === undefined ? undefined : Buffer.from(it.data);
