@@ -54,6 +54,17 @@ describe('valid signatures', () => {
     expect((await v.verify(DATA, await detachedSign(alice, DATA))).status).toBe('valid');
   });
 
+  it('accepts armour headers, CRLF line ends, trailing blanks and a missing checksum', async () => {
+    const v = await verifierFor(alice);
+    const sig = await detachedSign(alice, DATA);
+    const withHeaders = sig.replace('-----BEGIN PGP SIGNATURE-----\n', '-----BEGIN PGP SIGNATURE-----\nVersion: GnuPG v2\nComment: made in a test\n');
+    expect(withHeaders).toContain('Comment: made in a test');
+    expect((await v.verify(DATA, withHeaders)).status).toBe('valid');
+    expect((await v.verify(DATA, sig.replace(/\n/g, '\r\n'))).status).toBe('valid');
+    expect((await v.verify(DATA, `\n\n${sig.replace(/\n/g, '  \n')}\n\n`)).status).toBe('valid');
+    expect((await v.verify(DATA, sig.split('\n').filter((l) => !/^=[A-Za-z0-9+/]{4}$/.test(l)).join('\n'))).status).toBe('valid');
+  });
+
   it('verifies a text-mode document signature', async () => {
     const v = await verifierFor(alice);
     const sig = await detachedSign(alice, DATA, { text: true });
@@ -280,6 +291,13 @@ describe('rejections', () => {
     const r = await v.verify(DATA, sig);
     expect(r.status).toBe('invalid');
     expect(r.reason).toMatch(/subkey .* no .*binding signature/);
+  });
+
+  it('rejects a malformed armour header block', async () => {
+    const v = await verifierFor(alice);
+    const sig = await detachedSign(alice, DATA);
+    await expectInvalid(v, sig.replace('-----BEGIN PGP SIGNATURE-----\n\n', '-----BEGIN PGP SIGNATURE-----\nVersion: x\n'), /corrupt armour: missing blank line/);
+    await expectInvalid(v, `${sig.slice(0, 40)}${'A'.repeat(2 << 20)}`, /limit/);
   });
 
   it('never throws for hostile signature text', async () => {

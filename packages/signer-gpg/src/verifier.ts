@@ -72,6 +72,9 @@ async function mergeKeys(keys: openpgp.PublicKey[], now: Date): Promise<openpgp.
   return [...byFpr.values(), ...extra];
 }
 
+/** A detached signature is a few hundred bytes to a few KiB; anything this large is not one. */
+const MAX_SIGNATURE_TEXT = 1 << 20;
+
 const DOCUMENT_SIGNATURES = new Set<number>([openpgp.enums.signature.binary, openpgp.enums.signature.text]);
 
 function signatureTypeName(t: number | null): string {
@@ -112,6 +115,7 @@ export class GpgVerifier implements Verifier {
   private async check(data: Uint8Array, text: string): Promise<VerificationResult> {
     const invalid = (reason: string, extra: Partial<VerificationResult> = {}): VerificationResult => ({ status: 'invalid', type: 'gpg', ...extra, reason });
     if (typeof text !== 'string') return invalid('signature is not text');
+    if (text.length > MAX_SIGNATURE_TEXT) return invalid(`signature text is ${text.length} characters long (limit ${MAX_SIGNATURE_TEXT})`);
     // 1. Armour: exactly one "PGP SIGNATURE" block, valid base64, matching CRC-24.
     let binary: Uint8Array;
     try {
