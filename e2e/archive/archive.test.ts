@@ -9,6 +9,7 @@ import { digestOf } from '@dsv/core';
 import { DockerSaveArchive, parseTaggedName, scanDockerArchiveStream, writeDockerArchive } from '@dsv/source-archive';
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
+import { createPkiSigner, createPkiVerifier } from '@dsv/signer-pki';
 import { copyImage, hmacSigner, verifyImage } from './support.js';
 
 let d: Dockerd;
@@ -52,14 +53,22 @@ describe('docker save archives (dockerd 20.10, legacy layout)', () => {
     expect(v.signatures).toBe('none');
   });
 
-  test('sign in place, docker load: the DEST tag is the signed config, other tags untouched', async () => {
+  test('sign in place (real PKI signer, openssl key), docker load: the DEST tag is the signed config, other tags untouched', async () => {
     const path = fresh('sign-legacy.tar');
-    const { configDigest } = await copyImage(`docker-archive:${path}:dsv-arch:1`, `docker-archive:${path}:dsv-arch:signed`, hmacSigner);
+    const key = join(work, 'key.pem');
+    const pub = join(work, 'pub.pem');
+    run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key]);
+    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    const signer = await createPkiSigner({ key });
+    const verifier = await createPkiVerifier({ trust: [pub] });
+    const { configDigest } = await copyImage(`docker-archive:${path}:dsv-arch:1`, `docker-archive:${path}:dsv-arch:signed`, signer);
     expect(configDigest).not.toBe(id1);
     expect(readdirSync(work).filter((f) => f.includes('.dsv-'))).toEqual([]);
-    const v = await verifyImage(`docker-archive:${path}:dsv-arch:signed`);
+    const v = await verifyImage(`docker-archive:${path}:dsv-arch:signed`, (data, sig) => verifier.verify(data, sig));
     expect(v.config.digest).toBe(configDigest);
     expect(v.signatures !== 'none' && v.signatures.map((c) => c.result.status)).toEqual(['valid']);
+    // the untouched image still verifies as unsigned
+    expect((await verifyImage(`docker-archive:${path}:dsv-arch:1`)).signatures).toBe('none');
     // the real daemon loads it
     d.docker(['rmi', 'dsv-arch:1', 'dsv-arch:keep', 'localhost:5000/team/other:2']);
     const out = d.docker(['load', '-i', path]);
@@ -67,7 +76,7 @@ describe('docker save archives (dockerd 20.10, legacy layout)', () => {
     expect(inspectId('dsv-arch:signed')).toBe(configDigest);
     expect(inspectId('dsv-arch:1')).toBe(id1);
     expect(inspectId('localhost:5000/team/other:2')).toBe(id2);
-    expect(d.docker(['image', 'inspect', '--format', '{{index .Config.Labels "signatures"}}', 'dsv-arch:signed'])).toContain('HMAC:');
+    expect(d.docker(['image', 'inspect', '--format', '{{index .Config.Labels "signatures"}}', 'dsv-arch:signed'])).toContain('PKI SIGNATURE');
     d.docker(['rmi', 'dsv-arch:signed']);
   });
 

@@ -93,7 +93,7 @@ async function hashStream(s: Readable, gunzip: boolean): Promise<{ digest: Diges
 }
 
 /** Integrity of one image (every blob against its descriptor, every layer against rootfs.diff_ids) and its signatures. */
-export async function verifyImage(text: string): Promise<{ config: ImageConfig; signatures: Awaited<ReturnType<typeof verifySignatures>> | 'none' }> {
+export async function verifyImage(text: string, verify: (data: Uint8Array, signature: string) => Promise<VerificationResult> = hmacVerify): Promise<{ config: ImageConfig; signatures: Awaited<ReturnType<typeof verifySignatures>> | 'none' }> {
   const src = await ref(text).newSource();
   try {
     const { bytes } = await src.getManifest();
@@ -110,7 +110,7 @@ export async function verifyImage(text: string): Promise<{ config: ImageConfig; 
     }
     let signatures: Awaited<ReturnType<typeof verifySignatures>> | 'none' = 'none';
     try {
-      signatures = await verifySignatures(config, hmacVerify);
+      signatures = await verifySignatures(config, verify);
     } catch (e) {
       if ((e as { code?: string }).code !== 'NoSignatures') throw e;
     }
