@@ -183,6 +183,37 @@ describe('docker-archive destination', () => {
     expect(temps(out)).toEqual([]);
   });
 
+  test('copies another archive\'s image into an existing archive (new layer entries), and a failed commit leaves it untouched', async () => {
+    const { l1, l2, l3, c1, c2 } = await twoImages();
+    const a = writeTemp(await legacyArchive([{ config: c1, layers: [l1, l2], tags: ['a:1'] }]));
+    const b = writeTemp(await legacyArchive([{ config: c2, layers: [l1, l3], tags: ['b:1'] }]));
+    const original = readFileSync(a);
+    // first a commit that fails: a spooled blob vanishes before commit()
+    const dest = await dockerArchiveTransport.parseReference(`${a}:b:1`).newDestination();
+    const { Readable } = await import('node:stream');
+    const d3 = { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: sha(l3), size: l3.length };
+    expect(await dest.hasBlob({ ...d3, digest: sha(l1), size: l1.length })).toBe(true);
+    expect(await dest.hasBlob(d3)).toBe(false);
+    await dest.putBlob(d3, Readable.from([l3]));
+    await dest.putBlob({ mediaType: 'x', digest: sha(c2), size: c2.length }, Readable.from([c2]));
+    const spool = temps(a).find((f) => f.endsWith('.d'))!;
+    (await import('node:fs')).rmSync(join(dirname(a), spool, sha(l3).slice(7)));
+    const m = { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { mediaType: 'x', digest: sha(c2), size: c2.length }, layers: [{ mediaType: 'x', digest: sha(l1), size: l1.length }, d3] };
+    await dest.putManifest(Buffer.from(JSON.stringify(m)), m.mediaType);
+    await expect(dest.commit()).rejects.toBeTruthy();
+    await dest.close();
+    expect(readFileSync(a).equals(original)).toBe(true);
+    expect(temps(a)).toEqual([]);
+    // then the real copy
+    await simpleCopy(await dockerArchiveTransport.parseReference(`${b}:b:1`).newSource(), await dockerArchiveTransport.parseReference(`${a}:b:1`).newDestination());
+    const after = await DockerSaveArchive.open(a);
+    expect(after.images.map((i) => i.repoTags)).toEqual([['a:1'], ['b:1']]);
+    const img = after.images[1]!;
+    expect(img.layers[0]!.path).toBe(after.images[0]!.layers[0]!.path);
+    expect(img.layers[1]!.path).toBe(`${sha(l3).slice(7)}.tar`);
+    expect(await readAll(after.tar.openEntry(img.layers[1]!.entry))).toEqual(l3);
+  });
+
   test('reference syntax', () => {
     expect(() => dockerArchiveTransport.parseReference('')).toThrow(/missing archive path/);
     expect(() => dockerArchiveTransport.parseReference('/a.tar:@x')).toThrow(/invalid image index/);
