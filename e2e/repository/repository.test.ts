@@ -149,6 +149,21 @@ describe('overlay2', () => {
     await src.close();
     const listed = d.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']);
     expect(listed).not.toContain('dsv-repo/broken');
+    // The daemon refusing the load (a config whose diff_ids do not match the layers) fails commit():
+    // the tag is never created.
+    const other = await ref('docker-daemon:dsv-repo/multi:1').newSource(ctx);
+    const om = JSON.parse(Buffer.from((await other.getManifest()).bytes).toString());
+    const src2 = await ref('docker-daemon:dsv-repo/imported:1').newSource(ctx);
+    const dest4 = await ref('docker-daemon:dsv-repo/broken:4').newDestination(ctx);
+    await dest4.putBlob(m.layers[0], await src2.getBlob(m.layers[0]));
+    await dest4.putBlob(om.config, await other.getBlob(om.config));
+    await dest4.putManifest(Buffer.from(JSON.stringify({ ...m, config: om.config })), m.mediaType);
+    const loadErr = await dest4.commit().catch((e) => e);
+    expect(isDsvError(loadErr, 'RemoteError')).toBe(true);
+    await dest4.close();
+    await other.close();
+    await src2.close();
+    expect(d.docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).not.toContain('dsv-repo/broken');
     // A manifest naming a blob that was never written is refused before anything is loaded.
     const dest3 = await ref('docker-daemon:dsv-repo/broken:3').newDestination(ctx);
     await expect(dest3.putManifest(Buffer.from(JSON.stringify(m)), m.mediaType)).rejects.toThrow(/was not written/);

@@ -78,12 +78,13 @@ export async function readBody(res: Readable, limit = 4 * 1024 * 1024): Promise<
   const parts: Buffer[] = [];
   let n = 0;
   for await (const c of res) {
-    n += (c as Buffer).length;
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+    n += b.length;
     if (n > limit) {
       res.destroy();
       throw new DsvError('LimitExceeded', `Docker daemon response over ${limit} bytes`, { limit });
     }
-    parts.push(c as Buffer);
+    parts.push(b);
   }
   return Buffer.concat(parts);
 }
@@ -121,7 +122,9 @@ export class EngineClient {
     const what = opts.what ?? `${method} ${path}`;
     this.opts.debug?.(`docker-daemon: ${method} ${path} on ${this.display}`);
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const headers: OutgoingHttpHeaders = { Host: 'docker', ...opts.headers };
+      // Over a unix socket the Host header is arbitrary; over TCP leave it to node (it also names the
+      // server for TLS verification).
+      const headers: OutgoingHttpHeaders = { ...(this.endpoint.base.socketPath ? { Host: 'docker' } : {}), ...opts.headers };
       if (Buffer.isBuffer(opts.body)) headers['Content-Length'] = opts.body.length;
       const reqOpts: RequestOptions = { ...this.endpoint.base, method, path, headers, signal: this.opts.signal };
       const req = (this.endpoint.tls ? httpsRequest : httpRequest)(reqOpts, (res) => {
