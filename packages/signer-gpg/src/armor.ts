@@ -51,12 +51,13 @@ export function startsWithArmor(text: string, type?: string): boolean {
  * Parses every armoured block in `text`. Only whitespace may surround and separate the blocks.
  * Cleartext-signed messages ("SIGNED MESSAGE") are reported with their type and no data.
  */
-export function dearmorAll(text: string): Armored[] {
+export function dearmorAll(text: string, opts: { lenient?: boolean } = {}): Armored[] {
   const lines = splitLines(text);
   const out: Armored[] = [];
   let i = 0;
+  // Lenient (key files): text around the blocks is ignored, as `gpg --import` does.
   const skipBlank = () => {
-    while (i < lines.length && lines[i] === '') i++;
+    while (i < lines.length && (lines[i] === '' || (opts.lenient && !BEGIN.test(lines[i])))) i++;
   };
   skipBlank();
   if (i >= lines.length) throw new ArmorError('no armoured data');

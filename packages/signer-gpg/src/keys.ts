@@ -31,9 +31,10 @@ export function hashName(h: number | null): string {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
+/** Armoured unless it starts like a binary packet; text around armoured blocks is allowed. */
 function looksArmored(bytes: Uint8Array): boolean {
-  const head = textDecoder.decode(bytes.subarray(0, Math.min(bytes.length, 200))).trimStart();
-  return head.startsWith('-----BEGIN PGP ');
+  if (bytes.length === 0 || (bytes[0] & 0x80) !== 0) return false;
+  return textDecoder.decode(bytes.subarray(0, Math.min(bytes.length, 64 * 1024))).includes('-----BEGIN PGP ');
 }
 
 /** Splits key material (armoured blocks or binary) into binary transferable keys. */
@@ -41,7 +42,7 @@ export function keyBlocks(bytes: Uint8Array): { blocks: Uint8Array[]; armorTypes
   if (looksArmored(bytes)) {
     const blocks: Uint8Array[] = [];
     const armorTypes: string[] = [];
-    for (const a of dearmorAll(textDecoder.decode(bytes))) {
+    for (const a of dearmorAll(textDecoder.decode(bytes), { lenient: true })) {
       armorTypes.push(a.type);
       if (a.type !== 'PUBLIC KEY BLOCK' && a.type !== 'PRIVATE KEY BLOCK') continue;
       blocks.push(...splitKeyBlocks(a.data));

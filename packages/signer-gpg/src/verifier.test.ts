@@ -94,6 +94,12 @@ describe('valid signatures', () => {
     expect((await v3.verify(DATA, await detachedSign(rsa, DATA))).status).toBe('valid');
   });
 
+  it('ignores text around armoured key blocks in trust files (as gpg --import does)', async () => {
+    const file = writeTmp('described.asc', `Release signing key\npub ed25519 ...\n\n${alice.toPublic().armor()}\nThanks!\n`);
+    const v = await createGpgVerifier({ trust: [file], gpgHome: noHome() });
+    expect((await v.verify(DATA, await detachedSign(alice, DATA))).status).toBe('valid');
+  });
+
   it('accepts a private key file as a trust source (using its public part)', async () => {
     const v = await verifierFor(alice.armor());
     expect((await v.verify(DATA, await detachedSign(alice, DATA))).status).toBe('valid');
