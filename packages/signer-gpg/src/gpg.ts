@@ -87,7 +87,8 @@ export function hasKeyring(home: string): boolean {
   if (!existsSync(home)) return false;
   try {
     const names = readdirSync(home);
-    return names.includes('pubring.kbx') || names.includes('pubring.gpg');
+    // pubring.kbx (gpg >= 2.1), pubring.gpg (gpg 1.x), public-keys.d (gpg >= 2.4 with keyboxd).
+    return names.includes('pubring.kbx') || names.includes('pubring.gpg') || names.includes('public-keys.d');
   } catch {
     return false;
   }
