@@ -143,6 +143,14 @@ describe('docker-storage: store problems are clear errors', () => {
     expect(err.message).toContain('layer 1');
   });
 
+  test('the containerd image store is refused pointing at docker-daemon:', async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'containerd', 'daemon'), { recursive: true });
+    const err = await verifyStoreImage(root, 'x:1').catch((e) => e);
+    expect(isDsvError(err, 'Unsupported')).toBe(true);
+    expect(err.message).toContain('docker-daemon:');
+  });
+
   test('unsupported drivers are refused pointing at docker-daemon:', async () => {
     const root = tempDir();
     mkdirSync(join(root, 'image', 'zfs', 'imagedb', 'content', 'sha256'), { recursive: true });

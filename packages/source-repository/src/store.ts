@@ -89,6 +89,9 @@ export async function detectDrivers(root: string): Promise<string[]> {
     names = await readdir(join(root, 'image'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ENOENT' || code === 'ENOTDIR') && existsSync(join(root, 'containerd'))) {
+      throw new DsvError('Unsupported', `${root} uses the containerd image store (no ${join(root, 'image')}); docker-storage: reads the graph-driver store only: use docker-daemon: instead`, { path: root });
+    }
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new DsvError('NotFound', `no Docker image store at ${join(root, 'image')} (set DSV_DOCKER_ROOT or use docker-daemon:)`, { path: join(root, 'image') });
     if (code === 'EACCES' || code === 'EPERM') throw new DsvError('IoError', `cannot read Docker's store at ${root}: permission denied (run as root or use docker-daemon:)`, { path: root });
     throw ioError(e, 'Docker image store', join(root, 'image'));
