@@ -190,10 +190,11 @@ export class DockerArchiveDestination implements ImageDestination {
 
   /** Where a blob is (existing entry, or spooled file) — or a clear error. */
   private async locate(d: Descriptor, what: string): Promise<{ entry?: string; file?: string; size: number }> {
+    // An entry already in the archive wins over a spooled copy: the archive never holds a blob twice.
+    const e = await this.existingEntry(d.digest);
+    if (e && e.size === d.size) return { entry: e.name, size: e.size };
     const s = this.spooled.get(d.digest);
     if (s) return { file: s.file, size: s.size };
-    const e = await this.existingEntry(d.digest);
-    if (e) return { entry: e.name, size: e.size };
     throw new DsvError('NotFound', `${this.reference.toString()}: ${what} ${d.digest} was never stored`, { digest: d.digest });
   }
 
