@@ -65,6 +65,16 @@ describe('signing with a key that lives only in a GnuPG home', () => {
     expect(() => gpgVerify(ed, sig, `${DATA}x`)).toThrow();
   });
 
+  it('signs by primary key id and by subkey id; a trailing ! forces that exact key', async () => {
+    for (const [key, want] of [[ed.keyId, ed.signingKeyId], [ed.signingKeyId, ed.signingKeyId], [`${ed.keyId}!`, ed.keyId], [`${ed.signingKeyId}!`, ed.signingKeyId]]) {
+      const signer = await createGpgSigner({ key, passphrase: PASS, gpgHome: ed.home });
+      expect((await signer.describeKey()).keyId, key).toBe(want);
+      const res = gpgVerify(ed, await signer.sign(enc(DATA)), DATA);
+      expect(res.signingFpr.endsWith(want), key).toBe(true);
+      expect(res.primaryFpr).toBe(ed.fingerprint);
+    }
+  });
+
   it('signs by user id and by long key id with an unprotected RSA 2048 key', async () => {
     for (const key of ['rsa@example.com', rsa.keyId, `0x${rsa.keyId}`]) {
       const signer = await createGpgSigner({ key, gpgHome: rsa.home });
