@@ -25,6 +25,8 @@ export interface Cert {
 }
 
 export const MAX_CHAIN_DEPTH = 8;
+/** Most certificate-signature checks one chain search may make. */
+export const MAX_SIGNATURE_CHECKS = 64;
 
 /** Parses a DER certificate with both node:crypto and our DER reader; throws on anything malformed. */
 export function loadCert(der: Uint8Array): Cert {
@@ -128,6 +130,8 @@ export type ChainOutcome =
  */
 export function buildAndValidate(leaf: Cert, intermediates: Cert[], anchors: Cert[], at: Date): ChainOutcome {
   const found: Cert[][] = [];
+  // Bound the work a hostile set of embedded certificates (same name, same key, many copies) can cause.
+  let budget = MAX_SIGNATURE_CHECKS;
   let forgedBy: { child: Cert; anchor: Cert } | undefined;
   const walk = (cur: Cert, path: Cert[]) => {
     if (found.length >= 16) return;
@@ -137,12 +141,15 @@ export function buildAndValidate(leaf: Cert, intermediates: Cert[], anchors: Cer
     }
     for (const a of anchors) {
       if (!cur.fields.issuerDer.equals(a.fields.subjectDer)) continue;
+      if (budget-- <= 0) return;
       if (issuedBy(cur, a)) found.push([...path, a]);
       else forgedBy ??= { child: cur, anchor: a };
     }
     if (path.length >= MAX_CHAIN_DEPTH) return;
     for (const i of intermediates) {
       if (path.some((p) => sameCert(p, i))) continue;
+      if (!cur.fields.issuerDer.equals(i.fields.subjectDer)) continue;
+      if (budget-- <= 0) return;
       if (issuedBy(cur, i)) walk(i, [...path, i]);
     }
   };

@@ -1,5 +1,6 @@
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +126,22 @@ describe('certificate chains', () => {
     const r = await v.verify(data, handSigned(victim, []));
     expect(r.status).toBe('invalid');
     expect(r.reason).toMatch(/names trusted CA "O=dsv tests, CN=root" as issuer but was not signed by it/);
+  });
+
+  it('bounds the work done on a hostile pile of look-alike certificates', async () => {
+    // Ten self-signed CA certificates with the same name and key: each one "issues" every other.
+    const caKey = makeKey('p256');
+    const caKeyFile = file('loop.key', caKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    const copies: TestIdentity[] = [];
+    for (let n = 0; n < 10; n++) {
+      const certFile = join(dir, `loop-${n}.pem`);
+      execFileSync('openssl', ['req', '-x509', '-key', caKeyFile, '-subj', '/CN=loop', '-set_serial', String(n + 1), '-days', '30', '-out', certFile,
+        '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
+      copies.push({ name: `loop-${n}`, key: caKey, keyFile: caKeyFile, certFile, keyPem: '', certPem: readFileSync(certFile, 'utf8') });
+    }
+    const victim = makeCert(dir, 'loop-leaf', { ext: LEAF_EXT, issuer: copies[0]! });
+    const r = await (await verifier([rootFile])).verify(data, handSigned(victim, copies.slice(0, 9)));
+    expect(r.status).toBe('unknown-key');
   });
 
   it('a signer whose key is pinned as a raw public key is trusted without a chain', async () => {
