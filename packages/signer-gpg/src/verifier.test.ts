@@ -229,6 +229,14 @@ describe('rejections', () => {
     expect((await then.verify(DATA, sig)).status).toBe('valid');
   });
 
+  it('rejects a signature by an expired subkey', async () => {
+    const now = Date.now();
+    const key = await eccKey('OldSub', { date: new Date(now - 10 * DAY), subkeys: [{}, { sign: true, keyExpirationTime: DAY / 1000 }] });
+    const sub = key.subkeys[1];
+    const sig = await detachedSign(key, DATA, { signingKeyIDs: sub.getKeyID(), date: new Date(now - 9.8 * DAY) });
+    await expectInvalid(await verifierFor(key), sig, /subkey .* is expired/);
+  });
+
   it('rejects a signature made after the key expired', async () => {
     const now = Date.now();
     const old = await eccKey('Old2', { date: new Date(now - 10 * DAY), keyExpirationTime: DAY / 1000 });
