@@ -193,6 +193,16 @@ describe('raw keys and algorithms', () => {
     await expect(createPkiSigner({ key: leafBundle, rsaPadding: 'pss' })).rejects.toMatchObject({ code: 'Usage' });
   });
 
+  it("docker-sign-verify's keypair file (public key + encrypted RSA PRIVATE KEY) signs legacy and serves as trust", async () => {
+    const key = makeKey('rsa2048');
+    const keypair = file('dsv.pem', pub({ key }) + '\n' + (key.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string));
+    const sig = await (await createPkiSigner({ key: keypair, passphrase: 'pw', format: 'legacy' })).sign(data);
+    expect(sig.split(/\s+/)[3]).toMatch(/^[A-Za-z0-9+/]{300,}={0,2}$/); // the original reads signature.split()[3]
+    const v = await createPkiVerifier({ datastore: keypair });
+    expect((await v.verify(data, sig)).status).toBe('valid');
+    expect((await v.verify(other, sig)).status).toBe('invalid');
+  });
+
   it('refuses weak or unsupported keys', async () => {
     const weak = file('weak.key', makeKey('rsa1024').export({ type: 'pkcs8', format: 'pem' }) as string);
     await expect(createPkiSigner({ key: weak })).rejects.toMatchObject({ code: 'KeyInvalid' });
