@@ -26,6 +26,8 @@ export interface GpgResult {
 
 export class GpgMissingError extends Error {}
 
+const GPG_TIMEOUT_MS = 120_000;
+
 /**
  * Runs gpg with `--homedir home --batch --no-tty --status-fd 2` + args. `stdin` goes to fd 0;
  * `passphrase` (when given) is written to fd 3 and gpg is told `--passphrase-fd 3`.
@@ -38,6 +40,10 @@ export function runGpg(home: string, args: string[], opts: { stdin?: Uint8Array 
     const child = spawn(gpgBinary(), full, {
       stdio: ['pipe', 'pipe', 'pipe', opts.passphrase !== undefined ? 'pipe' : 'ignore'],
       env: { ...process.env, LC_ALL: 'C', LANGUAGE: 'C' },
+      // --batch and loopback pinentry mean gpg never waits for a person; this only guards against a
+      // wedged agent.
+      timeout: GPG_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -47,8 +53,9 @@ export function runGpg(home: string, args: string[], opts: { stdin?: Uint8Array 
       if (e.code === 'ENOENT') reject(new GpgMissingError(`${gpgBinary()} is not installed`));
       else reject(e);
     });
-    child.on('close', (code) => {
-      const stderr = Buffer.concat(err).toString('utf8');
+    child.on('close', (code, signal) => {
+      let stderr = Buffer.concat(err).toString('utf8');
+      if (signal) stderr += `\ngpg: killed by ${signal} (no answer within ${GPG_TIMEOUT_MS / 1000} s)\n`;
       const status = stderr.split('\n').filter((l) => l.startsWith('[GNUPG:] ')).map((l) => l.slice(9));
       resolve({ code, stdout: Buffer.concat(out), stderr, status });
     });
