@@ -260,7 +260,8 @@ const optStr = (v: unknown): string | undefined => (typeof v === 'string' && v ?
 
 function toKeyInfo(r: Json, type: string, exe: string): KeyInfo {
   if (typeof r.keyId !== 'string' || !r.keyId) throw pluginError(exe, 'returned key info without "keyId"');
-  const info: KeyInfo = { type: optStr(r.type) ?? type, keyId: r.keyId };
+  // The type is the plugin's own name, whatever the reply says: a plugin cannot pose as another type.
+  const info: KeyInfo = { type, keyId: r.keyId };
   for (const k of ['fingerprint', 'identity', 'algorithm'] as const) {
     const v = optStr(r[k]);
     if (v) info[k] = v;
@@ -272,7 +273,7 @@ function toVerificationResult(r: Json, type: string, exe: string): VerificationR
   if (typeof r.status !== 'string' || !STATUSES.has(r.status)) {
     throw pluginError(exe, 'returned a verification result without a valid "status"');
   }
-  const res: VerificationResult = { status: r.status as VerificationResult['status'], type: optStr(r.type) ?? type };
+  const res: VerificationResult = { status: r.status as VerificationResult['status'], type };
   for (const k of ['keyId', 'fingerprint', 'signer', 'reason'] as const) {
     const v = optStr(r[k]);
     if (v) res[k] = v;
