@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { isDsvError, digestOf, type Descriptor, type SystemContext } from '@dsv/core';
 import { verifyStoreImage, createTarSplitReader } from '@dsv/source-repository';
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
@@ -69,6 +70,10 @@ describe('overlay2', () => {
     const tarSplit = join(d.dataRoot, 'image', 'overlay2', 'layerdb', 'sha256', chain.slice(7), 'tar-split.json.gz');
     const tar = await readAll(createTarSplitReader({ metadata: Readable.from([readFileSync(tarSplit)]), files: join(d.dataRoot, 'overlay2', cacheId, 'diff') }));
     expect(digestOf(tar)).toBe(diffId);
+    // dockerd recorded the non-UTF-8 name as name_raw and the long one in full: both were read back.
+    const lines = gunzipSync(readFileSync(tarSplit)).toString();
+    expect(lines).toContain('"name_raw"');
+    expect(lines).toContain('e'.repeat(60));
   });
 
   test('sign: docker-daemon: -> docker-daemon: under a new tag; docker lists the signed config as the image id', async () => {

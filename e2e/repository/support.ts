@@ -127,6 +127,12 @@ export function buildSaveArchive(tag: string, salt: string): string {
     if (i === 2) {
       run('ln', [join(dir, 'app', 'run.sh'), join(dir, 'app', 'run-hardlink.sh')]);
       run('ln', ['-s', 'run.sh', join(dir, 'app', 'run-symlink.sh')]);
+      // A name over 100 bytes (GNU long name), a UTF-8 name, and one that is not UTF-8 (tar-split name_raw).
+      const long = join(dir, 'app', 'd'.repeat(90), 'e'.repeat(60));
+      mkdirSync(join(long, '..'), { recursive: true });
+      writeFileSync(long, `long ${salt}\n`);
+      writeFileSync(join(dir, 'app', 'grüße-✓.txt'), `unicode ${salt}\n`);
+      writeFileSync(Buffer.concat([Buffer.from(join(dir, 'app') + '/raw-'), Buffer.from([0xff, 0xfe]), Buffer.from('.bin')]), `raw ${salt}\n`);
     }
     const tar = join(work, `layer${i}.tar`);
     run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=2024-01-01', '-C', dir, '-cf', tar, '.']);

@@ -52,14 +52,14 @@ describe('Engine API client', () => {
       res.end(JSON.stringify({ message: `reply for ${req.url}` }));
     }));
     const c = new EngineClient({ host: `tcp://127.0.0.1:${port}` });
-    let err = await c.json('GET', '/images/missing/json').catch((e) => e);
+    let err: any = await c.json('GET', '/images/missing/json').catch((e: any) => e);
     expect(isDsvError(err, 'NotFound')).toBe(true);
     expect(err.message).toContain('reply for /images/missing/json');
-    err = await c.json('GET', '/conflict').catch((e) => e);
+    err = await c.json('GET', '/conflict').catch((e: any) => e);
     expect(isDsvError(err, 'Usage')).toBe(true);
-    err = await c.json('GET', '/boom').catch((e) => e);
+    err = await c.json('GET', '/boom').catch((e: any) => e);
     expect(isDsvError(err, 'RemoteError')).toBe(true);
-    err = await new EngineClient({ host: 'unix:///nonexistent/dsv.sock' }).json('GET', '/_ping').catch((e) => e);
+    err = await new EngineClient({ host: 'unix:///nonexistent/dsv.sock' }).json('GET', '/_ping').catch((e: any) => e);
     expect(isDsvError(err, 'Network')).toBe(true);
     expect(err.message).toContain('unix:///nonexistent/dsv.sock');
   });
@@ -67,10 +67,10 @@ describe('Engine API client', () => {
   test('errors inside a JSON message stream (load) are RemoteError', async () => {
     const ok = await readJsonMessages(Readable.from(['{"stream":"Loaded image ID: sha256:abc\\n"}\n']), 'load', 'h');
     expect(ok).toHaveLength(1);
-    const err = await readJsonMessages(Readable.from(['{"stream":"x"}\n{"errorDetail":{"message":"layer mismatch"},"error":"layer mismatch"}\n']), 'load', 'h').catch((e) => e);
+    const err = await readJsonMessages(Readable.from(['{"stream":"x"}\n{"errorDetail":{"message":"layer mismatch"},"error":"layer mismatch"}\n']), 'load', 'h').catch((e: any) => e);
     expect(isDsvError(err, 'RemoteError')).toBe(true);
     expect(err.message).toContain('layer mismatch');
-    const big = await readBody(Readable.from([Buffer.alloc(20)]), 10).catch((e) => e);
+    const big = await readBody(Readable.from([Buffer.alloc(20)]), 10).catch((e: any) => e);
     expect(isDsvError(big, 'LimitExceeded')).toBe(true);
   });
 
@@ -93,7 +93,7 @@ describe('Engine API client', () => {
     // A server certificate from another CA is refused.
     const other = makeCerts();
     writeFileSync(join(dir, 'ca.pem'), readFileSync(join(other, 'ca.pem')));
-    const err = await new EngineClient({ host: `tcp://127.0.0.1:${port}`, tlsVerify: true, certPath: dir }).json('GET', '/_ping').catch((e) => e);
+    const err = await new EngineClient({ host: `tcp://127.0.0.1:${port}`, tlsVerify: true, certPath: dir }).json('GET', '/_ping').catch((e: any) => e);
     expect(isDsvError(err, 'Network')).toBe(true);
   });
 });

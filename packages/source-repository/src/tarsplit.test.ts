@@ -122,6 +122,21 @@ describe('tar-split reader', () => {
     expect(isDsvError(err, 'ArchiveInvalid')).toBe(true);
   });
 
+  test('files whose names are not UTF-8 (name_raw) are read by their raw bytes', async () => {
+    const dir = tempDir();
+    const { writeFileSync: w, mkdirSync: m } = await import('node:fs');
+    m(join(dir, 'sub'));
+    w(Buffer.concat([Buffer.from(join(dir, 'sub') + '/'), Buffer.from([0x61, 0xff, 0x62])]), 'abc');
+    const { crc64 } = await import('./crc64.js');
+    const meta = [
+      { type: 2, payload: Buffer.from('HDR').toString('base64'), position: 0 },
+      { type: 1, name_raw: Buffer.concat([Buffer.from('./sub/'), Buffer.from([0x61, 0xff, 0x62])]).toString('base64'), size: 3, payload: crc64(Buffer.from('abc')).toString('base64'), position: 1 },
+      { type: 2, payload: Buffer.from('END').toString('base64'), position: 2 },
+    ].map((e) => JSON.stringify(e)).join('\n');
+    const out = await collect(createTarSplitReader({ metadata: Readable.from([meta]), files: dir }));
+    expect(out.toString()).toBe('HDRabcEND');
+  });
+
   test('name_raw carries names that are not UTF-8', async () => {
     const meta = `{"type":1,"name_raw":"${Buffer.from([0x61, 0xff]).toString('base64')}","payload":null,"position":0}\n`;
     const entries = [];

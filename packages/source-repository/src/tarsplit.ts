@@ -169,7 +169,7 @@ export async function* readTarSplitEntries(
       else if (typeof raw.name === 'string') nameBytes = Buffer.from(raw.name, 'utf8');
       else throw new DsvError('ArchiveInvalid', `${label}: tar-split file entry ${position} has no name`, { position });
       const name = nameBytes.toString('utf8');
-      const key = cleanName(name);
+      const key = cleanName(nameBytes.toString('latin1'));
       if (seen.has(key)) throw new DsvError('ArchiveInvalid', `${label}: tar-split lists "${name}" twice`, { position, file: name });
       seen.add(key);
       const payload = b64(raw.payload, 'checksum', label, position);
@@ -198,22 +198,25 @@ export async function tarSplitSize(metadata: Readable, opts: { layer?: string } 
 /**
  * A getter that opens `<dir>/<name>` the way Docker's path file getter does, but refuses to leave
  * `dir`: the name is cleaned as an absolute path first, symlinks are never followed (O_NOFOLLOW on the
- * file, realpath check on its directory), and the file must be a regular file.
+ * file, realpath check on its directory), and the file must be a regular file. Paths are handled as
+ * raw bytes (names need not be UTF-8: tar-split's `name_raw`).
  */
-export function directoryFileGetter(dir: string, label = 'layer'): (name: string, entry: TarSplitEntry) => Promise<{ handle: FileHandle; path: string }> {
-  let rootReal: string | undefined;
+export function directoryFileGetter(dir: string, label = 'layer'): (nameBytes: Buffer) => Promise<{ handle: FileHandle; rel: string }> {
+  let rootReal: string | undefined; // latin1 "byte string"
   const okDirs = new Set<string>();
-  return async (name: string) => {
-    const rel = cleanName(name);
-    if (!rel) throw new DsvError('ArchiveInvalid', `${label}: tar-split file entry with an empty name has content`, { file: name });
-    rootReal ??= await realpath(dir).catch((e: NodeJS.ErrnoException) => {
+  const bytes = (s: string) => Buffer.from(s, 'latin1');
+  return async (nameBytes: Buffer) => {
+    const relBin = cleanName(nameBytes.toString('latin1'));
+    const rel = bytes(relBin).toString('utf8');
+    if (!relBin) throw new DsvError('ArchiveInvalid', `${label}: tar-split file entry with an empty name has content`, { file: rel });
+    rootReal ??= (await realpath(dir, { encoding: 'buffer' }).catch((e: NodeJS.ErrnoException) => {
       throw new DsvError('NotFound', `${label}: layer directory ${dir} is missing (${e.code ?? e.message})`, { path: dir });
-    });
-    const full = `${rootReal}${sep}${rel.split('/').join(sep)}`;
+    })).toString('latin1');
+    const full = `${rootReal}${sep}${relBin.split('/').join(sep)}`;
     const parent = posix.dirname(full);
     if (!okDirs.has(parent)) {
-      const parentReal = await realpath(parent).catch(() => undefined);
-      if (parentReal === undefined) throw new DsvError('NotFound', `${label}: file "${rel}" is missing from ${dir}`, { file: rel, path: full });
+      const parentReal = await realpath(bytes(parent), { encoding: 'buffer' }).then((b) => b.toString('latin1'), () => undefined);
+      if (parentReal === undefined) throw new DsvError('NotFound', `${label}: file "${rel}" is missing from ${dir}`, { file: rel });
       if (parentReal !== rootReal && !parentReal.startsWith(rootReal + sep)) {
         throw new DsvError('ArchiveInvalid', `${label}: file "${rel}" resolves outside the layer directory`, { file: rel });
       }
@@ -221,19 +224,19 @@ export function directoryFileGetter(dir: string, label = 'layer'): (name: string
     }
     let handle: FileHandle;
     try {
-      handle = await open(full, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      handle = await open(bytes(full), fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new DsvError('NotFound', `${label}: file "${rel}" is missing from ${dir}`, { file: rel, path: full });
-      if (code === 'ELOOP') throw new DsvError('ArchiveInvalid', `${label}: file "${rel}" is a symlink on disk, expected a regular file`, { file: rel, path: full });
-      throw new DsvError('IoError', `${label}: cannot open "${rel}": ${code ?? (e as Error).message}`, { file: rel, path: full });
+      if (code === 'ENOENT') throw new DsvError('NotFound', `${label}: file "${rel}" is missing from ${dir}`, { file: rel });
+      if (code === 'ELOOP') throw new DsvError('ArchiveInvalid', `${label}: file "${rel}" is a symlink on disk, expected a regular file`, { file: rel });
+      throw new DsvError('IoError', `${label}: cannot open "${rel}": ${code ?? (e as Error).message}`, { file: rel });
     }
     const st = await handle.stat();
     if (!st.isFile()) {
       await handle.close();
-      throw new DsvError('ArchiveInvalid', `${label}: "${rel}" is not a regular file on disk`, { file: rel, path: full });
+      throw new DsvError('ArchiveInvalid', `${label}: "${rel}" is not a regular file on disk`, { file: rel });
     }
-    return { handle, path: full };
+    return { handle, rel };
   };
 }
 
@@ -274,10 +277,10 @@ export function createTarSplitReader(opts: TarSplitReaderOptions): Readable {
           continue;
         }
         if (entry.size === 0) continue;
-        const rel = cleanName(entry.name!);
+        const rel = Buffer.from(cleanName(entry.nameBytes!.toString('latin1')), 'latin1').toString('utf8');
         const crc = verify && entry.payload ? new Crc64() : undefined;
         if (getter) {
-          const { handle } = await getter(entry.name!, entry);
+          const { handle } = await getter(entry.nameBytes!);
           try {
             for await (const chunk of readHandle(handle, entry.size, rel, label)) {
               crc?.update(chunk);
