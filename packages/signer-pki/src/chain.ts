@@ -95,11 +95,13 @@ export function pathProblem(path: Cert[], at: Date): string | undefined {
     if (i > 0) {
       const child = certLabel(path[i - 1]!.x509);
       const bc = c.fields.basicConstraints;
-      if (!bc?.ca) return `certificate ${certLabel(c.x509)} issued ${child} but is not a CA (basicConstraints)`;
+      // A trusted X.509 v1 root (no extensions at all) is accepted as a CA, as openssl does.
+      const v1Anchor = isAnchor && c.fields.version === 1;
+      if (!bc?.ca && !v1Anchor) return `certificate ${certLabel(c.x509)} issued ${child} but is not a CA (basicConstraints)`;
       if (c.fields.keyUsage && !c.fields.keyUsage.has(KeyUsageBits.keyCertSign)) {
         return `certificate ${certLabel(c.x509)} may not sign certificates (keyUsage lacks keyCertSign)`;
       }
-      if (bc.pathLen !== undefined && i - 1 > bc.pathLen) {
+      if (bc?.pathLen !== undefined && i - 1 > bc.pathLen) {
         return `certificate ${certLabel(c.x509)} allows ${bc.pathLen} intermediate CA(s) below it, the chain has ${i - 1}`;
       }
       if (!ekuAllowsCodeSigning(c)) return `CA certificate ${certLabel(c.x509)} is not for code signing (extendedKeyUsage)`;

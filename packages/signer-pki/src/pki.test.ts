@@ -128,6 +128,18 @@ describe('certificate chains', () => {
     expect(r.reason).toMatch(/names trusted CA "O=dsv tests, CN=root" as issuer but was not signed by it/);
   });
 
+  it('an X.509 v1 root is accepted as a trusted CA, but not as an intermediate', async () => {
+    const v1 = makeCert(dir, 'v1-root', { ext: '' });
+    expect(new X509Certificate(v1.certPem).toLegacyObject()).not.toHaveProperty('ext_key_usage');
+    const under = makeCert(dir, 'under-v1', { ext: LEAF_EXT, issuer: v1 });
+    expect((await (await verifier([v1.certFile])).verify(data, handSigned(under, [])))).toMatchObject({ status: 'valid' });
+    const v1Inter = makeCert(dir, 'v1-inter', { ext: '', issuer: root });
+    const underInter = makeCert(dir, 'under-v1-inter', { ext: LEAF_EXT, issuer: v1Inter });
+    const r = await (await verifier([rootFile])).verify(data, handSigned(underInter, [v1Inter]));
+    expect(r.status).toBe('invalid');
+    expect(r.reason).toMatch(/"O=dsv tests, CN=v1-inter" issued .* but is not a CA/);
+  });
+
   it('bounds the work done on a hostile pile of look-alike certificates', async () => {
     // Ten self-signed CA certificates with the same name and key: each one "issues" every other.
     const caKey = makeKey('p256');

@@ -46,7 +46,9 @@ export function makeCert(dir: string, name: string, opts: { key?: KeySpec; issue
   const subj = opts.subject ?? `/O=dsv tests/CN=${name}`;
   openssl(['req', '-new', '-key', keyFile, '-subj', subj, '-out', csr]);
   const signer = opts.issuer ?? { certFile: '', keyFile };
-  const common = ['-in', csr, '-days', String(opts.days ?? 30), '-extfile', extFile, '-extensions', 'v3', '-set_serial', String(1000 + serial++), '-out', certFile];
+  // An empty `ext` makes an X.509 v1 certificate (no extensions at all).
+  const extArgs = opts.ext ? ['-extfile', extFile, '-extensions', 'v3'] : [];
+  const common = ['-in', csr, '-days', String(opts.days ?? 30), ...extArgs, '-set_serial', String(1000 + serial++), '-out', certFile];
   if (opts.issuer) openssl(['x509', '-req', ...common, '-CA', signer.certFile, '-CAkey', signer.keyFile]);
   else openssl(['x509', '-req', ...common, '-signkey', keyFile]);
   return { name, key, keyFile, certFile, keyPem, certPem: execFileSync('cat', [certFile]).toString() };
