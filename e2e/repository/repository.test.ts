@@ -175,6 +175,19 @@ describe('overlay2', () => {
     await dest3.close();
   });
 
+  test('docker-daemon: concurrent putBlob calls are written one after another', async () => {
+    const src = await ref('docker-storage:dsv-repo/multi:1').newSource(ctx);
+    const { bytes, mediaType } = await src.getManifest();
+    const m = JSON.parse(Buffer.from(bytes).toString());
+    const dest = await ref('docker-daemon:dsv-repo/multi:parallel').newDestination(ctx);
+    await Promise.all([m.config, ...m.layers].map(async (desc: Descriptor) => dest.putBlob(desc, await src.getBlob(desc))));
+    await dest.putManifest(bytes, mediaType);
+    await dest.commit();
+    await dest.close();
+    await src.close();
+    expect(inspectId(d, 'dsv-repo/multi:parallel')).toBe(inspectId(d, 'dsv-repo/multi:1'));
+  });
+
   test('docker-daemon: errors name what was wrong', async () => {
     let err = await ref('docker-daemon:dsv-repo/nope:1').newSource(ctx).catch((e) => e);
     expect(isDsvError(err, 'NotFound')).toBe(true);

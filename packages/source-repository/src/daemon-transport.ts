@@ -85,6 +85,7 @@ interface LayerEntry {
   entry: string;
   digest: Digest;
   size: number;
+  mediaType: string;
 }
 
 class DaemonSource implements ImageSource {
@@ -125,7 +126,9 @@ class DaemonSource implements ImageSource {
       const name = normaliseEntry(l);
       const e = scan.entries.get(name);
       if (!e?.digest) throw new DsvError('ArchiveInvalid', `${where} lacks layer ${l}`, { image: this.id, entry: l });
-      layers.push({ entry: name, digest: e.digest, size: e.size });
+      // docker save writes plain tars; should a daemon ever export compressed layers, say so.
+      const mediaType = e.compression === 'gzip' ? MediaTypes.DockerLayerGzip : e.compression === 'zstd' ? MediaTypes.DockerLayerZstd : MediaTypes.DockerLayerTar;
+      layers.push({ entry: name, digest: e.digest, size: e.size, mediaType });
     }
     const manifest = synthesizeManifest({ digest: this.id, size: config.length }, layers);
     this.scanned = { manifest, config, layers };
@@ -284,15 +287,30 @@ class DaemonDestination implements ImageDestination {
     if (this.failed) throw this.failed instanceof DsvError ? this.failed : new DsvError('RemoteError', `load into ${this.client.display} failed: ${(this.failed as Error)?.message}`);
   }
 
-  async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
-    this.check();
-    const { hex } = parseDigest(descriptor.digest);
-    if (this.stored.has(descriptor.digest)) {
-      stream.resume();
-      return;
+  /** Tar entries are written one at a time: concurrent putBlob calls queue here. */
+  private queue: Promise<void> = Promise.resolve();
+
+  putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
+    const run = this.queue.then(() => this.putBlobNow(descriptor, stream));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async putBlobNow(descriptor: Descriptor, stream: Readable): Promise<void> {
+    let hex: string;
+    try {
+      this.check();
+      hex = parseDigest(descriptor.digest).hex;
+      if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0) {
+        throw new DsvError('Usage', `blob ${descriptor.digest}: docker-daemon: needs its size up front`, { digest: descriptor.digest });
+      }
+    } catch (e) {
+      stream.destroy();
+      throw e;
     }
-    if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0) {
-      throw new DsvError('Usage', `blob ${descriptor.digest}: docker-daemon: needs its size up front`, { digest: descriptor.digest });
+    if (this.stored.has(descriptor.digest)) {
+      stream.destroy();
+      return;
     }
     const pack = this.start();
     const verify = new DigestingStream({ digest: descriptor.digest, size: descriptor.size });
@@ -324,6 +342,7 @@ class DaemonDestination implements ImageDestination {
   }
 
   async commit(): Promise<void> {
+    await this.queue;
     this.check();
     if (!this.manifest) throw new DsvError('Usage', `${this.reference.toString()}: commit() before putManifest()`);
     const pack = this.start();

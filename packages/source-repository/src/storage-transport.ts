@@ -21,12 +21,12 @@ export function dockerRootFrom(ctx?: SystemContext): string {
 }
 
 /** A Docker v2s2 manifest for a config and uncompressed layers (the shape both local transports serve). */
-export function synthesizeManifest(config: { digest: Digest; size: number }, layers: { digest: Digest; size: number }[]): Uint8Array {
+export function synthesizeManifest(config: { digest: Digest; size: number }, layers: { digest: Digest; size: number; mediaType?: string }[]): Uint8Array {
   const doc = {
     schemaVersion: 2,
     mediaType: MediaTypes.DockerManifest,
     config: { mediaType: MediaTypes.DockerConfig, size: config.size, digest: config.digest },
-    layers: layers.map((l) => ({ mediaType: MediaTypes.DockerLayerTar, size: l.size, digest: l.digest })),
+    layers: layers.map((l) => ({ mediaType: l.mediaType ?? MediaTypes.DockerLayerTar, size: l.size, digest: l.digest })),
   };
   return Buffer.from(JSON.stringify(doc, null, 3));
 }
