@@ -10,6 +10,8 @@ import { isDsvError, digestOf, type Descriptor, type SystemContext } from '@dsv/
 import { verifyStoreImage, createTarSplitReader } from '@dsv/source-repository';
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
 import { removeTempDirs } from '../helpers/proc.js';
+import { makeGpgHome, removeGpgHomes } from '../helpers/gpg.js';
+import { createGpgSigner, createGpgVerifier } from '@dsv/signer-gpg';
 import { buildSaveArchive, copyImage, hmacSigner, readAll, ref, verifyImage } from './support.js';
 
 function cacheIdOf(d: Dockerd, name: string, layer = 0): { cacheId: string; diffId: string } {
@@ -36,6 +38,7 @@ describe('overlay2', () => {
   });
   afterAll(async () => {
     await d?.stop();
+    removeGpgHomes();
     removeTempDirs();
   });
 
@@ -102,6 +105,24 @@ describe('overlay2', () => {
     // Signing from docker-storage: into the daemon works as well.
     const { configDigest: c2 } = await copyImage('docker-storage:dsv-repo/imported:1', 'docker-daemon:dsv-repo/imported:signed', ctx, hmacSigner);
     expect(inspectId(d, 'dsv-repo/imported:signed')).toBe(c2);
+  });
+
+  test('sign with the real GPG signer (gpg-made key) into the daemon; gpg verifies through docker-storage:', async () => {
+    const home = makeGpgHome({ withKey: { name: 'dsv repo e2e', email: 'repo@dsv.test' } });
+    const signer = await createGpgSigner({ key: home.keyId, gpgHome: home.home });
+    const pub = join(home.home, 'pub.asc');
+    writeFileSync(pub, home.exportPublic());
+    const verifier = await createGpgVerifier({ trust: [pub] });
+    const { configDigest } = await copyImage('docker-daemon:dsv-repo/imported:1', 'docker-daemon:dsv-repo/imported:gpg', ctx, signer);
+    expect(inspectId(d, 'dsv-repo/imported:gpg')).toBe(configDigest);
+    expect(d.docker(['image', 'inspect', '--format', '{{index .Config.Labels "signatures"}}', 'dsv-repo/imported:gpg'])).toContain('BEGIN PGP SIGNATURE');
+    const src = await ref('docker-storage:dsv-repo/imported:gpg').newSource(ctx);
+    const v = await verifyImage(src, (data, sig) => verifier.verify(data, sig));
+    await src.close();
+    expect(v.signatures).not.toBe('none');
+    const checks = v.signatures === 'none' ? [] : v.signatures;
+    expect(checks.map((c) => c.result.status)).toEqual(['valid']);
+    expect(checks[0]!.result.keyId?.toUpperCase()).toBe(home.signingKeyId);
   });
 
   test('a byte changed in one file under overlay2/<cache-id>/diff fails verification naming the layer and the file', async () => {

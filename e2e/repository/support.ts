@@ -76,7 +76,7 @@ export async function copyImage(from: string, to: string, ctx: SystemContext, si
 }
 
 /** Integrity of an image (every blob against its descriptor, layers against rootfs.diff_ids) and its HMAC signatures. */
-export async function verifyImage(src: ImageSource): Promise<{ config: ImageConfig; manifest: Buffer; signatures: Awaited<ReturnType<typeof verifySignatures>> | 'none' }> {
+export async function verifyImage(src: ImageSource, verify: (data: Uint8Array, signature: string) => Promise<VerificationResult> = hmacVerify): Promise<{ config: ImageConfig; manifest: Buffer; signatures: Awaited<ReturnType<typeof verifySignatures>> | 'none' }> {
   const { bytes } = await src.getManifest();
   const m = JSON.parse(Buffer.from(bytes).toString());
   const config = ImageConfig.parse(await readAll(await src.getBlob(m.config)));
@@ -96,7 +96,7 @@ export async function verifyImage(src: ImageSource): Promise<{ config: ImageConf
   }
   let signatures: Awaited<ReturnType<typeof verifySignatures>> | 'none' = 'none';
   try {
-    signatures = await verifySignatures(config, hmacVerify);
+    signatures = await verifySignatures(config, verify);
   } catch (e) {
     if ((e as { code?: string }).code !== 'NoSignatures') throw e;
   }
