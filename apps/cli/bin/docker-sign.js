@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// docker-sign: launcher for the built CLI (run `npm run build` first).
+import { dockerSignMain } from '../dist/legacy.js';
+
+// Exit once stdout and stderr are flushed, so idle keep-alive sockets or agents never hold the process.
+const exit = (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+
+dockerSignMain(process.argv.slice(2)).then(exit, (error) => {
+  process.stderr.write(`docker-sign: error: ${error instanceof Error ? error.message : String(error)}\n`);
+  exit(3);
+});

@@ -1,0 +1,57 @@
+import { isDsvError, type ErrorCode } from '@dsv/core';
+
+/** Process exit codes shared by `dsv`, `docker-sign` and `docker-verify` (and the apps that reuse them). */
+export const ExitCodes = {
+  /** Everything checked out / the image was written. */
+  Ok: 0,
+  /** The image is not trusted: integrity or signature failure, unsigned, unknown signer. */
+  NotTrusted: 1,
+  /** Usage or input error: bad reference, unreadable key, wrong passphrase, missing file. */
+  Usage: 2,
+  /** Operational failure: network, authentication, registry or daemon error, local I/O. */
+  Operational: 3,
+} as const;
+
+export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
+
+/** How each stable DsvError code maps to an exit code: the one place this is decided. */
+export const ExitCodeByErrorCode: Record<ErrorCode, ExitCode> = {
+  // The image (or a blob of it) is not what it claims to be, or is not signed by anyone trusted.
+  DigestMismatch: ExitCodes.NotTrusted,
+  SizeMismatch: ExitCodes.NotTrusted,
+  ManifestInvalid: ExitCodes.NotTrusted,
+  ConfigInvalid: ExitCodes.NotTrusted,
+  LimitExceeded: ExitCodes.NotTrusted,
+  SignatureInvalid: ExitCodes.NotTrusted,
+  UnknownKey: ExitCodes.NotTrusted,
+  NoSignatures: ExitCodes.NotTrusted,
+  Untrusted: ExitCodes.NotTrusted,
+  // What the user gave us is wrong or unusable.
+  DigestInvalid: ExitCodes.Usage,
+  ReferenceInvalid: ExitCodes.Usage,
+  Unsupported: ExitCodes.Usage,
+  KeyInvalid: ExitCodes.Usage,
+  PassphraseInvalid: ExitCodes.Usage,
+  NotFound: ExitCodes.Usage,
+  ArchiveInvalid: ExitCodes.Usage,
+  Usage: ExitCodes.Usage,
+  // The environment failed us.
+  AuthFailed: ExitCodes.Operational,
+  Network: ExitCodes.Operational,
+  RemoteError: ExitCodes.Operational,
+  PluginError: ExitCodes.Operational,
+  IoError: ExitCodes.Operational,
+};
+
+/** The exit code for anything thrown: DsvErrors by code, anything else is an operational failure. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (isDsvError(error)) return ExitCodeByErrorCode[error.code] ?? ExitCodes.Operational;
+  return ExitCodes.Operational;
+}
+
+/** The worst of several outcomes (operational > usage > not trusted > ok). */
+export function worstExitCode(codes: Iterable<number>): ExitCode {
+  let worst: ExitCode = ExitCodes.Ok;
+  for (const c of codes) if (c > worst) worst = c as ExitCode;
+  return worst;
+}
