@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { isDsvError, digestOf, type Descriptor, type SystemContext } from '@dsv/core';
 import { verifyStoreImage, createTarSplitReader } from '@dsv/source-repository';
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
-import { removeTempDirs } from '../helpers/proc.js';
+import { removeTempDirs, run, tempDir } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes } from '../helpers/gpg.js';
 import { createGpgSigner, createGpgVerifier } from '@dsv/signer-gpg';
 import { buildSaveArchive, copyImage, hmacSigner, readAll, ref, verifyImage } from './support.js';
@@ -207,6 +207,34 @@ describe('overlay2', () => {
     await dest.close();
     await src.close();
     expect(inspectId(d, 'dsv-repo/multi:parallel')).toBe(inspectId(d, 'dsv-repo/multi:1'));
+  });
+
+  test('docker-daemon: blobs read in the archive order come from a single second export', async () => {
+    const exports: string[] = [];
+    const dctx: SystemContext = { ...ctx, debug: (msg) => { if (/GET \/images\/.*\/get/.test(msg)) exports.push(msg); } };
+    const src = await ref('docker-daemon:dsv-repo/multi:1').newSource(dctx);
+    const m = JSON.parse(Buffer.from((await src.getManifest()).bytes).toString());
+    expect(exports).toHaveLength(1);
+    // The order docker save writes the layer files in.
+    const saved = join(tempDir('dsvorder-'), 'save.tar');
+    d.docker(['save', '-o', saved, 'dsv-repo/multi:1']);
+    const names = run('tar', ['-tf', saved]).split('\n').filter((n) => n.endsWith('layer.tar') || /^blobs\/sha256\/[0-9a-f]{64}$/.test(n));
+    const sizes = new Map<number, Descriptor>(m.layers.map((l: Descriptor) => [l.size, l]));
+    expect(sizes.size).toBe(3);
+    const inOrder: Descriptor[] = [];
+    for (const n of names) {
+      const size = Number(run('sh', ['-c', 'tar -xOf "$1" "$2" | wc -c', 'sh', saved, n]).trim());
+      if (sizes.has(size)) inOrder.push(sizes.get(size)!);
+    }
+    expect(inOrder).toHaveLength(3);
+    for (const l of inOrder) expect(digestOf(await readAll(await src.getBlob(l)))).toBe(l.digest);
+    expect(exports).toHaveLength(2);
+    // Going back needs a new export; abandoning a blob half-read is fine too.
+    const first = await src.getBlob(inOrder[0]!);
+    first.destroy();
+    expect(digestOf(await readAll(await src.getBlob(inOrder[1]!)))).toBe(inOrder[1]!.digest);
+    expect(digestOf(await readAll(await src.getBlob(inOrder[0]!)))).toBe(inOrder[0]!.digest);
+    await src.close();
   });
 
   test('docker-daemon: errors name what was wrong', async () => {

@@ -7,10 +7,11 @@
  *  1. getManifest(): one GET streamed through source-archive's single-pass scanner, which hashes every
  *     entry and keeps manifest.json and the config. We synthesise an uncompressed Docker v2s2 manifest
  *     from it (config = the exact config bytes; layers = digest and size of each layer entry).
- *  2. getBlob(layer): another GET of the same image *by id* (so a moved tag cannot change what we read),
- *     streaming past the entries before the wanted one and returning its bytes; the request is dropped
- *     as soon as the entry ends. Layers cost one export each up to their position (O(n²) bytes on the
- *     socket for n layers), in exchange for bounded memory and no temporary files.
+ *  2. getBlob(layer): another GET of the same image *by id* (so a moved tag cannot change what we read)
+ *     read by a forward-only cursor: it skips the entries before the wanted one and returns its bytes;
+ *     the next getBlob continues that export when its entry comes later, else a new export starts.
+ *     In archive order: two exports in all; worst case one per layer (O(n²) bytes on the socket), in
+ *     exchange for bounded memory and no temporary files.
  *
  * Writing. The destination streams a docker-save tar into `POST /images/load` as blobs arrive: each
  * putBlob() adds `blobs/sha256/<hex>` to the request body (checked against its digest and size as it
@@ -93,7 +94,8 @@ class DaemonSource implements ImageSource {
   private readonly client: EngineClient;
   private readonly id: Digest;
   private readonly ctx?: SystemContext;
-  private scanned?: { manifest: Uint8Array; config: Buffer; layers: LayerEntry[] };
+  private scanned?: { manifest: Uint8Array; config: Buffer; layers: LayerEntry[]; order: Map<string, number> };
+  private cursor?: ExportCursor;
   private readonly open = new Set<IncomingMessage>();
 
   constructor(reference: ImageReference, client: EngineClient, id: Digest, ctx?: SystemContext) {
@@ -131,7 +133,10 @@ class DaemonSource implements ImageSource {
       layers.push({ entry: name, digest: e.digest, size: e.size, mediaType });
     }
     const manifest = synthesizeManifest({ digest: this.id, size: config.length }, layers);
-    this.scanned = { manifest, config, layers };
+    // The scanner's entry map keeps the archive's order: a cursor moves forward through it.
+    const order = new Map<string, number>();
+    for (const name of scan.entries.keys()) order.set(name, order.size);
+    this.scanned = { manifest, config, layers, order };
     return this.scanned;
   }
 
@@ -150,51 +155,22 @@ class DaemonSource implements ImageSource {
     return this.streamEntry(layer.entry, descriptor.digest);
   }
 
-  /** Second pass: stream the export up to `entry`, hand out its bytes, drop the rest. */
+  /**
+   * Second pass: a layer's bytes from an export of the image. An export already open and positioned
+   * before the wanted entry (the previous blob was read to its end) is continued instead of starting
+   * another, so reading blobs in the archive's order costs one export in all.
+   */
   private async streamEntry(entry: string, digest: string): Promise<Readable> {
-    const res = await this.export();
-    const ex = tarExtract();
-    const out = new PassThrough({ highWaterMark: 64 * 1024 });
-    let found = false;
-    let finished = false;
-    const stop = () => {
-      res.destroy();
-      ex.destroy();
-    };
-    const fail = (e: unknown) => {
-      if (finished) return;
-      finished = true;
-      stop();
-      out.destroy(e instanceof DsvError ? e : new DsvError('RemoteError', `Docker daemon at ${this.client.display}: reading ${entry} of ${this.id} failed: ${(e as Error)?.message ?? String(e)}`, { digest }));
-    };
-    ex.on('entry', (header, stream, next) => {
-      if (found || normaliseEntry(header.name) !== entry) {
-        stream.on('end', next);
-        stream.resume();
-        return;
-      }
-      found = true;
-      stream.on('error', fail);
-      stream.pipe(out);
-      stream.on('end', () => {
-        finished = true;
-        stop();
-      });
-    });
-    ex.on('finish', () => {
-      if (!found) fail(new DsvError('NotFound', `${entry} is missing from the export of ${this.id}`, { digest, entry }));
-    });
-    ex.on('error', fail);
-    res.on('error', fail);
-    res.on('aborted', () => fail(new Error('connection closed early')));
-    out.on('close', () => {
-      if (!finished) {
-        finished = true;
-        stop();
-      }
-    });
-    res.pipe(ex);
-    return out;
+    const order = this.scanned!.order;
+    const target = order.get(entry);
+    if (target === undefined) throw new DsvError('NotFound', `${entry} is missing from the export of ${this.id}`, { digest, entry });
+    let cursor = this.cursor;
+    if (!cursor || !cursor.canReach(target)) {
+      if (cursor && !cursor.busy) cursor.close();
+      cursor = new ExportCursor(await this.export(), order, `${this.id} from ${this.client.display}`);
+      this.cursor = cursor;
+    }
+    return cursor.take(entry, target, digest);
   }
 
   async listTags(): Promise<string[]> {
@@ -209,8 +185,83 @@ class DaemonSource implements ImageSource {
   }
 
   async close(): Promise<void> {
+    this.cursor?.close();
+    this.cursor = undefined;
     for (const r of this.open) r.destroy();
     this.open.clear();
+  }
+}
+
+/** A forward-only reader over one export stream, handing out one entry at a time. */
+class ExportCursor {
+  private readonly res: IncomingMessage;
+  private readonly ex: ReturnType<typeof tarExtract>;
+  private readonly it: AsyncIterator<Readable & { header: { name: string } }>;
+  private readonly order: Map<string, number>;
+  private readonly where: string;
+  /** Archive position of the last entry taken (-1: none yet). */
+  private position = -1;
+  busy = false;
+  private dead = false;
+
+  constructor(res: IncomingMessage, order: Map<string, number>, where: string) {
+    this.res = res;
+    this.order = order;
+    this.where = where;
+    this.ex = tarExtract();
+    this.it = (this.ex as unknown as AsyncIterable<Readable & { header: { name: string } }>)[Symbol.asyncIterator]();
+    res.on('error', (e) => this.ex.destroy(e));
+    res.pipe(this.ex as unknown as NodeJS.WritableStream);
+  }
+
+  canReach(target: number): boolean {
+    return !this.dead && !this.busy && target > this.position;
+  }
+
+  close(): void {
+    this.dead = true;
+    this.res.destroy();
+    this.ex.destroy();
+  }
+
+  async take(name: string, target: number, digest: string): Promise<Readable> {
+    this.busy = true;
+    const fail = (e: unknown): DsvError => {
+      this.close();
+      if (e instanceof DsvError) return e;
+      return new DsvError('RemoteError', `Docker daemon: reading ${name} of ${this.where} failed: ${(e as Error)?.message ?? String(e)}`, { digest, entry: name });
+    };
+    let entry: Readable;
+    try {
+      for (;;) {
+        const r = await this.it.next();
+        if (r.done) throw new DsvError('NotFound', `${name} is missing from the export of ${this.where}`, { digest, entry: name });
+        const n = normaliseEntry(r.value.header.name);
+        const pos = this.order.get(n);
+        if (pos !== undefined) this.position = pos;
+        if (n === name) {
+          entry = r.value;
+          break;
+        }
+        for await (const _ of r.value) void _;
+        if (this.position > target) throw new DsvError('NotFound', `${name} is missing from the export of ${this.where}`, { digest, entry: name });
+      }
+    } catch (e) {
+      throw fail(e);
+    }
+    const out = new PassThrough({ highWaterMark: 64 * 1024 });
+    let ended = false;
+    entry.on('error', (e: unknown) => out.destroy(fail(e)));
+    entry.on('end', () => {
+      ended = true;
+      this.busy = false;
+    });
+    out.on('close', () => {
+      // Given up before the end: the export cannot be continued.
+      if (!ended) this.close();
+    });
+    entry.pipe(out);
+    return out;
   }
 }
 
