@@ -112,8 +112,15 @@ class DaemonSource implements ImageSource {
     return res;
   }
 
-  private async scan(): Promise<NonNullable<DaemonSource['scanned']>> {
-    if (this.scanned) return this.scanned;
+  private scanning?: Promise<NonNullable<DaemonSource['scanned']>>;
+
+  private scan(): Promise<NonNullable<DaemonSource['scanned']>> {
+    this.scanning ??= this.scanOnce();
+    this.scanning.catch(() => (this.scanning = undefined));
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<NonNullable<DaemonSource['scanned']>> {
     const res = await this.export();
     const scan = await scanDockerArchiveStream(res, { signal: this.ctx?.signal });
     const where = `the export of ${this.id} from ${this.client.display}`;
