@@ -27,7 +27,7 @@ describe('chain ids', () => {
   });
 });
 
-describe.each(['overlay2', 'aufs', 'vfs'] as const)('docker-storage: on a %s store', (driver) => {
+describe.each(['overlay2', 'aufs', 'vfs', 'btrfs'] as const)('docker-storage: on a %s store', (driver) => {
   test('serves a v2s2 manifest whose config is the imagedb file and whose layers rebuild to their diff_ids', async () => {
     const root = tempDir();
     const img = await buildStore(root, driver, 'demo:1', layers);
@@ -56,7 +56,12 @@ describe.each(['overlay2', 'aufs', 'vfs'] as const)('docker-storage: on a %s sto
   test('a changed file fails verification naming the layer and the file', async () => {
     const root = tempDir();
     const img = await buildStore(root, driver, 'demo:1', layers);
-    const dir = driver === 'overlay2' ? join(root, 'overlay2', img.cacheIds[2]!, 'diff') : driver === 'aufs' ? join(root, 'aufs', 'diff', img.cacheIds[2]!) : join(root, 'vfs', 'dir', img.cacheIds[2]!);
+    const dir = {
+      overlay2: join(root, 'overlay2', img.cacheIds[2]!, 'diff'),
+      aufs: join(root, 'aufs', 'diff', img.cacheIds[2]!),
+      vfs: join(root, 'vfs', 'dir', img.cacheIds[2]!),
+      btrfs: join(root, 'btrfs', 'subvolumes', img.cacheIds[2]!),
+    }[driver];
     const p = join(dir, 'app', 'run.sh');
     const b = readFileSync(p);
     b[3] ^= 1;

@@ -113,7 +113,7 @@ export interface FakeImage { id: string; config: Buffer; diffIds: string[]; chai
  * Builds a Docker store layout under `root` for `driver` (overlay2, aufs or vfs) holding one image
  * tagged `name` (e.g. `demo:1`), in the documented on-disk format.
  */
-export async function buildStore(root: string, driver: 'overlay2' | 'aufs' | 'vfs' | 'devicemapper', name: string, layers: FakeLayer[], extraConfig: Record<string, unknown> = {}): Promise<FakeImage> {
+export async function buildStore(root: string, driver: 'overlay2' | 'aufs' | 'vfs' | 'btrfs' | 'devicemapper', name: string, layers: FakeLayer[], extraConfig: Record<string, unknown> = {}): Promise<FakeImage> {
   const base = join(root, 'image', driver);
   mkdirSync(join(base, 'imagedb', 'content', 'sha256'), { recursive: true });
   mkdirSync(join(base, 'layerdb', 'sha256'), { recursive: true });
@@ -141,7 +141,8 @@ export async function buildStore(root: string, driver: 'overlay2' | 'aufs' | 'vf
     const layerDir = driver === 'overlay2' ? join(root, 'overlay2', cacheId, 'diff')
       : driver === 'aufs' ? join(root, 'aufs', 'diff', cacheId)
         : driver === 'vfs' ? join(root, 'vfs', 'dir', cacheId)
-          : undefined;
+          : driver === 'btrfs' ? join(root, 'btrfs', 'subvolumes', cacheId)
+            : undefined;
     if (layerDir) extract(layerDir, layer.files);
     if (driver === 'devicemapper') {
       mkdirSync(join(root, 'devicemapper', 'metadata'), { recursive: true });
