@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { dockerPluginCommand, main, type MainIo } from './index.js';
+
+function io(env: NodeJS.ProcessEnv = {}): MainIo & { out(): string; err(): string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let o = '';
+  let e = '';
+  stdout.on('data', (c) => (o += c));
+  stderr.on('data', (c) => (e += c));
+  return { stdout, stderr, stdin: new PassThrough() as unknown as NodeJS.ReadStream, env, out: () => o, err: () => e };
+}
+
+const viaDocker = { DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND: '/usr/bin/docker' };
+
+describe('main', () => {
+  test('answers the Docker CLI metadata probe', async () => {
+    for (const name of ['sign', 'verify'] as const) {
+      const t = io();
+      expect(await main(name, ['docker-cli-plugin-metadata'], t)).toBe(0);
+      const meta = JSON.parse(t.out());
+      expect(meta).toMatchObject({ SchemaVersion: '0.1.0', Vendor: 'dsv' });
+      expect(meta.ShortDescription).toMatch(name === 'sign' ? /Sign/ : /Verify/);
+    }
+  });
+  test('--help after the docker global flags prints Docker-style help', async () => {
+    const t = io(viaDocker);
+    expect(await main('sign', ['-H', 'unix:///nowhere.sock', 'sign', '--help'], t)).toBe(0);
+    expect(t.out()).toContain('Usage:  docker sign [OPTIONS] IMAGE [DEST]');
+    const v = io();
+    expect(await main('verify', ['--help'], v)).toBe(0);
+    expect(v.out()).toContain('Usage:  docker verify [OPTIONS] IMAGE [IMAGE...]');
+  });
+  test('usage errors exit 2 before anything is contacted', async () => {
+    const cases: Array<['sign' | 'verify', string[], RegExp]> = [
+      ['sign', ['sign'], /requires at least 1 and at most 2 arguments/],
+      ['sign', ['sign', 'a', 'b', 'c'], /at most 2 arguments/],
+      ['sign', ['sign', '--signature-type', 'bless', 'a'], /invalid --signature-type "bless"/],
+      ['verify', ['verify'], /requires at least 1 argument/],
+      ['verify', ['verify', '--platform', 'amd64', 'x'], /invalid --platform "amd64"/],
+      ['verify', ['verify', '--bogus', 'x'], /unknown flag: --bogus/],
+      ['verify', ['--bogus', 'verify', 'x'], /unexpected argument "--bogus"/],
+    ];
+    for (const [name, args, re] of cases) {
+      const t = io(viaDocker);
+      expect(await main(name, args, t), args.join(' ')).toBe(2);
+      expect(t.err()).toMatch(re);
+      expect(t.out()).toBe('');
+    }
+  });
+  test('a missing --context is a usage error naming it', async () => {
+    const t = io({ ...viaDocker, DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'dsv-plug-')) });
+    expect(await main('verify', ['--context', 'nope', 'verify', 'img'], t)).toBe(2);
+    expect(t.err()).toMatch(/docker context "nope" not found/);
+  });
+  test('an unreachable daemon is an operational failure (3) with the endpoint named', async () => {
+    const cfg = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
+    const t = io({ ...viaDocker, DOCKER_CONFIG: cfg, HOME: cfg, DSV_GPG_DATASTORE: cfg });
+    const sock = join(cfg, 'none.sock');
+    expect(await main('verify', ['-H', `unix://${sock}`, 'verify', 'img:1'], t)).toBe(3);
+    expect(t.err()).toContain(sock);
+  });
+  test('shell completion lists flags', async () => {
+    const t = io();
+    expect(await main('verify', ['__complete', 'verify', '--tr'], t)).toBe(0);
+    expect(t.out()).toMatch(/^--trust\t/m);
+    expect(t.out()).toMatch(/:4\n$/);
+  });
+});
+
+describe('dockerPluginCommand', () => {
+  test('install twice is harmless; uninstall removes only ours', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'dsv-plug-')), 'cli-plugins');
+    for (let i = 0; i < 2; i++) {
+      const t = io();
+      expect(await dockerPluginCommand(['install', '--dir', dir], t)).toBe(0);
+      expect(t.out()).toContain(join(dir, 'docker-sign'));
+    }
+    for (const n of ['docker-sign', 'docker-verify']) {
+      expect(statSync(join(dir, n)).mode & 0o111).not.toBe(0);
+      expect(readFileSync(join(dir, n), 'utf8')).toMatch(/docker-plugin\/bin\/docker-(sign|verify)\.js/);
+    }
+    const u = io();
+    expect(await dockerPluginCommand(['uninstall', `--dir=${dir}`], u)).toBe(0);
+    expect(u.out()).toContain('Removed');
+    expect(existsSync(join(dir, 'docker-sign'))).toBe(false);
+    const again = io();
+    expect(await dockerPluginCommand(['uninstall', '--dir', dir], again)).toBe(0);
+    expect(again.out()).toContain('No dsv plugins installed');
+  });
+  test('a foreign plugin file is never overwritten (exit 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
+    writeFileSync(join(dir, 'docker-sign'), '#!/bin/sh\necho other\n');
+    const t = io();
+    expect(await dockerPluginCommand(['install', '--dir', dir], t)).toBe(2);
+    expect(t.err()).toMatch(/was not installed by dsv/);
+    expect(readFileSync(join(dir, 'docker-sign'), 'utf8')).toContain('echo other');
+  });
+  test('defaults to DOCKER_CONFIG/cli-plugins; usage errors exit 2', async () => {
+    const cfg = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
+    const t = io({ DOCKER_CONFIG: cfg });
+    expect(await dockerPluginCommand(['install'], t)).toBe(0);
+    expect(existsSync(join(cfg, 'cli-plugins', 'docker-verify'))).toBe(true);
+    expect(await dockerPluginCommand([], io())).toBe(2);
+    expect(await dockerPluginCommand(['frobnicate'], io())).toBe(2);
+    expect(await dockerPluginCommand(['install', '--dir'], io())).toBe(2);
+    const h = io();
+    expect(await dockerPluginCommand(['--help'], h)).toBe(0);
+    expect(h.out()).toContain('dsv docker-plugin');
+  });
+});
+
+describe('watchPluginSocket', () => {
+  test('the Docker CLI closing its plugin socket aborts the run', async () => {
+    const { createServer } = await import('node:net');
+    const { watchPluginSocket } = await import('./main.js');
+    const name = `dsv_test_${process.pid}_${Date.now()}`;
+    const server = createServer((conn) => setTimeout(() => conn.end(), 10));
+    await new Promise<void>((r) => server.listen(`\0${name}`, () => r()));
+    const controller = new AbortController();
+    const aborted = new Promise<void>((r) => controller.signal.addEventListener('abort', () => r()));
+    const unwatch = watchPluginSocket({ DOCKER_CLI_PLUGIN_SOCKET: `@${name}` }, controller);
+    await aborted;
+    expect(controller.signal.aborted).toBe(true);
+    unwatch();
+    server.close();
+  });
+  test('without the variable nothing happens', async () => {
+    const { watchPluginSocket } = await import('./main.js');
+    const controller = new AbortController();
+    watchPluginSocket({}, controller)();
+    expect(controller.signal.aborted).toBe(false);
+  });
+});
