@@ -1,0 +1,214 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { DsvError } from './errors.js';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+export interface DecompressOptions {
+  /** Inflating past this many bytes fails the stream with LimitExceeded (a decompression bomb). */
+  maxBytes?: number;
+  /** What is being decompressed (a blob digest), used in error messages. */
+  name?: string;
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** Compression recognised by its magic number (gzip 1f8b, zstd 28b52ffd); anything else is 'none'. */
+export function detectCompression(firstBytes: Uint8Array): Compression {
+  if (firstBytes.length >= 2 && firstBytes[0] === GZIP_MAGIC[0] && firstBytes[1] === GZIP_MAGIC[1]) return 'gzip';
+  if (firstBytes.length >= 4 && ZSTD_MAGIC.every((b, i) => firstBytes[i] === b)) return 'zstd';
+  return 'none';
+}
+
+/** One decompression engine behind the common stream: input in, output through `emit`. */
+interface Engine {
+  /** Feeds a chunk; `done` when the engine can take more input. */
+  write(chunk: Buffer, done: (err?: Error) => void): void;
+  /** Input is over; `done` once all output was emitted. */
+  finish(done: (err?: Error) => void): void;
+  /** The consumer wants more output. */
+  resume(): void;
+  destroy(): void;
+}
+
+/**
+ * A decompressing Transform. `kind` 'auto' sniffs the magic number of the first bytes and reports what
+ * it found in `detected` once known. Backpressure flows through: a slow consumer pauses inflation,
+ * which stops taking input. Output over `maxBytes` is a LimitExceeded error; corrupt input is an
+ * ArchiveInvalid error naming the blob.
+ */
+export class DecompressStream extends Transform {
+  readonly kind: Compression | 'auto';
+  /** The compression actually in use (after sniffing for 'auto'). */
+  detected: Compression | undefined;
+  /** Bytes produced so far. */
+  outputBytes = 0;
+  private readonly maxBytes: number | undefined;
+  private readonly label: string;
+  private engine: Engine | undefined;
+  private head: Buffer[] = [];
+  private headLength = 0;
+  /** A write callback waiting for the consumer (zstd and none, which produce synchronously). */
+  private waiting: (() => void) | undefined;
+  private failed = false;
+
+  constructor(kind: Compression | 'auto', opts: DecompressOptions = {}) {
+    super();
+    this.kind = kind;
+    this.maxBytes = opts.maxBytes;
+    this.label = opts.name ?? 'blob';
+    if (kind !== 'auto') this.start(kind);
+  }
+
+  private start(kind: Compression): void {
+    this.detected = kind;
+    if (kind === 'gzip') this.engine = this.gzipEngine();
+    else if (kind === 'zstd') this.engine = this.zstdEngine();
+    else this.engine = this.plainEngine();
+  }
+
+  /** Pushes output downstream, enforcing the limit; false when the consumer is full (or we failed). */
+  private output(data: Uint8Array): boolean {
+    if (this.failed) return false;
+    if (data.length === 0) return true;
+    this.outputBytes += data.length;
+    if (this.maxBytes !== undefined && this.outputBytes > this.maxBytes) {
+      this.fail(new DsvError('LimitExceeded', `${this.label}: decompressed content is larger than the limit of ${this.maxBytes} bytes`, { name: this.label, limit: this.maxBytes }));
+      return false;
+    }
+    return this.push(data);
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.engine?.destroy();
+    this.destroy(err);
+  }
+
+  private corrupt(kind: Compression, e: unknown): DsvError {
+    if (e instanceof DsvError) return e;
+    const why = e instanceof Error ? e.message : String(e);
+    return new DsvError('ArchiveInvalid', `${this.label}: ${kind} data is corrupt: ${why}`, { name: this.label, compression: kind }, { cause: e });
+  }
+
+  private plainEngine(): Engine {
+    return {
+      write: (chunk, done) => {
+        if (this.output(chunk)) done();
+        else this.waiting = () => done();
+      },
+      finish: (done) => done(),
+      resume: () => undefined,
+      destroy: () => undefined,
+    };
+  }
+
+  private zstdEngine(): Engine {
+    let full = false;
+    const z = new ZstdDecompress((data) => {
+      // fzstd may reuse its buffers: hand downstream a copy.
+      if (!this.output(Buffer.from(data))) full = true;
+    });
+    const run = (chunk: Uint8Array, final: boolean, done: (err?: Error) => void) => {
+      full = false;
+      try {
+        z.push(chunk, final);
+      } catch (e) {
+        done(this.corrupt('zstd', e));
+        return;
+      }
+      if (this.failed) return;
+      if (full && !final) this.waiting = () => done();
+      else done();
+    };
+    return {
+      write: (chunk, done) => run(chunk, false, done),
+      finish: (done) => run(new Uint8Array(0), true, done),
+      resume: () => undefined,
+      destroy: () => undefined,
+    };
+  }
+
+  private gzipEngine(): Engine {
+    const g: Gunzip = createGunzip();
+    let finishing: ((err?: Error) => void) | undefined;
+    g.on('data', (data: Buffer) => {
+      if (!this.output(data)) g.pause();
+    });
+    g.on('error', (e) => {
+      const err = this.corrupt('gzip', e);
+      if (finishing) finishing(err);
+      else this.fail(err);
+    });
+    g.on('end', () => finishing?.());
+    return {
+      write: (chunk, done) => {
+        if (g.write(chunk)) done();
+        else g.once('drain', () => done());
+      },
+      finish: (done) => {
+        finishing = done;
+        g.end();
+      },
+      resume: () => {
+        if (!this.failed) g.resume();
+      },
+      destroy: () => g.destroy(),
+    };
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.failed) return;
+    if (!this.engine) {
+      this.head.push(chunk);
+      this.headLength += chunk.length;
+      if (this.headLength < 4) {
+        cb();
+        return;
+      }
+      chunk = Buffer.concat(this.head);
+      this.head = [];
+      this.start(detectCompression(chunk));
+    }
+    this.engine!.write(chunk, (err) => (err ? this.fail(err) : cb()));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.failed) return;
+    if (!this.engine) {
+      const rest = Buffer.concat(this.head);
+      this.head = [];
+      this.start(detectCompression(rest));
+      if (rest.length > 0) {
+        this.engine!.write(rest, (err) => (err ? this.fail(err) : this.engine!.finish((e) => (e ? this.fail(e) : cb()))));
+        return;
+      }
+    }
+    this.engine!.finish((err) => (err ? this.fail(err) : cb()));
+  }
+
+  override _read(size: number): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    this.engine?.resume();
+    w?.();
+    super._read(size);
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.failed = true;
+    this.engine?.destroy();
+    super._destroy(err, cb);
+  }
+}
+
+/**
+ * A Transform that inflates `kind` (gzip: multi-member streams accepted; zstd: multi-frame; none:
+ * pass-through), failing with LimitExceeded once the output passes `maxBytes`.
+ */
+export function decompressor(kind: Compression | 'auto', opts: DecompressOptions = {}): DecompressStream {
+  return new DecompressStream(kind, opts);
+}

@@ -1,0 +1,314 @@
+/**
+ * The streaming integrity engine: every blob of an image (or of every image of an index) is read ONCE;
+ * the compressed bytes are counted and hashed against the manifest's descriptor, decompressed in the same
+ * pass and hashed against the configuration's rootfs.diff_ids. Memory stays bounded whatever the layer
+ * size (streams with backpressure, nothing buffered), several layers run in parallel.
+ */
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ImageConfig } from './config.js';
+import { decompressor, type Compression, type DecompressStream } from './decompress.js';
+import { Digester, DigestingStream, parseDigest, type Digest } from './digest.js';
+import { DsvError } from './errors.js';
+import { configPlatform, readConfig, resolveManifests, type ResolvedManifest } from './image.js';
+import type { Manifest } from './manifest.js';
+import type { Descriptor } from './model.js';
+import type { ImageSource, ProgressEvent } from './transport.js';
+
+export interface LayerCheck {
+  index: number;
+  descriptor: Descriptor;
+  /** The compression found in the stream (by magic number). */
+  compression: Compression;
+  expectedDiffId?: Digest;
+  actualDigest?: Digest;
+  actualSize?: number;
+  actualDiffId?: Digest;
+  digestOk: boolean;
+  sizeOk: boolean;
+  diffIdOk: boolean;
+  error?: DsvError;
+}
+
+export interface ImageCheck {
+  manifestDigest: Digest;
+  mediaType: string;
+  platform?: string;
+  configDigest: Digest;
+  configOk: boolean;
+  configError?: DsvError;
+  layers: LayerCheck[];
+  ok: boolean;
+}
+
+export interface IntegrityReport {
+  reference: string;
+  digest: Digest;
+  kind: 'manifest' | 'index';
+  images: ImageCheck[];
+  ok: boolean;
+}
+
+export interface IntegrityOptions {
+  /** The top manifest must hash to this (a by-digest reference); DigestMismatch is thrown otherwise. */
+  expectedDigest?: Digest;
+  /** Only the images of an index for this platform. */
+  platform?: string;
+  /** Layers streamed at once (default 4). */
+  concurrency?: number;
+  /** Largest uncompressed layer accepted (a decompression bomb is a LimitExceeded failure). */
+  maxLayerBytes?: number;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+/** What streaming one blob found. */
+interface BlobResult {
+  compression: Compression;
+  actualDigest?: Digest;
+  actualSize: number;
+  /** Undefined when the content could not be decompressed to the end. */
+  uncompressedDigest?: Digest;
+  /** A failure of the compressed stream (read error, size or digest mismatch). */
+  blobError?: DsvError;
+  /** A failure to decompress (corrupt data, limit). */
+  inflateError?: DsvError;
+}
+
+function asDsvError(e: unknown, what: string): DsvError {
+  if (e instanceof DsvError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new DsvError('IoError', `${what}: ${msg}`, {}, { cause: e });
+}
+
+const PROGRESS_STEP = 4 * 1024 * 1024;
+
+/**
+ * Streams one layer blob once: hashes and counts the compressed bytes, inflates them in the same pass and
+ * hashes the result with the algorithm of `diffIdLike`.
+ */
+async function streamLayer(
+  source: ImageSource,
+  descriptor: Descriptor,
+  diffIdLike: Digest | undefined,
+  opts: IntegrityOptions,
+): Promise<BlobResult> {
+  const name = `layer ${descriptor.digest}`;
+  let raw;
+  try {
+    raw = await source.getBlob(descriptor);
+  } catch (e) {
+    return { compression: 'none', actualSize: 0, blobError: asDsvError(e, name) };
+  }
+  const checker = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, name: `blob ${descriptor.digest}` });
+  const inflater: DecompressStream = decompressor('auto', { maxBytes: opts.maxLayerBytes, name: `layer ${descriptor.digest}` });
+  const diffId = new Digester(diffIdLike ? parseDigest(diffIdLike).algorithm : 'sha256');
+  let inflateError: DsvError | undefined;
+  let inflateFailed = false;
+  let overrun = false;
+
+  // Compressed side: bytes go to the inflater (with backpressure) until it fails; after that they are
+  // only counted and hashed, so a corrupt layer is still reported with its real digest.
+  let nextProgress = PROGRESS_STEP;
+  const feed = new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      if (opts.onProgress && checker.digester.size >= nextProgress) {
+        nextProgress = checker.digester.size + PROGRESS_STEP;
+        opts.onProgress({ id: descriptor.digest, done: checker.digester.size, total: descriptor.size, phase: 'verify' });
+      }
+      if (inflateFailed || inflater.destroyed) return cb();
+      if (inflater.write(chunk) || inflater.destroyed) return cb();
+      const release = () => {
+        inflater.off('drain', release);
+        inflater.off('close', release);
+        cb();
+      };
+      inflater.on('drain', release);
+      inflater.on('close', release);
+    },
+    final(cb) {
+      if (!inflateFailed && !inflater.destroyed) inflater.end();
+      cb();
+    },
+  });
+  const uncompressed = pipeline(
+    inflater,
+    new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        diffId.update(chunk);
+        cb();
+      },
+    }),
+  ).catch((e) => {
+    inflateFailed = true;
+    inflateError = asDsvError(e, name);
+  });
+
+  let blobError: DsvError | undefined;
+  try {
+    await pipeline(raw, checker, feed);
+  } catch (e) {
+    blobError = asDsvError(e, `blob ${descriptor.digest}`);
+    if (blobError.code === 'SizeMismatch' && checker.digester.size > descriptor.size) overrun = true;
+    if (!inflateFailed) inflater.destroy(blobError);
+  }
+  await uncompressed;
+  const result: BlobResult = { compression: inflater.detected ?? 'none', actualSize: checker.digester.size };
+  const readToEnd = blobError === undefined || blobError.code === 'DigestMismatch' || (blobError.code === 'SizeMismatch' && !overrun);
+  if (readToEnd) result.actualDigest = checker.digester.digest();
+  if (blobError) result.blobError = blobError;
+  else if (inflateError) result.inflateError = inflateError;
+  else result.uncompressedDigest = diffId.digest();
+  opts.onProgress?.({ id: descriptor.digest, done: checker.digester.size, total: descriptor.size, phase: 'verify' });
+  return result;
+}
+
+/** Runs `tasks` with at most `limit` at once, in order of submission. */
+export async function runLimited<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, worker));
+  return results;
+}
+
+function imageLabel(check: ImageCheck, many: boolean): string {
+  return many ? `${check.platform ?? check.manifestDigest}: ` : '';
+}
+
+/** Internal: the report together with the configurations that were read (for verification). */
+export async function checkIntegrity(
+  source: ImageSource,
+  opts: IntegrityOptions = {},
+): Promise<{ report: IntegrityReport; top: Manifest; resolved: ResolvedManifest[]; configs: (ImageConfig | undefined)[] }> {
+  const resolveOpts: { platform?: string; expectedDigest?: Digest } = {};
+  if (opts.platform !== undefined) resolveOpts.platform = opts.platform;
+  if (opts.expectedDigest !== undefined) resolveOpts.expectedDigest = opts.expectedDigest;
+  const { top, manifests } = await resolveManifests(source, resolveOpts);
+
+  const configs: (ImageConfig | undefined)[] = [];
+  const images: ImageCheck[] = [];
+  const tasks: (() => Promise<void>)[] = [];
+  // One stream per distinct (blob, expected diff_id algorithm): a layer shared by images is read once.
+  const streamed = new Map<string, Promise<BlobResult>>();
+
+  for (const r of manifests) {
+    const m = r.manifest;
+    const check: ImageCheck = {
+      manifestDigest: m.digest,
+      mediaType: m.mediaType,
+      configDigest: m.config.digest,
+      configOk: true,
+      layers: [],
+      ok: false,
+    };
+    if (r.platform !== undefined) check.platform = r.platform;
+    let config: ImageConfig | undefined;
+    let diffIds: Digest[] | undefined;
+    try {
+      config = await readConfig(source, m);
+      diffIds = config.diffIds;
+      check.platform ??= configPlatform(config);
+      if (check.platform === undefined) delete check.platform;
+      if (diffIds.length !== m.layers.length) {
+        check.configOk = false;
+        check.configError = new DsvError(
+          'ConfigInvalid',
+          `image configuration ${m.config.digest}: rootfs.diff_ids has ${diffIds.length} entries but manifest ${m.digest} has ${m.layers.length} layers`,
+          { digest: m.config.digest, diffIds: diffIds.length, layers: m.layers.length },
+        );
+      }
+    } catch (e) {
+      check.configOk = false;
+      check.configError = asDsvError(e, `image configuration ${m.config.digest}`);
+    }
+    configs.push(config);
+    images.push(check);
+
+    m.layers.forEach((descriptor, index) => {
+      const expectedDiffId = diffIds?.[index];
+      const layer: LayerCheck = { index, descriptor, compression: 'none', digestOk: false, sizeOk: false, diffIdOk: false };
+      if (expectedDiffId !== undefined) layer.expectedDiffId = expectedDiffId;
+      check.layers.push(layer);
+      tasks.push(async () => {
+        const key = `${descriptor.digest}|${descriptor.size}|${expectedDiffId ? parseDigest(expectedDiffId).algorithm : 'sha256'}`;
+        let p = streamed.get(key);
+        if (!p) {
+          p = streamLayer(source, descriptor, expectedDiffId, opts);
+          streamed.set(key, p);
+        }
+        const res = await p;
+        layer.compression = res.compression;
+        layer.actualSize = res.actualSize;
+        if (res.actualDigest !== undefined) layer.actualDigest = res.actualDigest;
+        if (res.uncompressedDigest !== undefined) layer.actualDiffId = res.uncompressedDigest;
+        layer.sizeOk = res.blobError === undefined ? true : res.actualSize === descriptor.size && res.blobError.code !== 'SizeMismatch' && res.actualDigest !== undefined;
+        layer.digestOk = res.actualDigest === descriptor.digest && layer.sizeOk;
+        const where = `layer ${index} ${descriptor.digest}`;
+        if (res.blobError) {
+          layer.error = new DsvError(res.blobError.code, `${where}: ${res.blobError.message}`, { ...res.blobError.details, layer: index, digest: descriptor.digest }, { cause: res.blobError });
+        } else if (res.inflateError) {
+          layer.error = new DsvError(res.inflateError.code, `${where}: cannot decompress: ${res.inflateError.message}`, { ...res.inflateError.details, layer: index, digest: descriptor.digest }, { cause: res.inflateError });
+        } else if (expectedDiffId !== undefined) {
+          layer.diffIdOk = res.uncompressedDigest === expectedDiffId;
+          if (!layer.diffIdOk) {
+            layer.error = new DsvError(
+              'DigestMismatch',
+              `${where}: diff_id mismatch: the uncompressed content is ${res.uncompressedDigest}, the configuration says ${expectedDiffId}`,
+              { layer: index, digest: descriptor.digest, expectedDiffId, actualDiffId: res.uncompressedDigest },
+            );
+          }
+        } else if (config !== undefined && check.configOk) {
+          // Unreachable while counts match; kept so a layer can never pass without its diff_id.
+          layer.error = new DsvError('ConfigInvalid', `${where}: no diff_id in image configuration ${m.config.digest}`, { layer: index });
+        }
+      });
+    });
+  }
+
+  await runLimited(tasks, opts.concurrency ?? 4);
+  for (const check of images) {
+    check.ok = check.configOk && check.layers.every((l) => l.digestOk && l.sizeOk && l.diffIdOk);
+  }
+  const report: IntegrityReport = {
+    reference: source.reference.toString(),
+    digest: top.digest,
+    kind: top.kind,
+    images,
+    ok: images.length > 0 && images.every((i) => i.ok),
+  };
+  return { report, top, resolved: manifests, configs };
+}
+
+/**
+ * Checks that everything an image (or each image of an index) consists of is what its manifest and
+ * configuration say. Per-blob failures are reported, not thrown; a manifest that cannot be read or parsed
+ * (or does not match `expectedDigest`) throws.
+ */
+export async function verifyIntegrity(source: ImageSource, opts: IntegrityOptions = {}): Promise<IntegrityReport> {
+  return (await checkIntegrity(source, opts)).report;
+}
+
+/** One error per failure in the report; messages name the blob (and the platform for an index). */
+export function integrityErrors(report: IntegrityReport): DsvError[] {
+  const errors: DsvError[] = [];
+  const many = report.images.length > 1;
+  for (const image of report.images) {
+    const prefix = imageLabel(image, many);
+    const wrap = (e: DsvError) => (prefix ? new DsvError(e.code, `${prefix}${e.message}`, { ...e.details, manifest: image.manifestDigest }, { cause: e }) : e);
+    if (image.configError) errors.push(wrap(image.configError));
+    for (const layer of image.layers) {
+      if (layer.error) errors.push(wrap(layer.error));
+      else if (!(layer.digestOk && layer.sizeOk && layer.diffIdOk) && !image.configError) {
+        errors.push(wrap(new DsvError('DigestMismatch', `layer ${layer.index} ${layer.descriptor.digest}: failed verification`, { layer: layer.index })));
+      }
+    }
+  }
+  return errors;
+}
