@@ -705,33 +705,45 @@ export class RegistryClient {
     throw registryError(res.status, Buffer.alloc(0), { what, host: this.registry, details: { digest: d } });
   }
 
-  /** Tags of a repository, following `Link: <…>; rel="next"` pagination. `pageSize` sets `?n=`. */
+  /**
+   * Tags of a repository, following `Link: <…>; rel="next"` pagination. `pageSize` sets `?n=` (a
+   * registry may ignore it and answer in one page: distribution 2.8 does for tags).
+   */
   async listTags(repository: string, opts: { pageSize?: number } = {}): Promise<string[]> {
     const repo = checkRepo(repository);
-    const what = `tag list of ${repo}`;
-    let url = await this.url(`/v2/${repo}/tags/list`);
-    if (opts.pageSize) url.searchParams.set('n', String(opts.pageSize));
-    const tags: string[] = [];
+    return this.paginated(`tag list of ${repo}`, `/v2/${repo}/tags/list`, 'tags', [pullScope(repo)], opts.pageSize, { repository: repo });
+  }
+
+  /** Repositories in the registry (`/v2/_catalog`, Link pagination), where the registry allows it. */
+  async listRepositories(opts: { pageSize?: number } = {}): Promise<string[]> {
+    return this.paginated('repository catalog', '/v2/_catalog', 'repositories', ['registry:catalog:*'], opts.pageSize, {});
+  }
+
+  private async paginated(what: string, path: string, field: string, scopes: string[], pageSize: number | undefined, details: Record<string, unknown>): Promise<string[]> {
+    let url = await this.url(path);
+    if (pageSize) url.searchParams.set('n', String(pageSize));
+    const items: string[] = [];
     const seen = new Set<string>();
     for (let page = 0; page < 100_000; page++) {
       seen.add(url.href);
-      const res = await this.send({ what, method: 'GET', url, scopes: [pullScope(repo)], followRedirects: true });
-      await this.expect(res, [200], what, { repository: repo });
+      const res = await this.send({ what, method: 'GET', url, scopes, followRedirects: true });
+      await this.expect(res, [200], what, details);
       const bytes = await readCapped(res.body, res.headers, this.opts.manifestLimitBytes ?? Limits.manifestBytes, what);
-      let doc: { tags?: unknown };
+      let doc: Record<string, unknown>;
       try {
-        doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
+        doc = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
       } catch {
-        throw new DsvError('RemoteError', `${what}: the registry's answer is not JSON`, { repository: repo });
+        throw new DsvError('RemoteError', `${what}: the registry's answer is not JSON`, details);
       }
-      if (Array.isArray(doc?.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
+      const list = doc?.[field];
+      if (Array.isArray(list)) for (const t of list) if (typeof t === 'string') items.push(t);
       const next = nextLink(headerAll(res.headers, 'link'), url);
-      if (!next) return tags;
-      if (next.origin !== url.origin) throw new DsvError('RemoteError', `${what}: pagination link to another origin (${next.host}) refused`, { repository: repo });
-      if (seen.has(next.href)) throw new DsvError('RemoteError', `${what}: pagination links loop`, { repository: repo });
+      if (!next) return items;
+      if (next.origin !== url.origin) throw new DsvError('RemoteError', `${what}: pagination link to another origin (${next.host}) refused`, details);
+      if (seen.has(next.href)) throw new DsvError('RemoteError', `${what}: pagination links loop`, details);
       url = next;
     }
-    throw new DsvError('LimitExceeded', `${what}: too many pages`, { repository: repo });
+    throw new DsvError('LimitExceeded', `${what}: too many pages`, details);
   }
 
   // ---------------------------------------------------------------- writes
