@@ -57,7 +57,6 @@ export function parseAuthChallenge(headerValue: string): AuthChallenge[] {
       while (i < s.length && TOKEN68.test(s[i]!)) t += s[i++];
       let eq = '';
       while (i < s.length && s[i] === '=') eq += s[i++];
-      const after = i;
       ws();
       const atEnd = i >= s.length || s[i] === ',';
       if (t && atEnd) {
@@ -80,7 +79,12 @@ export function parseAuthChallenge(headerValue: string): AuthChallenge[] {
       ws();
       let value: string | undefined;
       if (s[i] === '"') value = quoted();
-      else value = token();
+      else {
+        // RFC values are tokens; be lenient with unquoted URLs (`realm=https://…`): up to , or space.
+        const start = i;
+        while (i < s.length && s[i] !== ',' && s[i] !== ' ' && s[i] !== '\t') i++;
+        value = s.slice(start, i);
+      }
       if (value === undefined) {
         i = s.length;
         break;
