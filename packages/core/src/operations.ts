@@ -172,12 +172,15 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
 
   // Blob transfers, each blob once per copy.
   const transfers = new Map<string, Promise<{ copied: boolean; bytes: number }>>();
-  const transfer = (d: Descriptor, bytes?: Uint8Array) => {
-    let p = transfers.get(d.digest);
-    if (!p) {
-      p = transferBlob(d, bytes);
-      transfers.set(d.digest, p);
+  const transfer = async (d: Descriptor, bytes?: Uint8Array): Promise<{ copied: boolean; bytes: number }> => {
+    const earlier = transfers.get(d.digest);
+    if (earlier) {
+      // Shared with an image handled before: counted there.
+      await earlier;
+      return { copied: false, bytes: 0 };
     }
+    const p = transferBlob(d, bytes);
+    transfers.set(d.digest, p);
     return p;
   };
   const transferBlob = async (d: Descriptor, bytes?: Uint8Array): Promise<{ copied: boolean; bytes: number }> => {
