@@ -214,6 +214,24 @@ describe('docker-archive destination', () => {
     expect(await readAll(after.tar.openEntry(img.layers[1]!.entry))).toEqual(l3);
   });
 
+  test('commit reports write progress; an aborted commit leaves the archive untouched', async () => {
+    const { l1, l2, c1 } = await twoImages();
+    const path = writeTemp(await legacyArchive([{ config: c1, layers: [l1, l2], tags: ['app:1'] }]));
+    const original = readFileSync(path);
+    const events: number[] = [];
+    const src = await dockerArchiveTransport.parseReference(`${path}:app:1`).newSource();
+    await simpleCopy(src, await dockerArchiveTransport.parseReference(`${path}:app:2`).newDestination({ onProgress: (e) => events.push(e.done) }), fakeSign);
+    expect(events.at(-1)).toBe(readFileSync(path).length);
+    const signed = readFileSync(path);
+    const ac = new AbortController();
+    ac.abort();
+    const src2 = await dockerArchiveTransport.parseReference(`${path}:app:1`).newSource();
+    await expect(simpleCopy(src2, await dockerArchiveTransport.parseReference(`${path}:app:3`).newDestination({ signal: ac.signal }), fakeSign)).rejects.toBeTruthy();
+    expect(readFileSync(path).equals(signed)).toBe(true);
+    expect(temps(path)).toEqual([]);
+    void original;
+  });
+
   test('reference syntax', () => {
     expect(() => dockerArchiveTransport.parseReference('')).toThrow(/missing archive path/);
     expect(() => dockerArchiveTransport.parseReference('/a.tar:@x')).toThrow(/invalid image index/);

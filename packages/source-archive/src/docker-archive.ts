@@ -72,7 +72,7 @@ class DockerArchiveRef implements DockerArchiveReference {
       existing = await DockerSaveArchive.open(this.path);
       ctx?.debug?.(`docker-archive: updating ${this.path} in place (${existing.layout} layout)`);
     }
-    return new DockerArchiveDestination(this, existing);
+    return new DockerArchiveDestination(this, existing, ctx);
   }
 }
 
@@ -136,8 +136,11 @@ export class DockerArchiveDestination implements ImageDestination {
   private committed = false;
   private tempTar?: string;
 
-  constructor(reference: DockerArchiveReference, existing?: DockerSaveArchive) {
+  private readonly ctx: SystemContext;
+
+  constructor(reference: DockerArchiveReference, existing?: DockerSaveArchive, ctx: SystemContext = {}) {
     this.reference = reference;
+    this.ctx = ctx;
     if (existing) this.existing = existing;
     this.spool = siblingTemp(reference.path, '.d');
   }
@@ -291,7 +294,11 @@ export class DockerArchiveDestination implements ImageDestination {
     const tmp = siblingTemp(path, '.tmp');
     this.tempTar = tmp;
     try {
-      await writeTarFile(tmp, tarChunks({ ...(ex ? { copyFrom: ex.tar } : {}), skip: new Set(replace.keys()), add }));
+      const onProgress = this.ctx.onProgress;
+      await writeTarFile(tmp, tarChunks({ ...(ex ? { copyFrom: ex.tar } : {}), skip: new Set(replace.keys()), add }), {
+        ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
+        ...(onProgress ? { onProgress: (done: number) => onProgress({ id: path, done, phase: 'write' }) } : {}),
+      });
       if (ex) {
         // The archive must still be the one we indexed: refuse to overwrite a concurrent change.
         const st = await stat(path);

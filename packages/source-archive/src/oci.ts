@@ -325,7 +325,11 @@ class OciRef implements ImageReference {
       const t = siblingTemp(file, '.tmp');
       tmpTar = t;
       try {
-        await writeTarFile(t, tarChunks({ ...(base ? { copyFrom: base } : {}), skip: new Set(['index.json']), add }));
+        const onProgress = ctx?.onProgress;
+        await writeTarFile(t, tarChunks({ ...(base ? { copyFrom: base } : {}), skip: new Set(['index.json']), add }), {
+          ...(ctx?.signal ? { signal: ctx.signal } : {}),
+          ...(onProgress ? { onProgress: (done: number) => onProgress({ id: file, done, phase: 'write' }) } : {}),
+        });
         await rename(t, file);
         tmpTar = undefined;
       } catch (e) {

@@ -437,8 +437,25 @@ export async function* tarChunks(opts: { copyFrom?: TarIndex; skip?: Set<string>
 }
 
 /** Writes a tar to `target` (which should be a temp name), fsynced. */
-export async function writeTarFile(target: string, chunks: AsyncIterable<Buffer>): Promise<void> {
-  await pipelineP(Readable.from(chunks, { objectMode: false }), createWriteStream(target, { flags: 'wx' }));
+export async function writeTarFile(
+  target: string,
+  chunks: AsyncIterable<Buffer>,
+  opts: { signal?: AbortSignal; onProgress?: (done: number) => void } = {},
+): Promise<void> {
+  let done = 0;
+  let last = 0;
+  const counted = async function* () {
+    for await (const c of chunks) {
+      done += c.length;
+      if (opts.onProgress && done - last >= 8 * 1024 * 1024) {
+        last = done;
+        opts.onProgress(done);
+      }
+      yield c;
+    }
+    opts.onProgress?.(done);
+  };
+  await pipelineP(Readable.from(counted(), { objectMode: false }), createWriteStream(target, { flags: 'wx' }), ...((opts.signal ? [{ signal: opts.signal }] : []) as []));
   const fh = await open(target, 'r+');
   try {
     await fh.sync();
