@@ -17,6 +17,7 @@ import { execFile } from 'node:child_process';
 import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
 import { blobDataPath, startRegistry, type RegistryMode, type StartedRegistry } from '../helpers/registry.js';
 import { buildImage, noise, writeOciLayout, type SampleBlob, type SampleImage } from './sample.js';
+import { buildSampleImage, buildSampleIndex } from '../helpers/sample-image.js';
 
 async function collect(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -254,6 +255,36 @@ export function registrySuite(mode: RegistryMode, extra?: (env: () => RegistryEn
         const e = await failure(collect(await src.getBlob(desc(layer))));
         expect(e.code).toBe('DigestMismatch');
         expect(e.message).toContain(layer.digest);
+      } finally {
+        await src.close();
+      }
+    });
+
+    it('pushes a Docker manifest list (children by digest, list tagged on commit); skopeo reads it; we read it back', async () => {
+      const images = await Promise.all(
+        ['linux/amd64', 'linux/arm64/v8'].map((platform) => buildSampleImage({ platform, layers: [{ 'etc/hello': `hello ${platform} ${mode}` }] })),
+      );
+      const list = buildSampleIndex(images, { format: 'docker' });
+      const dest = await env.transport.parseReference(`${env.reg.host}/dsv/multi:v1`).newDestination(env.ctx);
+      try {
+        await list.pushTo(dest);
+      } finally {
+        await dest.close();
+      }
+      const raw = await env.skopeo(['inspect', '--raw', ...env.reg.skopeoFlags(''), `docker://${env.reg.host}/dsv/multi:v1`]);
+      expect(digestOf(Buffer.from(raw))).toBe(list.digest);
+      const arm = JSON.parse(
+        await env.skopeo(['inspect', '--override-arch', 'arm64', '--override-variant', 'v8', ...env.reg.skopeoFlags(''), `docker://${env.reg.host}/dsv/multi:v1`]),
+      ) as { Digest: string; Architecture: string };
+      expect(arm.Architecture).toBe('arm64');
+      const src = await env.transport.parseReference(`${env.reg.host}/dsv/multi:v1`).newSource(env.ctx);
+      try {
+        const top = await src.getManifest();
+        expect(top.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
+        expect(digestOf(top.bytes)).toBe(list.digest);
+        const child = await src.getManifest(images[1]!.manifestDigest);
+        expect(Buffer.from(child.bytes).equals(images[1]!.manifestBytes)).toBe(true);
+        expect(child.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
       } finally {
         await src.close();
       }
