@@ -96,6 +96,12 @@ describe('hostile docker archives', () => {
     await expectInvalid(good.subarray(0, 512 * 8 + 100), /truncated/);
     // cut inside a header
     await expectInvalid(good.subarray(0, 512 * 3 + 100), /truncated/);
+    // cut exactly at an entry boundary (before manifest.json): no end-of-archive marker
+    const { TarIndex } = await import('./index.js');
+    const idx = await TarIndex.open(writeTemp(good));
+    const cut = idx.get('manifest.json')!.headerOffset;
+    const e = await TarIndex.open(writeTemp(good.subarray(0, cut))).catch((x) => x);
+    expect(e).toMatchObject({ code: 'ArchiveInvalid', message: expect.stringContaining('no end-of-archive marker') });
     // a PAX size far larger than the file
     const pax = await buildTar([{ name: 'big', data: 'x', header: { pax: { size: '99999999999999' } } as never }]);
     const { e1 } = await expectInvalid(pax, /truncated: tar entry "big" declares 99999999999999 bytes/);

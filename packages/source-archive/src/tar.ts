@@ -76,6 +76,15 @@ function parseNumeric(buf: Buffer, start: number, len: number, field: string, wh
   return parseInt(s, 8);
 }
 
+/** mtime is informational: a pre-1970 (negative) or odd value reads as 0 rather than refusing the archive. */
+function safeMtime(buf: Buffer, where: string): number {
+  try {
+    return parseNumeric(buf, 136, 12, 'mtime', where);
+  } catch {
+    return 0;
+  }
+}
+
 function checksumOk(buf: Buffer): boolean {
   const stored = cstr(buf, 148, 8).trim();
   if (!/^[0-7]+$/.test(stored)) return false;
@@ -252,7 +261,7 @@ export class TarIndex {
         name: norm,
         type,
         mode: parseNumeric(header, 100, 8, 'mode', where),
-        mtime: parseNumeric(header, 136, 12, 'mtime', where),
+        mtime: safeMtime(header, where),
         headerOffset: start,
         dataOffset,
         size: dataSize,
@@ -265,6 +274,9 @@ export class TarIndex {
     }
     if (pending) throw archiveInvalid(`${path} is truncated: tar extension header at offset ${pending.start} has no entry`, { path });
     if (!ended && entries.length === 0) throw archiveInvalid(`${path} is empty or not a tar file`, { path });
+    // Every tar writer (docker, skopeo, GNU tar, Go's archive/tar) ends with zero blocks: without them the
+    // file was cut at an entry boundary and entries may be missing.
+    if (!ended) throw archiveInvalid(`${path} is truncated: no end-of-archive marker after the last entry`, { path });
     return new TarIndex(path, entries, segments, fileSize);
   }
 
