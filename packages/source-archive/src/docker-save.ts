@@ -11,6 +11,8 @@ import { descriptorOf, detectCompression, digestFromBlobPath, isObject, parseJso
 
 /** manifest.json over this size is refused before it is read. */
 export const MAX_MANIFEST_JSON = 1024 * 1024;
+/** All configs of an archive are read when it is opened: their total is bounded. */
+export const MAX_CONFIGS_TOTAL = 64 * 1024 * 1024;
 
 export interface SaveManifestEntry {
   Config: string;
@@ -127,8 +129,13 @@ export class DockerSaveArchive {
     const layout: SaveLayout = manifest.some((m) => digestFromBlobPath(m.Config)) || ociIndex ? 'oci' : 'legacy';
 
     const images: ArchiveImage[] = [];
+    let configTotal = 0;
     for (const [index, entry] of manifest.entries()) {
       const configEntry = tar.regular(entry.Config, 'config');
+      configTotal += configEntry.size;
+      if (configTotal > MAX_CONFIGS_TOTAL) {
+        throw new DsvError('LimitExceeded', `${where}: the image configurations add up to more than ${MAX_CONFIGS_TOTAL} bytes`, { path: where, limit: MAX_CONFIGS_TOTAL });
+      }
       const configBytes = await tar.readEntry(entry.Config, Limits.configBytes, 'config');
       const configDigest = digestOf(configBytes);
       const named = digestFromBlobPath(configEntry.name) ?? (/^[0-9a-f]{64}\.json$/.test(configEntry.name) ? (`sha256:${configEntry.name.slice(0, 64)}` as Digest) : undefined);

@@ -9,7 +9,7 @@ import { extract } from 'tar-stream';
 import { DsvError, Limits, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core';
 import { MAX_MANIFEST_JSON, diffIdsOf, parseSaveManifest, type SaveManifestEntry } from './docker-save.js';
 import { familiarName, familiarRepository, parseTaggedName } from './names.js';
-import { checkEntryName, normaliseEntryName, tarChunks, type TarAddition, type TarEntryType } from './tar.js';
+import { MAX_TAR_ENTRIES, checkEntryName, normaliseEntryName, tarChunks, type TarAddition, type TarEntryType } from './tar.js';
 import { detectCompression, isObject, parseJson, type Compression } from './util.js';
 
 export interface ScannedEntry {
@@ -74,6 +74,7 @@ export async function scanDockerArchiveStream(stream: Readable, opts: ScanOption
         continue;
       }
       if (entries.has(name)) throw invalid(`duplicate tar entry "${name}" in the archive stream`, { entry: name });
+      if (entries.size >= MAX_TAR_ENTRIES) throw new DsvError('LimitExceeded', `the archive stream holds more than ${MAX_TAR_ENTRIES} entries`, { limit: MAX_TAR_ENTRIES });
       const type: TarEntryType =
         h.type === 'file' || h.type === 'contiguous-file' ? 'file'
           : h.type === 'directory' ? 'directory'

@@ -126,6 +126,9 @@ export function parsePax(buf: Buffer, where: string): Record<string, string> {
 
 const pad = (n: number) => (BLOCK - (n % BLOCK)) % BLOCK;
 
+/** More entries than this is refused (the index is held in memory; docker save writes a few per layer). */
+export const MAX_TAR_ENTRIES = 200_000;
+
 /** Random access to a tar file: indexed once, entries streamed by offset. */
 export class TarIndex {
   readonly path: string;
@@ -256,6 +259,7 @@ export class TarIndex {
         continue;
       }
       if (seen.has(norm)) throw archiveInvalid(`${path}: duplicate tar entry "${norm}"`, { path, entry: norm });
+      if (seen.size >= MAX_TAR_ENTRIES) throw new DsvError('LimitExceeded', `${path} holds more than ${MAX_TAR_ENTRIES} entries`, { path, limit: MAX_TAR_ENTRIES });
       seen.add(norm);
       const entry: TarEntry = {
         name: norm,
