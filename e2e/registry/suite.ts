@@ -165,6 +165,10 @@ export function registrySuite(mode: RegistryMode, extra?: (env: () => RegistryEn
         expect(s.monolithicUploads + s.streamedUploads + s.chunkedUploads).toBe(0);
         for (const b of image.layers) expect(await probe.hasBlob('dsv/mount-dst', b.digest)).toBe(true);
         expect(env.debug.some((l) => l.includes(`mount of ${image.layers[0]!.digest} from dsv/mount-src into dsv/mount-dst: mounted`))).toBe(true);
+        // The registry's own access log: three mounts answered 201, no upload into mount-dst.
+        const access = env.reg.log().split('\n').filter((l) => /^127\.0\.0\.1 - /.test(l));
+        expect(access.filter((l) => l.includes('"POST /v2/dsv/mount-dst/blobs/uploads/?mount=') && l.includes('" 201 ')).length).toBe(3);
+        expect(access.some((l) => /"(PATCH|PUT) \/v2\/dsv\/mount-dst\/blobs\/uploads/.test(l))).toBe(false);
       } finally {
         await probe.close();
       }
