@@ -138,7 +138,7 @@ describe('copyImage', () => {
     // resign replaces all with one
     await copyImage(await src('a:signed'), await dst('a:signed'), { sign: { signer: bob, kind: 'resign' } });
     const ins = await inspectImage(await src('a:signed'));
-    expect(ins.images[0]!.signatures).toEqual([{ index: 0, role: 'signature', digest: expect.stringMatching(/^sha256:/), digestMatches: true }]);
+    expect(ins.images[0]!.signatures).toEqual([{ index: 0, role: 'signature', digest: expect.stringMatching(/^sha256:/), digestMatches: true, type: 'unchecked', status: 'unknown-key', reason: 'not verified' }]);
     expect(ins.images[0]!.labels).toEqual({ app: 'x' });
   });
 

@@ -445,20 +445,13 @@ export async function verifyImage(source: ImageSource, verify: VerifyFunction, o
   };
 }
 
-export interface SignatureInfo {
-  index: number;
-  role: 'signature' | 'endorsement';
-  digest: Digest;
+/**
+ * A signature entry as inspect shows it: which key made it and whether it checks (status), without a
+ * trust judgement. Without a verify function the status is 'unknown-key' and the type 'unchecked'.
+ */
+export interface SignatureInfo extends Omit<SignatureReport, 'valid' | 'trusted'> {
   /** The entry's digest is what this configuration gives for it (false: changed after signing). */
   digestMatches: boolean;
-  /** Only when a verify function was given: */
-  type?: string;
-  keyId?: string;
-  fingerprint?: string;
-  signer?: string;
-  createdAt?: string;
-  status?: VerificationStatus;
-  reason?: string;
 }
 
 export interface InspectedImage {
@@ -488,7 +481,7 @@ export interface InspectResult {
 export async function inspectImage(source: ImageSource, verify?: VerifyFunction, opts: { platform?: string; expectedDigest?: Digest } = {}): Promise<InspectResult> {
   const { top, manifests } = await resolveManifests(source, opts);
   const images: InspectedImage[] = [];
-  const unchecked: VerifyFunction = async () => ({ status: 'unknown-key', type: 'unchecked' });
+  const unchecked: VerifyFunction = async () => ({ status: 'unknown-key', type: 'unchecked', reason: 'not verified' });
   for (const r of manifests) {
     const config = await readConfig(source, r.manifest);
     let checks: SignatureCheck[] = [];
@@ -502,13 +495,8 @@ export async function inspectImage(source: ImageSource, verify?: VerifyFunction,
       layers: r.manifest.layers,
       labels,
       signatures: checks.map((c) => {
-        const info: SignatureInfo = { index: c.index, role: c.role, digest: c.entry.digest, digestMatches: c.digestMatches };
-        if (verify) {
-          const rep = toReport(c);
-          info.type = rep.type;
-          info.status = rep.status;
-          for (const k of ['keyId', 'fingerprint', 'signer', 'createdAt', 'reason'] as const) if (rep[k] !== undefined) info[k] = rep[k];
-        }
+        const { valid: _valid, trusted: _trusted, ...rest } = toReport(c);
+        const info: SignatureInfo = { ...rest, digestMatches: c.digestMatches };
         return info;
       }),
     };
