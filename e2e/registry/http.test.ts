@@ -17,9 +17,10 @@ registrySuite('http', (env) => {
   it('never uses plain HTTP for a host that is not loopback by name', async () => {
     // `127.0.0.1.nip.invalid`-style names are not loopback; here: a host name resolved to 127.0.0.1.
     const port = env().reg.host.split(':')[1];
+    const debug: string[] = [];
     const c = new RegistryClient({
       registry: `registry.dsv.test:${port}`,
-      ctx: { ...env().ctx, retryTimes: 0 },
+      ctx: { ...env().ctx, retryTimes: 0, debug: (m) => debug.push(m) },
       lookup: ((_h: string, o: unknown, cb: unknown) => {
         const callback = (typeof o === 'function' ? o : cb) as (...a: unknown[]) => void;
         if (typeof o === 'object' && o && (o as { all?: boolean }).all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
@@ -27,7 +28,8 @@ registrySuite('http', (env) => {
       }) as never,
     });
     try {
-      await expect(c.listTags('dsv/app')).rejects.toMatchObject({ code: 'Network' });
+      await expect(c.listTags('dsv/app')).rejects.toMatchObject({ code: 'Network', message: expect.stringContaining('https://registry.dsv.test') });
+      expect(debug.join('\n')).not.toContain('plain HTTP');
     } finally {
       await c.close();
     }

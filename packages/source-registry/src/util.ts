@@ -173,9 +173,11 @@ export function networkError(e: unknown, what: string, url: URL): DsvError {
   const first = codes.find((c) => c !== 'UND_ERR_SOCKET' && c !== 'UND_ERR_CONNECT') ?? codes[0] ?? 'ERROR';
   const msg = e instanceof Error ? oneLine(e.message, 160) : 'failed';
   const transient = codes.some((c) => TRANSIENT_NET.has(c));
+  const certProblem = codes.some((c) => /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ISSUER/.test(c));
+  const hint = certProblem ? `; the certificate did not verify: put its CA in <certs.d>/${url.host}/ca.crt` : '';
   return new DsvError(
     'Network',
-    `${what}: ${safeUrl(url)}: ${first}${msg && !msg.includes(first) ? ` (${msg})` : ''}`,
+    `${what}: ${safeUrl(url)}: ${first}${msg && !msg.includes(first) ? ` (${msg})` : ''}${hint}`,
     { url: safeUrl(url), causeCodes: codes, transient },
     { cause: e },
   );
