@@ -1,0 +1,126 @@
+/**
+ * The three jobs, composed from packages: sign (core copyImage with a signer), verify (core
+ * verifyImage with the routing verifier), inspect. No printing here: callers format the results.
+ */
+import {
+  copyImage,
+  inspectImage,
+  resolveImages,
+  verifyImage,
+  type CopyResult,
+  type Digest,
+  type ImageReference,
+  type KeyInfo,
+  type SignatureKind,
+  type VerificationResult,
+  type VerifyResult,
+} from '@dsv/core';
+import type { CliContext } from './context.js';
+import type { ResolvedKey } from './keys.js';
+import type { SignSummary } from './report.js';
+
+export interface SignOptions {
+  source: string;
+  /** Defaults to the source. */
+  destination?: string;
+  key: ResolvedKey;
+  kind?: SignatureKind;
+  dryRun?: boolean;
+  platform?: string;
+  /** Collect layer lists for --debug output. */
+  collectLayers?: boolean;
+  /** Called once the key is loaded, before any image is read (e.g. to print what is being signed). */
+  onStart?: (info: { source: ImageReference; destination: ImageReference; key: KeyInfo; kind: SignatureKind }) => void;
+}
+
+function byDigest(ref: ImageReference): Digest | undefined {
+  const m = /@((?:sha256:[0-9a-f]{64})|(?:sha512:[0-9a-f]{128}))$/.exec(ref.within);
+  return m ? (m[1] as Digest) : undefined;
+}
+
+/** Verifies integrity, signs every image (every platform, or --platform) and stores it under DEST. */
+export async function runSign(ctx: CliContext, opts: SignOptions): Promise<SignSummary> {
+  const srcRef = ctx.parseImage(opts.source);
+  const dstRef = ctx.parseImage(opts.destination ?? opts.source);
+  const kind = opts.kind ?? 'sign';
+  const plugin = ctx.signers.get(opts.key.keyType);
+  const settings = ctx.signerSettings[plugin.type];
+  ctx.debug(`signature type ${plugin.type}; key ${opts.key.key}; passphrase from ${opts.key.passphraseSource}`);
+  const signer = await plugin.createSigner({
+    key: opts.key.key,
+    passphrase: opts.key.passphrase,
+    ...(settings && Object.keys(settings).length ? { settings } : {}),
+  });
+  const key = await signer.describeKey();
+  opts.onStart?.({ source: srcRef, destination: dstRef, key, kind });
+
+  const source = await srcRef.newSource(ctx.system);
+  try {
+    let layers: SignSummary['layers'];
+    if (opts.collectLayers) {
+      layers = new Map();
+      const { images } = await resolveImages(source, { ...(opts.platform ? { platform: opts.platform } : {}) });
+      for (const img of images) {
+        layers.set(img.manifest.digest, { layers: img.manifest.layers.map((l) => l.digest), diffIds: img.config.diffIds });
+      }
+    }
+    const destination = await dstRef.newDestination(ctx.system);
+    let result: CopyResult;
+    try {
+      result = await copyImage(source, destination, {
+        sign: { signer, kind },
+        dryRun: opts.dryRun === true,
+        ...(opts.platform ? { platform: opts.platform } : {}),
+        ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
+        debug: ctx.debug,
+      });
+    } finally {
+      await destination.close();
+    }
+    return { source: srcRef.toString(), destination: dstRef.toString(), key, kind, result, ...(layers ? { layers } : {}) };
+  } finally {
+    await source.close();
+  }
+}
+
+export interface VerifyOptions {
+  platform?: string;
+  verify: (data: Uint8Array, signature: string) => Promise<VerificationResult>;
+}
+
+/** Integrity of every blob, then every embedded signature, for every platform image (or --platform). */
+export async function runVerify(ctx: CliContext, image: string | ImageReference, opts: VerifyOptions): Promise<VerifyResult> {
+  const ref = typeof image === 'string' ? ctx.parseImage(image) : image;
+  const expectedDigest = byDigest(ref);
+  const source = await ref.newSource(ctx.system);
+  try {
+    return await verifyImage(source, opts.verify, {
+      ...(opts.platform ? { platform: opts.platform } : {}),
+      ...(expectedDigest ? { expectedDigest } : {}),
+      ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
+    });
+  } finally {
+    await source.close();
+  }
+}
+
+export type InspectResult = Awaited<ReturnType<typeof inspectImage>>;
+
+/** Who signed what (no trust judgement); signatures are still checked so signers can be named. */
+export async function runInspect(
+  ctx: CliContext,
+  image: string | ImageReference,
+  opts: { verify?: (data: Uint8Array, signature: string) => Promise<VerificationResult>; platform?: string } = {},
+): Promise<InspectResult> {
+  const ref = typeof image === 'string' ? ctx.parseImage(image) : image;
+  const source = await ref.newSource(ctx.system);
+  try {
+    const expectedDigest = byDigest(ref);
+    return await inspectImage(source, opts.verify, {
+      ...(opts.platform ? { platform: opts.platform } : {}),
+      ...(expectedDigest ? { expectedDigest } : {}),
+    });
+  } finally {
+    await source.close();
+  }
+}

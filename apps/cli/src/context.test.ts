@@ -1,0 +1,72 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { classifyTrustFile, signerSettingsFromEnv, systemContextFromEnv } from './context.js';
+
+describe('SystemContext from the environment', () => {
+  it('reads every DSV_* / DOCKER_* variable the original read, plus flags', () => {
+    const ctx = systemContextFromEnv(
+      {
+        DSV_CREDENTIALS_STORE: '/c/config.json',
+        DSV_INSECURE_REGISTRIES: 'a:5000, b',
+        DSV_CERTS_D: '/etc/one:/etc/two',
+        DSV_DEFAULT_REGISTRY: 'registry.example',
+        DSV_DOCKERHUB_AUTH: 'auth.example',
+        DOCKER_HOST: 'unix:///tmp/d.sock',
+        DOCKER_TLS_VERIFY: '1',
+        DOCKER_CERT_PATH: '/certs',
+        DSV_DOCKER_ROOT: '/data/docker',
+      },
+      { insecureRegistries: ['c', 'a:5000'] },
+    );
+    expect(ctx).toEqual({
+      credentialsStore: '/c/config.json',
+      insecureRegistries: ['a:5000', 'b', 'c'],
+      certsDirs: ['/etc/one', '/etc/two'],
+      defaultRegistry: 'registry.example',
+      dockerHubAuth: 'auth.example',
+      dockerHost: 'unix:///tmp/d.sock',
+      dockerTlsVerify: true,
+      dockerCertPath: '/certs',
+      dockerRoot: '/data/docker',
+    });
+  });
+
+  it('leaves unset things unset', () => {
+    expect(systemContextFromEnv({ DOCKER_TLS_VERIFY: '' })).toEqual({});
+  });
+
+  it('passes the GnuPG home to the gpg plugin', () => {
+    expect(signerSettingsFromEnv({ DSV_GPG_DATASTORE: '/g' }).gpg).toEqual({ gpgHome: '/g' });
+    expect(signerSettingsFromEnv({}).gpg).toEqual({});
+  });
+});
+
+describe('trust files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dsv-trust-'));
+  const file = (name: string, content: string | Buffer) => {
+    const p = join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+
+  it('recognises OpenPGP and PEM/DER by content', async () => {
+    const types = ['gpg', 'pki'];
+    expect(await classifyTrustFile(file('k.asc', '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxx\n'), types)).toMatchObject({ type: 'gpg' });
+    expect(await classifyTrustFile(file('k.gpg', Buffer.from([0x99, 0x01, 0x0d])), types)).toMatchObject({ type: 'gpg' });
+    expect(await classifyTrustFile(file('ca.pem', '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n'), types)).toMatchObject({ type: 'pki' });
+    expect(await classifyTrustFile(file('pub.pem', '-----BEGIN PUBLIC KEY-----\nMII\n-----END PUBLIC KEY-----\n'), types)).toMatchObject({ type: 'pki' });
+    expect(await classifyTrustFile(file('c.der', Buffer.from([0x30, 0x82, 0x01])), types)).toMatchObject({ type: 'pki' });
+  });
+
+  it('honours an explicit TYPE: prefix for registered types only', async () => {
+    const p = file('any', 'whatever');
+    expect(await classifyTrustFile(`hmac:${p}`, ['gpg', 'pki', 'hmac'])).toEqual({ type: 'hmac', path: p });
+    await expect(classifyTrustFile(p, ['gpg', 'pki'])).rejects.toMatchObject({ code: 'KeyInvalid' });
+  });
+
+  it('names a missing trust file', async () => {
+    await expect(classifyTrustFile(join(dir, 'nope.asc'), ['gpg'])).rejects.toMatchObject({ code: 'NotFound', message: expect.stringContaining('nope.asc') });
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * Composition root: every transport, every signer plugin, and the SystemContext built from the
+ * environment and flags. Apps (dsv, docker-sign, docker-verify, the docker plugin, dsv-copy) start here.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  DsvError,
+  SignerRegistry,
+  TransportRegistry,
+  loadSignerPlugins,
+  type ImageReference,
+  type SystemContext,
+  type ProgressEvent,
+  type VerificationResult,
+} from '@dsv/core';
+import { dockerTransport } from '@dsv/source-registry';
+import { dockerArchiveTransport, ociArchiveTransport, ociTransport } from '@dsv/source-archive';
+import { dockerDaemonTransport, dockerStorageTransport } from '@dsv/source-repository';
+import { gpgPlugin } from '@dsv/signer-gpg';
+import { pkiPlugin } from '@dsv/signer-pki';
+
+export interface ContextOptions {
+  /** Environment to read DSV_* / DOCKER_HOST from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** --insecure-registry HOST (added to DSV_INSECURE_REGISTRIES). */
+  insecureRegistries?: string[];
+  /** --debug sink; never given secrets. */
+  debug?: (message: string) => void;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Load DSV_SIGNER_PLUGINS / config-file plugins (default true). */
+  loadPlugins?: boolean;
+}
+
+export interface CliContext {
+  env: NodeJS.ProcessEnv;
+  transports: TransportRegistry;
+  signers: SignerRegistry;
+  system: SystemContext;
+  /** Plugin settings per signature type (gpg: { gpgHome } from DSV_GPG_DATASTORE). */
+  signerSettings: Record<string, Record<string, unknown>>;
+  /** `transport:ref` or a bare registry reference -> ImageReference (ReferenceInvalid on bad input). */
+  parseImage(input: string): ImageReference;
+  debug(message: string): void;
+}
+
+function list(value: string | undefined, sep: RegExp = /[,\s]+/): string[] {
+  return (value ?? '')
+    .split(sep)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** SystemContext from the environment (as the original tool read it) plus command-line flags. */
+export function systemContextFromEnv(env: NodeJS.ProcessEnv, opts: Omit<ContextOptions, 'env' | 'loadPlugins'> = {}): SystemContext {
+  const ctx: SystemContext = {};
+  if (env.DSV_CREDENTIALS_STORE) ctx.credentialsStore = env.DSV_CREDENTIALS_STORE;
+  const insecure = [...list(env.DSV_INSECURE_REGISTRIES), ...(opts.insecureRegistries ?? [])];
+  if (insecure.length) ctx.insecureRegistries = [...new Set(insecure)];
+  const certs = list(env.DSV_CERTS_D, /[:,]/);
+  if (certs.length) ctx.certsDirs = certs;
+  if (env.DSV_DEFAULT_REGISTRY) ctx.defaultRegistry = env.DSV_DEFAULT_REGISTRY;
+  if (env.DSV_DOCKERHUB_AUTH) ctx.dockerHubAuth = env.DSV_DOCKERHUB_AUTH;
+  if (env.DOCKER_HOST) ctx.dockerHost = env.DOCKER_HOST;
+  if (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0') ctx.dockerTlsVerify = true;
+  if (env.DOCKER_CERT_PATH) ctx.dockerCertPath = env.DOCKER_CERT_PATH;
+  if (env.DSV_DOCKER_ROOT) ctx.dockerRoot = env.DSV_DOCKER_ROOT;
+  if (opts.onProgress) ctx.onProgress = opts.onProgress;
+  if (opts.debug) ctx.debug = opts.debug;
+  return ctx;
+}
+
+/** A TransportRegistry holding every transport dsv ships (docker:// is the default). */
+export function createTransportRegistry(): TransportRegistry {
+  return new TransportRegistry({ defaultTransport: 'docker' })
+    .register(dockerTransport)
+    .register(dockerArchiveTransport)
+    .register(ociTransport)
+    .register(ociArchiveTransport)
+    .register(dockerDaemonTransport)
+    .register(dockerStorageTransport);
+}
+
+/** Plugin settings per type, from the environment. */
+export function signerSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, Record<string, unknown>> {
+  const gpg: Record<string, unknown> = {};
+  if (env.DSV_GPG_DATASTORE) gpg.gpgHome = env.DSV_GPG_DATASTORE;
+  const pki: Record<string, unknown> = {};
+  if (env.DSV_PKI_DATASTORE) pki.datastore = env.DSV_PKI_DATASTORE;
+  return { gpg, pki };
+}
+
+export async function createContext(opts: ContextOptions = {}): Promise<CliContext> {
+  const env = opts.env ?? process.env;
+  const debug = opts.debug ?? (() => {});
+  const transports = createTransportRegistry();
+  const signers = new SignerRegistry().register(gpgPlugin).register(pkiPlugin);
+  if (opts.loadPlugins !== false) await loadSignerPlugins(signers, { env });
+  const system = systemContextFromEnv(env, opts);
+  return {
+    env,
+    transports,
+    signers,
+    system,
+    signerSettings: signerSettingsFromEnv(env),
+    parseImage: (input) => transports.parse(input),
+    debug,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trust
+
+/**
+ * Which signature type a trust file is for: `TYPE:PATH` names it explicitly (TYPE a registered
+ * signer type); otherwise it is recognised by content — OpenPGP (armoured or binary) is gpg,
+ * PEM / DER X.509 certificates and public keys are pki.
+ */
+export async function classifyTrustFile(spec: string, knownTypes: string[]): Promise<{ type: string; path: string }> {
+  const m = /^([a-z0-9][a-z0-9._-]*):(.+)$/i.exec(spec);
+  if (m && knownTypes.includes(m[1]!.toLowerCase())) return { type: m[1]!.toLowerCase(), path: m[2]! };
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(spec);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new DsvError(code === 'ENOENT' ? 'NotFound' : 'KeyInvalid', `cannot read trust file ${spec}: ${code}`, { file: spec });
+  }
+  const head = bytes.subarray(0, 64 * 1024).toString('latin1');
+  if (head.includes('-----BEGIN PGP ')) return { type: 'gpg', path: spec };
+  if (/-----BEGIN [A-Z0-9 ]*(CERTIFICATE|PUBLIC KEY)-----/.test(head)) return { type: 'pki', path: spec };
+  const first = bytes[0] ?? 0;
+  if (first === 0x30) return { type: 'pki', path: spec }; // DER SEQUENCE: an X.509 certificate or SPKI
+  if ((first & 0x80) !== 0) return { type: 'gpg', path: spec }; // an OpenPGP packet header
+  throw new DsvError('KeyInvalid', `trust file ${spec} is neither an OpenPGP key nor a PEM/DER certificate or public key (prefix it with TYPE: to say which)`, { file: spec });
+}
+
+export interface TrustOptions {
+  /** --trust FILE (repeatable), optionally `TYPE:FILE`. */
+  trust?: string[];
+}
+
+/**
+ * The routing verify function: trust files from --trust and the environment (DSV_TRUST, DSV_GPG_TRUST,
+ * DSV_PKI_TRUST; lists separated by ':' or ','), grouped by type. On top of those, the gpg plugin
+ * trusts the public keys in the GnuPG home (DSV_GPG_DATASTORE, default ~/.gnupg) and the pki plugin
+ * its trust store (DSV_PKI_DATASTORE, default ~/.dsv.pem), as the original tool did.
+ */
+export async function createVerifyFunction(
+  ctx: CliContext,
+  opts: TrustOptions = {},
+): Promise<(data: Uint8Array, signature: string) => Promise<VerificationResult>> {
+  const env = ctx.env;
+  const types = ctx.signers.types();
+  const byType: Record<string, string[]> = {};
+  const add = (type: string, path: string) => (byType[type] ??= []).includes(path) || byType[type]!.push(path);
+  for (const spec of [...list(env.DSV_TRUST, /[:,]/), ...(opts.trust ?? [])]) {
+    const { type, path } = await classifyTrustFile(spec, types);
+    add(type, path);
+  }
+  for (const p of list(env.DSV_GPG_TRUST, /[:,]/)) add('gpg', p);
+  for (const p of list(env.DSV_PKI_TRUST, /[:,]/)) add('pki', p);
+  for (const [type, files] of Object.entries(byType)) ctx.debug(`trusted ${type} key files: ${files.join(', ')}`);
+  if (ctx.signerSettings.gpg?.gpgHome) ctx.debug(`GnuPG home: ${String(ctx.signerSettings.gpg.gpgHome)}`);
+  return ctx.signers.verifier({ trustByType: byType, settingsByType: ctx.signerSettings });
+}
