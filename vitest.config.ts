@@ -33,6 +33,8 @@ export default defineConfig({
           hookTimeout: 180_000,
           fileParallelism: true,
           maxWorkers: 2,
+          // e2e files run after the unit project, with their own worker limit (real servers).
+          sequence: { groupOrder: 1 },
         },
       },
     ],
