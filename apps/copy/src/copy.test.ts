@@ -1,0 +1,39 @@
+import { describe, expect, test } from 'vitest';
+import { parseCopyArgs } from './copy.js';
+
+describe('dsv-copy arguments', () => {
+  test('SRC DEST with defaults: whole list, sign kind "sign", sensible jobs', async () => {
+    const p = await parseCopyArgs(['docker://a/b:1', 'oci:/tmp/x:1']);
+    expect(p.kind).toBe('run');
+    if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');
+    expect(p.args).toMatchObject({ source: 'docker://a/b:1', destination: 'oci:/tmp/x:1', all: true, signatureType: 'sign', dryRun: false, removeSignatures: false });
+    expect(p.args.jobs).toBeGreaterThanOrEqual(2);
+  });
+  test('signing options', async () => {
+    const p = await parseCopyArgs(['--sign-by', 'ABCD', '--key-type', 'pki', '--passphrase-file', '/p', '-s', 'endorse', '--jobs', '3', '--retry-times', '5', 'a', 'b']);
+    if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');
+    expect(p.args).toMatchObject({ signBy: 'ABCD', keyType: 'pki', passphraseFile: '/p', signatureType: 'endorse', jobs: 3, retryTimes: 5 });
+  });
+  test('verify-same', async () => {
+    const p = await parseCopyArgs(['verify-same', 'docker://r1/a:1', 'docker://r2/a:1']);
+    expect(p).toMatchObject({ kind: 'run', args: { command: 'verify-same', source: 'docker://r1/a:1', destination: 'docker://r2/a:1' } });
+  });
+  test.each([
+    [['a'], /Not enough|destination/i],
+    [['--jobs', '0', 'a', 'b'], /--jobs/],
+    [['--platform', 'linux', 'a', 'b'], /--platform/],
+    [['--no-all', 'a', 'b'], /--no-all needs --platform/],
+    [['-s', 'bogus', 'a', 'b'], /signature-type/],
+    [['--remove-signatures', '--sign-by', 'k', 'a', 'b'], /resign/],
+    [['--bogus=x', 'a', 'b'], /Unknown argument/i],
+  ])('rejects %j with a clear message', async (args, re) => {
+    const p = await parseCopyArgs(args as string[]);
+    expect(p.kind).toBe('error');
+    if (p.kind === 'error') expect(p.message).toMatch(re);
+  });
+  test('help states the multi-platform default', async () => {
+    const p = await parseCopyArgs(['--help']);
+    expect(p.kind).toBe('output');
+    if (p.kind === 'output') expect(p.text).toMatch(/whole list\/index is copied by default/);
+  });
+});
