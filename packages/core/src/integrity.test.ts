@@ -265,3 +265,23 @@ describe('verifyIntegrity', () => {
     expect(maxOpen).toBeGreaterThan(1);
   });
 });
+
+describe('runLimited', () => {
+  it('starts no new task after a failure and settles running ones before throwing', async () => {
+    const { runLimited } = await import('./integrity.js');
+    const started: number[] = [];
+    let running = 0;
+    const tasks = Array.from({ length: 10 }, (_, i) => async () => {
+      started.push(i);
+      running++;
+      await new Promise((r) => setTimeout(r, i === 1 ? 1 : 15));
+      running--;
+      if (i === 1) throw new Error('task 1 failed');
+      return i;
+    });
+    await expect(runLimited(tasks, 3)).rejects.toThrow('task 1 failed');
+    expect(running).toBe(0);
+    expect(started.length).toBeLessThan(10);
+    expect(await runLimited([async () => 1, async () => 2], 4)).toEqual([1, 2]);
+  });
+});

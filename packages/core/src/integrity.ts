@@ -164,17 +164,26 @@ async function streamLayer(
   return result;
 }
 
-/** Runs `tasks` with at most `limit` at once, in order of submission. */
+/**
+ * Runs `tasks` with at most `limit` at once, in order of submission. After a failure no new task starts;
+ * the first error is thrown once every running task has settled (nothing keeps running behind the caller).
+ */
 export async function runLimited<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
   const results: T[] = new Array(tasks.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < tasks.length) {
+    while (next < tasks.length && !failure) {
       const i = next++;
-      results[i] = await tasks[i]!();
+      try {
+        results[i] = await tasks[i]!();
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, worker));
+  if (failure) throw failure.error;
   return results;
 }
 
