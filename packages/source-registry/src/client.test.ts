@@ -497,6 +497,29 @@ describe('RegistryClient uploads', () => {
     });
   }
 
+  it('treats a commit whose answer was lost as done when the registry has the blob', async () => {
+    let stored = false;
+    const data = Buffer.from('lost answer');
+    const f = await fake((req, res) => {
+      if (req.url === '/v2/') return ok(res, Buffer.from('{}'));
+      if (req.method === 'POST') return res.writeHead(202, { location: '/v2/app/blobs/uploads/u1' }).end();
+      if (req.method === 'PUT' && !stored) {
+        stored = true;
+        return res.socket?.destroy();
+      }
+      if (req.method === 'PUT') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return res.end('{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]}');
+      }
+      if (req.method === 'HEAD') return res.writeHead(stored ? 200 : 404).end();
+      res.writeHead(204).end();
+    });
+    const c = client(f.host);
+    await c.uploadBlob('app', digestOf(data), Readable.from([data]), { size: data.length });
+    expect(f.seen.filter((s) => s.method === 'PUT')).toHaveLength(2);
+    expect(f.seen.some((s) => s.method === 'DELETE')).toBe(false);
+  });
+
   it('cancels when the source is longer than the descriptor says', async () => {
     const state = { data: [] as Buffer[], puts: [] as Seen[], deletes: 0, patches: [] as Seen[] };
     const f = await fake(uploadServer(state));

@@ -839,6 +839,21 @@ export class RegistryClient {
       u.searchParams.set('digest', parsed.digest);
       return u;
     };
+    // The final PUT, sent only after verify(). When its answer is lost (a retried PUT then finds the
+    // session gone), the blob may be stored all the same: a HEAD decides.
+    const commit = async (headers: Record<string, string>, body: Buffer) => {
+      try {
+        const res = await this.send({ what, method: 'PUT', url: commitUrl(), headers, body, scopes: [pushScope(repo)] });
+        await this.expect(res, [201], what, { digest: parsed.digest, repository: repo });
+        await res.body.dump().catch(() => undefined);
+      } catch (e) {
+        if (e instanceof DsvError && ['NotFound', 'Network', 'RemoteError'].includes(e.code) && (await this.hasBlob(repo, parsed.digest).catch(() => false))) {
+          this.debug(`${what}: the commit failed (${e.code}) but the registry has the blob`);
+          return;
+        }
+        throw e;
+      }
+    };
     try {
       if (!chunkSize && size !== undefined && size <= (this.opts.monolithicMaxBytes ?? 1024 * 1024)) {
         // Monolithic: buffer (bounded by the size), check, then one PUT carrying the bytes.
@@ -852,16 +867,7 @@ export class RegistryClient {
         verify();
         const body = Buffer.concat(parts);
         this.stats.monolithicUploads++;
-        const res = await this.send({
-          what,
-          method: 'PUT',
-          url: commitUrl(),
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
-          body,
-          scopes: [pushScope(repo)],
-        });
-        await this.expect(res, [201], what, { digest: parsed.digest, repository: repo });
-        await res.body.dump().catch(() => undefined);
+        await commit({ 'content-type': 'application/octet-stream', 'content-length': String(body.length) }, body);
         committed = true;
         progress(body.length);
         return;
@@ -930,9 +936,7 @@ export class RegistryClient {
         progress(dig.size);
       }
       verify();
-      const res = await this.send({ what, method: 'PUT', url: commitUrl(), headers: { 'content-length': '0' }, body: Buffer.alloc(0), scopes: [pushScope(repo)] });
-      await this.expect(res, [201], what, { digest: parsed.digest, repository: repo });
-      await res.body.dump().catch(() => undefined);
+      await commit({ 'content-length': '0' }, Buffer.alloc(0));
       committed = true;
     } finally {
       if (!committed) await this.cancelUpload(repo, location);
