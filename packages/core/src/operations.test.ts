@@ -211,6 +211,21 @@ describe('copyImage', () => {
     expect(vone.ok).toBe(true);
   });
 
+  it('keeps buildx attestation entries pointing at their (re-signed) image', async () => {
+    const img = buildImage([Buffer.from('app')], 'amd64', MediaTypes.OciManifest);
+    const att = buildImage([Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1"}')], 'unknown', MediaTypes.OciManifest);
+    await push('att', img, true);
+    await push('att', att, true);
+    const attDesc = { ...att.descriptor, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.digest': img.digest, 'vnd.docker.reference.type': 'attestation-manifest' } };
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: [img.descriptor, attDesc] }));
+    memoryStoreFaults.putRawManifest('att', digestOf(index), index, MediaTypes.OciIndex, '1');
+    const r = await copyImage(await src('att:1'), await dst('att:signed'), { sign: { signer: alice, kind: 'sign' } });
+    const signed = (await readManifest(await src('att:signed'))) as ImageIndex;
+    expect(signed.manifests[0]!.digest).toBe(r.images[0]!.manifestDigest);
+    expect(signed.manifests[1]!.annotations).toEqual({ 'vnd.docker.reference.digest': r.images[0]!.manifestDigest, 'vnd.docker.reference.type': 'attestation-manifest' });
+    expect((await verifyImage(await src('att:signed'), trustAll)).ok).toBe(true);
+  });
+
   it('refuses a destination that cannot store the manifest type', async () => {
     const img = buildImage([Buffer.from('one')]);
     await push('a:1', img);

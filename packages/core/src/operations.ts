@@ -71,6 +71,9 @@ export interface CopyResult {
   dryRun: boolean;
 }
 
+/** Annotation by which an index entry (a buildx attestation) names the image it is about. */
+const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
+
 type Node = { kind: 'manifest'; manifest: ImageManifest; descriptor?: Descriptor } | { kind: 'index'; index: ImageIndex; children: Node[]; descriptor?: Descriptor };
 
 /** The whole tree under the top manifest (nested indexes up to Limits.indexDepth). */
@@ -285,6 +288,14 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
       manifestsToPut.push({ bytes: r.bytes, mediaType: r.mediaType, digest: r.digest });
       const old = child.descriptor!;
       if (r.digest !== old.digest) replacements.set(old.digest, { ...old, digest: r.digest, size: r.bytes.length });
+    }
+    // Entries that point at a sibling by digest (buildx attestations: vnd.docker.reference.digest) follow it.
+    for (const d of n.index.manifests) {
+      const ref = d.annotations?.[REFERENCE_DIGEST];
+      const moved = ref === undefined ? undefined : replacements.get(ref);
+      if (!moved || moved.digest === ref) continue;
+      const base = replacements.get(d.digest) ?? d;
+      replacements.set(d.digest, { ...base, annotations: { ...base.annotations, [REFERENCE_DIGEST]: moved.digest } });
     }
     const bytes = replacements.size > 0 ? replaceManifests(n.index, replacements) : n.index.bytes;
     return { bytes, digest: replacements.size > 0 ? digestOf(bytes) : n.index.digest, mediaType: n.index.mediaType };
