@@ -6,8 +6,8 @@ export type PluginName = (typeof PLUGIN_NAMES)[number];
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const DESCRIPTIONS: Record<PluginName, string> = {
-  sign: 'Sign an image with an embedded signature (dsv)',
-  verify: 'Verify an image\'s integrity and embedded signatures (dsv)',
+  sign: 'Sign an image with an embedded dsv signature',
+  verify: 'Verify an image\'s integrity and embedded dsv signatures',
 };
 
 /** The JSON answered to `docker-cli-plugin-metadata` (Docker CLI plugin protocol, SchemaVersion 0.1.0). */

@@ -12,7 +12,7 @@ const common: OptionSpec[] = [
 export const SIGN_SPEC: CommandSpec = {
   name: 'docker sign',
   usage: '[OPTIONS] IMAGE [DEST]',
-  description: 'Verify the integrity of IMAGE, embed a signature in it, and store the signed image as DEST (default: IMAGE)',
+  description: 'Sign an image: check its integrity, embed a signature, store it as DEST (default: IMAGE)',
   options: [
     ...common,
     { long: 'dry-run', type: 'bool', description: 'Do everything but write; print what would be written' },
@@ -22,25 +22,26 @@ export const SIGN_SPEC: CommandSpec = {
     { long: 'remote', type: 'bool', description: 'Sign the image in its registry (docker://IMAGE -> docker://DEST), not in the local image store' },
     { long: 'signature-type', short: 's', type: 'string', valueName: 'type', description: 'sign (co-sign), endorse (countersign) or resign (replace all signatures)', defaultText: 'sign' },
   ],
-  epilog: `IMAGE is signed in the image store of the Docker daemon this docker CLI talks to (-H, --context,
-DOCKER_HOST), under the new tag DEST. With --remote, or when IMAGE is not in the local store, the image is
-signed in its registry and pushed as DEST, with the credentials of \`docker login\`.
-Exit codes: 0 signed; 1 IMAGE failed its integrity check; 2 usage or input error; 3 operational failure.`,
+  epilog: `IMAGE is signed in the image store of the Docker daemon this CLI talks to (-H, --context,
+DOCKER_HOST) and tagged DEST. With --remote, or when IMAGE is not in the local store, it is signed
+in its registry and pushed as DEST, with the credentials of \`docker login\`.
+Exit codes: 0 signed; 1 IMAGE failed its integrity check; 2 usage or input error;
+3 operational failure.`,
 };
 
 export const VERIFY_SPEC: CommandSpec = {
   name: 'docker verify',
   usage: '[OPTIONS] IMAGE [IMAGE...]',
-  description: 'Check the integrity of every layer of IMAGE and its embedded signatures against trusted keys',
+  description: 'Verify images: the integrity of every layer, and the embedded signatures against trusted keys',
   options: [
     ...common,
     { long: 'remote', type: 'bool', description: 'Verify the image in its registry, not in the local image store' },
     { long: 'trust', type: 'list', valueName: 'file', description: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST; the GnuPG home and PKI trust store are always trusted)' },
   ],
-  epilog: `Local images are checked on disk, file by file, when Docker's store is readable (its root from the daemon,
-or DSV_DOCKER_ROOT); otherwise through the Docker daemon.
-Exit codes: 0 verified; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error;
-3 operational failure.`,
+  epilog: `Local images are checked on disk, file by file, when Docker's store is readable (its root
+from the daemon, or DSV_DOCKER_ROOT); otherwise through the Docker daemon.
+Exit codes: 0 verified; 1 not trusted (integrity or signature failure, unsigned);
+2 usage or input error; 3 operational failure.`,
 };
 
 export const SPECS: Record<PluginName, CommandSpec> = { sign: SIGN_SPEC, verify: VERIFY_SPEC };
