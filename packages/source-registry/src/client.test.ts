@@ -13,7 +13,7 @@ interface Seen {
   body: Buffer;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, seen: Seen[]) => void | Promise<void>;
+type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, seen: Seen[]) => unknown;
 
 interface Fake {
   server: Server;

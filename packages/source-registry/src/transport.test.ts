@@ -21,7 +21,7 @@ afterEach(async () => {
   }
 });
 
-type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
+type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => unknown;
 interface Seen {
   method: string;
   url: string;
