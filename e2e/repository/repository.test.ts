@@ -12,7 +12,7 @@ import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
 import { removeTempDirs, run, tempDir } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes } from '../helpers/gpg.js';
 import { createGpgSigner, createGpgVerifier } from '@dsv/signer-gpg';
-import { buildSaveArchive, copyImage, hmacSigner, readAll, ref, verifyImage } from './support.js';
+import { buildSaveArchive, copyImage, coreVerify, hmacSigner, readAll, ref, verifyImage } from './support.js';
 
 function cacheIdOf(d: Dockerd, name: string, layer = 0): { cacheId: string; diffId: string } {
   const info = JSON.parse(d.docker(['image', 'inspect', name]))[0];
@@ -89,9 +89,16 @@ describe('overlay2', () => {
     expect(inspectId(d, 'dsv-repo/multi:1')).toBe(before);
     const labels = JSON.parse(d.docker(['image', 'inspect', '--format', '{{json .Config.Labels}}', 'dsv-repo/multi:signed']));
     expect(labels.signatures).toContain('HMAC:');
-    // Verified on disk, through docker-storage:, and through the daemon.
+    // Verified on disk, through docker-storage:, and through the daemon (core's verifyImage and ours).
     const res = await verifyStoreImage(d.dataRoot, 'dsv-repo/multi:signed');
     expect(res.id).toBe(configDigest);
+    for (const t of ['docker-storage', 'docker-daemon']) {
+      const r = await coreVerify(`${t}:dsv-repo/multi:signed`, ctx);
+      expect(r.ok, r.failures.join('; ')).toBe(true);
+      expect(r.images[0]!.integrity.ok).toBe(true);
+      expect(r.images[0]!.configDigest).toBe(configDigest);
+      expect(r.images[0]!.signatures.map((x) => x.valid)).toEqual([true]);
+    }
     for (const t of ['docker-storage', 'docker-daemon']) {
       const src = await ref(`${t}:dsv-repo/multi:signed`).newSource(ctx);
       const v = await verifyImage(src);
@@ -136,10 +143,14 @@ describe('overlay2', () => {
     expect(err.message).toContain(`layer 3 (${diffId})`);
     expect(err.message).toContain('app/data.txt');
     expect(err.details).toMatchObject({ layer: 2, file: 'app/data.txt' });
-    // The integrity check through docker-storage: fails as well.
+    // The integrity check through docker-storage: fails as well, naming the file.
     const src = await ref('docker-storage:dsv-repo/tamper:1').newSource(ctx);
     await expect(verifyImage(src)).rejects.toThrow(/app\/data\.txt/);
     await src.close();
+    const r = await coreVerify('docker-storage:dsv-repo/tamper:1', ctx).catch((e) => e);
+    const text = r instanceof Error ? r.message : `${r.ok} ${r.failures.join('; ')} ${JSON.stringify(r.images?.[0]?.integrity)}`;
+    expect(r instanceof Error || r.ok === false).toBe(true);
+    expect(text).toContain('app/data.txt');
   });
 
   test('a deleted layer directory fails clearly', async () => {

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   ImageConfig,
-  addSignature,
-  digestOf,
+  copyImage as coreCopyImage,
+  verifyImage as coreVerifyImage,
   verifySignatures,
+  type CopyResult,
+  type VerifyResult,
   type Descriptor,
   type Digest,
   type ImageReference,
@@ -46,31 +48,28 @@ export async function readAll(s: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Copies one image, signing its config on the way when a signer is given. */
-export async function copyImage(from: string, to: string, ctx: SystemContext, signer?: Signer): Promise<{ configDigest: Digest; manifest: Buffer }> {
+/** Copies one image with core's copyImage, signing its config on the way when a signer is given. */
+export async function copyImage(from: string, to: string, ctx: SystemContext, signer?: Signer): Promise<{ configDigest: Digest; result: CopyResult }> {
   const src = await ref(from).newSource(ctx);
-  const dest = await ref(to).newDestination(ctx);
   try {
-    const { bytes, mediaType } = await src.getManifest();
-    const doc = JSON.parse(Buffer.from(bytes).toString());
-    for (const l of doc.layers as Descriptor[]) {
-      if (!(await dest.hasBlob(l))) await dest.putBlob(l, await src.getBlob(l));
+    const dest = await ref(to).newDestination(ctx);
+    try {
+      const result = await coreCopyImage(src, dest, signer ? { sign: { signer, kind: 'sign' } } : {});
+      return { configDigest: result.images[0]!.configDigest, result };
+    } finally {
+      await dest.close();
     }
-    let config = await readAll(await src.getBlob(doc.config));
-    let manifest = Buffer.from(bytes);
-    if (signer) {
-      const signed = await addSignature(ImageConfig.parse(config), signer, 'sign');
-      config = Buffer.from(signed.config.bytes);
-      doc.config = { ...doc.config, digest: digestOf(config), size: config.length };
-      manifest = Buffer.from(JSON.stringify(doc));
-    }
-    const cd: Descriptor = doc.config;
-    if (!(await dest.hasBlob(cd))) await dest.putBlob(cd, Readable.from([config]));
-    await dest.putManifest(manifest, mediaType);
-    await dest.commit();
-    return { configDigest: cd.digest, manifest };
   } finally {
-    await dest.close();
+    await src.close();
+  }
+}
+
+/** Core's verifyImage (integrity of every blob, then every signature) over `text`. */
+export async function coreVerify(text: string, ctx: SystemContext, verify: (data: Uint8Array, signature: string) => Promise<VerificationResult> = hmacVerify): Promise<VerifyResult> {
+  const src = await ref(text).newSource(ctx);
+  try {
+    return await coreVerifyImage(src, verify);
+  } finally {
     await src.close();
   }
 }

@@ -148,10 +148,12 @@ class DaemonSource implements ImageSource {
   }
 
   async getManifest(instanceDigest?: Digest): Promise<{ bytes: Uint8Array; mediaType: string }> {
-    if (instanceDigest !== undefined) {
+    const { manifest } = await this.scan();
+    // By digest: only the image's own manifest exists here.
+    if (instanceDigest !== undefined && instanceDigest !== digestOf(manifest)) {
       throw new DsvError('NotFound', `${this.reference.toString()} is a single image, it has no manifest ${instanceDigest}`, { digest: instanceDigest });
     }
-    return { bytes: (await this.scan()).manifest, mediaType: MediaTypes.DockerManifest };
+    return { bytes: manifest, mediaType: MediaTypes.DockerManifest };
   }
 
   async getBlob(descriptor: Descriptor): Promise<Readable> {

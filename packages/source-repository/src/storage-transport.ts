@@ -9,7 +9,7 @@
  * unchanged: config digest = image id, every rebuilt layer hashes to its diff_id.
  */
 import { Readable } from 'node:stream';
-import { DsvError, Digester, MediaTypes, type Descriptor, type Digest } from '@dsv/core';
+import { DsvError, Digester, MediaTypes, digestOf, type Descriptor, type Digest } from '@dsv/core';
 import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core';
 import { formatLocalImageRef, parseLocalImageRef, type LocalImageRef } from './reference.js';
 import { DockerStore, layerLabel, type StoreImage, type StoreOptions } from './store.js';
@@ -91,13 +91,14 @@ class StorageSource implements ImageSource {
   }
 
   async getManifest(instanceDigest?: Digest): Promise<{ bytes: Uint8Array; mediaType: string }> {
-    if (instanceDigest !== undefined) {
-      throw new DsvError('NotFound', `${this.reference.toString()} is a single image, it has no manifest ${instanceDigest}`, { digest: instanceDigest });
-    }
     if (!this.manifest) {
       const layers: { digest: Digest; size: number }[] = [];
       for (const l of this.image.layers) layers.push({ digest: l.diffId, size: await this.store.layerTarSize(l) });
       this.manifest = synthesizeManifest({ digest: this.image.id, size: this.image.config.length }, layers);
+    }
+    // By digest: only the image's own manifest exists here.
+    if (instanceDigest !== undefined && instanceDigest !== digestOf(this.manifest)) {
+      throw new DsvError('NotFound', `${this.reference.toString()} is a single image, it has no manifest ${instanceDigest}`, { digest: instanceDigest });
     }
     return { bytes: this.manifest, mediaType: MediaTypes.DockerManifest };
   }
