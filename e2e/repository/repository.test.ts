@@ -140,7 +140,7 @@ describe('overlay2', () => {
     writeFileSync(p, b);
     const err = await verifyStoreImage(d.dataRoot, 'dsv-repo/tamper:1').catch((e) => e);
     expect(isDsvError(err, 'DigestMismatch')).toBe(true);
-    expect(err.message).toContain(`layer 3 (${diffId})`);
+    expect(err.message).toContain(`layer 2 (${diffId})`);
     expect(err.message).toContain('app/data.txt');
     expect(err.details).toMatchObject({ layer: 2, file: 'app/data.txt' });
     // The integrity check through docker-storage: fails as well, naming the file.
@@ -160,7 +160,7 @@ describe('overlay2', () => {
     try {
       const err = await verifyStoreImage(d.dataRoot, 'dsv-repo/gone:1').catch((e) => e);
       expect(isDsvError(err, 'NotFound')).toBe(true);
-      expect(err.message).toContain('layer 2');
+      expect(err.message).toContain('layer 1 (');
       expect(err.message).toContain(join(dir, 'diff'));
     } finally {
       renameSync(`${dir}.moved`, dir);
@@ -299,7 +299,7 @@ describe('vfs', () => {
     writeFileSync(p, b);
     const err = await verifyStoreImage(d.dataRoot, 'dsv-repo/vfs:1').catch((e) => e);
     expect(isDsvError(err, 'DigestMismatch')).toBe(true);
-    expect(err.message).toContain('layer 3');
+    expect(err.message).toContain('layer 2 (');
     expect(err.message).toContain('app/data.txt');
   });
 });

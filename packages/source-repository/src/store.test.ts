@@ -68,7 +68,7 @@ describe.each(['overlay2', 'aufs', 'vfs', 'btrfs'] as const)('docker-storage: on
     writeFileSync(p, b);
     const err = await verifyStoreImage(root, 'demo:1').catch((e) => e);
     expect(isDsvError(err, 'DigestMismatch')).toBe(true);
-    expect(err.message).toContain(`layer 3 (${img.diffIds[2]})`);
+    expect(err.message).toContain(`layer 2 (${img.diffIds[2]})`);
     expect(err.message).toContain('app/run.sh');
     expect(err.details).toMatchObject({ layer: 2, file: 'app/run.sh', diffId: img.diffIds[2] });
   });
@@ -115,7 +115,7 @@ describe('docker-storage: store problems are clear errors', () => {
     writeFileSync(join(l2, 'diff'), img.diffIds[0]!);
     err = await verifyStoreImage(root, 'demo:1').catch((e) => e);
     expect(isDsvError(err, 'ArchiveInvalid')).toBe(true);
-    expect(err.message).toContain('layer 2');
+    expect(err.message).toContain('layer 1');
     writeFileSync(join(l2, 'diff'), img.diffIds[1]!);
 
     renameSync(l2, `${l2}.gone`);
@@ -127,7 +127,7 @@ describe('docker-storage: store problems are clear errors', () => {
     rmSync(join(root, 'overlay2', img.cacheIds[0]!), { recursive: true });
     err = await verifyStoreImage(root, 'demo:1').catch((e) => e);
     expect(isDsvError(err, 'NotFound')).toBe(true);
-    expect(err.message).toContain('layer 1');
+    expect(err.message).toContain('layer 0');
     expect(err.message).toContain(join(root, 'overlay2', img.cacheIds[0]!, 'diff'));
   });
 
@@ -145,7 +145,7 @@ describe('docker-storage: store problems are clear errors', () => {
     writeFileSync(tsPath, gzipSync(lines.join('\n')));
     const err = await verifyStoreImage(root, 'demo:1').catch((e) => e);
     expect(isDsvError(err, 'DigestMismatch')).toBe(true);
-    expect(err.message).toContain('layer 1');
+    expect(err.message).toContain('layer 0');
   });
 
   test('the containerd image store is refused pointing at docker-daemon:', async () => {

@@ -312,5 +312,5 @@ export class DockerStore {
 }
 
 export function layerLabel(index: number, diffId: string): string {
-  return `layer ${index + 1} (${diffId})`;
+  return `layer ${index} (${diffId})`;
 }
