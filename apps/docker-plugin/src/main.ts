@@ -24,7 +24,9 @@ function defaultIo(): MainIo {
 
 /**
  * The Docker CLI (since 25) passes DOCKER_CLI_PLUGIN_SOCKET, an (abstract, on Linux) unix socket it
- * closes to ask the plugin to stop (e.g. on Ctrl-C when no terminal forwards the signal). EOF aborts.
+ * closes to ask the plugin to stop (on SIGINT/SIGTERM when no terminal forwards the signal). EOF aborts.
+ * Caveat: Node 20's libuv connects to abstract names padded to the whole sun_path, while the Go CLI
+ * binds the exact name, so there the connection is refused (ignored) and this channel is unavailable.
  */
 export function watchPluginSocket(env: NodeJS.ProcessEnv, controller: AbortController): () => void {
   const name = env.DOCKER_CLI_PLUGIN_SOCKET;
