@@ -5,6 +5,22 @@ export type * from './transport.js';
 export type * from './signer.js';
 export * from './plugins.js';
 export * from './plugin-exec.js';
+export {
+  canonicalJson,
+  pythonJsonDumps,
+  pythonFloatRepr,
+  compareCodePoints,
+  JsonNumberLiteral,
+  JsonSyntaxError,
+  parseJsonAst,
+  astToValue,
+  astToLossless,
+} from './canonical-json.js';
+export type { JsonAst, JsonObjectAst, JsonArrayAst, JsonStringAst, JsonNumberAst, JsonLiteralAst, JsonMemberAst } from './canonical-json.js';
+export * from './reference.js';
+export * from './manifest.js';
+export * from './config.js';
+export * from './signatures.js';
 export * from './transports.js';
 export * from './memory-transport.js';
 export * from './decompress.js';
