@@ -148,6 +148,17 @@ describe('local images (the daemon the CLI points at)', () => {
     expect(report.results.map((x: { ok: boolean }) => x.ok)).toEqual([false, true]);
   });
 
+  it('--trust names the trusted key when the GnuPG home does not hold it', () => {
+    const env = { ...baseEnv, DSV_GPG_DATASTORE: makeGpgHome().home };
+    const untrusted = docker(['verify', 'dsv-plugin/app:signed'], env);
+    expect(untrusted.code, untrusted.all).toBe(1);
+    const pub = join(work, 'signer.asc');
+    writeFileSync(pub, gpg.exportPublic());
+    const trusted = docker(['verify', '--trust', pub, 'dsv-plugin/app:signed'], env);
+    expect(trusted.code, trusted.all).toBe(0);
+    expect(trusted.stdout).toContain('valid, trusted');
+  });
+
   it('a missing local image is named, with a hint at --remote', () => {
     const r = docker(['verify', 'dsv-plugin/none:1']);
     expect(r.code, r.all).toBe(2);

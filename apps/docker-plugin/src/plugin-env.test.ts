@@ -47,5 +47,8 @@ describe('chooseLocalStore', () => {
   test('an unreadable store or a remote daemon: through the Engine API', async () => {
     expect(await chooseLocalStore(ep('unix:///x'), { DSV_DOCKER_ROOT: join(tmpdir(), 'no-such-docker-root') })).toMatchObject({ transport: 'docker-daemon' });
     expect(await chooseLocalStore(ep('tcp://10.0.0.1:2375'), {})).toMatchObject({ transport: 'docker-daemon', why: expect.stringMatching(/not on this machine/) });
+    // A daemon that does not answer /info: its store is unknown, never assumed to be /var/lib/docker.
+    const sock = join(mkdtempSync(join(tmpdir(), 'dsv-sock-')), 'none.sock');
+    expect(await chooseLocalStore(ep(`unix://${sock}`), {})).toMatchObject({ transport: 'docker-daemon', why: expect.stringMatching(/GET \/info/) });
   });
 });

@@ -201,8 +201,8 @@ export interface LocalStore {
 
 /**
  * Where local images are read from: Docker's store on disk (DSV_DOCKER_ROOT, else the daemon's
- * DockerRootDir) when it is on this machine (a unix socket, or DSV_DOCKER_ROOT given), holds a
- * graph-driver image store and is readable; otherwise the Engine API.
+ * DockerRootDir from GET /info) when it is on this machine (a unix socket, or DSV_DOCKER_ROOT given),
+ * holds a graph-driver image store and is readable; otherwise the Engine API.
  */
 export async function chooseLocalStore(ep: DockerEndpoint, env: NodeJS.ProcessEnv): Promise<LocalStore> {
   let root = env.DSV_DOCKER_ROOT || undefined;
@@ -210,8 +210,11 @@ export async function chooseLocalStore(ep: DockerEndpoint, env: NodeJS.ProcessEn
   if (!root) {
     if (!ep.host.startsWith('unix://')) return { transport: 'docker-daemon', why: `the daemon at ${ep.host} is not on this machine` };
     const info = await daemonInfo(ep);
-    root = info?.DockerRootDir || '/var/lib/docker';
-    driver = info?.Driver;
+    // Without the daemon's answer its store is unknown (it need not be /var/lib/docker): let the
+    // Engine API report what is wrong.
+    if (!info?.DockerRootDir) return { transport: 'docker-daemon', why: `the daemon at ${ep.host} did not say where its store is (GET /info)` };
+    root = info.DockerRootDir;
+    driver = info.Driver;
     const snapshotter = info?.DriverStatus?.some(([k, v]) => k === 'driver-type' && /snapshotter/.test(String(v)));
     if (snapshotter) return { transport: 'docker-daemon', root, why: `the daemon uses the containerd image store (${driver})` };
   }
