@@ -263,6 +263,7 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
         store = await chooseLocalStore(ep, penv.env);
         if (store.root) ctx.system.dockerRoot = store.root;
         out.debug(`local images: ${store.transport}: (${store.why})`);
+        if (platform) out.debug('--platform applies to registry images only (a local image is a single image)');
       }
     } catch (e) {
       out.error(e);
