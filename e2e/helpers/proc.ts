@@ -1,6 +1,6 @@
 // Shared plumbing for e2e tests: free ports, temp dirs, real server processes stopped by PID.
 import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,14 +53,20 @@ export async function startProcess(
   args: string[],
   opts: SpawnOptions & { ready: () => Promise<boolean>; timeoutMs?: number; name?: string },
 ): Promise<RunningProcess> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
-  let out = '';
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
+  // Output goes to a file, never a pipe: tests block their event loop in spawnSync/execFileSync, and a
+  // server writing to an undrained pipe would stall once the pipe buffer fills (a deadlock with the client).
+  const logFile = join(tempDir('dsv-log-'), `${opts.name ?? 'process'}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { detached: true, ...opts, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const out = () => {
+    try {
+      const text = readFileSync(logFile, 'utf8');
+      return text.length > 1_000_000 ? text.slice(-1_000_000) : text;
+    } catch {
+      return '';
+    }
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
   let exited = false;
   child.on('exit', () => (exited = true));
   const stop = async () => {
@@ -73,15 +79,15 @@ export async function startProcess(
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
-    if (exited) throw new Error(`${opts.name ?? cmd} exited during start-up:\n${out.slice(-4000)}`);
+    if (exited) throw new Error(`${opts.name ?? cmd} exited during start-up:\n${out().slice(-4000)}`);
     if (await opts.ready().catch(() => false)) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${opts.name ?? cmd} did not become ready:\n${out.slice(-4000)}`);
+      throw new Error(`${opts.name ?? cmd} did not become ready:\n${out().slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, pid: child.pid!, output: () => out, stop };
+  return { child, pid: child.pid!, output: out, stop };
 }
 
 /** Runs a command to completion; returns stdout, throws with stderr on failure. */
