@@ -1,6 +1,6 @@
 // The shipped command lines (the BUILT bins, spawned as processes) against the real docker-registry,
 // real skopeo, a real GnuPG home and openssl-made PKI keys.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,20 +28,35 @@ let baseEnv: NodeJS.ProcessEnv;
 let pki: { keypair: string; ca: string; otherCa: string };
 const GPG_PASS = 'e2e-gpg-passphrase';
 
-function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Ran {
-  const r = spawnSync(process.execPath, [binPath(name), ...args], {
-    env: { ...baseEnv, ...env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 120_000,
-    cwd: work,
+// Children run asynchronously: the registry's log goes to a pipe read by this process, so blocking
+// the event loop (spawnSync / execFileSync) while a child talks to the registry can deadlock it.
+function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath(name), ...args], { env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, all: `${stdout}${stderr}` });
+    });
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}${r.stderr}` };
 }
 
-function skopeo(args: string[]): string {
-  return run(requireTool('skopeo'), args);
+function skopeo(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(requireTool('skopeo'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${stderr}`));
+      else resolve(stdout);
+    });
+  });
 }
+
+/** skopeo inspect flags for this registry (plain HTTP). */
+const inspectFlags = () => ['--tls-verify=false'];
 
 function makePki(dir: string) {
   const openssl = requireTool('openssl');
@@ -78,7 +93,7 @@ beforeAll(async () => {
   };
   const sample = join(work, 'sample-oci');
   await writeOciImage(sample, '1', { layers: [{ 'etc/hello': 'hello\n' }, { 'app/run.sh': '#!/bin/sh\necho cli e2e\n' }] });
-  skopeo(['copy', '--quiet', ...reg.skopeoFlags('dest'), `oci:${sample}:1`, `docker://${reg.host}/e2e/sample:1`]);
+  await skopeo(['copy', '--quiet', ...reg.skopeoFlags('dest'), `oci:${sample}:1`, `docker://${reg.host}/e2e/sample:1`]);
 }, 300_000);
 
 afterAll(async () => {
@@ -88,101 +103,101 @@ afterAll(async () => {
 });
 
 describe('docker-sign / docker-verify registry (GPG)', () => {
-  it('--help works on the built bins', () => {
+  it('--help works on the built bins', async () => {
     for (const name of ['dsv', 'docker-sign', 'docker-verify'] as const) {
-      const r = bin(name, ['--help']);
+      const r = await bin(name, ['--help']);
       expect(r.code, r.all).toBe(0);
       expect(r.stdout).toContain(name === 'dsv' ? 'verify' : 'registry');
     }
   });
 
-  it('signs an image pushed by skopeo with a key from a GnuPG home', () => {
-    const r = bin('docker-sign', ['registry', '-k', gpgHome.keyId, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:gpg`], { DSV_KEYPASS: GPG_PASS });
+  it('signs an image pushed by skopeo with a key from a GnuPG home', async () => {
+    const r = await bin('docker-sign', ['registry', '-k', gpgHome.keyId, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:gpg`], { DSV_KEYPASS: GPG_PASS });
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain('Created new image');
     expect(r.stdout).toContain('config digest (signed)');
     expect(r.all).not.toContain(GPG_PASS);
   });
 
-  it('verifies the signed tag', () => {
-    const r = bin('docker-verify', ['registry', `${reg.host}/e2e/sample:gpg`]);
+  it('verifies the signed tag', async () => {
+    const r = await bin('docker-verify', ['registry', `${reg.host}/e2e/sample:gpg`]);
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain('Integrity check passed.');
     expect(r.stdout).toContain('Signature check passed.');
     expect(r.stdout).toContain(gpgHome.signingKeyId);
   });
 
-  it('shows the signatures label to skopeo inspect --config', () => {
-    const config = JSON.parse(skopeo(['inspect', '--config', ...reg.skopeoFlags('src'), `docker://${reg.host}/e2e/sample:gpg`]));
+  it('shows the signatures label to skopeo inspect --config', async () => {
+    const config = JSON.parse(await skopeo(['inspect', '--config', ...inspectFlags(), `docker://${reg.host}/e2e/sample:gpg`]));
     const label = config.config.Labels.signatures as string;
     expect(JSON.parse(label)).toHaveLength(1);
     expect(label).toContain('BEGIN PGP SIGNATURE');
   });
 
-  it('fails on the unsigned tag (exit 1)', () => {
-    const r = bin('docker-verify', ['registry', `${reg.host}/e2e/sample:1`]);
+  it('fails on the unsigned tag (exit 1)', async () => {
+    const r = await bin('docker-verify', ['registry', `${reg.host}/e2e/sample:1`]);
     expect(r.code, r.all).toBe(1);
     expect(r.stderr).toMatch(/docker-verify: error: .*sample:1/);
   });
 
-  it('fails when the trusted keys do not include the signer, naming the key', () => {
-    const r = bin('docker-verify', ['registry', `${reg.host}/e2e/sample:gpg`], { DSV_GPG_DATASTORE: otherHome.home });
+  it('fails when the trusted keys do not include the signer, naming the key', async () => {
+    const r = await bin('docker-verify', ['registry', `${reg.host}/e2e/sample:gpg`], { DSV_GPG_DATASTORE: otherHome.home });
     expect(r.code, r.all).toBe(1);
     expect(r.stderr).toContain(gpgHome.signingKeyId);
   });
 
-  it('refuses a wrong passphrase with exit 2 and never prints it', () => {
+  it('refuses a wrong passphrase with exit 2 and never prints it', async () => {
     const wrong = 'wrong-passphrase-4711';
-    const r = bin('docker-sign', ['registry', '-k', gpgHome.keyId, '-p', wrong, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:never`]);
+    const r = await bin('docker-sign', ['registry', '-k', gpgHome.keyId, '-p', wrong, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:never`]);
     expect(r.code, r.all).toBe(2);
     expect(r.stderr).toMatch(/^docker-sign: error: /);
     expect(r.all).not.toContain(wrong);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
   });
 
-  it('writes nothing on --dry-run', () => {
-    const r = bin('docker-sign', ['--dry-run', 'registry', '-k', gpgHome.keyId, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:dry`], { DSV_KEYPASS: GPG_PASS });
+  it('writes nothing on --dry-run', async () => {
+    const r = await bin('docker-sign', ['--dry-run', 'registry', '-k', gpgHome.keyId, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:dry`], { DSV_KEYPASS: GPG_PASS });
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain('Dry run');
-    expect(() => skopeo(['inspect', ...reg.skopeoFlags('src'), `docker://${reg.host}/e2e/sample:dry`])).toThrow();
+    await expect(skopeo(['inspect', ...inspectFlags(), `docker://${reg.host}/e2e/sample:dry`])).rejects.toThrow();
   });
 
-  it('answers a bad reference with exit 2', () => {
-    const r = bin('docker-verify', ['registry', `${reg.host}/e2e/UPPER:1`]);
+  it('answers a bad reference with exit 2', async () => {
+    const r = await bin('docker-verify', ['registry', `${reg.host}/e2e/UPPER:1`]);
     expect(r.code, r.all).toBe(2);
   });
 
-  it('answers an unreachable registry with exit 3', () => {
-    const r = bin('docker-verify', ['registry', '127.0.0.1:1/e2e/sample:1']);
+  it('answers an unreachable registry with exit 3', async () => {
+    const r = await bin('docker-verify', ['registry', '127.0.0.1:1/e2e/sample:1']);
     expect(r.code, r.all).toBe(3);
   });
 });
 
 describe('PKI, co-signatures and endorsements', () => {
-  it('signs with an openssl-made PKI key and verifies against the CA', () => {
-    const s = bin('docker-sign', ['registry', '-t', 'pki', '-k', pki.keypair, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:pki`], { DSV_KEYPASS: '' });
+  it('signs with an openssl-made PKI key and verifies against the CA', async () => {
+    const s = await bin('docker-sign', ['registry', '-t', 'pki', '-k', pki.keypair, `${reg.host}/e2e/sample:1`, `${reg.host}/e2e/sample:pki`], { DSV_KEYPASS: '' });
     expect(s.code, s.all).toBe(0);
-    const v = bin('docker-verify', ['registry', `${reg.host}/e2e/sample:pki`]);
+    const v = await bin('docker-verify', ['registry', `${reg.host}/e2e/sample:pki`]);
     expect(v.code, v.all).toBe(0);
-    const other = bin('docker-verify', ['registry', `${reg.host}/e2e/sample:pki`], { DSV_PKI_DATASTORE: pki.otherCa });
+    const other = await bin('docker-verify', ['registry', `${reg.host}/e2e/sample:pki`], { DSV_PKI_DATASTORE: pki.otherCa });
     expect(other.code, other.all).toBe(1);
   });
 
-  it('passes with two co-signatures and an endorsement', () => {
-    const co = bin('docker-sign', ['-s', 'sign', 'registry', '-t', 'PKI', '-k', pki.keypair, `${reg.host}/e2e/sample:gpg`, `${reg.host}/e2e/sample:cosigned`]);
+  it('passes with two co-signatures and an endorsement', async () => {
+    const co = await bin('docker-sign', ['-s', 'sign', 'registry', '-t', 'PKI', '-k', pki.keypair, `${reg.host}/e2e/sample:gpg`, `${reg.host}/e2e/sample:cosigned`]);
     expect(co.code, co.all).toBe(0);
-    const en = bin('docker-sign', ['registry', '--signature-type', 'endorse', '-k', gpgHome.keyId, `${reg.host}/e2e/sample:cosigned`, `${reg.host}/e2e/sample:endorsed`], { DSV_KEYPASS: GPG_PASS });
+    const en = await bin('docker-sign', ['registry', '--signature-type', 'endorse', '-k', gpgHome.keyId, `${reg.host}/e2e/sample:cosigned`, `${reg.host}/e2e/sample:endorsed`], { DSV_KEYPASS: GPG_PASS });
     expect(en.code, en.all).toBe(0);
-    const v = bin('docker-verify', ['registry', `${reg.host}/e2e/sample:endorsed`]);
+    const v = await bin('docker-verify', ['registry', `${reg.host}/e2e/sample:endorsed`]);
     expect(v.code, v.all).toBe(0);
-    const j = bin('dsv', ['verify', '--json', `docker://${reg.host}/e2e/sample:endorsed`]);
+    const j = await bin('dsv', ['verify', '--json', `docker://${reg.host}/e2e/sample:endorsed`]);
     expect(j.code, j.all).toBe(0);
     const report = JSON.parse(j.stdout);
     const sigs = report.results[0].images[0].signatures;
     expect(sigs.map((s: { role: string; type: string }) => `${s.role}:${s.type}`)).toEqual(['signature:gpg', 'signature:pki', 'endorsement:gpg']);
     expect(sigs.every((s: { valid: boolean; trusted: boolean }) => s.valid && s.trusted)).toBe(true);
     // Without the PKI CA the co-signature is not trusted: the whole image fails, naming signature 1.
-    const partial = bin('docker-verify', ['registry', `${reg.host}/e2e/sample:endorsed`], { DSV_PKI_DATASTORE: pki.otherCa });
+    const partial = await bin('docker-verify', ['registry', `${reg.host}/e2e/sample:endorsed`], { DSV_PKI_DATASTORE: pki.otherCa });
     expect(partial.code, partial.all).toBe(1);
     expect(partial.stderr).toMatch(/signature 1/);
   });
@@ -192,16 +207,16 @@ describe('a blob corrupted in the registry storage', () => {
   it('makes verify fail and name the blob', async () => {
     const dir = join(work, 'corrupt-oci');
     const img = await writeOciImage(dir, '1', { layers: [{ 'data/unique': `corrupt me ${Date.now()}\n`.repeat(50) }] });
-    skopeo(['copy', '--quiet', ...reg.skopeoFlags('dest'), `oci:${dir}:1`, `docker://${reg.host}/e2e/corrupt:1`]);
-    const s = bin('docker-sign', ['registry', '-k', gpgHome.keyId, `${reg.host}/e2e/corrupt:1`, `${reg.host}/e2e/corrupt:signed`], { DSV_KEYPASS: GPG_PASS });
+    await skopeo(['copy', '--quiet', ...reg.skopeoFlags('dest'), `oci:${dir}:1`, `docker://${reg.host}/e2e/corrupt:1`]);
+    const s = await bin('docker-sign', ['registry', '-k', gpgHome.keyId, `${reg.host}/e2e/corrupt:1`, `${reg.host}/e2e/corrupt:signed`], { DSV_KEYPASS: GPG_PASS });
     expect(s.code, s.all).toBe(0);
-    expect(bin('docker-verify', ['registry', `${reg.host}/e2e/corrupt:signed`]).code).toBe(0);
+    expect((await bin('docker-verify', ['registry', `${reg.host}/e2e/corrupt:signed`])).code).toBe(0);
     const layer = img.layerDigests[0]!;
     const path = blobDataPath(reg, layer);
     const bytes = readFileSync(path);
     bytes[bytes.length >> 1] ^= 0xff;
     writeFileSync(path, bytes);
-    const v = bin('docker-verify', ['registry', `${reg.host}/e2e/corrupt:signed`]);
+    const v = await bin('docker-verify', ['registry', `${reg.host}/e2e/corrupt:signed`]);
     expect(v.code, v.all).toBe(1);
     expect(v.stderr).toContain(layer);
   });
@@ -214,10 +229,10 @@ describe('multi-platform images', () => {
       { layers: [{ 'arch.txt': 'amd64\n' }], architecture: 'amd64' },
       { layers: [{ 'arch.txt': 'arm64\n' }], architecture: 'arm64', variant: 'v8' },
     ]);
-    skopeo(['copy', '--quiet', '--all', ...reg.skopeoFlags('dest'), `oci:${dir}:multi`, `docker://${reg.host}/e2e/multi:1`]);
-    const s = bin('dsv', ['sign', '--key', gpgHome.keyId, `docker://${reg.host}/e2e/multi:1`, `docker://${reg.host}/e2e/multi:signed`], { DSV_KEYPASS: GPG_PASS });
+    await skopeo(['copy', '--quiet', '--all', ...reg.skopeoFlags('dest'), `oci:${dir}:multi`, `docker://${reg.host}/e2e/multi:1`]);
+    const s = await bin('dsv', ['sign', '--key', gpgHome.keyId, `docker://${reg.host}/e2e/multi:1`, `docker://${reg.host}/e2e/multi:signed`], { DSV_KEYPASS: GPG_PASS });
     expect(s.code, s.all).toBe(0);
-    const j = bin('dsv', ['verify', '--json', `docker://${reg.host}/e2e/multi:signed`]);
+    const j = await bin('dsv', ['verify', '--json', `docker://${reg.host}/e2e/multi:signed`]);
     expect(j.code, j.all).toBe(0);
     const report = JSON.parse(j.stdout);
     expect(report.results[0].kind).toBe('index');
@@ -228,13 +243,13 @@ describe('multi-platform images', () => {
       expect(img.signatures).toHaveLength(1);
       expect(img.integrity.layers.every((l: { ok: boolean }) => l.ok)).toBe(true);
     }
-    const one = bin('dsv', ['verify', '--json', '--platform', 'linux/arm64/v8', `docker://${reg.host}/e2e/multi:signed`]);
+    const one = await bin('dsv', ['verify', '--json', '--platform', 'linux/arm64/v8', `docker://${reg.host}/e2e/multi:signed`]);
     expect(one.code, one.all).toBe(0);
     expect(JSON.parse(one.stdout).results[0].images).toHaveLength(1);
-    const raw = JSON.parse(skopeo(['inspect', '--raw', ...reg.skopeoFlags('src'), `docker://${reg.host}/e2e/multi:signed`]));
+    const raw = JSON.parse(await skopeo(['inspect', '--raw', ...inspectFlags(), `docker://${reg.host}/e2e/multi:signed`]));
     expect(raw.manifests).toHaveLength(2);
     // The unsigned index fails for every platform.
-    const unsigned = bin('docker-verify', ['registry', `${reg.host}/e2e/multi:1`]);
+    const unsigned = await bin('docker-verify', ['registry', `${reg.host}/e2e/multi:1`]);
     expect(unsigned.code, unsigned.all).toBe(1);
     expect(unsigned.stderr).toContain('linux/amd64');
     expect(unsigned.stderr).toContain('linux/arm64');
