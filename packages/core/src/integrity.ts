@@ -110,7 +110,7 @@ async function streamLayer(
   // only counted and hashed, so a corrupt layer is still reported with its real digest.
   let nextProgress = PROGRESS_STEP;
   const feed = new Writable({
-    highWaterMark: 64 * 1024,
+    highWaterMark: 256 * 1024,
     write(chunk: Buffer, _enc, cb) {
       if (opts.onProgress && checker.digester.size >= nextProgress) {
         nextProgress = checker.digester.size + PROGRESS_STEP;
@@ -134,7 +134,7 @@ async function streamLayer(
   const uncompressed = pipeline(
     inflater,
     new Writable({
-      highWaterMark: 64 * 1024,
+      highWaterMark: 256 * 1024,
       write(chunk: Buffer, _enc, cb) {
         diffId.update(chunk);
         cb();
