@@ -219,7 +219,8 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
       stream = checker.pipe(counter);
     }
     try {
-      await destination.putBlob(d, stream, options.mountFrom ? { mountFrom: options.mountFrom } : undefined);
+      // The checker fails the stream before its end on a mismatch: the destination need not hash again.
+      await destination.putBlob(d, stream, { verifiedStream: true, ...(options.mountFrom ? { mountFrom: options.mountFrom } : {}) });
     } finally {
       if (!raw.destroyed) raw.destroy();
     }

@@ -80,6 +80,12 @@ export interface ImageSource {
 export interface PutBlobOptions {
   /** A repository on the same registry that holds the blob (cross-repository mount). */
   mountFrom?: ImageReference;
+  /**
+   * The stream checks itself (a DigestingStream): it errors before it ends when its bytes do not match
+   * the descriptor's digest and size. A destination may then skip hashing it again; it must still never
+   * make a blob visible from a stream that errored.
+   */
+  verifiedStream?: boolean;
 }
 
 export interface ImageDestination {
@@ -89,8 +95,8 @@ export interface ImageDestination {
   /** True when the blob is already stored (skip the upload). */
   hasBlob(descriptor: Descriptor): Promise<boolean>;
   /**
-   * Stores a blob. The destination verifies digest and size of what it stores, and fails (storing
-   * nothing under that digest) on a mismatch.
+   * Stores a blob. The destination verifies digest and size of what it stores (or relies on a
+   * `verifiedStream`), and fails, storing nothing under that digest, on a mismatch.
    */
   putBlob(descriptor: Descriptor, stream: Readable, options?: PutBlobOptions): Promise<void>;
   /** Tries a cheap copy (e.g. cross-repository mount); true when the blob is now present. */

@@ -646,7 +646,7 @@ export class RegistryClient {
             if (size !== undefined && received > size) {
               throw new DsvError('SizeMismatch', `${what}: more than the expected ${size} bytes`, { digest: parsed.digest, expectedSize: size });
             }
-            dig.update(chunk);
+            if (verify) dig.update(chunk);
             if (self.ctx.onProgress && (received - lastProgress >= 1 << 20 || received === size)) {
               lastProgress = received;
               self.ctx.onProgress({ id: parsed.digest, done: received, total: size, phase: 'read' });
@@ -809,7 +809,12 @@ export class RegistryClient {
    * Small blobs of known size go monolithically (POST + one PUT with the body), others in one streamed
    * PATCH, or in PATCH chunks of `chunkSize` bytes (option or constructor default).
    */
-  async uploadBlob(repository: string, digest: string, stream: Readable | AsyncIterable<Uint8Array>, opts: { size?: number; chunkSize?: number } = {}): Promise<void> {
+  async uploadBlob(
+    repository: string,
+    digest: string,
+    stream: Readable | AsyncIterable<Uint8Array>,
+    opts: { size?: number; chunkSize?: number; verify?: boolean } = {},
+  ): Promise<void> {
     const repo = checkRepo(repository);
     const parsed = parseDigest(digest);
     const size = opts.size;
@@ -818,7 +823,10 @@ export class RegistryClient {
     const label = `blob ${parsed.digest}`;
     let location = await this.startUpload(repo, what);
     let committed = false;
-    const dig = new Digester(parsed.algorithm);
+    // verify: false is for streams that check themselves (they error before ending on a mismatch, which
+    // cancels the upload): sizes are still counted and bounded, the bytes are not hashed a second time.
+    const hashing = opts.verify !== false;
+    const dig = hashing ? new Digester(parsed.algorithm) : byteCounter();
     const check = (n: number) => {
       if (size !== undefined && n > size) {
         throw new DsvError('SizeMismatch', `${label}: more than the expected ${size} bytes`, { digest: parsed.digest, expectedSize: size });
@@ -829,6 +837,7 @@ export class RegistryClient {
       if (size !== undefined && dig.size !== size) {
         throw new DsvError('SizeMismatch', `${label}: expected ${size} bytes, got ${dig.size}; upload cancelled`, { digest: parsed.digest, expectedSize: size, actualSize: dig.size });
       }
+      if (!hashing) return;
       const actual = dig.digest();
       if (actual !== parsed.digest) {
         throw new DsvError('DigestMismatch', `${label}: content digest ${actual} does not match; upload cancelled`, { digest: parsed.digest, actual, repository: repo });
@@ -1022,4 +1031,20 @@ async function* rechunk(stream: AsyncIterable<Uint8Array>, size: number): AsyncG
     }
   }
   if (have > 0) yield Buffer.concat(parts, have);
+}
+
+/** Counts bytes with a Digester's shape, for uploads whose stream verifies itself. */
+function byteCounter(): { update(chunk: Uint8Array): void; readonly size: number; digest(): Digest } {
+  let n = 0;
+  return {
+    update(chunk) {
+      n += chunk.length;
+    },
+    get size() {
+      return n;
+    },
+    digest() {
+      throw new Error('byteCounter has no digest');
+    },
+  };
 }
