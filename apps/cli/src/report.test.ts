@@ -69,6 +69,7 @@ describe('verification report', () => {
     });
     const text = formatVerifyText(r);
     expect(text).toContain('Integrity check FAILED.');
+    expect(text).toContain(`layer 1 ${D('2')}: FAILED (diff_id ${D('b')} is not ${D('a')})`);
     expect(text).toContain('unknown key');
     expect(verifyFailureLines(r)).toEqual([
       `docker://127.0.0.1:5000/demo:1: layer 1 ${D('2')}: diff_id mismatch`,
@@ -107,7 +108,7 @@ describe('sign report', () => {
 
   it('names the digests and the new image; the signature only with --debug', () => {
     const text = formatSignText(summary);
-    expect(text).toContain(`config digest (unsigned): ${D('3')}`);
+    expect(text).toContain(`config digest (source): ${D('3')}`);
     expect(text).toContain(`config digest (signed): ${D('4')}`);
     expect(text).toContain(`Created new image: docker://h/a:2 (${D('2')})`);
     expect(text).not.toContain('BEGIN PGP');

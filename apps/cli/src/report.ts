@@ -78,6 +78,16 @@ function formatImageVerification(reference: string, img: ImageVerification, tota
     out.push(`${INDENT}image layers:`);
     for (const l of layers) out.push(`${INDENT}${INDENT}${l.actualDiffId ?? l.expectedDiffId ?? '?'}`);
   }
+  if (img.integrity && !img.integrity.configOk) {
+    out.push(`${INDENT}config ${img.configDigest}: FAILED${img.integrity.configError ? ` (${errorMessage(img.integrity.configError)})` : ''}`);
+  }
+  for (const l of layers) {
+    if (layerOk(l)) continue;
+    const why = l.error
+      ? errorMessage(l.error)
+      : [!l.digestOk && 'digest mismatch', !l.sizeOk && 'size mismatch', !l.diffIdOk && `diff_id ${l.actualDiffId ?? '?'} is not ${l.expectedDiffId ?? '?'}`].filter(Boolean).join(', ');
+    out.push(`${INDENT}layer ${l.index} ${l.descriptor.digest}: FAILED (${why})`);
+  }
   const integrityOk = img.integrity ? img.integrity.ok : true;
   out.push(integrityOk ? 'Integrity check passed.' : 'Integrity check FAILED.');
   out.push(`Verifying Signature(s): ${reference}${label} ...`);
@@ -134,7 +144,7 @@ export function formatSignText(s: SignSummary, opts: FormatOptions = {}): string
     const label = n > 1 || img.platform ? ` [${img.platform ?? 'unknown platform'}]` : '';
     out.push(`Image${label}:`);
     out.push(`${INDENT}manifest digest: ${img.sourceManifestDigest} -> ${img.manifestDigest}`);
-    out.push(`${INDENT}config digest (unsigned): ${img.sourceConfigDigest}`);
+    out.push(`${INDENT}config digest (source): ${img.sourceConfigDigest}`);
     out.push(`${INDENT}config digest (signed): ${img.configDigest}`);
     const layers = s.layers?.get(img.sourceManifestDigest);
     if (opts.debug && layers) {
