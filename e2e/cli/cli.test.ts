@@ -109,6 +109,14 @@ describe('docker-sign / docker-verify registry (GPG)', () => {
       expect(r.code, r.all).toBe(0);
       expect(r.stdout).toContain(name === 'dsv' ? 'verify' : 'registry');
     }
+    // The bins npm links for the workspace (npm ci / npm install): npx finds them without installing anything.
+    const npx = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      execFile('npx', ['--no-install', 'docker-sign', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 }, (err, stdout) =>
+        err && typeof err.code !== 'number' ? reject(err) : resolve({ code: err ? (err.code as number) : 0, out: stdout }),
+      );
+    });
+    expect(npx.code).toBe(0);
+    expect(npx.out).toContain('Creates and embeds signatures');
   });
 
   it('signs an image pushed by skopeo with a key from a GnuPG home', async () => {
