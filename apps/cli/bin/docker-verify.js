@@ -1,11 +1,21 @@
 #!/usr/bin/env node
-// docker-verify: launcher for the built CLI (run `npm run build` first).
-import { dockerVerifyMain } from '../dist/legacy.js';
+// docker-verify: launcher for the built CLI (apps/cli/dist, made by `npm run build`).
 
 // Exit once stdout and stderr are flushed, so idle keep-alive sockets or agents never hold the process.
 const exit = (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 
-dockerVerifyMain(process.argv.slice(2)).then(exit, (error) => {
-  process.stderr.write(`docker-verify: error: ${error instanceof Error ? error.message : String(error)}\n`);
-  exit(3);
-});
+let main;
+try {
+  ({ dockerVerifyMain: main } = await import('../dist/legacy.js'));
+} catch (error) {
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('/dist/')) {
+    process.stderr.write('docker-verify: error: the CLI is not built; run `npm run build` in the dsv checkout first\n');
+    exit(3);
+  } else throw error;
+}
+if (main) {
+  main(process.argv.slice(2)).then(exit, (error) => {
+    process.stderr.write(`docker-verify: error: ${error instanceof Error ? error.message : String(error)}\n`);
+    exit(3);
+  });
+}

@@ -152,3 +152,21 @@ describe('output', () => {
     expect(renderProgress(m, 4)).toBe('reading [###-] 1.5 KiB / 2.0 KiB (1/2 blobs)');
   });
 });
+
+describe('progress bar', () => {
+  it('draws on a terminal and clears itself, and is absent on a pipe', async () => {
+    const { createProgress } = await import('./progress.js');
+    const { PassThrough } = await import('node:stream');
+    const pipe = Object.assign(new PassThrough(), { isTTY: false });
+    expect(createProgress(pipe).onProgress).toBeUndefined();
+    const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+    let text = '';
+    tty.on('data', (b: Buffer) => (text += b.toString()));
+    const p = createProgress(tty);
+    p.onProgress!({ id: 'sha256:a', done: 10, total: 10, phase: 'verify' });
+    p.clear();
+    expect(text).toContain('verifying [');
+    expect(text.endsWith('\r\x1b[K')).toBe(true);
+    expect(createProgress(tty, false).onProgress).toBeUndefined();
+  });
+});
