@@ -52,7 +52,7 @@ export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean
   let last = 0;
   let shown = false;
   const draw = () => {
-    const cols = stream.columns ?? 80;
+    const cols = stream.columns || 80;
     stream.write(`\r${renderProgress(items).slice(0, Math.max(10, cols - 1))}\x1b[K`);
     shown = true;
   };
