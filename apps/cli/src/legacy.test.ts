@@ -32,6 +32,11 @@ describe('docker-sign arguments', () => {
     expect((await parseDockerSignArgs(['registry', 'a', 'b', 'c'])).kind).toBe('error');
   });
 
+  it('has the original version subcommand', async () => {
+    expect(await parseDockerSignArgs(['version'])).toEqual({ kind: 'output', text: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });
+    expect(await parseDockerVerifyArgs(['version'])).toEqual({ kind: 'output', text: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) });
+  });
+
   it('prints help and exits 0', async () => {
     const io = captureIo();
     expect(await dockerSignMain(['--help'], io)).toBe(0);

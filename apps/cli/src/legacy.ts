@@ -65,6 +65,7 @@ async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string,
   })) as Record<string, unknown>;
   if (err) return { kind: 'error', message: err };
   if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if ((argv._ as unknown[])[0] === 'version') return { kind: 'output', text: `${VERSION}\n` };
   try {
     return { kind: 'run', args: pick(argv) };
   } catch (e) {
@@ -99,6 +100,7 @@ export function dockerSignParser(): Argv {
     y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
   }
   return y
+    .command('version', 'Show the version (as the original tool did)')
     .demandCommand(1, 'missing subcommand: registry, repository or archive')
     .help()
     .version(VERSION)
@@ -116,6 +118,7 @@ export function dockerVerifyParser(): Argv {
     y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
   }
   return y
+    .command('version', 'Show the version (as the original tool did)')
     .demandCommand(1, 'missing subcommand: registry, repository or archive')
     .help()
     .version(VERSION)
