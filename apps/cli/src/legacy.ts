@@ -44,6 +44,13 @@ export interface LegacyVerifyArgs {
 
 export type Parsed<T> = { kind: 'run'; args: T } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
+const EXIT_HELP = 'Exit codes: 0 ok; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error; 3 operational failure.';
+const SIGN_EPILOGUE = `Environment: DSV_KEYID, DSV_KEYPASS, DSV_KEYTYPE (GPG|PKI), DSV_GPG_DATASTORE (GnuPG home), DSV_CREDENTIALS_STORE, DSV_DEFAULT_REGISTRY, DSV_INSECURE_REGISTRIES, DSV_CERTS_D, DOCKER_HOST, DSV_SIGNER_PLUGINS.
+${EXIT_HELP}`;
+const VERIFY_EPILOGUE = `Trusted keys: the GnuPG home (DSV_GPG_DATASTORE, default ~/.gnupg), the PKI trust store (DSV_PKI_DATASTORE, default ~/.dsv.pem), and key files in DSV_GPG_TRUST / DSV_PKI_TRUST / DSV_TRUST (':'-separated).
+repository: reads Docker's store (DSV_DOCKER_ROOT) when readable, else the engine (DOCKER_HOST).
+${EXIT_HELP}`;
+
 const SOURCE_HELP: Record<SourceKind, string> = {
   registry: 'Operates on docker registries (v2)',
   repository: "Operates on docker repositories (the local Docker engine's image store)",
@@ -95,7 +102,8 @@ export function dockerSignParser(): Argv {
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
     .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
-    .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' });
+    .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
+    .epilogue(SIGN_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
   }
@@ -113,7 +121,8 @@ export function dockerVerifyParser(): Argv {
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] IMAGE...\n\nVerifies embedded signatures, and the integrity of docker image layers and metadata.')
     .exitProcess(false)
     .strict()
-    .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' });
+    .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .epilogue(VERIFY_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
   }
