@@ -285,3 +285,44 @@ describe('runLimited', () => {
     expect(await runLimited([async () => 1, async () => 2], 4)).toEqual([1, 2]);
   });
 });
+
+describe('uncompressed layers and source diagnosis', () => {
+  afterEach(() => clearMemoryStore());
+
+  it('checks an uncompressed layer against its diff_id (the blob digest serves as both)', async () => {
+    const img = buildImage([Buffer.from('plain tar bytes'), randomBytes(3000)], { compression: 'none' });
+    await push('plain:1', img);
+    const report = await verifyIntegrity(await source('plain:1'));
+    expect(report.ok).toBe(true);
+    expect(report.images[0]!.layers.map((l) => [l.compression, l.actualDiffId])).toEqual(img.layers.map((l) => ['none', digestOf(l.raw)]));
+    const wrongDiffIds = buildImage([Buffer.from('plain')], { compression: 'none', diffIds: [digestOf('other')] });
+    await push('plain:2', wrongDiffIds);
+    const bad = await verifyIntegrity(await source('plain:2'));
+    expect(bad.ok).toBe(false);
+    expect(bad.images[0]!.layers[0]!.error?.message).toMatch(/diff_id mismatch/);
+  });
+
+  it('asks the source to diagnose a blob that failed, and only then', async () => {
+    const img = buildImage([Buffer.from('layer content')], { compression: 'none' });
+    await push('diag:1', img);
+    const asked: string[] = [];
+    const withDiagnosis = async (): Promise<ImageSource> => {
+      const src = await source('diag:1');
+      return Object.assign(src, {
+        diagnoseBlob: async (d: Descriptor) => {
+          asked.push(d.digest);
+          return Object.assign(new Error('file "app/x" changed on disk'), { code: 'DigestMismatch', details: { file: 'app/x' } });
+        },
+      });
+    };
+    expect((await verifyIntegrity(await withDiagnosis())).ok).toBe(true);
+    expect(asked).toEqual([]);
+    memoryStoreFaults.putRawBlob('diag', img.layers[0]!.desc.digest, Buffer.from('layer CONTENT'));
+    const report = await verifyIntegrity(await withDiagnosis());
+    expect(asked).toEqual([img.layers[0]!.desc.digest]);
+    const error = report.images[0]!.layers[0]!.error!;
+    expect(isDsvError(error, 'DigestMismatch')).toBe(true);
+    expect(error.message).toMatch(/^layer 0 sha256:[0-9a-f]{64}: file "app\/x" changed on disk$/);
+    expect(error.details).toMatchObject({ layer: 0, file: 'app/x' });
+  });
+});

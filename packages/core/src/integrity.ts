@@ -102,6 +102,7 @@ async function streamLayer(
   const checker = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, name: `blob ${descriptor.digest}` });
   const inflater: DecompressStream = decompressor('auto', { maxBytes: opts.maxLayerBytes, name: `layer ${descriptor.digest}` });
   const diffId = new Digester(diffIdLike ? parseDigest(diffIdLike).algorithm : 'sha256');
+  const sameAlgorithm = diffId.algorithm === checker.digester.algorithm;
   let inflateError: DsvError | undefined;
   let inflateFailed = false;
   let overrun = false;
@@ -136,7 +137,8 @@ async function streamLayer(
     new Writable({
       highWaterMark: 256 * 1024,
       write(chunk: Buffer, _enc, cb) {
-        diffId.update(chunk);
+        // An uncompressed layer's diff_id is the digest the checker computes anyway: hash it once.
+        if (!(inflater.detected === 'none' && sameAlgorithm)) diffId.update(chunk);
         cb();
       },
     }),
@@ -159,7 +161,7 @@ async function streamLayer(
   if (readToEnd) result.actualDigest = checker.digester.digest();
   if (blobError) result.blobError = blobError;
   else if (inflateError) result.inflateError = inflateError;
-  else result.uncompressedDigest = diffId.digest();
+  else result.uncompressedDigest = inflater.detected === 'none' && sameAlgorithm ? checker.digester.digest() : diffId.digest();
   opts.onProgress?.({ id: descriptor.digest, done: checker.digester.size, total: descriptor.size, phase: 'verify' });
   return result;
 }
@@ -276,6 +278,10 @@ export async function checkIntegrity(
         } else if (config !== undefined && check.configOk) {
           // Unreachable while counts match; kept so a layer can never pass without its diff_id.
           layer.error = new DsvError('ConfigInvalid', `${where}: no diff_id in image configuration ${m.config.digest}`, { layer: index });
+        }
+        if (layer.error?.code === 'DigestMismatch' && source.diagnoseBlob) {
+          const why = await source.diagnoseBlob(descriptor).catch((e: unknown) => asDsvError(e, where));
+          if (why) layer.error = new DsvError(layer.error.code, `${where}: ${why.message}`, { ...layer.error.details, ...why.details }, { cause: layer.error });
         }
       });
     });

@@ -74,7 +74,19 @@ export interface ImageSource {
   getBlob(descriptor: Descriptor): Promise<Readable>;
   /** Tags in the same repository, where the transport can list them. */
   listTags?(): Promise<string[]>;
+  /**
+   * Called by readers only after a blob failed its digest or diff_id check: a source that can say more
+   * (e.g. which file of a layer changed on disk) returns that as an error; undefined when it cannot.
+   * Lets a source keep its fast path free of per-file checks.
+   */
+  diagnoseBlob?(descriptor: Descriptor): Promise<DsvErrorLike | undefined>;
   close(): Promise<void>;
+}
+
+/** The shape of a DsvError, without importing the class into this types-only module. */
+export interface DsvErrorLike extends Error {
+  readonly code: string;
+  readonly details: Record<string, unknown>;
 }
 
 export interface PutBlobOptions {
