@@ -108,23 +108,23 @@ class StorageSource implements ImageSource {
     const layer = this.image.layers.find((l) => l.diffId === descriptor.digest);
     if (!layer) throw new DsvError('NotFound', `blob ${descriptor.digest} is not part of image ${this.image.id} in ${this.store.base}`, { digest: descriptor.digest });
     this.ctx?.debug?.(`docker-storage: rebuilding ${layerLabel(layer.index, layer.diffId)} from ${this.store.tarSplitPath(layer)}`);
-    const store = this.store;
-    // Fast path: rebuild without per-file CRC-64 (it costs more than the SHA-256 itself) and hash the
-    // stream; only when the layer does not hash to its diff_id, a second pass with CRC-64 names the file
-    // that changed before the stream fails. The reader (integrity engine) still hashes what it gets.
-    async function* rebuild(): AsyncGenerator<Buffer> {
-      const digester = new Digester();
-      for await (const chunk of store.openLayer(layer!, { verifyChecksums: false })) {
-        digester.update(chunk as Buffer);
-        yield chunk as Buffer;
+    // Fast path: no per-file CRC-64 (it costs more than the SHA-256 the reader computes anyway);
+    // diagnoseBlob() runs it only for a layer that failed, to name the file that changed.
+    return this.store.openLayer(layer, { verifyChecksums: false });
+  }
+
+  async diagnoseBlob(descriptor: Descriptor): Promise<DsvError | undefined> {
+    const layer = this.image.layers.find((l) => l.diffId === descriptor.digest);
+    if (!layer) return undefined;
+    try {
+      for await (const _ of this.store.openLayer(layer, { verifyChecksums: true })) {
+        /* drained only for the CRC-64 check, which throws naming the changed file */
       }
-      if (digester.digest() !== layer!.diffId) {
-        for await (const _ of store.openLayer(layer!, { verifyChecksums: true })) {
-          /* drained only to find the changed file: the CRC-64 check throws naming it */
-        }
-      }
+    } catch (e) {
+      if (e instanceof DsvError) return e;
+      throw e;
     }
-    return Readable.from(rebuild(), { objectMode: false });
+    return undefined;
   }
 
   async listTags(): Promise<string[]> {
