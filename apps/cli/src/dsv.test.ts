@@ -36,10 +36,16 @@ describe('dsv arguments', () => {
     expect((await parseDsvArgs([])).kind).toBe('error');
   });
 
-  it('reserves copy for dsv-copy', async () => {
-    const io = captureIo();
-    expect(await dsvMain(['copy', 'a', 'b'], io)).toBe(2);
-    expect(io.errText()).toContain('dsv-copy');
+  it('hands "dsv copy" to dsv-copy and "dsv docker-plugin" to the plugin installer', async () => {
+    const help = captureIo();
+    expect(await dsvMain(['copy', '--help'], help)).toBe(0);
+    expect(help.outText()).toMatch(/dsv copy \[options\] SRC DEST/);
+    const bad = captureIo();
+    expect(await dsvMain(['copy', '--jobs', '0', 'a', 'b'], bad)).toBe(2);
+    expect(bad.errText()).toMatch(/^dsv copy: error: invalid --jobs/);
+    const plugin = captureIo();
+    expect(await dsvMain(['docker-plugin', '--help'], plugin)).toBe(0);
+    expect(plugin.outText() + plugin.errText()).toMatch(/docker-plugin <install\|uninstall>/);
   });
 
   it('prints help with the reference syntax and exit codes', async () => {

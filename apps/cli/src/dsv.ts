@@ -112,7 +112,8 @@ export function dsvParser(): Argv {
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
     )
-    .command('copy', 'Copy an image with its signatures (provided by dsv-copy)', (y) => y.strict(false))
+    .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
+    .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .demandCommand(1, 'missing command: sign, verify or inspect')
     .help()
     .version(VERSION)
@@ -169,7 +170,29 @@ function writeJson(out: Output, value: unknown): void {
   out.out(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * `dsv copy …` and `dsv docker-plugin …` are the dsv-copy and docker-plugin apps, which build on this one:
+ * they are loaded at run time by package name, so the apps keep a one-way dependency.
+ */
+const DELEGATED: Record<string, { pkg: string; run: (mod: Record<string, unknown>, rest: string[], io: CliIo) => Promise<number> }> = {
+  copy: { pkg: '@dsv/copy', run: (m, rest, io) => (m.copyMain as (a: string[], io: CliIo, prog: string) => Promise<number>)(rest, io, 'dsv copy') },
+  'docker-plugin': { pkg: '@dsv/docker-plugin', run: (m, rest, io) => (m.dockerPluginCommand as (a: string[], io: CliIo) => Promise<number>)(rest, io) },
+};
+
+async function runDelegated(name: string, rest: string[], io: CliIo): Promise<number> {
+  const d = DELEGATED[name]!;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(d.pkg)) as Record<string, unknown>;
+  } catch (e) {
+    io.stderr.write(`dsv: error: "dsv ${name}" needs ${d.pkg}, which is not installed or not built (${(e as Error).message.split('\n')[0]})\n`);
+    return ExitCodes.Operational;
+  }
+  return d.run(mod, rest, io);
+}
+
 export async function dsvMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
+  if (args[0] !== undefined && args[0] in DELEGATED) return runDelegated(args[0], args.slice(1), io);
   const out = new Output(io, 'dsv');
   if (io.env.DSV_KEYPASS) out.addSecret(io.env.DSV_KEYPASS);
   const parsed = await parseDsvArgs(args);
@@ -183,10 +206,7 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), contextFa
   }
   const a = parsed.args;
   out.debugEnabled = a.debug;
-  if (a.command === 'copy') {
-    out.err('dsv: error: "dsv copy" is reserved for the dsv-copy tool (apps/copy); it is not part of this command\n');
-    return ExitCodes.Usage;
-  }
+  if (a.command === 'copy') return runDelegated('copy', a.rest, io);
   const progress = createProgress(io.stderr, !a.json);
   out.beforeStderr = () => progress.clear();
   let ctx: CliContext;
