@@ -1,6 +1,6 @@
 // Helpers for the archive e2e tests: a small copy-and-sign (stands in for core's copyImage, not written
 // yet when these tests were), an integrity check, and an HMAC test signer.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -26,16 +26,8 @@ export function ref(text: string): ImageReference {
   return t.parseReference(text.slice(i + 1));
 }
 
-const KEY = 'dsv-e2e-test-key';
-export const hmacSigner: Signer = {
-  type: 'hmac',
-  describeKey: async () => ({ type: 'hmac', keyId: 'e2e' }),
-  sign: async (data) => `HMAC:${createHmac('sha256', KEY).update(data).digest('hex')}`,
-};
-export async function hmacVerify(data: Uint8Array, signature: string): Promise<VerificationResult> {
-  const ok = signature === `HMAC:${createHmac('sha256', KEY).update(data).digest('hex')}`;
-  return { status: ok ? 'valid' : 'invalid', type: 'hmac', keyId: 'e2e' };
-}
+import { hmacSigner, hmacVerify } from '../helpers/hmac-signer.js';
+export { hmacSigner, hmacVerify };
 
 async function readAll(s: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -1,7 +1,7 @@
 // Helpers for the docker-storage:/docker-daemon: e2e tests: an HMAC test signer, a small copy-and-sign
 // (a stand-in for core's copyImage, which did not exist yet when these tests were written), an
 // integrity check over any ImageSource, and a docker-save archive built with the real tar CLI.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -31,16 +31,8 @@ export function ref(text: string): ImageReference {
   return t.parseReference(text.slice(i + 1));
 }
 
-const KEY = 'dsv-e2e-repository-key';
-export const hmacSigner: Signer = {
-  type: 'hmac',
-  describeKey: async () => ({ type: 'hmac', keyId: 'e2e' }),
-  sign: async (data) => `HMAC:${createHmac('sha256', KEY).update(data).digest('hex')}`,
-};
-export async function hmacVerify(data: Uint8Array, signature: string): Promise<VerificationResult> {
-  const ok = signature === `HMAC:${createHmac('sha256', KEY).update(data).digest('hex')}`;
-  return { status: ok ? 'valid' : 'invalid', type: 'hmac', keyId: 'e2e' };
-}
+import { hmacSigner, hmacVerify } from '../helpers/hmac-signer.js';
+export { hmacSigner, hmacVerify };
 
 export async function readAll(s: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
