@@ -83,10 +83,12 @@ function formatImageVerification(reference: string, img: ImageVerification, tota
   }
   for (const l of layers) {
     if (layerOk(l)) continue;
+    const label = `layer ${l.index} ${l.descriptor.digest}`;
+    // Core's layer errors already start with the layer label; print it once.
     const why = l.error
-      ? errorMessage(l.error)
+      ? errorMessage(l.error).replace(`${label}: `, '')
       : [!l.digestOk && 'digest mismatch', !l.sizeOk && 'size mismatch', !l.diffIdOk && `diff_id ${l.actualDiffId ?? '?'} is not ${l.expectedDiffId ?? '?'}`].filter(Boolean).join(', ');
-    out.push(`${INDENT}layer ${l.index} ${l.descriptor.digest}: FAILED (${why})`);
+    out.push(`${INDENT}${label}: FAILED (${why})`);
   }
   const integrityOk = img.integrity ? img.integrity.ok : true;
   out.push(integrityOk ? 'Integrity check passed.' : 'Integrity check FAILED.');

@@ -263,7 +263,9 @@ export async function checkIntegrity(
         layer.digestOk = res.actualDigest === descriptor.digest && layer.sizeOk;
         const where = `layer ${index} ${descriptor.digest}`;
         if (res.blobError) {
-          layer.error = new DsvError(res.blobError.code, `${where}: ${res.blobError.message}`, { ...res.blobError.details, layer: index, digest: descriptor.digest }, { cause: res.blobError });
+          // The checker names the blob by its digest, which `where` already says.
+          const detail = res.blobError.message.replace(`blob ${descriptor.digest}: `, '');
+          layer.error = new DsvError(res.blobError.code, `${where}: ${detail}`, { ...res.blobError.details, layer: index, digest: descriptor.digest }, { cause: res.blobError });
         } else if (res.inflateError) {
           layer.error = new DsvError(res.inflateError.code, `${where}: cannot decompress: ${res.inflateError.message}`, { ...res.inflateError.details, layer: index, digest: descriptor.digest }, { cause: res.inflateError });
         } else if (expectedDiffId !== undefined) {
