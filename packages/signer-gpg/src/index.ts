@@ -2,13 +2,45 @@
  * @dsv/signer-gpg — OpenPGP signatures for dsv: ASCII-armoured detached signatures over the signed
  * bytes (for embedded image signatures, the digest string "sha256:<hex>"), compatible with
  * docker-sign-verify and `gpg --verify`.
+ *
+ * Importing this package is cheap: the plugin object and `isPgpSignature` need no OpenPGP code, and
+ * the signer / verifier modules (which load openpgp.js) are imported on first use only.
  */
-import type { SignerOptions, SignerPlugin, VerifierOptions } from '@dsv/core';
-import { createGpgSigner } from './signer.js';
-import { createGpgVerifier, isPgpSignature } from './verifier.js';
+import type { Signer, SignerOptions, SignerPlugin, VerifierOptions } from '@dsv/core';
+import { isPgpSignature } from './detect.js';
+import type { GpgSignerOptions } from './signer.js';
+import type { GpgVerifier, GpgVerifierOptions } from './verifier.js';
 
-export { createGpgSigner, type GpgSignerOptions } from './signer.js';
-export { createGpgVerifier, isPgpSignature, type GpgVerifierOptions } from './verifier.js';
+export { isPgpSignature };
+export type { GpgSignerOptions, GpgVerifierOptions };
+
+let signerModule: Promise<typeof import('./signer.js')> | undefined;
+let verifierModule: Promise<typeof import('./verifier.js')> | undefined;
+
+/** Loads the signer module (and with it openpgp.js) once; a failed load is retried on the next call. */
+function loadSigner(): Promise<typeof import('./signer.js')> {
+  return (signerModule ??= import('./signer.js').catch((e: unknown) => {
+    signerModule = undefined;
+    throw e;
+  }));
+}
+
+function loadVerifier(): Promise<typeof import('./verifier.js')> {
+  return (verifierModule ??= import('./verifier.js').catch((e: unknown) => {
+    verifierModule = undefined;
+    throw e;
+  }));
+}
+
+/** A Signer for a key file or a key in a GnuPG home (see GpgSignerOptions). */
+export async function createGpgSigner(opts: GpgSignerOptions): Promise<Signer> {
+  return (await loadSigner()).createGpgSigner(opts);
+}
+
+/** A Verifier trusting the given key files and the public keyring of the GnuPG home. */
+export async function createGpgVerifier(opts: GpgVerifierOptions = {}): Promise<GpgVerifier> {
+  return (await loadVerifier()).createGpgVerifier(opts);
+}
 
 function stringSetting(settings: Record<string, unknown> | undefined, name: string): string | undefined {
   const v = settings?.[name];

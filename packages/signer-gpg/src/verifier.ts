@@ -14,10 +14,9 @@ export interface GpgVerifierOptions {
   now?: Date;
 }
 
-/** True when `text` is an armoured detached OpenPGP signature (by its armour header line). */
-export function isPgpSignature(text: string): boolean {
-  return /^-----BEGIN PGP SIGNATURE-----[ \t]*\r?$/m.test(text.trimStart().split('\n', 1)[0] ?? '');
-}
+import { isPgpSignature } from './detect.js';
+
+export { isPgpSignature };
 
 /** Loads trusted keys from key files; a broken file is a KeyInvalid error naming it. */
 async function loadTrustFile(file: string): Promise<openpgp.PublicKey[]> {
