@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classifyTrustFile, signerSettingsFromEnv, systemContextFromEnv } from './context.js';
+import { classifyTrustFile, createContext, createTransportRegistry, signerSettingsFromEnv, systemContextFromEnv } from './context.js';
 
 describe('SystemContext from the environment', () => {
   it('reads every DSV_* / DOCKER_* variable the original read, plus flags', () => {
@@ -68,5 +68,25 @@ describe('trust files', () => {
 
   it('names a missing trust file', async () => {
     await expect(classifyTrustFile(join(dir, 'nope.asc'), ['gpg'])).rejects.toMatchObject({ code: 'NotFound', message: expect.stringContaining('nope.asc') });
+  });
+});
+
+describe('composition (lazy package loading)', () => {
+  it('imports no transport or signer package statically (they load in createContext)', () => {
+    const text = readFileSync(new URL('./context.ts', import.meta.url), 'utf8');
+    const eager = [...text.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+'([^']+)'/gm)].map((m) => m[1]);
+    expect(eager.filter((m) => m !== undefined && /^@dsv\/(source|signer)-/.test(m))).toEqual([]);
+  });
+
+  it('registers every transport and both built-in signers', async () => {
+    const transports = await createTransportRegistry();
+    expect(transports.names().sort()).toEqual(['docker', 'docker-archive', 'docker-daemon', 'docker-storage', 'oci', 'oci-archive']);
+    expect(transports.defaultTransport).toBe('docker');
+    const ctx = await createContext({ env: {}, loadPlugins: false });
+    expect(ctx.signers.types().sort()).toEqual(['gpg', 'pki']);
+    expect(ctx.parseImage('localhost:5000/a/b:c').toString()).toBe('docker://localhost:5000/a/b:c');
+    expect(ctx.parseImage('oci-archive:/tmp/x.tar').transport.name).toBe('oci-archive');
+    expect(() => ctx.parseImage('docker://Bad Ref')).toThrow(expect.objectContaining({ code: 'ReferenceInvalid' }));
+    expect(ctx.signers.forSignature('-----BEGIN PGP SIGNATURE-----\n')?.type).toBe('gpg');
   });
 });

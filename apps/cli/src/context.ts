@@ -13,11 +13,10 @@ import {
   type ProgressEvent,
   type VerificationResult,
 } from '@dsv/core';
-import { dockerTransport } from '@dsv/source-registry';
-import { dockerArchiveTransport, ociArchiveTransport, ociTransport } from '@dsv/source-archive';
-import { dockerDaemonTransport, dockerStorageTransport } from '@dsv/source-repository';
-import { gpgPlugin } from '@dsv/signer-gpg';
-import { pkiPlugin } from '@dsv/signer-pki';
+
+// The transport and signer packages are imported by createContext / createTransportRegistry, not here:
+// importing @dsv/cli (for --version, --help, usage errors, or just its helpers) loads none of them
+// (undici, tar-stream, the daemon/storage code). Nothing else in this module depends on them.
 
 export interface ContextOptions {
   /** Environment to read DSV_* / DOCKER_HOST from (default process.env). */
@@ -69,15 +68,26 @@ export function systemContextFromEnv(env: NodeJS.ProcessEnv, opts: Omit<ContextO
   return ctx;
 }
 
-/** A TransportRegistry holding every transport dsv ships (docker:// is the default). */
-export function createTransportRegistry(): TransportRegistry {
+/** A TransportRegistry holding every transport dsv ships (docker:// is the default); imports their packages. */
+export async function createTransportRegistry(): Promise<TransportRegistry> {
+  const [registry, archive, repository] = await Promise.all([
+    import('@dsv/source-registry'),
+    import('@dsv/source-archive'),
+    import('@dsv/source-repository'),
+  ]);
   return new TransportRegistry({ defaultTransport: 'docker' })
-    .register(dockerTransport)
-    .register(dockerArchiveTransport)
-    .register(ociTransport)
-    .register(ociArchiveTransport)
-    .register(dockerDaemonTransport)
-    .register(dockerStorageTransport);
+    .register(registry.dockerTransport)
+    .register(archive.dockerArchiveTransport)
+    .register(archive.ociTransport)
+    .register(archive.ociArchiveTransport)
+    .register(repository.dockerDaemonTransport)
+    .register(repository.dockerStorageTransport);
+}
+
+/** A SignerRegistry with the built-in plugins (gpg, pki); each loads its crypto code on first use. */
+async function createBuiltinSignerRegistry(): Promise<SignerRegistry> {
+  const [gpg, pki] = await Promise.all([import('@dsv/signer-gpg'), import('@dsv/signer-pki')]);
+  return new SignerRegistry().register(gpg.gpgPlugin).register(pki.pkiPlugin);
 }
 
 /** Plugin settings per type, from the environment. */
@@ -92,8 +102,7 @@ export function signerSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, Re
 export async function createContext(opts: ContextOptions = {}): Promise<CliContext> {
   const env = opts.env ?? process.env;
   const debug = opts.debug ?? (() => {});
-  const transports = createTransportRegistry();
-  const signers = new SignerRegistry().register(gpgPlugin).register(pkiPlugin);
+  const [transports, signers] = await Promise.all([createTransportRegistry(), createBuiltinSignerRegistry()]);
   if (opts.loadPlugins !== false) await loadSignerPlugins(signers, { env });
   const system = systemContextFromEnv(env, opts);
   return {
