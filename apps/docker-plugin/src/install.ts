@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DsvError } from '@dsv/core';
 import { PLUGIN_NAMES } from './metadata.js';
@@ -23,6 +23,28 @@ function launcherTarget(name: string): string {
   return fileURLToPath(new URL(`../bin/docker-${name}.js`, import.meta.url));
 }
 
+/** mkdir -p one component at a time: Node's recursive mkdir never returns for some paths (e.g. under /proc). */
+function ensureDirectory(path: string): void {
+  const missing: string[] = [];
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      if (!statSync(p).isDirectory()) throw new DsvError('Usage', `cannot create ${path}: ${p} is not a directory`);
+      break;
+    } catch (e) {
+      if (e instanceof DsvError) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw new DsvError('IoError', `cannot create ${path}: ${(e as Error).message}`);
+      missing.push(p);
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new DsvError('IoError', `cannot create ${d}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+}
+
 const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function isOurs(file: string): boolean {
@@ -37,7 +59,7 @@ function isOurs(file: string): boolean {
 export function installPlugins(options: InstallOptions = {}): string[] {
   const dir = options.dir ?? defaultPluginDir(options.env);
   const node = options.nodePath ?? process.execPath;
-  mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   const written: string[] = [];
   for (const name of PLUGIN_NAMES) {
     const file = join(dir, `docker-${name}`);

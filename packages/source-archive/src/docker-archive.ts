@@ -1,7 +1,7 @@
 // `docker-archive:PATH[:NAME:TAG]` / `docker-archive:PATH:@N` — docker save archives as image sources,
 // and as destinations: a new archive `docker load` accepts, or an existing archive updated in place
 // (new config entry, tag moved, every other entry copied verbatim) through a temp file renamed on commit().
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -20,7 +20,7 @@ import {
 import { DockerSaveArchive, type ArchiveImage, type SaveManifestEntry } from './docker-save.js';
 import { familiarName, familiarRepository, fullName, parseTaggedName, sameName, type TaggedName } from './names.js';
 import { tarChunks, writeTarFile, type TarAddition } from './tar.js';
-import { blobPath, descriptorOf, digestFromBlobPath, exists, ioError, isObject, parseJson, siblingTemp, storeVerified } from './util.js';
+import { blobPath, descriptorOf, digestFromBlobPath, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified } from './util.js';
 import { createReadStream } from 'node:fs';
 
 export interface DockerArchiveReference extends ImageReference {
@@ -170,7 +170,7 @@ export class DockerArchiveDestination implements ImageDestination {
 
   async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
     const { hex } = parseDigest(descriptor.digest);
-    await mkdir(this.spool, { recursive: true });
+    await ensureDirectory(this.spool);
     const file = join(this.spool, hex);
     await storeVerified(descriptor, stream, file);
     this.spooled.set(descriptor.digest, { file, size: descriptor.size });

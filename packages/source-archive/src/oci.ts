@@ -2,7 +2,7 @@
 // The tag is the org.opencontainers.image.ref.name annotation of an index.json descriptor, which may
 // point at a manifest or at an index (several platforms).
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -20,7 +20,7 @@ import {
   type Transport,
 } from '@dsv/core';
 import { TarIndex, tarChunks, writeTarFile, type TarAddition } from './tar.js';
-import { blobPath, descriptorOf, exists, ioError, isObject, parseJson, siblingTemp, storeVerified, writeAtomic } from './util.js';
+import { blobPath, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified, writeAtomic } from './util.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 const LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
@@ -234,7 +234,7 @@ export class OciLayoutWriter {
 
   async finish(): Promise<void> {
     const idx = this.nextIndex();
-    await mkdir(this.dir, { recursive: true });
+    await ensureDirectory(this.dir);
     if (!(await exists(join(this.dir, 'oci-layout')))) await writeAtomic(join(this.dir, 'oci-layout'), LAYOUT_BYTES);
     await writeAtomic(join(this.dir, 'index.json'), Buffer.from(JSON.stringify(idx)));
   }
@@ -289,7 +289,7 @@ class OciRef implements ImageReference {
 
   async newDestination(ctx?: SystemContext): Promise<ImageDestination> {
     if (this.transport.name === 'oci') {
-      await mkdir(this.path, { recursive: true }).catch((e) => { throw ioError(`cannot create ${this.path}`, e, { path: this.path }); });
+      await ensureDirectory(this.path);
       const store = new DirStore(this.path);
       const index = (await store.sizeOf('index.json')) !== undefined ? await readIndex(store) : undefined;
       return new OciDestination(this, new OciLayoutWriter(this.path, store, index, this.tag));
@@ -302,7 +302,7 @@ class OciRef implements ImageReference {
     const store = base ? new TarStore(base) : undefined;
     const index = store ? await readIndex(store) : undefined;
     const tmpDir = siblingTemp(file, '.d');
-    await mkdir(tmpDir, { recursive: true }).catch((e) => { throw ioError(`cannot create a temp directory beside ${file}`, e, { path: file }); });
+    await ensureDirectory(tmpDir);
     const writer = new OciLayoutWriter(tmpDir, store, index, this.tag);
     let tmpTar: string | undefined;
     ctx?.debug?.(`oci-archive: staging in ${tmpDir}`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestingStream, DsvError, parseDigest, type Descriptor, type Digest } from '@dsv/core';
@@ -44,7 +44,7 @@ export function ioError(what: string, e: unknown, details: Record<string, unknow
  */
 export async function storeVerified(descriptor: Pick<Descriptor, 'digest' | 'size'>, stream: Readable, target: string): Promise<void> {
   parseDigest(descriptor.digest);
-  await mkdir(dirname(target), { recursive: true });
+  await ensureDirectory(dirname(target));
   const tmp = siblingTemp(target, '.tmp');
   try {
     await pipeline(stream, new DigestingStream({ digest: descriptor.digest, size: descriptor.size, name: descriptor.digest }), createWriteStream(tmp));
@@ -118,4 +118,32 @@ export function descriptorOf(v: unknown, what: string, code: 'ManifestInvalid' |
   }
   parseDigest(v.digest);
   return v as unknown as Descriptor;
+}
+
+/**
+ * mkdir -p, one component at a time. Node's recursive mkdir never settles for some paths (e.g. under
+ * /proc), which hung a copy to such a destination; plain mkdir/stat fail fast there.
+ */
+export async function ensureDirectory(path: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(path); ; ) {
+    try {
+      if (!(await stat(p)).isDirectory()) throw new DsvError('IoError', `cannot create directory ${path}: ${p} is not a directory`, { path });
+      break;
+    } catch (e) {
+      if (e instanceof DsvError) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot create directory ${path}`, e, { path });
+      missing.push(p);
+      const parent = dirname(p);
+      if (parent === p) break;
+      p = parent;
+    }
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`cannot create directory ${dir}`, e, { path: dir });
+    }
+  }
 }
