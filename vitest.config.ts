@@ -15,6 +15,7 @@ for (const group of ['packages', 'apps']) {
 export default defineConfig({
   resolve: { alias },
   test: {
+    reporters: ['default', './tools/summary-reporter.ts'],
     projects: [
       {
         resolve: { alias },
