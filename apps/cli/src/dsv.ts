@@ -3,7 +3,7 @@
  *   dsv sign SRC [DEST]      dsv verify IMAGE...      dsv inspect IMAGE      (dsv copy: reserved for apps/copy)
  */
 import yargs, { type Argv } from 'yargs';
-import type { SignatureKind, VerifyResult } from '@dsv/core';
+import { isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type VerifyResult } from '@dsv/core';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runInspect, runSign, runVerify } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
@@ -59,7 +59,6 @@ export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
-const PLATFORM_RE = /^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i;
 
 const REFERENCE_HELP = `References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG],
 oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG.
@@ -84,7 +83,7 @@ export function dsvParser(): Argv {
       describe: 'Only this platform of a multi-platform image: os/arch[/variant]',
       coerce: (v: unknown) => {
         const s = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
-        if (!PLATFORM_RE.test(s)) throw new Error(`invalid --platform "${s}": expected os/arch[/variant]`);
+        if (!isPlatformString(s)) throw new Error(`invalid --platform "${s}": expected os/arch[/variant]`);
         return s;
       },
     })
@@ -100,7 +99,7 @@ export function dsvParser(): Argv {
           describe: 'sign (co-sign), endorse (countersign) or resign (replace all signatures)',
           coerce: (v: string) => {
             const k = String(v).toLowerCase();
-            if (!['sign', 'endorse', 'resign'].includes(k)) throw new Error(`invalid --signature-type "${v}" (sign, endorse, resign)`);
+            if (!isSignatureKind(k)) throw new Error(`invalid --signature-type "${v}" (${SIGNATURE_KINDS.join(', ')})`);
             return k;
           },
         })

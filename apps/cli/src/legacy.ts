@@ -9,7 +9,7 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { DsvError, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { DsvError, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type VerifyResult } from '@dsv/core';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runSign, runVerify } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
@@ -95,7 +95,7 @@ export function dockerSignParser(): Argv {
       describe: '(Co-)sign (default), endorse / countersign, or resign the source image',
       coerce: (v: string) => {
         const k = String(v).toLowerCase();
-        if (!['sign', 'endorse', 'resign'].includes(k)) throw new Error(`invalid --signature-type "${v}" (sign, endorse, resign)`);
+        if (!isSignatureKind(k)) throw new Error(`invalid --signature-type "${v}" (${SIGNATURE_KINDS.join(', ')})`);
         return k;
       },
     })

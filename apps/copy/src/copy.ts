@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import yargs, { type Argv } from 'yargs';
-import { copyImage, DsvError, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
+import { copyImage, DsvError, isPlatformString, isSignatureKind, resolveImages, SIGNATURE_KINDS, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
 import {
   ExitCodes,
   Output,
@@ -22,7 +22,6 @@ import {
   type CliIo,
 } from '@dsv/cli';
 
-const PLATFORM_RE = /^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i;
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
@@ -108,7 +107,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   if (err) return { kind: 'error', message: err };
   if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   const platform = one(argv.platform);
-  if (platform !== undefined && !PLATFORM_RE.test(platform)) return { kind: 'error', message: `invalid --platform "${platform}": expected os/arch[/variant]` };
+  if (platform !== undefined && !isPlatformString(platform)) return { kind: 'error', message: `invalid --platform "${platform}": expected os/arch[/variant]` };
   const common = {
     json: argv.json === true,
     debug: argv.debug === true,
@@ -119,7 +118,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
   const kind = (one(argv.signatureType) ?? 'sign').toLowerCase();
-  if (!['sign', 'endorse', 'resign'].includes(kind)) return { kind: 'error', message: `invalid --signature-type "${kind}" (sign, endorse, resign)` };
+  if (!isSignatureKind(kind)) return { kind: 'error', message: `invalid --signature-type "${kind}" (${SIGNATURE_KINDS.join(', ')})` };
   const jobs = Number(one(argv.jobs) ?? DEFAULT_JOBS);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) return { kind: 'error', message: `invalid --jobs "${one(argv.jobs)}": a whole number from 1 to 64` };
   const retry = one(argv.retryTimes);

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DsvError, isDsvError, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { DsvError, isDsvError, isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type VerifyResult } from '@dsv/core';
 import {
   ExitCodes,
   Output,
@@ -45,8 +45,6 @@ export interface RunOptions {
   contextFactory?: typeof createContext;
 }
 
-const PLATFORM_RE = /^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i;
-const SIGNATURE_KINDS = ['sign', 'endorse', 'resign'];
 
 type Parsed = { kind: 'run'; args: ParsedArgs } | { kind: 'done'; code: number };
 
@@ -74,7 +72,7 @@ const list = (v: ParsedArgs['values'][string]): string[] =>
 
 function checkCommon(spec: CommandSpec, a: ParsedArgs): void {
   const platform = str(a.values.platform);
-  if (platform !== undefined && !PLATFORM_RE.test(platform)) throw new Error(`invalid --platform "${platform}": expected os/arch[/variant]`);
+  if (platform !== undefined && !isPlatformString(platform)) throw new Error(`invalid --platform "${platform}": expected os/arch[/variant]`);
   for (const p of a.positionals) if (p.trim() === '') throw new Error(`"${spec.name}" was given an empty image name`);
 }
 
@@ -97,7 +95,7 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
       throw new Error(`"docker sign" requires at least 1 and at most 2 arguments (IMAGE [DEST]), ${a.positionals.length} given`);
     }
     const kind = str(a.values['signature-type']);
-    if (kind !== undefined && !SIGNATURE_KINDS.includes(kind.toLowerCase())) throw new Error(`invalid --signature-type "${kind}" (sign, endorse, resign)`);
+    if (kind !== undefined && !isSignatureKind(kind.toLowerCase())) throw new Error(`invalid --signature-type "${kind}" (${SIGNATURE_KINDS.join(', ')})`);
   });
   if (parsed.kind === 'done') return parsed.code;
   const a = parsed.args;

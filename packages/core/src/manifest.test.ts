@@ -282,3 +282,11 @@ describe('platforms', () => {
     expectCode(() => matchesPlatform(d('linux', 'amd64'), 'linux//'), 'Usage');
   });
 });
+
+import { isPlatformString } from './manifest.js';
+describe('isPlatformString', () => {
+  it('accepts os/arch[/variant] only', () => {
+    for (const ok of ['linux/amd64', 'linux/arm/v7', 'windows/amd64', 'linux/arm64/v8']) expect(isPlatformString(ok)).toBe(true);
+    for (const bad of ['linux', 'linux/', '/amd64', 'linux/arm/v7/x', 'linux amd64', '']) expect(isPlatformString(bad)).toBe(false);
+  });
+});

@@ -415,13 +415,18 @@ function normalisePlatform(os: string, arch: string, variant?: string): { os: st
   return result;
 }
 
+/** True for a well-formed platform string `os/arch[/variant]` (e.g. linux/amd64, linux/arm/v7). */
+export function isPlatformString(value: string): boolean {
+  return /^[a-z0-9_.-]+\/[a-z0-9_.-]+(\/[a-z0-9_.-]+)?$/i.test(value);
+}
+
 /**
  * True when descriptor `d` is for platform `wanted` (`os/arch[/variant]`). Architecture aliases are
  * folded (x86_64 = amd64, aarch64 = arm64, arm64/v8 = arm64); without a wanted variant any variant matches.
  */
 export function matchesPlatform(d: Descriptor, wanted: string): boolean {
   const parts = wanted.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+  if (!isPlatformString(wanted)) {
     throw new DsvError('Usage', `invalid platform "${wanted}": expected os/arch[/variant], e.g. linux/amd64 or linux/arm/v7`);
   }
   if (!d.platform) return false;

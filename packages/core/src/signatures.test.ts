@@ -265,3 +265,13 @@ describe('malformed and unusual signature labels', () => {
     await expect(addSignature(withLabel(undefined), hmacSigner('alice'), 'bogus' as never)).rejects.toSatisfy((e) => isDsvError(e, 'Usage'));
   });
 });
+
+import { isSignatureKind, SIGNATURE_KINDS } from './signatures.js';
+describe('signature kinds', () => {
+  it('knows exactly sign, endorse and resign', () => {
+    expect(SIGNATURE_KINDS).toEqual(['sign', 'endorse', 'resign']);
+    expect(SIGNATURE_KINDS.every(isSignatureKind)).toBe(true);
+    expect(isSignatureKind('countersign')).toBe(false);
+    expect(isSignatureKind('Sign')).toBe(false);
+  });
+});

@@ -24,6 +24,10 @@ export interface SignatureEntry {
 }
 
 export type SignatureKind = 'sign' | 'endorse' | 'resign';
+export const SIGNATURE_KINDS: readonly SignatureKind[] = ['sign', 'endorse', 'resign'];
+export function isSignatureKind(value: string): value is SignatureKind {
+  return (SIGNATURE_KINDS as readonly string[]).includes(value);
+}
 
 export const SIGNATURES_LABEL = 'signatures';
 
