@@ -3,7 +3,8 @@
  *   dsv sign SRC [DEST]      dsv verify IMAGE...      dsv inspect IMAGE      (dsv copy: reserved for apps/copy)
  */
 import yargs, { type Argv } from 'yargs';
-import { isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { isPlatformString, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runInspect, runSign, runVerify } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
@@ -92,17 +93,7 @@ export function dsvParser(): Argv {
         .option('key', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file, PKI key file, or a plugin key [env DSV_KEYID]' })
         .option('key-type', { alias: 't', type: 'string', describe: 'Signature type: gpg, pki or a plugin type [env DSV_KEYTYPE, default gpg]' })
         .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; prompted on a terminal]' })
-        .option('signature-type', {
-          alias: 's',
-          type: 'string',
-          default: 'sign',
-          describe: 'sign (co-sign), endorse (countersign) or resign (replace all signatures)',
-          coerce: (v: string) => {
-            const k = String(v).toLowerCase();
-            if (!isSignatureKind(k)) throw new Error(`invalid --signature-type "${v}" (${SIGNATURE_KINDS.join(', ')})`);
-            return k;
-          },
-        })
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
         .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>

@@ -45,3 +45,4 @@ export {
 } from './legacy.js';
 export { dsvMain, dsvParser, parseDsvArgs, type DsvArgs } from './dsv.js';
 export { VERSION } from './version.js';
+export { signatureTypeOption } from './options.js';

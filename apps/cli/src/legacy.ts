@@ -9,7 +9,8 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { DsvError, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { DsvError, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runSign, runVerify } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
@@ -88,17 +89,7 @@ export function dockerSignParser(): Argv {
     .strict()
     .parserConfiguration({ 'camel-case-expansion': true, 'boolean-negation': false })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do not write to destination image sources' })
-    .option('signature-type', {
-      alias: 's',
-      type: 'string',
-      default: 'sign',
-      describe: '(Co-)sign (default), endorse / countersign, or resign the source image',
-      coerce: (v: string) => {
-        const k = String(v).toLowerCase();
-        if (!isSignatureKind(k)) throw new Error(`invalid --signature-type "${v}" (${SIGNATURE_KINDS.join(', ')})`);
-        return k;
-      },
-    })
+    .option('signature-type', signatureTypeOption('(Co-)sign (default), endorse / countersign, or resign the source image'))
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
     .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })

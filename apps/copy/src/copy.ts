@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import yargs, { type Argv } from 'yargs';
-import { copyImage, DsvError, isPlatformString, isSignatureKind, resolveImages, SIGNATURE_KINDS, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
+import { copyImage, DsvError, isPlatformString, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
 import {
   ExitCodes,
   Output,
@@ -17,6 +17,7 @@ import {
   processIo,
   promptSecretOnTty,
   resolveKey,
+  signatureTypeOption,
   VERSION,
   type CliContext,
   type CliIo,
@@ -84,7 +85,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
         .option('key-type', { alias: 't', type: 'string', describe: 'Signature type for --sign-by: gpg, pki or a plugin type [env DSV_KEYTYPE]' })
         .option('passphrase-file', { type: 'string', describe: 'Passphrase for --sign-by [env DSV_KEYPASS; prompted on a terminal]' })
-        .option('signature-type', { alias: 's', type: 'string', default: 'sign', describe: 'sign, endorse or resign' })
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image)' })
         .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Read and check everything, write nothing; print what would be written' })
@@ -117,8 +118,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     ...(platform ? { platform } : {}),
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
-  const kind = (one(argv.signatureType) ?? 'sign').toLowerCase();
-  if (!isSignatureKind(kind)) return { kind: 'error', message: `invalid --signature-type "${kind}" (${SIGNATURE_KINDS.join(', ')})` };
+  const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
   const jobs = Number(one(argv.jobs) ?? DEFAULT_JOBS);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) return { kind: 'error', message: `invalid --jobs "${one(argv.jobs)}": a whole number from 1 to 64` };
   const retry = one(argv.retryTimes);
@@ -132,7 +132,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   const a: CopyArgs = {
     ...common,
     command: 'copy',
-    signatureType: kind as SignatureKind,
+    signatureType: kind,
     removeSignatures: argv.removeSignatures === true,
     all,
     dryRun: argv.dryRun === true,
