@@ -1,24 +1,17 @@
 // The shipped command lines (the BUILT bins, spawned as processes) against the real docker-registry,
 // real skopeo, a real GnuPG home and openssl-made PKI keys.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
+import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { writeOciImage, writeOciIndex } from './oci-layout.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const binPath = (name: string) => join(root, 'apps', 'cli', 'bin', `${name}.js`);
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  all: string;
-}
 
 let reg: StartedRegistry;
 let work: string;
@@ -28,22 +21,8 @@ let baseEnv: NodeJS.ProcessEnv;
 let pki: { keypair: string; ca: string; otherCa: string };
 const GPG_PASS = 'e2e-gpg-passphrase';
 
-// Children run asynchronously: the registry's log goes to a pipe read by this process, so blocking
-// the event loop (spawnSync / execFileSync) while a child talks to the registry can deadlock it.
 function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath(name), ...args], { env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, all: `${stdout}${stderr}` });
-    });
-  });
+  return runNodeScript(binPath(name), args, { env: { ...baseEnv, ...env }, cwd: work });
 }
 
 function skopeo(args: string[]): Promise<string> {

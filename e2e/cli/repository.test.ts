@@ -1,12 +1,11 @@
 // docker-sign / docker-verify `repository` against the real dockerd (private root and socket): signing goes
 // through the Engine API (docker-daemon: -> docker-daemon:); verifying reads the on-disk store
 // (docker-storage:) when it is readable and the Engine API otherwise.
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, run } from '../helpers/proc.js';
+import { removeTempDirs, run, runNodeScript, type Ran } from '../helpers/proc.js';
 import { importImage, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
@@ -14,22 +13,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 let d: Dockerd;
 let gpgHome: GpgHome;
 
-function bin(name: 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string; all: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'apps', 'cli', 'bin', `${name}.js`), ...args], {
-      env: { PATH: process.env.PATH, HOME: gpgHome.home, DOCKER_HOST: d.host, DSV_DOCKER_ROOT: d.dataRoot, DSV_GPG_DATASTORE: gpgHome.home, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, all: `${stdout}${stderr}` });
-    });
+function bin(name: 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return runNodeScript(join(root, 'apps', 'cli', 'bin', `${name}.js`), args, {
+    env: { PATH: process.env.PATH, HOME: gpgHome.home, DOCKER_HOST: d.host, DSV_DOCKER_ROOT: d.dataRoot, DSV_GPG_DATASTORE: gpgHome.home, ...env },
   });
 }
 

@@ -99,3 +99,27 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     throw new Error(`${cmd} ${args.join(' ')} failed (${err.status}): ${err.stderr ?? ''}${err.stdout ?? ''}`);
   }
 }
+
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  all: string;
+}
+
+/** Runs a Node script (a built bin) as a child without blocking the test's event loop; killed after 120 s. */
+export function runNodeScript(script: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, all: `${stdout}${stderr}` });
+    });
+  });
+}
