@@ -60,7 +60,8 @@ export class OpensslCa {
     const db = join(cert.dir, `${cert.name}.db`);
     mkdirSync(join(db, 'new'), { recursive: true });
     writeFileSync(join(db, 'index.txt'), '');
-    writeFileSync(join(db, 'serial'), (Math.floor(Math.random() * 0xffffff) + 0x100000).toString(16) + '\n');
+    // openssl reads the serial as hex pairs: always 6 digits (0x100000..0xffffff), never an odd count.
+    writeFileSync(join(db, 'serial'), (Math.floor(Math.random() * 0xf00000) + 0x100000).toString(16) + '\n');
     this.#config = join(db, 'ca.cnf');
     writeFileSync(
       this.#config,
