@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'n
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, isDsvError, readBlobVerified, type Descriptor, type Digest, type SystemContext } from '@dsv/core';
+import { DigestingStream, digestOf, isDsvError, readBlobVerified, type Descriptor, type Digest, type SystemContext } from '@dsv/core';
 import {
   createDockerTransport,
   RegistryClient,
@@ -176,7 +176,7 @@ export function registrySuite(mode: RegistryMode, extra?: (env: () => RegistryEn
       expect(inspected.Digest).toBe(image.manifestDigest);
     });
 
-    it('uploads in PATCH chunks and as one streamed PATCH, then reads the blobs back', async () => {
+    it('uploads in PATCH chunks, as one streamed PATCH and as one streamed PUT, then reads the blobs back', async () => {
       const chunked = new RegistryClient({ registry: env.reg.host, ctx: env.ctx, chunkSize: 64 * 1024 });
       const streamed = new RegistryClient({ registry: env.reg.host, ctx: env.ctx });
       try {
@@ -193,6 +193,13 @@ export function registrySuite(mode: RegistryMode, extra?: (env: () => RegistryEn
         await streamed.uploadBlob('dsv/chunked', bd, Readable.from([big.subarray(0, 1_000_000), big.subarray(1_000_000)]));
         expect(streamed.stats.streamedUploads).toBe(1);
         expect((await collect(await streamed.getBlob('dsv/chunked', bd))).equals(big)).toBe(true);
+
+        // Size known: POST, then the bytes in the body of the closing PUT.
+        const sized = noise(2_500_000, `streamed-put-${mode}`);
+        const sd = digestOf(sized);
+        await streamed.uploadBlob('dsv/chunked', sd, Readable.from([sized.subarray(0, 1_000_000), sized.subarray(1_000_000)]), { size: sized.length });
+        expect(streamed.stats.streamedUploads).toBe(2);
+        expect((await collect(await streamed.getBlob('dsv/chunked', sd, { size: sized.length }))).equals(sized)).toBe(true);
       } finally {
         await chunked.close();
         await streamed.close();
@@ -210,6 +217,25 @@ export function registrySuite(mode: RegistryMode, extra?: (env: () => RegistryEn
         }
         expect(await c.hasBlob('dsv/bad', claimed)).toBe(false);
         expect(await c.hasBlob('dsv/bad', digestOf(data))).toBe(false);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('never completes a streamed PUT whose bytes do not match: hashed here, or a verified stream that fails at its end', async () => {
+      const c = new RegistryClient({ registry: env.reg.host, ctx: env.ctx });
+      try {
+        const data = noise(2_000_000, `bad-put-${mode}`);
+        const claimed = digestOf(noise(2_000_000, `other-put-${mode}`));
+        const e = await failure(c.uploadBlob('dsv/bad-put', claimed, Readable.from([data.subarray(0, 700_000), data.subarray(700_000)]), { size: data.length }));
+        expect(e.code).toBe('DigestMismatch');
+        // A DigestingStream fails in its flush, after every byte went downstream: the held-back chunk is never sent.
+        const checker = new DigestingStream({ digest: claimed, size: data.length });
+        Readable.from([data.subarray(0, 700_000), data.subarray(700_000)]).pipe(checker);
+        const f = await failure(c.uploadBlob('dsv/bad-put', claimed, checker, { size: data.length, verify: false }));
+        expect(f.code).toBe('DigestMismatch');
+        expect(await c.hasBlob('dsv/bad-put', claimed)).toBe(false);
+        expect(await c.hasBlob('dsv/bad-put', digestOf(data))).toBe(false);
       } finally {
         await c.close();
       }

@@ -111,7 +111,10 @@ export interface ImageDestination {
    * `verifiedStream`), and fails, storing nothing under that digest, on a mismatch.
    */
   putBlob(descriptor: Descriptor, stream: Readable, options?: PutBlobOptions): Promise<void>;
-  /** Tries a cheap copy (e.g. cross-repository mount); true when the blob is now present. */
+  /**
+   * Tries a cheap copy (e.g. a cross-repository mount) of a blob that hasBlob() just said is missing;
+   * true when the blob is now present. putBlob() does not retry it.
+   */
   tryReuseBlob?(descriptor: Descriptor, options: PutBlobOptions): Promise<boolean>;
   /**
    * Stores a manifest. With `instanceDigest` it is a child of a list/index (stored by digest only);

@@ -462,22 +462,27 @@ function uploadServer(state: { data: Buffer[]; puts: Seen[]; deletes: number; pa
 
 describe('RegistryClient uploads', () => {
   const small = Buffer.from('hello layer');
-  const cases: Array<{ name: string; data: Buffer; opts: (d: Buffer) => { size?: number; chunkSize?: number }; stat: 'monolithicUploads' | 'streamedUploads' | 'chunkedUploads' }> = [
+  const cases: Array<{ name: string; data: Buffer; opts: (d: Buffer) => { size?: number; chunkSize?: number }; stat: 'monolithicUploads' | 'streamedUploads' | 'chunkedUploads'; client?: Partial<RegistryClientOptions> }> = [
     { name: 'monolithic', data: small, opts: (d) => ({ size: d.length }), stat: 'monolithicUploads' },
-    { name: 'streamed', data: blob, opts: () => ({}), stat: 'streamedUploads' },
+    { name: 'streamed PATCH (size unknown)', data: blob, opts: () => ({}), stat: 'streamedUploads' },
+    { name: 'streamed PUT (size known)', data: blob, opts: (d) => ({ size: d.length }), stat: 'streamedUploads', client: { monolithicMaxBytes: 1024 } },
     { name: 'chunked', data: blob, opts: (d) => ({ size: d.length, chunkSize: 65_536 }), stat: 'chunkedUploads' },
   ];
   for (const tc of cases) {
     it(`${tc.name}: stores the bytes and commits with ?digest=`, async () => {
       const state = { data: [] as Buffer[], puts: [] as Seen[], deletes: 0, patches: [] as Seen[] };
       const f = await fake(uploadServer(state));
-      const c = client(f.host);
+      const c = client(f.host, tc.client);
       await c.uploadBlob('app', digestOf(tc.data), Readable.from([tc.data.subarray(0, 5), tc.data.subarray(5)]), tc.opts(tc.data));
       expect(Buffer.concat(state.data).equals(tc.data)).toBe(true);
       expect(state.puts).toHaveLength(1);
       expect(new URL(state.puts[0]!.url, 'http://x').searchParams.get('digest')).toBe(digestOf(tc.data));
       expect(state.deletes).toBe(0);
       expect(c.stats[tc.stat]).toBe(1);
+      if (tc.name.startsWith('streamed PUT')) {
+        expect(state.patches).toHaveLength(0);
+        expect(state.puts[0]!.headers['content-length']).toBe(String(tc.data.length));
+      }
       if (tc.name === 'chunked') {
         expect(state.patches.length).toBe(Math.ceil(blob.length / 65_536));
         expect(state.patches[1]!.headers['content-range']).toBe(`65536-131071`);
@@ -487,7 +492,7 @@ describe('RegistryClient uploads', () => {
     it(`${tc.name}: cancels the upload and never sends the final PUT when the bytes do not match`, async () => {
       const state = { data: [] as Buffer[], puts: [] as Seen[], deletes: 0, patches: [] as Seen[] };
       const f = await fake(uploadServer(state));
-      const c = client(f.host);
+      const c = client(f.host, tc.client);
       const wrong = Buffer.from(tc.data);
       wrong[3] ^= 0xff;
       const e = await failure(c.uploadBlob('app', digestOf(tc.data), Readable.from([wrong]), tc.opts(tc.data)));

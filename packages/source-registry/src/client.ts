@@ -1,10 +1,10 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import type { LookupFunction } from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
 import { DsvError, Digester, Limits, MediaTypes, digestOf, parseDigest, type Digest, type SystemContext } from '@dsv/core';
 import { TokenCache, findChallenge, parseAuthChallenge, type AuthChallenge } from './auth.js';
 import { isDockerHub, resolveCredentials, type Credentials } from './credentials.js';
+import { Agent, request, type HttpMethod, type ResponseData } from './http.js';
 import { defaultCertsDirs, isListedInsecure, isLoopbackHost, loadCertsD, splitHostPort } from './tls.js';
 import {
   backoff,
@@ -91,7 +91,7 @@ export interface ManifestHead {
 interface RawResponse {
   status: number;
   headers: Headers;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseData['body'];
   url: URL;
 }
 
@@ -233,11 +233,10 @@ export class RegistryClient {
     if (this.closed) throw new DsvError('Usage', `registry client for ${this.registry} is closed`);
     this.stats.requests++;
     try {
-      const r = await request(url, {
-        method: method as Dispatcher.HttpMethod,
+      const r = await request(this.agentFor(url), url, {
+        method: method as HttpMethod,
         headers: { 'user-agent': 'dsv', ...headers },
         body: body ?? null,
-        dispatcher: this.agentFor(url),
         signal: this.ctx.signal ?? null,
       });
       this.debug(`${method} ${safeUrl(url)} → ${r.statusCode}`);
@@ -850,12 +849,13 @@ export class RegistryClient {
     };
     // The final PUT, sent only after verify(). When its answer is lost (a retried PUT then finds the
     // session gone), the blob may be stored all the same: a HEAD decides.
-    const commit = async (headers: Record<string, string>, body: Buffer) => {
+    const commit = async (headers: Record<string, string>, body: Buffer | Readable) => {
       try {
         const res = await this.send({ what, method: 'PUT', url: commitUrl(), headers, body, scopes: [pushScope(repo)] });
         await this.expect(res, [201], what, { digest: parsed.digest, repository: repo });
         await res.body.dump().catch(() => undefined);
       } catch (e) {
+        if (body instanceof Readable && body.errored) throw body.errored;
         if (e instanceof DsvError && ['NotFound', 'Network', 'RemoteError'].includes(e.code) && (await this.hasBlob(repo, parsed.digest).catch(() => false))) {
           this.debug(`${what}: the commit failed (${e.code}) but the registry has the blob`);
           return;
@@ -907,8 +907,48 @@ export class RegistryClient {
           offset += chunk.length;
           progress(offset);
         }
+      } else if (size !== undefined) {
+        // Size known: the bytes go in the body of the closing PUT (POST + PUT, as the distribution spec's
+        // monolithic upload), one request fewer than PATCH + PUT. The last chunk is held back until size and
+        // digest are checked, so a bad or failing stream never completes the declared Content-Length and the
+        // registry never commits it.
+        this.stats.streamedUploads++;
+        let held: Buffer | undefined;
+        const guard = new Transform({
+          transform(chunk: Buffer, _enc, cb: TransformCallback) {
+            try {
+              dig.update(chunk);
+              check(dig.size);
+              const out = held;
+              held = chunk;
+              cb(null, out);
+            } catch (e) {
+              cb(e as Error);
+            }
+          },
+          flush(cb: TransformCallback) {
+            try {
+              verify();
+              cb(null, held);
+            } catch (e) {
+              cb(e as Error);
+            }
+          },
+        });
+        const source = stream instanceof Readable ? stream : Readable.from(stream);
+        source.on('error', (e) => guard.destroy(e));
+        source.pipe(guard);
+        try {
+          await commit({ 'content-type': 'application/octet-stream', 'content-length': String(size) }, guard);
+        } catch (e) {
+          throw guard.errored ?? (source as Readable).errored ?? e;
+        }
+        committed = true;
+        progress(dig.size);
+        return;
       } else {
-        // One streamed PATCH; the hashing transform fails the request body on an overrun.
+        // Size unknown: one streamed PATCH, then the closing PUT; the hashing transform fails the request
+        // body on an overrun.
         this.stats.streamedUploads++;
         const hasher = new Transform({
           transform(chunk: Buffer, _enc, cb: TransformCallback) {

@@ -141,8 +141,8 @@ export class DockerImageDestination implements ImageDestination {
     return ref.repository;
   }
 
+  /** A cross-repository mount, when `mountFrom` is on this registry (callers asked hasBlob first). */
   async tryReuseBlob(descriptor: Descriptor, options: PutBlobOptions): Promise<boolean> {
-    if (await this.hasBlob(descriptor)) return true;
     const from = this.mountSource(options);
     if (!from) return false;
     return this.client.mountBlob(this.reference.repository, descriptor.digest, from);
@@ -150,11 +150,6 @@ export class DockerImageDestination implements ImageDestination {
 
   async putBlob(descriptor: Descriptor, stream: Readable, options?: PutBlobOptions): Promise<void> {
     parseDigest(descriptor.digest);
-    const from = this.mountSource(options);
-    if (from && (await this.client.mountBlob(this.reference.repository, descriptor.digest, from))) {
-      stream.destroy();
-      return;
-    }
     await this.client.uploadBlob(this.reference.repository, descriptor.digest, stream, { size: descriptor.size, verify: options?.verifiedStream !== true });
   }
 
