@@ -3,10 +3,12 @@
  * environment and flags. Apps (dsv, docker-sign, docker-verify, the docker plugin, dsv-copy) start here.
  */
 import { readFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
 import {
   DsvError,
   SignerRegistry,
   TransportRegistry,
+  knownTransportOf,
   loadSignerPlugins,
   type ImageReference,
   type SystemContext,
@@ -28,6 +30,11 @@ export interface ContextOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Load DSV_SIGNER_PLUGINS / config-file plugins (default true). */
   loadPlugins?: boolean;
+  /**
+   * Every image reference the command will parse: only the transports they name are loaded (default:
+   * all). parseImage() refuses a reference outside them as a programming error.
+   */
+  references?: readonly string[];
 }
 
 export interface CliContext {
@@ -68,20 +75,35 @@ export function systemContextFromEnv(env: NodeJS.ProcessEnv, opts: Omit<ContextO
   return ctx;
 }
 
-/** A TransportRegistry holding every transport dsv ships (docker:// is the default); imports their packages. */
-export async function createTransportRegistry(): Promise<TransportRegistry> {
+type TransportPackage = 'registry' | 'archive' | 'repository';
+const TRANSPORT_PACKAGES: Record<string, TransportPackage> = {
+  docker: 'registry',
+  'docker-archive': 'archive',
+  oci: 'archive',
+  'oci-archive': 'archive',
+  'docker-daemon': 'repository',
+  'docker-storage': 'repository',
+};
+
+/**
+ * A TransportRegistry with the transports dsv ships (docker:// is the default); imports their packages.
+ * With `references`, only the packages their transports need (each costs start-up time): a command
+ * passes every reference it will parse.
+ */
+export async function createTransportRegistry(references?: readonly string[]): Promise<TransportRegistry> {
+  const wanted = new Set<TransportPackage>(
+    references ? references.map((r) => TRANSPORT_PACKAGES[knownTransportOf(r)]).filter((p): p is TransportPackage => p !== undefined) : Object.values(TRANSPORT_PACKAGES),
+  );
   const [registry, archive, repository] = await Promise.all([
-    import('@dsv/source-registry'),
-    import('@dsv/source-archive'),
-    import('@dsv/source-repository'),
+    wanted.has('registry') ? import('@dsv/source-registry') : undefined,
+    wanted.has('archive') ? import('@dsv/source-archive') : undefined,
+    wanted.has('repository') ? import('@dsv/source-repository') : undefined,
   ]);
-  return new TransportRegistry({ defaultTransport: 'docker' })
-    .register(registry.dockerTransport)
-    .register(archive.dockerArchiveTransport)
-    .register(archive.ociTransport)
-    .register(archive.ociArchiveTransport)
-    .register(repository.dockerDaemonTransport)
-    .register(repository.dockerStorageTransport);
+  const transports = new TransportRegistry({ defaultTransport: 'docker' });
+  if (registry) transports.register(registry.dockerTransport);
+  if (archive) transports.register(archive.dockerArchiveTransport).register(archive.ociTransport).register(archive.ociArchiveTransport);
+  if (repository) transports.register(repository.dockerDaemonTransport).register(repository.dockerStorageTransport);
+  return transports;
 }
 
 /** A SignerRegistry with the built-in plugins (gpg, pki); each loads its crypto code on first use. */
@@ -99,10 +121,24 @@ export function signerSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, Re
   return { gpg, pki };
 }
 
+/**
+ * undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles that module a second time with its
+ * optimising tier on background threads, and a finishing process waits for them: ≈ 150–200 ms on every
+ * registry command (bench/NOTES.md §8). The baseline tier (Liftoff) parses headers fast enough; bodies are
+ * not parsed byte by byte. The apps own their process, so the flag is set here, before any connection.
+ */
+let wasmTuned = false;
+function useBaselineWasmTier(): void {
+  if (wasmTuned) return;
+  wasmTuned = true;
+  setFlagsFromString('--liftoff-only');
+}
+
 export async function createContext(opts: ContextOptions = {}): Promise<CliContext> {
+  useBaselineWasmTier();
   const env = opts.env ?? process.env;
   const debug = opts.debug ?? (() => {});
-  const [transports, signers] = await Promise.all([createTransportRegistry(), createBuiltinSignerRegistry()]);
+  const [transports, signers] = await Promise.all([createTransportRegistry(opts.references), createBuiltinSignerRegistry()]);
   if (opts.loadPlugins !== false) await loadSignerPlugins(signers, { env });
   const system = systemContextFromEnv(env, opts);
   return {
@@ -111,7 +147,12 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
     signers,
     system,
     signerSettings: signerSettingsFromEnv(env),
-    parseImage: (input) => transports.parse(input),
+    parseImage: (input) => {
+      if (opts.references && !opts.references.includes(input)) {
+        throw new DsvError('Usage', `reference "${input}" was not announced to createContext (references)`);
+      }
+      return transports.parse(input);
+    },
     debug,
   };
 }

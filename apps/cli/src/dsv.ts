@@ -205,6 +205,7 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), contextFa
       env: io.env,
       debug: out.debug,
       insecureRegistries: a.insecureRegistries,
+      references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
   } catch (e) {

@@ -175,6 +175,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       env: io.env,
       debug: out.debug,
       insecureRegistries: a.insecureRegistries,
+      references: [a.source, a.destination],
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;

@@ -256,7 +256,8 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
     }
     const blobs: { d: Descriptor; bytes?: Uint8Array }[] = [configBytes ? { d: configDescriptor, bytes: configBytes } : { d: configDescriptor }, ...m.layers.map((d) => ({ d }))];
     // Foreign layers (with urls) are not ours to copy, as with docker and skopeo.
-    const toCopy = blobs.filter((b) => !(b.d.urls && b.d.urls.length > 0));
+    // Largest first: with `jobs` parallel transfers, a big layer started last would run alone at the end.
+    const toCopy = blobs.filter((b) => !(b.d.urls && b.d.urls.length > 0)).sort((a, b) => b.d.size - a.d.size);
     const results = await runLimited(
       toCopy.map((b) => () => transfer(b.d, b.bytes)),
       jobs,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TransportRegistry } from './transports.js';
+import { KnownTransportNames, TransportRegistry, knownTransportOf } from './transports.js';
 import { memoryTransport } from './memory-transport.js';
 import { isDsvError } from './errors.js';
 import type { ImageReference, Transport } from './transport.js';
@@ -68,5 +68,28 @@ describe('TransportRegistry', () => {
       expect(isDsvError(err, 'ReferenceInvalid'), bad).toBe(true);
     }
     expect(() => new TransportRegistry().parse('x')).toThrow(/transport "docker" is not available/);
+  });
+});
+
+describe('knownTransportOf', () => {
+  it('names the transport parse() picks when every known transport is registered', () => {
+    const all = new TransportRegistry({ transports: KnownTransportNames.map((n) => fake(n)) });
+    const inputs = [
+      'busybox',
+      'localhost:5000/app:v1',
+      'registry.example.com/a/b@sha256:' + 'a'.repeat(64),
+      'docker://localhost:5000/app',
+      'docker:busybox',
+      'oci:/tmp/layout:v1',
+      'oci-archive:/tmp/x.tar',
+      'docker-archive:/tmp/x.tar:app:v1',
+      'docker-daemon:app:v1',
+      'docker-storage:app:v1',
+      'memory:app:v1',
+      'oci://x',
+    ];
+    for (const input of inputs) {
+      expect(knownTransportOf(input), input).toBe(all.parse(input).transport.name);
+    }
   });
 });

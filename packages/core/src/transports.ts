@@ -4,6 +4,20 @@ import type { ImageReference, Transport } from './transport.js';
 /** Transport names dsv knows about, whether or not a package providing them is registered. */
 export const KnownTransportNames = ['docker', 'docker-archive', 'oci', 'oci-archive', 'docker-daemon', 'docker-storage', 'memory'] as const;
 
+/**
+ * The known transport a reference string names, without parsing the rest: `docker` (the default) for a
+ * bare registry reference, `oci` for `oci:/dir:tag`, `docker` for `docker://…`. Lets an app load only the
+ * transports its references need; TransportRegistry.parse still validates them.
+ */
+export function knownTransportOf(input: string, defaultTransport = 'docker'): string {
+  const known = KnownTransportNames as readonly string[];
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(input);
+  if (scheme) return scheme[1]!;
+  const colon = input.indexOf(':');
+  const name = colon > 0 ? input.slice(0, colon) : '';
+  return known.includes(name) ? name : defaultTransport;
+}
+
 function shown(input: string): string {
   return input.length > 200 ? `${input.slice(0, 200)}…` : input;
 }
