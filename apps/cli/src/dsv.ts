@@ -2,10 +2,11 @@
  * dsv: the modern command line, with transport-prefixed references.
  *   dsv sign SRC [DEST]      dsv verify IMAGE...      dsv inspect IMAGE      (dsv copy: reserved for apps/copy)
  */
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { isPlatformString, type SignatureKind, type VerifyResult } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { newYargs } from './parser.js';
 import { runInspect, runSign, runVerify } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
 import { promptSecretOnTty, resolveKey } from './keys.js';
@@ -61,8 +62,7 @@ export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
 
-const REFERENCE_HELP = `References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG],
-oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG.
+const REFERENCE_HELP = `References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG.
 Exit codes: 0 ok; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error; 3 operational failure.`;
 
 function asList(v: unknown): string[] {
@@ -71,7 +71,7 @@ function asList(v: unknown): string[] {
 }
 
 export function dsvParser(): Argv {
-  return yargs()
+  return newYargs()
     .scriptName('dsv')
     .usage(`$0 <command> [options]\n\nSigns and verifies Docker/OCI images where they live.\n\n${REFERENCE_HELP}`)
     .exitProcess(false)

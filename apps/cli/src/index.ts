@@ -46,3 +46,4 @@ export {
 export { dsvMain, dsvParser, parseDsvArgs, type DsvArgs } from './dsv.js';
 export { VERSION } from './version.js';
 export { signatureTypeOption } from './options.js';
+export { newYargs } from './parser.js';

@@ -8,10 +8,11 @@
  */
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { resolve as resolvePath, join } from 'node:path';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { DsvError, type SignatureKind, type VerifyResult } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { newYargs } from './parser.js';
 import { runSign, runVerify } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
 import { promptSecretOnTty, resolveKey } from './keys.js';
@@ -82,7 +83,7 @@ async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string,
 }
 
 export function dockerSignParser(): Argv {
-  let y = yargs()
+  let y = newYargs()
     .scriptName('docker-sign')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] SRC_IMAGE DEST_IMAGE\n\nCreates and embeds signatures into docker images.')
     .exitProcess(false)
@@ -107,7 +108,7 @@ export function dockerSignParser(): Argv {
 }
 
 export function dockerVerifyParser(): Argv {
-  let y = yargs()
+  let y = newYargs()
     .scriptName('docker-verify')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] IMAGE...\n\nVerifies embedded signatures, and the integrity of docker image layers and metadata.')
     .exitProcess(false)

@@ -37,3 +37,16 @@ describe('dsv-copy arguments', () => {
     if (p.kind === 'output') expect(p.text).toMatch(/whole list\/index is copied by default/);
   });
 });
+
+describe('dsv-copy --help', () => {
+  test('lines fit the help width and no word is cut', async () => {
+    const r = await parseCopyArgs(['--help']);
+    expect(r.kind).toBe('output');
+    const text = r.kind === 'output' ? r.text : '';
+    expect(text.split('\n').filter((l) => l.length > 110)).toEqual([]);
+    const flat = text.replace(/\s+/g, ' ');
+    for (const p of ['hashing every byte', 'docker://host/repo:tag', 'oci-archive:PATH[:TAG],', 'silently dropping platforms', 'PKI key file, plugin key)', 'same config digest per platform', 'operational failure.']) {
+      expect(flat, p).toContain(p);
+    }
+  });
+});

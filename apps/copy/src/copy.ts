@@ -4,7 +4,7 @@
  *   dsv-copy [OPTIONS] SRC DEST          dsv-copy verify-same SRC DEST
  */
 import { availableParallelism } from 'node:os';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { copyImage, DsvError, isPlatformString, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
 import {
   ExitCodes,
@@ -14,6 +14,7 @@ import {
   errorJson,
   exitCodeFor,
   isInteractive,
+  newYargs,
   processIo,
   promptSecretOnTty,
   resolveKey,
@@ -28,13 +29,10 @@ export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2))
 
 const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.
 
-References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG],
-oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
+References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
 
-Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently
-dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
-Unsigned and unchanged, the manifest is copied byte for byte (same digest at DEST). Embedded signatures travel
-with the config; --sign-by adds one, --remove-signatures strips them (that changes the image and its digest).
+Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
+Unsigned and unchanged, the manifest is copied byte for byte (same digest at DEST). Embedded signatures travel with the config; --sign-by adds one, --remove-signatures strips them (that changes the image and its digest).
 Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational failure.`;
 
 export interface CopyArgs {
@@ -71,7 +69,7 @@ const asList = (v: unknown): string[] =>
 const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
 
 export function copyParser(scriptName = 'dsv-copy'): Argv {
-  return yargs()
+  return newYargs()
     .scriptName(scriptName)
     .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
     .exitProcess(false)
