@@ -832,7 +832,9 @@ export class RegistryClient {
       }
     };
     const progress = (done: number) => this.ctx.onProgress?.({ id: parsed.digest, done, total: size, phase: 'write' });
+    let verified = false;
     const verify = () => {
+      if (verified) return;
       if (size !== undefined && dig.size !== size) {
         throw new DsvError('SizeMismatch', `${label}: expected ${size} bytes, got ${dig.size}; upload cancelled`, { digest: parsed.digest, expectedSize: size, actualSize: dig.size });
       }
@@ -841,6 +843,37 @@ export class RegistryClient {
       if (actual !== parsed.digest) {
         throw new DsvError('DigestMismatch', `${label}: content digest ${actual} does not match; upload cancelled`, { digest: parsed.digest, actual, repository: repo });
       }
+      verified = true;
+    };
+    // A request body that counts (and hashes) the bytes on their way; its last chunk is held back until
+    // size and digest are checked, so a bad or failing stream never completes a request body.
+    const checkedBody = (): { body: Transform; source: Readable } => {
+      let held: Buffer | undefined;
+      const body = new Transform({
+        transform(chunk: Buffer, _enc, cb: TransformCallback) {
+          try {
+            dig.update(chunk);
+            check(dig.size);
+            const out = held;
+            held = chunk;
+            cb(null, out);
+          } catch (e) {
+            cb(e as Error);
+          }
+        },
+        flush(cb: TransformCallback) {
+          try {
+            verify();
+            cb(null, held);
+          } catch (e) {
+            cb(e as Error);
+          }
+        },
+      });
+      const source = stream instanceof Readable ? stream : Readable.from(stream);
+      source.on('error', (e) => body.destroy(e));
+      source.pipe(body);
+      return { body, source };
     };
     const commitUrl = () => {
       const u = new URL(location.href);
@@ -909,61 +942,22 @@ export class RegistryClient {
         }
       } else if (size !== undefined) {
         // Size known: the bytes go in the body of the closing PUT (POST + PUT, as the distribution spec's
-        // monolithic upload), one request fewer than PATCH + PUT. The last chunk is held back until size and
-        // digest are checked, so a bad or failing stream never completes the declared Content-Length and the
-        // registry never commits it.
+        // monolithic upload), one request fewer than PATCH + PUT; a bad stream never completes the declared
+        // Content-Length, so the registry never commits it.
         this.stats.streamedUploads++;
-        let held: Buffer | undefined;
-        const guard = new Transform({
-          transform(chunk: Buffer, _enc, cb: TransformCallback) {
-            try {
-              dig.update(chunk);
-              check(dig.size);
-              const out = held;
-              held = chunk;
-              cb(null, out);
-            } catch (e) {
-              cb(e as Error);
-            }
-          },
-          flush(cb: TransformCallback) {
-            try {
-              verify();
-              cb(null, held);
-            } catch (e) {
-              cb(e as Error);
-            }
-          },
-        });
-        const source = stream instanceof Readable ? stream : Readable.from(stream);
-        source.on('error', (e) => guard.destroy(e));
-        source.pipe(guard);
+        const { body, source } = checkedBody();
         try {
-          await commit({ 'content-type': 'application/octet-stream', 'content-length': String(size) }, guard);
+          await commit({ 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
         } catch (e) {
-          throw guard.errored ?? (source as Readable).errored ?? e;
+          throw body.errored ?? source.errored ?? e;
         }
         committed = true;
         progress(dig.size);
         return;
       } else {
-        // Size unknown: one streamed PATCH, then the closing PUT; the hashing transform fails the request
-        // body on an overrun.
+        // Size unknown: one streamed PATCH, then the closing PUT.
         this.stats.streamedUploads++;
-        const hasher = new Transform({
-          transform(chunk: Buffer, _enc, cb: TransformCallback) {
-            try {
-              dig.update(chunk);
-              check(dig.size);
-              cb(null, chunk);
-            } catch (e) {
-              cb(e as Error);
-            }
-          },
-        });
-        const source = stream instanceof Readable ? stream : Readable.from(stream);
-        source.on('error', (e) => hasher.destroy(e));
-        source.pipe(hasher);
+        const { body, source } = checkedBody();
         let res: RawResponse;
         try {
           res = await this.send({
@@ -971,13 +965,12 @@ export class RegistryClient {
             method: 'PATCH',
             url: location,
             headers: { 'content-type': 'application/octet-stream' },
-            body: hasher,
+            body,
             scopes: [pushScope(repo)],
           });
         } catch (e) {
           // A source failure surfaces here as a request failure: report the source's own error.
-          const own = hasher.errored ?? (source as Readable).errored;
-          throw own ?? e;
+          throw body.errored ?? source.errored ?? e;
         }
         await this.expect(res, [202], what, { digest: parsed.digest, repository: repo });
         await res.body.dump().catch(() => undefined);
