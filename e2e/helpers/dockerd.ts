@@ -62,7 +62,7 @@ export async function startDockerd(opts: { driver?: 'overlay2' | 'vfs' } = {}): 
     timeoutMs: 90_000,
   });
   const host = `unix://${socket}`;
-  const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig, DSV_DOCKER_ROOT: dataRoot };
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig, DSV_DOCKER_ROOT: dataRoot };
   delete env.DOCKER_CONTEXT;
   delete env.DOCKER_TLS_VERIFY;
   delete env.DOCKER_CERT_PATH;

@@ -106,7 +106,7 @@ describe('image helpers', () => {
     expect(await resolveImages(src, { expectedDigest: a.digest }).catch((e) => e.code)).toBe('DigestMismatch');
 
     // an index nested deeper than Limits.indexDepth
-    let child = { bytes: a.manifest, digest: a.digest, mediaType: MediaTypes.OciManifest };
+    let child: { bytes: Uint8Array; digest: string; mediaType: string } = { bytes: a.manifest, digest: a.digest, mediaType: MediaTypes.OciManifest };
     for (let i = 0; i < 6; i++) {
       const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: [{ mediaType: child.mediaType, digest: child.digest, size: child.bytes.length }] }));
       memoryStoreFaults.putRawManifest('multi', digestOf(bytes), bytes, MediaTypes.OciIndex, i === 5 ? 'deep' : undefined);
