@@ -90,13 +90,14 @@ describe('composition (lazy package loading)', () => {
     expect(ctx.signers.forSignature('-----BEGIN PGP SIGNATURE-----\n')?.type).toBe('gpg');
   });
 
-  it('with references, loads only the transports they name and parses only those', async () => {
-    expect((await createTransportRegistry(['localhost:5000/a:b', 'docker://x/y'])).names()).toEqual(['docker']);
-    expect((await createTransportRegistry(['oci:/tmp/l:v1'])).names()).toEqual(['docker-archive', 'oci', 'oci-archive']);
-    expect((await createTransportRegistry(['docker-storage:a:b', 'busybox'])).names()).toEqual(['docker', 'docker-daemon', 'docker-storage']);
-    const ctx = await createContext({ env: {}, loadPlugins: false, references: ['oci:/tmp/l:v1', 'docker-daemon:app:v1'] });
+  it('with transport names, loads only their packages and parses only their references', async () => {
+    expect((await createTransportRegistry(['docker'])).names()).toEqual(['docker']);
+    expect((await createTransportRegistry(['oci'])).names()).toEqual(['docker-archive', 'oci', 'oci-archive']);
+    expect((await createTransportRegistry(['docker-storage', 'docker'])).names()).toEqual(['docker', 'docker-daemon', 'docker-storage']);
+    const ctx = await createContext({ env: {}, loadPlugins: false, transports: ['oci', 'docker-daemon'] });
     expect(ctx.parseImage('oci:/tmp/l:v1').transport.name).toBe('oci');
     expect(ctx.parseImage('docker-daemon:app:v1').transport.name).toBe('docker-daemon');
     expect(() => ctx.parseImage('busybox')).toThrow(expect.objectContaining({ code: 'Usage' }));
+    expect(() => ctx.parseImage('oci-archive:/tmp/x.tar')).toThrow(expect.objectContaining({ code: 'Usage' }));
   });
 });

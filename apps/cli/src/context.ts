@@ -31,10 +31,11 @@ export interface ContextOptions {
   /** Load DSV_SIGNER_PLUGINS / config-file plugins (default true). */
   loadPlugins?: boolean;
   /**
-   * Every image reference the command will parse: only the transports they name are loaded (default:
-   * all). parseImage() refuses a reference outside them as a programming error.
+   * The transports the command will use (names such as `docker`, `oci`; core's knownTransportOf gives a
+   * reference's): only their packages are loaded (default: all). parseImage() refuses a reference of
+   * another transport as a programming error.
    */
-  references?: readonly string[];
+  transports?: readonly string[];
 }
 
 export interface CliContext {
@@ -87,12 +88,11 @@ const TRANSPORT_PACKAGES: Record<string, TransportPackage> = {
 
 /**
  * A TransportRegistry with the transports dsv ships (docker:// is the default); imports their packages.
- * With `references`, only the packages their transports need (each costs start-up time): a command
- * passes every reference it will parse.
+ * With `names`, only the packages those transports need (each costs start-up time).
  */
-export async function createTransportRegistry(references?: readonly string[]): Promise<TransportRegistry> {
+export async function createTransportRegistry(names?: readonly string[]): Promise<TransportRegistry> {
   const wanted = new Set<TransportPackage>(
-    references ? references.map((r) => TRANSPORT_PACKAGES[knownTransportOf(r)]).filter((p): p is TransportPackage => p !== undefined) : Object.values(TRANSPORT_PACKAGES),
+    names ? names.map((n) => TRANSPORT_PACKAGES[n]).filter((p): p is TransportPackage => p !== undefined) : Object.values(TRANSPORT_PACKAGES),
   );
   const [registry, archive, repository] = await Promise.all([
     wanted.has('registry') ? import('@dsv/source-registry') : undefined,
@@ -138,7 +138,7 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
   useBaselineWasmTier();
   const env = opts.env ?? process.env;
   const debug = opts.debug ?? (() => {});
-  const [transports, signers] = await Promise.all([createTransportRegistry(opts.references), createBuiltinSignerRegistry()]);
+  const [transports, signers] = await Promise.all([createTransportRegistry(opts.transports), createBuiltinSignerRegistry()]);
   if (opts.loadPlugins !== false) await loadSignerPlugins(signers, { env });
   const system = systemContextFromEnv(env, opts);
   return {
@@ -148,8 +148,9 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
     system,
     signerSettings: signerSettingsFromEnv(env),
     parseImage: (input) => {
-      if (opts.references && !opts.references.includes(input)) {
-        throw new DsvError('Usage', `reference "${input}" was not announced to createContext (references)`);
+      const wanted = knownTransportOf(input);
+      if (opts.transports && !opts.transports.includes(wanted)) {
+        throw new DsvError('Usage', `"${input}": transport "${wanted}" was not among those the command loaded (${opts.transports.join(', ')})`);
       }
       return transports.parse(input);
     },

@@ -3,7 +3,7 @@
  *   dsv sign SRC [DEST]      dsv verify IMAGE...      dsv inspect IMAGE      (dsv copy: reserved for apps/copy)
  */
 import type { Argv } from 'yargs';
-import { isPlatformString, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { isPlatformString, knownTransportOf, type SignatureKind, type VerifyResult } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
@@ -205,7 +205,7 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), contextFa
       env: io.env,
       debug: out.debug,
       insecureRegistries: a.insecureRegistries,
-      references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
+      transports: (a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image]).map((r) => knownTransportOf(r)),
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
   } catch (e) {

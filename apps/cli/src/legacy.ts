@@ -214,6 +214,13 @@ export function legacyReference(
   }
 }
 
+/** The transports legacyReference() maps a source kind to. */
+const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
+  registry: ['docker'],
+  archive: ['docker-archive'],
+  repository: ['docker-daemon', 'docker-storage'],
+};
+
 // ---------------------------------------------------------------------------------------------
 // Mains
 
@@ -241,7 +248,7 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
   const progress = createProgress(io.stderr);
   out.beforeStderr = () => progress.clear();
   try {
-    const ctx: CliContext = await contextFactory({ env: io.env, debug: out.debug, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+    const ctx: CliContext = await contextFactory({ env: io.env, debug: out.debug, transports: LEGACY_TRANSPORTS[a.source], ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
     const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
     const key = await resolveKey(keyOpts, io.env, { interactive: isInteractive(io), promptSecret: (q) => promptSecretOnTty(q, io.stdin, io.stderr) }, '-k/--keyid');
     out.addSecret(key.passphrase);
@@ -284,7 +291,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   let ctx: CliContext;
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
   try {
-    ctx = await contextFactory({ env: io.env, debug: out.debug, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+    ctx = await contextFactory({ env: io.env, debug: out.debug, transports: LEGACY_TRANSPORTS[a.source], ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
     verify = await createVerifyFunction(ctx);
   } catch (e) {
     out.error(e);

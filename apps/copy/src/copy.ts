@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
-import { copyImage, DsvError, isPlatformString, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
+import { copyImage, DsvError, isPlatformString, knownTransportOf, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
 import {
   ExitCodes,
   Output,
@@ -173,7 +173,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       env: io.env,
       debug: out.debug,
       insecureRegistries: a.insecureRegistries,
-      references: [a.source, a.destination],
+      transports: [knownTransportOf(a.source), knownTransportOf(a.destination)],
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
