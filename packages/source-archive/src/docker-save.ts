@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { DsvError, Limits, MediaTypes, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core';
 import { TarIndex, type TarEntry } from './tar.js';
-import { parseTaggedName, sameName, type TaggedName } from './names.js';
+import { sameName, type TaggedName } from './names.js';
 import { descriptorOf, detectCompression, digestFromBlobPath, isObject, parseJson, type Compression } from './util.js';
 
 /** manifest.json over this size is refused before it is read. */

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { DsvError } from '@dsv/core';
 import { dockerArchiveTransport, ociArchiveTransport, scanDockerArchiveStream } from './index.js';
-import { buildTar, configFor, hex, layerTar, legacyArchive, writeTemp, type TarItem } from './__tests__/support.js';
+import { buildTar, configFor, hex, layerTar, legacyArchive, writeTemp } from './__tests__/support.js';
 
 async function base() {
   const l = await layerTar({ 'a.txt': 'hello\n' });
@@ -38,7 +38,7 @@ async function expectInvalid(data: Buffer, pattern: RegExp, code = 'ArchiveInval
 
 describe('hostile docker archives', () => {
   test('entry names with "..", absolute paths, backslashes', async () => {
-    const { l, c, cn } = await base();
+    const { l, c } = await base();
     for (const [bad, re] of [['../evil', /"\.\.\/evil".*"\.\."/], ['x/../../evil', /contains "\.\."/], ['/etc/evil', /"\/etc\/evil".*absolute/], ['a\\b', /"a\\b".*backslash/]] as const) {
       const tar = await legacyArchive([{ config: c, layers: [l], tags: ['h:1'] }], [{ name: bad, data: 'x' }]);
       await expectInvalid(tar, re);
