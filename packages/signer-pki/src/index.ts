@@ -3,13 +3,36 @@
  * Ed25519; reads docker-sign-verify's `PKI SIGNATURE` armour and writes the versioned
  * `DSV PKI SIGNATURE` armour (see README.md).
  */
-import { DsvError, type SignerOptions, type SignerPlugin, type VerifierOptions } from '@dsv/core';
+import { DsvError, type Signer, type SignerOptions, type SignerPlugin, type Verifier, type VerifierOptions } from '@dsv/core';
 import { isPkiSignature } from './armor.js';
-import { createPkiSigner, type PkiSignerOptions } from './signer.js';
-import { createPkiVerifier, type PkiVerifierOptions } from './verifier.js';
+import type { PkiSignerOptions } from './signer.js';
+import type { PkiVerifierOptions } from './verifier.js';
 
-export { createPkiSigner, type PkiSignerOptions } from './signer.js';
-export { createPkiVerifier, defaultPkiDatastore, type PkiVerifierOptions } from './verifier.js';
+export { defaultPkiDatastore } from './datastore.js';
+export type { PkiSignerOptions, PkiVerifierOptions };
+
+// Importing this package is cheap: the signer and verifier modules (certificate chains, DER, key
+// handling) are imported on first use only, as @dsv/signer-gpg does with openpgp.js.
+let signerModule: Promise<typeof import('./signer.js')> | undefined;
+let verifierModule: Promise<typeof import('./verifier.js')> | undefined;
+
+/** A Signer for a PEM/DER private key (with its certificate chain when the file holds one). */
+export async function createPkiSigner(opts: PkiSignerOptions): Promise<Signer> {
+  signerModule ??= import('./signer.js').catch((e: unknown) => {
+    signerModule = undefined;
+    throw e;
+  });
+  return (await signerModule).createPkiSigner(opts);
+}
+
+/** A Verifier trusting the given certificate / public key files and the PKI trust store. */
+export async function createPkiVerifier(opts: PkiVerifierOptions = {}): Promise<Verifier> {
+  verifierModule ??= import('./verifier.js').catch((e: unknown) => {
+    verifierModule = undefined;
+    throw e;
+  });
+  return (await verifierModule).createPkiVerifier(opts);
+}
 export {
   isPkiSignature,
   parsePkiSignature,

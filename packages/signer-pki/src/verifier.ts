@@ -1,11 +1,10 @@
 import { constants, createHash, createPublicKey, publicDecrypt, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { DsvError, type VerificationResult, type Verifier } from '@dsv/core';
 import { algorithmsForKey, keyProblem, verifyWith } from './algorithms.js';
 import { isPkiSignature, parsePkiSignature, type ParsedPkiSignature } from './armor.js';
 import { buildAndValidate, loadCert, signerUsageProblem, validityProblem, type Cert } from './chain.js';
+import { defaultPkiDatastore } from './datastore.js';
 import { PUBLIC_KEY_LABELS, colonHex, oneLineName, pemBlocks, pemDer, shortKeyId, spkiSha256 } from './pem.js';
 
 export interface PkiVerifierOptions {
@@ -34,9 +33,6 @@ export interface PkiTrustStore {
   keys: TrustedKey[];
 }
 
-export function defaultPkiDatastore(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DSV_PKI_DATASTORE || join(env.HOME || homedir(), '.dsv.pem');
-}
 
 /** Whether `bytes` look like something meant for another signer type (OpenPGP key material). */
 function looksForeign(bytes: Buffer, text: string): boolean {
