@@ -5,6 +5,7 @@ export type * from './transport.js';
 export type * from './signer.js';
 export * from './plugins.js';
 export * from './plugin-exec.js';
+export * from './lazy.js';
 export {
   canonicalJson,
   pythonJsonDumps,

@@ -6,7 +6,7 @@
  * Importing this package is cheap: the plugin object and `isPgpSignature` need no OpenPGP code, and
  * the signer / verifier modules (which load openpgp.js) are imported on first use only.
  */
-import type { Signer, SignerOptions, SignerPlugin, VerifierOptions } from '@dsv/core';
+import { loadOnce, type Signer, type SignerOptions, type SignerPlugin, type VerifierOptions } from '@dsv/core';
 import { isPgpSignature } from './detect.js';
 import type { GpgSignerOptions } from './signer.js';
 import type { GpgVerifier, GpgVerifierOptions } from './verifier.js';
@@ -14,23 +14,9 @@ import type { GpgVerifier, GpgVerifierOptions } from './verifier.js';
 export { isPgpSignature };
 export type { GpgSignerOptions, GpgVerifierOptions };
 
-let signerModule: Promise<typeof import('./signer.js')> | undefined;
-let verifierModule: Promise<typeof import('./verifier.js')> | undefined;
-
-/** Loads the signer module (and with it openpgp.js) once; a failed load is retried on the next call. */
-function loadSigner(): Promise<typeof import('./signer.js')> {
-  return (signerModule ??= import('./signer.js').catch((e: unknown) => {
-    signerModule = undefined;
-    throw e;
-  }));
-}
-
-function loadVerifier(): Promise<typeof import('./verifier.js')> {
-  return (verifierModule ??= import('./verifier.js').catch((e: unknown) => {
-    verifierModule = undefined;
-    throw e;
-  }));
-}
+/** The signer and verifier modules (and with them openpgp.js), each loaded on first use. */
+const loadSigner = loadOnce(() => import('./signer.js'));
+const loadVerifier = loadOnce(() => import('./verifier.js'));
 
 /** A Signer for a key file or a key in a GnuPG home (see GpgSignerOptions). */
 export async function createGpgSigner(opts: GpgSignerOptions): Promise<Signer> {

@@ -3,7 +3,7 @@
  * Ed25519; reads docker-sign-verify's `PKI SIGNATURE` armour and writes the versioned
  * `DSV PKI SIGNATURE` armour (see README.md).
  */
-import { DsvError, type Signer, type SignerOptions, type SignerPlugin, type Verifier, type VerifierOptions } from '@dsv/core';
+import { DsvError, loadOnce, type Signer, type SignerOptions, type SignerPlugin, type Verifier, type VerifierOptions } from '@dsv/core';
 import { isPkiSignature } from './armor.js';
 import type { PkiSignerOptions } from './signer.js';
 import type { PkiVerifierOptions } from './verifier.js';
@@ -13,26 +13,19 @@ export type { PkiSignerOptions, PkiVerifierOptions };
 
 // Importing this package is cheap: the signer and verifier modules (certificate chains, DER, key
 // handling) are imported on first use only, as @dsv/signer-gpg does with openpgp.js.
-let signerModule: Promise<typeof import('./signer.js')> | undefined;
-let verifierModule: Promise<typeof import('./verifier.js')> | undefined;
+const loadSigner = loadOnce(() => import('./signer.js'));
+const loadVerifier = loadOnce(() => import('./verifier.js'));
 
 /** A Signer for a PEM/DER private key (with its certificate chain when the file holds one). */
 export async function createPkiSigner(opts: PkiSignerOptions): Promise<Signer> {
-  signerModule ??= import('./signer.js').catch((e: unknown) => {
-    signerModule = undefined;
-    throw e;
-  });
-  return (await signerModule).createPkiSigner(opts);
+  return (await loadSigner()).createPkiSigner(opts);
 }
 
 /** A Verifier trusting the given certificate / public key files and the PKI trust store. */
 export async function createPkiVerifier(opts: PkiVerifierOptions = {}): Promise<Verifier> {
-  verifierModule ??= import('./verifier.js').catch((e: unknown) => {
-    verifierModule = undefined;
-    throw e;
-  });
-  return (await verifierModule).createPkiVerifier(opts);
+  return (await loadVerifier()).createPkiVerifier(opts);
 }
+
 export {
   isPkiSignature,
   parsePkiSignature,
