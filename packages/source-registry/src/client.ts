@@ -832,9 +832,7 @@ export class RegistryClient {
       }
     };
     const progress = (done: number) => this.ctx.onProgress?.({ id: parsed.digest, done, total: size, phase: 'write' });
-    let verified = false;
     const verify = () => {
-      if (verified) return;
       if (size !== undefined && dig.size !== size) {
         throw new DsvError('SizeMismatch', `${label}: expected ${size} bytes, got ${dig.size}; upload cancelled`, { digest: parsed.digest, expectedSize: size, actualSize: dig.size });
       }
@@ -843,7 +841,6 @@ export class RegistryClient {
       if (actual !== parsed.digest) {
         throw new DsvError('DigestMismatch', `${label}: content digest ${actual} does not match; upload cancelled`, { digest: parsed.digest, actual, repository: repo });
       }
-      verified = true;
     };
     // A request body that counts (and hashes) the bytes on their way; its last chunk is held back until
     // size and digest are checked, so a bad or failing stream never completes a request body.
@@ -880,7 +877,7 @@ export class RegistryClient {
       u.searchParams.set('digest', parsed.digest);
       return u;
     };
-    // The final PUT, sent only after verify(). When its answer is lost (a retried PUT then finds the
+    // The final PUT, completed only after verify() (a streamed body holds its last chunk until then). When its answer is lost (a retried PUT then finds the
     // session gone), the blob may be stored all the same: a HEAD decides.
     const commit = async (headers: Record<string, string>, body: Buffer | Readable) => {
       try {
@@ -888,6 +885,7 @@ export class RegistryClient {
         await this.expect(res, [201], what, { digest: parsed.digest, repository: repo });
         await res.body.dump().catch(() => undefined);
       } catch (e) {
+        // A failed body (a source error destroys it too) surfaces as a request failure: report its own error.
         if (body instanceof Readable && body.errored) throw body.errored;
         if (e instanceof DsvError && ['NotFound', 'Network', 'RemoteError'].includes(e.code) && (await this.hasBlob(repo, parsed.digest).catch(() => false))) {
           this.debug(`${what}: the commit failed (${e.code}) but the registry has the blob`);
@@ -940,22 +938,19 @@ export class RegistryClient {
           offset += chunk.length;
           progress(offset);
         }
+        verify();
       } else if (size !== undefined) {
         // Size known: the bytes go in the body of the closing PUT (POST + PUT, as the distribution spec's
         // monolithic upload), one request fewer than PATCH + PUT; a bad stream never completes the declared
         // Content-Length, so the registry never commits it.
         this.stats.streamedUploads++;
-        const { body, source } = checkedBody();
-        try {
-          await commit({ 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
-        } catch (e) {
-          throw body.errored ?? source.errored ?? e;
-        }
+        const { body } = checkedBody();
+        await commit({ 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
         committed = true;
         progress(dig.size);
         return;
       } else {
-        // Size unknown: one streamed PATCH, then the closing PUT.
+        // Size unknown: one streamed PATCH (its body checked before it ends), then the closing PUT.
         this.stats.streamedUploads++;
         const { body, source } = checkedBody();
         let res: RawResponse;
@@ -977,7 +972,6 @@ export class RegistryClient {
         location = await this.sameOriginLocation(res, what);
         progress(dig.size);
       }
-      verify();
       await commit({ 'content-length': '0' }, Buffer.alloc(0));
       committed = true;
     } finally {
