@@ -4,6 +4,9 @@ import type { ImageReference, Transport } from './transport.js';
 /** Transport names dsv knows about, whether or not a package providing them is registered. */
 export const KnownTransportNames = ['docker', 'docker-archive', 'oci', 'oci-archive', 'docker-daemon', 'docker-storage', 'memory'] as const;
 
+/** `name://` at the start of a reference (`docker://host/repo`). */
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//;
+
 /**
  * The known transport a reference string names, without parsing the rest: `docker` (the default) for a
  * bare registry reference, `oci` for `oci:/dir:tag`, `docker` for `docker://…`. Lets an app load only the
@@ -11,7 +14,7 @@ export const KnownTransportNames = ['docker', 'docker-archive', 'oci', 'oci-arch
  */
 export function knownTransportOf(input: string, defaultTransport = 'docker'): string {
   const known = KnownTransportNames as readonly string[];
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(input);
+  const scheme = SCHEME.exec(input);
   if (scheme) return scheme[1]!;
   const colon = input.indexOf(':');
   const name = colon > 0 ? input.slice(0, colon) : '';
@@ -71,7 +74,7 @@ export class TransportRegistry {
     if (input !== input.trim() || /[\s\0]/.test(input)) {
       throw new DsvError('ReferenceInvalid', `invalid image reference "${shown(input)}": contains whitespace or control characters`, { reference: shown(input) });
     }
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(input);
+    const scheme = SCHEME.exec(input);
     if (scheme) {
       const name = scheme[1]!;
       if (name === 'docker') return this.get('docker').parseReference(input.slice('docker://'.length));
