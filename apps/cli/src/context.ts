@@ -121,21 +121,12 @@ export function signerSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, Re
   return { gpg, pki };
 }
 
-/**
- * undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles that module a second time with its
- * optimising tier on background threads, and a finishing process waits for them: ≈ 150–200 ms on every
- * registry command (bench/NOTES.md §8). The baseline tier (Liftoff) parses headers fast enough; bodies are
- * not parsed byte by byte. The apps own their process, so the flag is set here, before any connection.
- */
-let wasmTuned = false;
-function useBaselineWasmTier(): void {
-  if (wasmTuned) return;
-  wasmTuned = true;
-  setFlagsFromString('--liftoff-only');
-}
-
 export async function createContext(opts: ContextOptions = {}): Promise<CliContext> {
-  useBaselineWasmTier();
+  // undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles that module a second time with its
+  // optimising tier on background threads, and a finishing process waits for them: ≈ 150–200 ms on every
+  // registry command (bench/NOTES.md §8). The baseline tier (Liftoff) parses headers fast enough; bodies
+  // are not parsed byte by byte. The apps own their process, so the flag is set here, before any connection.
+  setFlagsFromString('--liftoff-only');
   const env = opts.env ?? process.env;
   const debug = opts.debug ?? (() => {});
   const [transports, signers] = await Promise.all([createTransportRegistry(opts.transports), createBuiltinSignerRegistry()]);

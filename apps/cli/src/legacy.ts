@@ -11,13 +11,13 @@ import { resolve as resolvePath, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { DsvError, type SignatureKind, type VerifyResult } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
-import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
 import { newYargs } from './parser.js';
 import { runSign, runVerify } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
 import { promptSecretOnTty, resolveKey } from './keys.js';
 import { Output, isInteractive, processIo, secretsInArgs, type CliIo } from './io.js';
-import { createProgress } from './progress.js';
+import { createProgress, type Progress } from './progress.js';
 import { formatSignStart, formatSignText, formatVerifyText, verifyFailureLines } from './report.js';
 import { VERSION } from './version.js';
 
@@ -221,6 +221,11 @@ const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
   repository: ['docker-daemon', 'docker-storage'],
 };
 
+/** Context options of docker-sign / docker-verify: the transports of their subcommand only. */
+function legacyContextOptions(io: CliIo, out: Output, progress: Progress, source: SourceKind): ContextOptions {
+  return { env: io.env, debug: out.debug, transports: LEGACY_TRANSPORTS[source], ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mains
 
@@ -248,7 +253,7 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
   const progress = createProgress(io.stderr);
   out.beforeStderr = () => progress.clear();
   try {
-    const ctx: CliContext = await contextFactory({ env: io.env, debug: out.debug, transports: LEGACY_TRANSPORTS[a.source], ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+    const ctx: CliContext = await contextFactory(legacyContextOptions(io, out, progress, a.source));
     const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
     const key = await resolveKey(keyOpts, io.env, { interactive: isInteractive(io), promptSecret: (q) => promptSecretOnTty(q, io.stdin, io.stderr) }, '-k/--keyid');
     out.addSecret(key.passphrase);
@@ -291,7 +296,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   let ctx: CliContext;
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
   try {
-    ctx = await contextFactory({ env: io.env, debug: out.debug, transports: LEGACY_TRANSPORTS[a.source], ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+    ctx = await contextFactory(legacyContextOptions(io, out, progress, a.source));
     verify = await createVerifyFunction(ctx);
   } catch (e) {
     out.error(e);
