@@ -48,6 +48,15 @@ describe('dsv arguments', () => {
     expect(plugin.outText() + plugin.errText()).toMatch(/docker-plugin <install\|uninstall>/);
   });
 
+  it('names the image an error is about, and leaves an empty name out rather than printing ": "', async () => {
+    const io = captureIo();
+    expect(await dsvMain(['verify', '', 'docker://Bad Ref'], io)).toBe(2);
+    expect(io.errText().split('\n').filter((l) => l.startsWith('dsv: error:'))).toEqual([
+      'dsv: error: empty image reference',
+      expect.stringMatching(/^dsv: error: docker:\/\/Bad Ref: .*Bad Ref/),
+    ]);
+  });
+
   it('prints help with the reference syntax and exit codes', async () => {
     const io = captureIo();
     expect(await dsvMain(['--help'], io)).toBe(0);

@@ -278,7 +278,7 @@ async function dsvVerify(ctx: CliContext, a: DsvVerifyArgs, out: Output, progres
       result = await runVerify(ctx, input, { verify, ...(a.platform ? { platform: a.platform } : {}) });
     } catch (e) {
       progress.clear();
-      out.error(e, `${input}: `);
+      out.error(e, input);
       outcomes.push({ input, error: e });
       codes.push(exitCodeFor(e));
       continue;

@@ -55,8 +55,9 @@ export class Output {
   }
 
   /** `prog: error: message` — one line; the stack only with --debug. */
-  error(error: unknown, prefix = ''): void {
-    this.err(`${this.prog}: error: ${prefix}${errorMessage(error)}\n`);
+  /** One line `prog: error: [subject: ]message` (an empty subject, e.g. an empty reference, is left out). */
+  error(error: unknown, subject = ''): void {
+    this.err(`${this.prog}: error: ${subject ? `${subject}: ` : ''}${errorMessage(error)}\n`);
     if (this.debugEnabled && error instanceof Error && error.stack) {
       const details = (error as { details?: unknown }).details;
       if (details && typeof details === 'object' && Object.keys(details).length) this.err(`${this.prog}: debug: details ${safeJson(details)}\n`);

@@ -309,7 +309,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
       result = await runVerify(ctx, ref, { verify });
     } catch (e) {
       progress.clear();
-      out.error(e, `${image}: `);
+      out.error(e, image);
       codes.push(exitCodeFor(e));
       continue;
     }

@@ -280,7 +280,7 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
       } catch (e) {
         progress.clear();
         const err = !remote && isDsvError(e) && e.code === 'NotFound' ? new DsvError('NotFound', `${e.message} (give --remote to verify the image in its registry)`, e.details, { cause: e }) : e;
-        out.error(err, `${input}: `);
+        out.error(err, input);
         outcomes.push({ input, error: err });
         codes.push(exitCodeFor(err));
         continue;
