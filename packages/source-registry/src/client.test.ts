@@ -244,6 +244,59 @@ describe('RegistryClient against a fault-injecting server', () => {
     expect(e.code).toBe('SizeMismatch');
   });
 
+  it('a blob download is paced by its reader: a reader that stops stops the transfer, and destroying it ends the request', async () => {
+    let written = 0;
+    let closed = false;
+    const f = await fake((req, res) => {
+      if (req.url === '/v2/') return ok(res, Buffer.from('{}'));
+      res.writeHead(200, { 'content-length': String(1 << 30) });
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      const pump = () => {
+        while (!res.destroyed && written < 1 << 30) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      res.on('close', () => (closed = true));
+      pump();
+    });
+    const c = client(f.host);
+    const s = await c.getBlob('app', blobDigest, { verify: false });
+    const first = await new Promise<Buffer>((r) => s.once('data', (d: Buffer) => (s.pause(), r(d))));
+    expect(first.length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 300));
+    // What the socket buffers and one stream buffer hold, not the gigabyte on offer.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+    expect(s.readableLength).toBeLessThanOrEqual(128 * 1024);
+    s.destroy();
+    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closed).toBe(true);
+  });
+
+  it('prepare() meets the registry in the background; its failure is reported by the first request, and close() does not wait for it', async () => {
+    const down = await fake(() => undefined);
+    const port = down.port;
+    down.server.close();
+    servers.splice(servers.indexOf(down.server), 1);
+    const refused = client(`127.0.0.1:${port}`);
+    refused.prepare();
+    const e = await failure(refused.getManifest('app', 'latest'));
+    expect(e.code).toBe('Network');
+    expect(e.message).toMatch(/ECONNREFUSED/);
+
+    let pinged = false;
+    const hangs = await fake((req) => {
+      if (req.url === '/v2/') pinged = true; // and never answers
+    });
+    const c = client(hangs.host);
+    c.prepare();
+    for (let i = 0; i < 100 && !pinged; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pinged).toBe(true);
+    const t0 = Date.now();
+    await c.close();
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
   it('stops an endless manifest body at the manifest limit (LimitExceeded)', async () => {
     let written = 0;
     const f = await fake((req, res) => {

@@ -247,6 +247,14 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * Starts resolving the scheme and the auth challenge now, without waiting; a failure here is not
+   * reported: the first request tries again and reports it.
+   */
+  prepare(): void {
+    this.baseUrl().catch(() => undefined);
+  }
+
   /** Resolves the scheme (once) and learns the auth challenge from `GET /v2/`. */
   private baseUrl(): Promise<URL> {
     this.base ??= this.ping().catch((e) => {
@@ -616,80 +624,35 @@ export class RegistryClient {
   async getBlob(repository: string, digest: string, opts: { size?: number; verify?: boolean } = {}): Promise<Readable> {
     const repo = checkRepo(repository);
     const parsed = parseDigest(digest);
-    const verify = opts.verify !== false;
-    const size = opts.size;
-    let res = await this.openBlob(repo, parsed.digest, 0);
-    let started = false;
-    const self = this;
+    const first = await this.openBlob(repo, parsed.digest, 0);
     const what = `blob ${parsed.digest}`;
-    async function* gen(): AsyncGenerator<Buffer> {
-      started = true;
-      const dig = new Digester(parsed.algorithm);
-      let received = 0;
-      let resumes = 0;
-      let skip = 0;
-      let lastProgress = 0;
-      for (;;) {
-        try {
-          for await (const raw of res.body as AsyncIterable<Buffer>) {
-            let chunk = raw;
-            if (skip > 0) {
-              if (chunk.length <= skip) {
-                skip -= chunk.length;
-                continue;
-              }
-              chunk = chunk.subarray(skip);
-              skip = 0;
-            }
-            received += chunk.length;
-            if (size !== undefined && received > size) {
-              throw new DsvError('SizeMismatch', `${what}: more than the expected ${size} bytes`, { digest: parsed.digest, expectedSize: size });
-            }
-            if (verify) dig.update(chunk);
-            if (self.ctx.onProgress && (received - lastProgress >= 1 << 20 || received === size)) {
-              lastProgress = received;
-              self.ctx.onProgress({ id: parsed.digest, done: received, total: size, phase: 'read' });
-            }
-            yield chunk;
-          }
-          break;
-        } catch (e) {
-          if (e instanceof DsvError && e.code !== 'Network') throw e;
-          if (!isTransientNetworkError(e) || resumes >= self.retryTimes || self.ctx.signal?.aborted) {
-            throw e instanceof DsvError ? e : networkError(e, `${what}: download broke off after ${received} bytes`, res.url);
-          }
-          resumes++;
-          self.stats.resumes++;
-          self.debug(`${what}: connection broke after ${received} bytes; resuming (${resumes}/${self.retryTimes})`);
-          await self.sleep(backoff(resumes - 1, self.opts.retryBaseDelayMs ?? 250), self.ctx.signal);
-          res = await self.openBlob(repo, parsed.digest, received);
-          if (res.status === 206) {
-            const cr = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
-            if (!cr || Number(cr[1]) !== received) {
-              await res.body.dump().catch(() => undefined);
-              res = await self.openBlob(repo, parsed.digest, 0);
-              skip = received;
-            }
-          } else {
-            skip = received;
-          }
+    let resumes = 0;
+    return new BlobDownload(first, {
+      what,
+      digest: parsed.digest,
+      repository: repo,
+      size: opts.size,
+      digester: opts.verify !== false ? new Digester(parsed.algorithm) : undefined,
+      onProgress: this.ctx.onProgress,
+      resume: async (received, error, url) => {
+        if (error instanceof DsvError && error.code !== 'Network') throw error;
+        if (!isTransientNetworkError(error) || resumes >= this.retryTimes || this.ctx.signal?.aborted) {
+          throw error instanceof DsvError ? error : networkError(error, `${what}: download broke off after ${received} bytes`, url);
         }
-      }
-      if (size !== undefined && received !== size) {
-        throw new DsvError('SizeMismatch', `${what}: expected ${size} bytes, got ${received}`, { digest: parsed.digest, expectedSize: size, actualSize: received });
-      }
-      if (verify) {
-        const actual = dig.digest();
-        if (actual !== parsed.digest) {
-          throw new DsvError('DigestMismatch', `${what}: content digest ${actual} does not match`, { digest: parsed.digest, actual, repository: repo });
+        resumes++;
+        this.stats.resumes++;
+        this.debug(`${what}: connection broke after ${received} bytes; resuming (${resumes}/${this.retryTimes})`);
+        await this.sleep(backoff(resumes - 1, this.opts.retryBaseDelayMs ?? 250), this.ctx.signal);
+        const res = await this.openBlob(repo, parsed.digest, received);
+        if (res.status === 206) {
+          const cr = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
+          if (cr && Number(cr[1]) === received) return { res, skip: 0 };
+          await res.body.dump().catch(() => undefined);
+          return { res: await this.openBlob(repo, parsed.digest, 0), skip: received };
         }
-      }
-    }
-    const stream = Readable.from(gen(), { objectMode: false, highWaterMark: 64 * 1024 });
-    stream.once('close', () => {
-      if (!started) res.body.destroy();
+        return { res, skip: received };
+      },
     });
-    return stream;
   }
 
   /** HEAD a blob: true when the repository has it. */
@@ -1018,7 +981,110 @@ export class RegistryClient {
     this.closed = true;
     const agents = [...this.agents.values()];
     this.agents.clear();
-    await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
+    // Every request the caller waited for has ended; what is still in flight (a prepare() of a
+    // registry never used, say towards an unreachable host) is abandoned, not waited for.
+    await Promise.all(agents.map((a) => a.destroy().catch(() => undefined)));
+  }
+}
+
+/**
+ * A blob download as one stream. Chunks are pushed as the response delivers them (no per-chunk
+ * promises: this is the hot path of every copy and verify), checked against the size and, with a
+ * digester, the digest before the stream ends — a mismatch fails it instead. A response that breaks
+ * off is replaced by `resume(received)`'s, skipping the bytes already delivered when it starts over.
+ */
+class BlobDownload extends Readable {
+  private res: RawResponse;
+  private flowing = false;
+  private received = 0;
+  private skip = 0;
+  private lastProgress = 0;
+
+  constructor(
+    first: RawResponse,
+    private readonly o: {
+      what: string;
+      digest: Digest;
+      repository: string;
+      size: number | undefined;
+      digester: Digester | undefined;
+      onProgress: SystemContext['onProgress'];
+      resume(received: number, error: unknown, url: URL): Promise<{ res: RawResponse; skip: number }>;
+    },
+  ) {
+    super({ highWaterMark: 64 * 1024 });
+    this.res = first;
+  }
+
+  override _read(): void {
+    if (this.flowing) this.res.body.resume();
+    else this.listen(this.res);
+  }
+
+  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
+    this.res.body.destroy();
+    cb(error);
+  }
+
+  private listen(res: RawResponse): void {
+    this.res = res;
+    this.flowing = true;
+    const current = () => this.res === res && !this.destroyed;
+    res.body.on('data', (chunk: Buffer) => {
+      if (current()) this.deliver(chunk);
+    });
+    res.body.once('end', () => {
+      if (current()) this.finish();
+    });
+    res.body.once('error', (e: unknown) => {
+      if (!current()) return;
+      this.o.resume(this.received, e, res.url).then(
+        (next) => {
+          if (this.destroyed) return void next.res.body.destroy();
+          this.skip = next.skip;
+          this.listen(next.res);
+        },
+        (error: Error) => this.destroy(error),
+      );
+    });
+  }
+
+  private deliver(raw: Buffer): void {
+    let chunk = raw;
+    if (this.skip > 0) {
+      if (chunk.length <= this.skip) {
+        this.skip -= chunk.length;
+        return;
+      }
+      chunk = chunk.subarray(this.skip);
+      this.skip = 0;
+    }
+    const { size, what, digest } = this.o;
+    this.received += chunk.length;
+    if (size !== undefined && this.received > size) {
+      this.destroy(new DsvError('SizeMismatch', `${what}: more than the expected ${size} bytes`, { digest, expectedSize: size }));
+      return;
+    }
+    this.o.digester?.update(chunk);
+    if (this.o.onProgress && (this.received - this.lastProgress >= 1 << 20 || this.received === size)) {
+      this.lastProgress = this.received;
+      this.o.onProgress({ id: digest, done: this.received, total: size, phase: 'read' });
+    }
+    if (!this.push(chunk)) this.res.body.pause();
+  }
+
+  private finish(): void {
+    const { size, what, digest, digester, repository } = this.o;
+    if (size !== undefined && this.received !== size) {
+      this.destroy(new DsvError('SizeMismatch', `${what}: expected ${size} bytes, got ${this.received}`, { digest, expectedSize: size, actualSize: this.received }));
+      return;
+    }
+    const actual = digester?.digest();
+    if (actual !== undefined && actual !== digest) {
+      this.destroy(new DsvError('DigestMismatch', `${what}: content digest ${actual} does not match`, { digest, actual, repository }));
+      return;
+    }
+    this.push(null);
   }
 }
 

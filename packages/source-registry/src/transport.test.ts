@@ -75,6 +75,17 @@ describe('DockerImageDestination', () => {
   const manifest = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}');
   const child = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","child":true}');
 
+  it('meets its registry (GET /v2/) as soon as it is opened, while the source is still being read', async () => {
+    const f = await fake((_req, res) => res.writeHead(200).end('{}'));
+    const t = createDockerTransport({ sleep: async () => undefined });
+    const dest = await t.parseReference(`${f.host}/app:v1`).newDestination(quiet);
+    closers.push(() => dest.close());
+    for (let i = 0; i < 100 && f.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(f.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /v2/']);
+    expect(await dest.hasBlob({ mediaType: 'x', digest: digestOf(child), size: child.length })).toBe(true);
+    expect(f.seen.filter((s) => s.url === '/v2/')).toHaveLength(1);
+  });
+
   it('PUTs child manifests by digest at once and the tagged manifest only on commit()', async () => {
     const f = await fake((req, res) => {
       if (req.url === '/v2/') return res.writeHead(200).end('{}');

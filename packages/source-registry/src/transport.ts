@@ -62,7 +62,11 @@ export class DockerImageReference implements ImageReference {
   }
 
   async newDestination(ctx: SystemContext = {}): Promise<ImageDestination> {
-    return new DockerImageDestination(this, this.newClient(ctx), ctx);
+    const client = this.newClient(ctx);
+    // A destination is written after its source is read: meet the registry (scheme, /v2/, challenge)
+    // while the source's manifests are fetched, not after.
+    client.prepare();
+    return new DockerImageDestination(this, client, ctx);
   }
 }
 
