@@ -229,7 +229,7 @@ export function registrySuite(mode: RegistryMode, extra?: (env: () => RegistryEn
         const claimed = digestOf(noise(2_000_000, `other-put-${mode}`));
         const e = await failure(c.uploadBlob('dsv/bad-put', claimed, Readable.from([data.subarray(0, 700_000), data.subarray(700_000)]), { size: data.length }));
         expect(e.code).toBe('DigestMismatch');
-        // A DigestingStream fails in its flush, after every byte went downstream: the held-back chunk is never sent.
+        // A verified stream (DigestingStream) holds its last chunk back until its flush checked it: the body never completes.
         const checker = new DigestingStream({ digest: claimed, size: data.length });
         Readable.from([data.subarray(0, 700_000), data.subarray(700_000)]).pipe(checker);
         const f = await failure(c.uploadBlob('dsv/bad-put', claimed, checker, { size: data.length, verify: false }));

@@ -125,8 +125,13 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
   // undici parses HTTP with llhttp compiled to WebAssembly. V8 compiles that module a second time with its
   // optimising tier on background threads, and a finishing process waits for them: ≈ 150–200 ms on every
   // registry command (bench/NOTES.md §8). The baseline tier (Liftoff) parses headers fast enough; bodies
-  // are not parsed byte by byte. The apps own their process, so the flag is set here, before any connection.
+  // are not parsed byte by byte. The apps own their process, so the flags are set here, before any connection.
   setFlagsFromString('--liftoff-only');
+  // Every blob byte arrives in a fresh ArrayBuffer, and V8 counts those towards the old generation's limit,
+  // which it sets at ≈ 4 × a heap of 8–10 MB: an 8-layer copy ran 12 full mark-compacts (a verify 21–25),
+  // ≈ 0.25 s of CPU, though the buffers die young and scavenges free them. A growing factor of 5 leaves one;
+  // peak RSS does not change (bench/NOTES.md §10).
+  setFlagsFromString('--heap-growing-percent=400');
   const env = opts.env ?? process.env;
   const debug = opts.debug ?? (() => {});
   const [transports, signers] = await Promise.all([createTransportRegistry(opts.transports), createBuiltinSignerRegistry()]);

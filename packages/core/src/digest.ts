@@ -84,12 +84,14 @@ export class Digester {
 
 /**
  * A pass-through stream that hashes and counts what flows through it. When `expected` is given
- * it fails the stream (before the final chunk's end is signalled) on a size overrun, a short
- * stream, or a digest mismatch, so a consumer never sees a successful end on bad bytes.
+ * it fails the stream on a size overrun, a short stream, or a digest mismatch, and it holds back
+ * its last chunk until those checks pass: a consumer never receives the final byte of bad bytes
+ * (an HTTP upload of it never completes its body).
  */
 export class DigestingStream extends Transform {
   readonly digester: Digester;
   private readonly expected: { digest?: string; size?: number; name?: string };
+  private held: Buffer | undefined;
 
   constructor(expected: { digest?: string; size?: number; name?: string } = {}) {
     super();
@@ -105,7 +107,9 @@ export class DigestingStream extends Transform {
       cb(new DsvError('SizeMismatch', `${name ?? digest ?? 'blob'}: more than the expected ${size} bytes`, { digest, expectedSize: size, name }));
       return;
     }
-    cb(null, chunk);
+    const previous = this.held;
+    this.held = chunk;
+    cb(null, previous);
   }
 
   override _flush(cb: TransformCallback): void {
@@ -120,6 +124,6 @@ export class DigestingStream extends Transform {
       cb(new DsvError('DigestMismatch', `${label}: content digest ${actual} does not match ${digest}`, { digest, actual, name }));
       return;
     }
-    cb();
+    cb(null, this.held);
   }
 }

@@ -93,9 +93,10 @@ export interface PutBlobOptions {
   /** A repository on the same registry that holds the blob (cross-repository mount). */
   mountFrom?: ImageReference;
   /**
-   * The stream checks itself (a DigestingStream): it errors before it ends when its bytes do not match
-   * the descriptor's digest and size. A destination may then skip hashing it again; it must still never
-   * make a blob visible from a stream that errored.
+   * The stream checks itself (a DigestingStream, or pass-through streams after one): it errors when its
+   * bytes do not match the descriptor's digest and size, and delivers its last chunk only once they do.
+   * A destination may then skip hashing and counting it; it must still never make a blob visible from
+   * a stream that errored.
    */
   verifiedStream?: boolean;
 }

@@ -785,8 +785,8 @@ export class RegistryClient {
     const label = `blob ${parsed.digest}`;
     let location = await this.startUpload(repo, what);
     let committed = false;
-    // verify: false is for streams that check themselves (they error before ending on a mismatch, which
-    // cancels the upload): sizes are still counted and bounded, the bytes are not hashed a second time.
+    // verify: false is for streams that check themselves (they error on a mismatch, which cancels the
+    // upload, and deliver their last chunk only once checked): the bytes are not hashed a second time.
     const hashing = opts.verify !== false;
     const dig = hashing ? new Digester(parsed.algorithm) : byteCounter();
     const check = (n: number) => {
@@ -907,10 +907,11 @@ export class RegistryClient {
         // monolithic upload), one request fewer than PATCH + PUT; a bad stream never completes the declared
         // Content-Length, so the registry never commits it.
         this.stats.streamedUploads++;
-        const { body } = checkedBody();
+        // A stream that checks itself delivers its last chunk only once checked: it is the body as it is.
+        const body = !hashing && stream instanceof Readable ? stream : checkedBody().body;
         await commit({ 'content-type': 'application/octet-stream', 'content-length': String(size) }, body);
         committed = true;
-        progress(dig.size);
+        progress(size);
         return;
       } else {
         // Size unknown: one streamed PATCH (its body checked before it ends), then the closing PUT.
