@@ -1,9 +1,13 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 
-const INFLATE_CHUNK = 512 * 1024;
-import { Decompress as ZstdDecompress } from 'fzstd';
+import type { Decompress as ZstdDecompress } from 'fzstd';
 import { DsvError } from './errors.js';
+import { loadOnce } from './lazy.js';
+
+const INFLATE_CHUNK = 512 * 1024;
+/** fzstd on first use: most images are gzip, and every command imports core (≈ 12 ms). */
+const loadFzstd = loadOnce(() => import('fzstd'));
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -110,11 +114,18 @@ export class DecompressStream extends Transform {
 
   private zstdEngine(): Engine {
     let full = false;
-    const z = new ZstdDecompress((data) => {
-      // fzstd may reuse its buffers: hand downstream a copy.
-      if (!this.output(Buffer.from(data))) full = true;
-    });
-    const run = (chunk: Uint8Array, final: boolean, done: (err?: Error) => void) => {
+    let z: ZstdDecompress | undefined;
+    const run = (chunk: Uint8Array, final: boolean, done: (err?: Error) => void): void => {
+      if (!z) {
+        loadFzstd().then((fzstd) => {
+          // fzstd may reuse its buffers: hand downstream a copy.
+          z ??= new fzstd.Decompress((data) => {
+            if (!this.output(Buffer.from(data))) full = true;
+          });
+          run(chunk, final, done);
+        }, done);
+        return;
+      }
       full = false;
       try {
         z.push(chunk, final);
