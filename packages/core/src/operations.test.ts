@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { clearMemoryStore, memoryStoreFaults, memoryTransport } from './memory-transport.js';
 import { digestOf, type Digest } from './digest.js';
+import { DsvError } from './errors.js';
 import { MediaTypes, type Descriptor } from './model.js';
 import { copyImage, inspectImage, verifyImage } from './operations.js';
 import { readConfig, readManifest } from './image.js';
@@ -100,6 +101,36 @@ describe('copyImage', () => {
     // with verify: refused up front, naming the layer
     const err2 = await copyImage(await src('a:1'), await dst('b:1'), { verify: true }).catch((e) => e);
     expect(err2.message).toMatch(/refusing to copy .* layer 0 sha256:/);
+  });
+
+  it('opens each source blob while the destination starts its upload, and reports a source that fails in its own words', async () => {
+    const img = buildImage([randomBytes(10_000), randomBytes(20_000)]);
+    await push('a:1', img);
+    const events: string[] = [];
+    const source = await src('a:1');
+    const getBlob = source.getBlob.bind(source);
+    source.getBlob = async (d) => {
+      await new Promise((r) => setTimeout(r, 20));
+      events.push(`got ${d.digest}`);
+      return getBlob(d);
+    };
+    const dest = await dst('b:1');
+    const putBlob = dest.putBlob.bind(dest);
+    dest.putBlob = async (d, stream, o) => {
+      events.push(`put ${d.digest}`);
+      return putBlob(d, stream, o);
+    };
+    await copyImage(source, dest, { jobs: 1 });
+    for (const l of img.layers) expect(events.indexOf(`put ${l.desc.digest}`)).toBeLessThan(events.indexOf(`got ${l.desc.digest}`));
+    expect(digestOf((await (await src('b:1')).getManifest()).bytes)).toBe(img.digest);
+
+    const failing = await src('a:1');
+    failing.getBlob = async () => {
+      throw new DsvError('NotFound', 'blob gone at the source');
+    };
+    const err = await copyImage(failing, await dst('c:1')).catch((e: unknown) => e as DsvError);
+    expect(err).toMatchObject({ code: 'NotFound', message: 'blob gone at the source' });
+    expect(await (await src('c:1')).getManifest().catch((e: DsvError) => e.code)).toBe('NotFound');
   });
 
   it('signs: a new config with the signature, a new manifest, verified afterwards', async () => {

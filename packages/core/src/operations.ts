@@ -202,11 +202,21 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
       debug(`blob ${d.digest}: would copy ${d.size} bytes`);
       return { copied: true, bytes: d.size };
     }
-    const raw = bytes ? Readable.from([Buffer.from(bytes)]) : await source.getBlob(d);
     const checker = new DigestingStream({ digest: d.digest, size: d.size, name: `blob ${d.digest}` });
+    // The source is opened while the destination prepares its upload (a registry: the POST), not before:
+    // one round trip less per blob. A source that fails fails the checker, and with it the upload.
+    let raw: Readable | undefined;
+    const opened = (bytes ? Promise.resolve(Readable.from([Buffer.from(bytes)])) : source.getBlob(d)).then(
+      (r) => {
+        raw = r;
+        if (checker.destroyed) return void r.destroy();
+        r.on('error', (e) => checker.destroy(e));
+        r.pipe(checker);
+      },
+      (e: unknown) => void checker.destroy(e instanceof Error ? e : new Error(String(e))),
+    );
     const onProgress = options.onProgress;
-    let stream: Readable = raw.pipe(checker);
-    raw.on('error', (e) => checker.destroy(e));
+    let stream: Readable = checker;
     if (onProgress) {
       let next = 0;
       const counter = new Counter((done) => {
@@ -221,8 +231,14 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
     try {
       // The checker fails the stream before its end on a mismatch: the destination need not hash again.
       await destination.putBlob(d, stream, { verifiedStream: true, ...(options.mountFrom ? { mountFrom: options.mountFrom } : {}) });
+    } catch (e) {
+      // A destination may report the failed stream in its own words; the source's error says what broke.
+      await opened;
+      throw checker.errored ?? e;
     } finally {
-      if (!raw.destroyed) raw.destroy();
+      await opened;
+      if (!checker.destroyed) checker.destroy();
+      if (raw && !raw.destroyed) raw.destroy();
     }
     debug(`blob ${d.digest}: copied ${d.size} bytes`);
     return { copied: true, bytes: d.size };
