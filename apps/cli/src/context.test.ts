@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -99,5 +99,18 @@ describe('composition (lazy package loading)', () => {
     expect(ctx.parseImage('docker-daemon:app:v1').transport.name).toBe('docker-daemon');
     expect(() => ctx.parseImage('busybox')).toThrow(expect.objectContaining({ code: 'Usage' }));
     expect(() => ctx.parseImage('oci-archive:/tmp/x.tar')).toThrow(expect.objectContaining({ code: 'Usage' }));
+  });
+
+  it('with signers: false, loads no signer and no signer plugin', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsv-ctx-'));
+    try {
+      const plugin = join(dir, 'dsv-signer-never');
+      writeFileSync(plugin, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+      const ctx = await createContext({ env: { DSV_SIGNER_PLUGINS: plugin }, signers: false, transports: ['docker'] });
+      expect(ctx.signers.types()).toEqual([]);
+      expect(() => ctx.signers.get('gpg')).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -36,6 +36,11 @@ export interface ContextOptions {
    * another transport as a programming error.
    */
   transports?: readonly string[];
+  /**
+   * false when the command neither signs nor verifies: no signer package or signer plugin is loaded, and
+   * `signers` stays empty (default true).
+   */
+  signers?: boolean;
 }
 
 export interface CliContext {
@@ -134,8 +139,12 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
   setFlagsFromString('--heap-growing-percent=400');
   const env = opts.env ?? process.env;
   const debug = opts.debug ?? (() => {});
-  const [transports, signers] = await Promise.all([createTransportRegistry(opts.transports), createBuiltinSignerRegistry()]);
-  if (opts.loadPlugins !== false) await loadSignerPlugins(signers, { env });
+  const withSigners = opts.signers !== false;
+  const [transports, signers] = await Promise.all([
+    createTransportRegistry(opts.transports),
+    withSigners ? createBuiltinSignerRegistry() : new SignerRegistry(),
+  ]);
+  if (withSigners && opts.loadPlugins !== false) await loadSignerPlugins(signers, { env });
   const system = systemContextFromEnv(env, opts);
   return {
     env,

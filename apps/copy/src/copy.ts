@@ -174,6 +174,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       debug: out.debug,
       insecureRegistries: a.insecureRegistries,
       transports: [knownTransportOf(a.source), knownTransportOf(a.destination)],
+      signers: a.command === 'copy' && a.signBy !== undefined,
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     });
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
