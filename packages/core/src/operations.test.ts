@@ -131,6 +131,21 @@ describe('copyImage', () => {
     const err = await copyImage(failing, await dst('c:1')).catch((e: unknown) => e as DsvError);
     expect(err).toMatchObject({ code: 'NotFound', message: 'blob gone at the source' });
     expect(await (await src('c:1')).getManifest().catch((e: DsvError) => e.code)).toBe('NotFound');
+
+    // A destination that refuses before reading, and a source that fails afterwards: the destination's
+    // error, and no stray stream error.
+    const late = await src('a:1');
+    late.getBlob = async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      throw new DsvError('Network', 'source broke later');
+    };
+    const refusing = await dst('d:1');
+    refusing.putBlob = async () => {
+      throw new DsvError('AuthFailed', 'destination refused');
+    };
+    const err2 = await copyImage(late, refusing).catch((e: unknown) => e as DsvError);
+    expect(err2).toMatchObject({ code: 'AuthFailed', message: 'destination refused' });
+    await new Promise((r) => setTimeout(r, 40));
   });
 
   it('signs: a new config with the signature, a new manifest, verified afterwards', async () => {

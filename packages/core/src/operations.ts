@@ -203,6 +203,8 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
       return { copied: true, bytes: d.size };
     }
     const checker = new DigestingStream({ digest: d.digest, size: d.size, name: `blob ${d.digest}` });
+    // Its error is read from checker.errored below; the source may fail it after the destination gave up.
+    checker.on('error', () => undefined);
     // The source is opened while the destination prepares its upload (a registry: the POST), not before:
     // one round trip less per blob. A source that fails fails the checker, and with it the upload.
     let raw: Readable | undefined;
@@ -232,8 +234,7 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
       // The checker fails the stream before its end on a mismatch: the destination need not hash again.
       await destination.putBlob(d, stream, { verifiedStream: true, ...(options.mountFrom ? { mountFrom: options.mountFrom } : {}) });
     } catch (e) {
-      // A destination may report the failed stream in its own words; the source's error says what broke.
-      await opened;
+      // A destination may report a failed stream in its own words; the stream's error says what broke.
       throw checker.errored ?? e;
     } finally {
       await opened;
