@@ -54,8 +54,10 @@ export class Output {
     this.#io.stderr.write(this.scrub(text));
   }
 
-  /** `prog: error: message` — one line; the stack only with --debug. */
-  /** One line `prog: error: [subject: ]message` (an empty subject, e.g. an empty reference, is left out). */
+  /**
+   * One line `prog: error: [subject: ]message` (an empty subject, e.g. an empty reference, is left out);
+   * the stack only with --debug.
+   */
   error(error: unknown, subject = ''): void {
     this.err(`${this.prog}: error: ${subject ? `${subject}: ` : ''}${errorMessage(error)}\n`);
     if (this.debugEnabled && error instanceof Error && error.stack) {

@@ -24,7 +24,6 @@ import {
   type CliIo,
 } from '@dsv/cli';
 
-
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
 const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.

@@ -45,7 +45,6 @@ export interface RunOptions {
   contextFactory?: typeof createContext;
 }
 
-
 type Parsed = { kind: 'run'; args: ParsedArgs } | { kind: 'done'; code: number };
 
 function parseOrReport(spec: CommandSpec, argv: string[], io: CliIo, check: (a: ParsedArgs) => void): Parsed {

@@ -33,7 +33,6 @@ export interface PkiTrustStore {
   keys: TrustedKey[];
 }
 
-
 /** Whether `bytes` look like something meant for another signer type (OpenPGP key material). */
 function looksForeign(bytes: Buffer, text: string): boolean {
   if (/-----BEGIN PGP /.test(text)) return true;

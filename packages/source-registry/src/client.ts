@@ -840,8 +840,9 @@ export class RegistryClient {
       u.searchParams.set('digest', parsed.digest);
       return u;
     };
-    // The final PUT, completed only after verify() (a streamed body holds its last chunk until then). When its answer is lost (a retried PUT then finds the
-    // session gone), the blob may be stored all the same: a HEAD decides.
+    // The final PUT; a streamed body completes only once checked (it holds its last chunk until then). When
+    // its answer is lost (a retried PUT then finds the session gone), the blob may be stored all the same:
+    // a HEAD decides.
     const commit = async (headers: Record<string, string>, body: Buffer | Readable) => {
       try {
         const res = await this.send({ what, method: 'PUT', url: commitUrl(), headers, body, scopes: [pushScope(repo)] });
