@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// dsv: launcher for the built CLI (apps/cli/dist, made by `npm run build`).
+// dsv: launcher for the built CLI (apps/cli/bundle, made by `npm run build`).
 
 // Exit once stdout and stderr are flushed, so idle keep-alive sockets or agents never hold the process.
 const exit = (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 
 let main;
 try {
-  ({ dsvMain: main } = await import('../dist/dsv.js'));
+  ({ dsvMain: main } = await import('../bundle/dsv.js'));
 } catch (error) {
-  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('/dist/')) {
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('/bundle/')) {
     process.stderr.write('dsv: error: the CLI is not built; run `npm run build` in the dsv checkout first\n');
     exit(3);
   } else throw error;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // dsv-copy: launcher for the built app (run `npm run build` first).
-import { copyMain } from '../dist/copy.js';
+import { copyMain } from '../bundle/copy.js';
 
 const exit = (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Bundles each app's command-line entry points (from the tsc output in dist/) into apps/<app>/bundle/, which
+// the bin/ launchers run. Node 20 pays per module at start-up (resolve, read, compile, link: ≈ 120 modules
+// for one dsv-copy, undici alone ≈ 80) and has no compile cache; one bundle per app starts ≈ 60 ms sooner and
+// a registry copy finishes ≈ 0.1 s sooner (bench/NOTES.md §11). dist/ stays the packages' library output.
+//
+// The bundles are ES modules split at every dynamic import(), so what the apps load lazily (the transport
+// packages, the signers, fzstd, openpgp, node-forge) stays lazy. Chunks sit beside the entries, at the depth
+// of dist/, so `new URL('../package.json', import.meta.url)` means the same in both.
+//   node tools/bundle-apps.mjs          (npm run build runs it after tsc)
+import { build } from 'esbuild';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const APPS = [
+  // `dsv copy` and `dsv docker-plugin` load those apps by package name at run time (a one-way dependency).
+  { app: 'cli', entries: ['dsv', 'legacy'], external: ['@dsv/copy', '@dsv/docker-plugin'] },
+  { app: 'copy', entries: ['copy'], external: [] },
+  { app: 'docker-plugin', entries: ['main'], external: [] },
+];
+
+// Two modules load CommonJS code through `createRequire(import.meta.url)` (yargs' CommonJS entry, two undici
+// modules). In a bundle that require would resolve from the bundle's directory at run time; handing the calls
+// to esbuild's own `require` bundles those modules instead.
+const CREATE_REQUIRE = /^import \{ createRequire \} from 'node:module';\n|^const require = createRequire\(import\.meta\.url\);\n/gm;
+const requireFromBundle = {
+  name: 'require-from-bundle',
+  setup(b) {
+    b.onLoad({ filter: /\/(packages|apps)\/[^/]+\/dist\/.*\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes('createRequire')) return undefined;
+      const rewritten = text.replace(CREATE_REQUIRE, '');
+      if (rewritten.includes('createRequire')) {
+        throw new Error(`${relative(root, args.path)}: createRequire in a form tools/bundle-apps.mjs does not rewrite`);
+      }
+      return { contents: rewritten, loader: 'js' };
+    });
+  },
+};
+
+// yargs (CommonJS) reads __dirname; ES modules have none.
+const banner = [
+  "import { createRequire as __dsvCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __dsvFileURLToPath } from 'node:url';",
+  'const require = __dsvCreateRequire(import.meta.url);',
+  'const __filename = __dsvFileURLToPath(import.meta.url);',
+  "const __dirname = __dsvFileURLToPath(new URL('.', import.meta.url));",
+].join(' ');
+
+for (const { app, entries, external } of APPS) {
+  const dir = join(root, 'apps', app);
+  const out = join(dir, 'bundle');
+  const tmp = `${out}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: Object.fromEntries(entries.map((e) => [e, join(dir, 'dist', `${e}.js`)])),
+    outdir: tmp,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    chunkNames: '[name]-[hash]',
+    external,
+    banner: { js: banner },
+    plugins: [requireFromBundle],
+    legalComments: 'linked',
+    logLevel: 'warning',
+    metafile: true,
+  });
+  if (result.errors.length) process.exit(1);
+  await rm(out, { recursive: true, force: true });
+  await rename(tmp, out);
+  const inputs = Object.keys(result.metafile.inputs).length;
+  console.log(`bundle: apps/${app}/bundle (${entries.join(', ')}) from ${inputs} modules`);
+}
