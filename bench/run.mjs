@@ -128,6 +128,15 @@ async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
     peerRss: p.length ? Math.max(...p.map((x) => x.rss)) : undefined,
     ...(r.length ? { refWall: median(r.map((x) => x.wall)), refRss: Math.max(...r.map((x) => x.rss)) } : {}),
   };
+  // Each alternation's own ratio: how far one run's ratio moves on this machine.
+  if (p.length) {
+    const paired = o.map((x, i) => x.wall / p[i].wall);
+    row.pairedRange = [Math.min(...paired), Math.max(...paired)];
+  }
+  if (r.length) {
+    const paired = r.map((x, i) => x.wall / p[i].wall);
+    row.refPairedRange = [Math.min(...paired), Math.max(...paired)];
+  }
   console.error(`${name}: ours ${row.oursWall.toFixed(2)}s ${row.oursRss.toFixed(0)} MiB` + (row.peerWall ? `; skopeo ${row.peerWall.toFixed(2)}s ${row.peerRss.toFixed(0)} MiB` : '') + (row.refWall ? `; node floor ${row.refWall.toFixed(2)}s` : ''));
   return row;
 }
@@ -210,21 +219,23 @@ async function main() {
   rmSync(gnupg, { recursive: true, force: true });
 
   const fmt = (x, d = 2) => (x === undefined ? '—' : x.toFixed(d));
+  const range = (mm) => (mm ? `${fmt(mm[0])}–${fmt(mm[1])}` : '—');
   const lines = [
     `# dsv bench — ${new Date().toISOString()}`,
     '',
     `Machine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${RUNS} alternating runs per side; medians; peak RSS is the max over runs.`,
     `Images: 8 × ${layerSize / MiB} MiB layers (half compressible) and 1 × ${bigSize / MiB} MiB layer (incompressible), gzip.`,
     '',
-    '| benchmark | dsv (s) | skopeo (s) | ratio dsv/skopeo | dsv peak RSS (MiB) | skopeo peak RSS (MiB) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| benchmark | dsv (s) | skopeo (s) | ratio dsv/skopeo | ratio per run (min–max) | dsv peak RSS (MiB) | skopeo peak RSS (MiB) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.flatMap((r) => [
-      `| ${r.name} | ${fmt(r.oursWall)} | ${fmt(r.peerWall)} | ${r.peerWall ? fmt(r.oursWall / r.peerWall) : '—'} | ${fmt(r.oursRss, 0)} | ${fmt(r.peerRss, 0)} |`,
-      ...(r.refWall ? [`| ↳ minimal Node client (lib/node-floor.mjs), for reference | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} |`] : []),
+      `| ${r.name} | ${fmt(r.oursWall)} | ${fmt(r.peerWall)} | ${r.peerWall ? fmt(r.oursWall / r.peerWall) : '—'} | ${range(r.pairedRange)} | ${fmt(r.oursRss, 0)} | ${fmt(r.peerRss, 0)} |`,
+      ...(r.refWall ? [`| ↳ minimal Node client (lib/node-floor.mjs), for reference | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${range(r.refPairedRange)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} |`] : []),
     ]),
     '',
     ...rows.filter((r) => r.throughput).map((r) => `- ${r.name}: ${r.throughput.toFixed(0)} MiB/s of uncompressed layer data (wall clock, including process start-up; target ≥ 300 MiB/s).`),
     ...[...new Set(rows.filter((r) => r.note).map((r) => `- ${r.note}`))],
+    '- ratio per run: each alternation\'s dsv time over the skopeo time measured next to it; the ratio column divides the medians.',
     ...(rows.some((r) => r.refWall) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
     '- sign: dsv verifies every blob, embeds a GPG signature in the config and pushes config + manifest to a new tag; skopeo copy --sign-by writes a simple-signing signature to its lookaside store.',
     '',
