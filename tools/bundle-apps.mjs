@@ -55,6 +55,7 @@ for (const { app, entries, external } of APPS) {
   const out = join(dir, 'bundle');
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
+  // esbuild rejects on any error (and has printed it); the partial output goes with it.
   const result = await build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(entries.map((e) => [e, join(dir, 'dist', `${e}.js`)])),
@@ -71,8 +72,10 @@ for (const { app, entries, external } of APPS) {
     legalComments: 'linked',
     logLevel: 'warning',
     metafile: true,
+  }).catch(async (e) => {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
   });
-  if (result.errors.length) process.exit(1);
   await rm(out, { recursive: true, force: true });
   await rename(tmp, out);
   const inputs = Object.keys(result.metafile.inputs).length;
