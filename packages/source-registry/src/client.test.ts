@@ -133,6 +133,8 @@ describe('RegistryClient against a fault-injecting server', () => {
     expect(manifestCalls).toBe(2);
     expect(c.stats.retries).toBe(1);
     expect(debug.some((l) => l.includes('using plain HTTP'))).toBe(true);
+    // The scheme was found by a bare handshake: no request went out over HTTPS (ping, 500, 200).
+    expect(c.stats.requests).toBe(3);
   });
 
   it('gives up after retryTimes and reports the registry error as RemoteError', async () => {

@@ -5,7 +5,7 @@ import { DsvError, Digester, Limits, MediaTypes, digestOf, parseDigest, type Dig
 import { TokenCache, findChallenge, parseAuthChallenge, type AuthChallenge } from './auth.js';
 import { isDockerHub, resolveCredentials, type Credentials } from './credentials.js';
 import { Agent, request, type HttpMethod, type ResponseData } from './http.js';
-import { defaultCertsDirs, isListedInsecure, isLoopbackHost, loadCertsD, splitHostPort } from './tls.js';
+import { defaultCertsDirs, isListedInsecure, isLoopbackHost, loadCertsD, probeTls, splitHostPort, type TlsMaterial } from './tls.js';
 import {
   backoff,
   defaultSleep,
@@ -146,7 +146,7 @@ function mediaTypeOf(bytes: Uint8Array, contentType: string | undefined): string
  *
  * Scheme: HTTPS with verification; CAs and client certificates from certs.d. Plain HTTP is used only
  * for loopback hosts named as such and for listed insecure registries, and only when the HTTPS
- * handshake itself fails (the server does not speak TLS) — decided once, on the first request.
+ * handshake itself fails (the server does not speak TLS) — decided once, by a probe before the first request.
  * A listed insecure registry is also reached over HTTPS without certificate verification.
  */
 export class RegistryClient {
@@ -175,6 +175,7 @@ export class RegistryClient {
   private readonly retryTimes: number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly agents = new Map<string, Agent>();
+  private readonly tlsMaterials = new Map<string, TlsMaterial>();
   private readonly tokens = new TokenCache();
   private base: Promise<URL> | undefined;
   private challenge: AuthChallenge | undefined;
@@ -209,8 +210,7 @@ export class RegistryClient {
     let agent = this.agents.get(key);
     if (agent) return agent;
     const own = url.host === this.endpoint;
-    const certsDirs = this.ctx.certsDirs ?? defaultCertsDirs(this.env);
-    const material = url.protocol === 'https:' ? loadCertsD(url.host, certsDirs) : { ca: [] };
+    const material = url.protocol === 'https:' ? this.tlsMaterial(url.host) : { ca: [] };
     const skipVerify = own ? this.insecureListed : isListedInsecure(url.host, this.ctx.insecureRegistries ?? []);
     if (material.dir) this.debug(`TLS material for ${url.host} from ${material.dir}`);
     const timeout = this.opts.timeoutMs ?? 60_000;
@@ -227,6 +227,16 @@ export class RegistryClient {
     });
     this.agents.set(key, agent);
     return agent;
+  }
+
+  /** CAs and client certificate for `host` from certs.d (read once per host). */
+  private tlsMaterial(host: string): TlsMaterial {
+    let material = this.tlsMaterials.get(host);
+    if (!material) {
+      material = loadCertsD(host, this.ctx.certsDirs ?? defaultCertsDirs(this.env));
+      this.tlsMaterials.set(host, material);
+    }
+    return material;
   }
 
   private async raw(what: string, url: URL, method: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<RawResponse> {
@@ -267,13 +277,29 @@ export class RegistryClient {
   private async ping(): Promise<URL> {
     const allowHttp = this.loopback || this.insecureListed;
     let base = new URL(`https://${this.endpoint}/`);
+    const why = this.loopback ? 'loopback' : 'insecure';
+    // May it be plain HTTP? A handshake that verifies nothing tells, without building Node's CA store. With
+    // certs.d material for the host, its own CAs (and client certificate) make the first request the probe.
+    const material = allowHttp ? this.tlsMaterial(base.host) : undefined;
+    if (material && material.ca.length === 0 && !material.cert) {
+      const { host, port } = splitHostPort(this.endpoint);
+      const probe = await probeTls(host, port ?? 443, {
+        timeoutMs: this.opts.connectTimeoutMs ?? 30_000,
+        ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
+        ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
+      });
+      if (probe.tls === false) {
+        this.debug(`HTTPS handshake failed (${probe.codes.join(',') || 'tls'}); ${why} registry: using plain HTTP`);
+        base = new URL(`http://${this.endpoint}/`);
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       let res: RawResponse;
       try {
         res = await this.raw('ping', new URL('/v2/', base), 'GET', {});
       } catch (e) {
         if (base.protocol === 'https:' && allowHttp && isTlsProtocolError(e)) {
-          this.debug(`HTTPS handshake failed (${(e as DsvError).details?.['causeCodes'] ?? 'tls'}); ${this.loopback ? 'loopback' : 'insecure'} registry: using plain HTTP`);
+          this.debug(`HTTPS handshake failed (${(e as DsvError).details?.['causeCodes'] ?? 'tls'}); ${why} registry: using plain HTTP`);
           base = new URL(`http://${this.endpoint}/`);
           attempt--;
           continue;

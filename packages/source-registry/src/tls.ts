@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { DsvError } from '@dsv/core';
+import { errorCodes, isTlsProtocolError } from './util.js';
 
 /** Splits `host[:port]` / `[v6]:port`; host returned without brackets. */
 export function splitHostPort(hostPort: string): { host: string; port?: number } {
@@ -106,4 +108,43 @@ export function loadCertsD(hostPort: string, dirs: readonly string[]): TlsMateri
     }
   }
   return { ca: [] };
+}
+
+/** What a TLS probe found: `tls` true (a handshake completed), false (the peer does not speak TLS), undefined (cannot tell). */
+export interface TlsProbe {
+  tls: boolean | undefined;
+  /** Error codes of the failed handshake or connection. */
+  codes: string[];
+}
+
+/**
+ * Tells whether `host:port` speaks TLS, by one handshake that trusts nothing and loads no CA store: Node
+ * builds its root store (≈ 30 ms of CPU) for the first context that verifies, which a registry answering
+ * plain HTTP never needs. Only the answer is used; the requests that follow verify as always. A refused,
+ * unreachable or silent port is `undefined`: the first request then reports it in its own words.
+ */
+export function probeTls(host: string, port: number, opts: { timeoutMs: number; lookup?: LookupFunction; signal?: AbortSignal }): Promise<TlsProbe> {
+  return new Promise((resolve) => {
+    if (opts.signal?.aborted) return resolve({ tls: undefined, codes: [] });
+    const socket = tlsConnect({
+      host,
+      port,
+      ...(isIP(host) ? {} : { servername: host }),
+      ca: [],
+      rejectUnauthorized: false,
+      ALPNProtocols: ['http/1.1'],
+      timeout: opts.timeoutMs,
+      ...(opts.lookup ? { lookup: opts.lookup } : {}),
+    });
+    const done = (result: TlsProbe): void => {
+      opts.signal?.removeEventListener('abort', abort);
+      socket.destroy();
+      resolve(result);
+    };
+    const abort = (): void => done({ tls: undefined, codes: [] });
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    socket.once('secureConnect', () => done({ tls: true, codes: [] }));
+    socket.once('timeout', () => done({ tls: undefined, codes: ['ETIMEDOUT'] }));
+    socket.once('error', (e) => done({ tls: isTlsProtocolError(e) ? false : undefined, codes: errorCodes(e) }));
+  });
 }

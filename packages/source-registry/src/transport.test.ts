@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, type Descriptor, type Digest } from '@dsv/core';
 import { RegistryClient } from './client.js';
+import { probeTls } from './tls.js';
 import { createDockerTransport, dockerTransport, type DockerImageDestination } from './transport.js';
 
 const servers: Server[] = [];
@@ -148,6 +149,37 @@ describe('RegistryClient edge cases', () => {
     tls = { key: readFileSync(join(certDir, 'k.pem')), cert: readFileSync(join(certDir, 'c.pem')) };
   });
   afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+
+  it('tells a TLS port from a plain-HTTP one, and from a closed one, by a handshake that trusts nothing', async () => {
+    const tlsPort = await listen(createHttpsServer(tls, (_req, res) => res.writeHead(200).end('{}')));
+    const plain = await fake((_req, res) => res.writeHead(200).end('{}'));
+    const closed = await fake(() => undefined);
+    for (const s of servers.splice(-1)) await new Promise((r) => s.close(r));
+    const opts = { timeoutMs: 5000 };
+    expect(await probeTls('127.0.0.1', tlsPort, opts)).toEqual({ tls: true, codes: [] });
+    const p = await probeTls('127.0.0.1', plain.port, opts);
+    expect(p.tls).toBe(false);
+    expect(p.codes.some((c) => c.startsWith('ERR_SSL_'))).toBe(true);
+    expect(await probeTls('127.0.0.1', closed.port, opts)).toEqual({ tls: undefined, codes: ['ECONNREFUSED'] });
+    const aborted = AbortSignal.abort();
+    expect((await probeTls('127.0.0.1', tlsPort, { ...opts, signal: aborted })).tls).toBeUndefined();
+  });
+
+  it('reaches a listed insecure loopback registry that speaks TLS over HTTPS (the probe finds TLS, nothing verified)', async () => {
+    const seen: Seen[] = [];
+    const port = await listen(
+      createHttpsServer(
+        tls,
+        wrap((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(req.url === '/v2/' ? '{}' : '{"name":"app","tags":["t"]}'), seen),
+      ),
+    );
+    const debug: string[] = [];
+    const c = new RegistryClient({ registry: `127.0.0.1:${port}`, ctx: { ...quiet, insecureRegistries: [`127.0.0.1:${port}`], debug: (m) => debug.push(m) }, credentials: null });
+    closers.push(() => c.close());
+    expect(await c.listTags('app')).toEqual(['t']);
+    expect(seen.map((s) => s.url)).toEqual(['/v2/', '/v2/app/tags/list']);
+    expect(debug.join('\n')).not.toContain('plain HTTP');
+  });
 
   it('refuses a redirect from HTTPS to plain HTTP', async () => {
     const plain = await fake((_req, res) => res.writeHead(200).end('data'));
