@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { RegistryClient } from '@dsv/source-registry';
+import { requireTool } from '../helpers/proc.js';
 import { registrySuite } from './suite.js';
 
 registrySuite('tls-htpasswd', (env) => {
@@ -12,6 +15,19 @@ registrySuite('tls-htpasswd', (env) => {
     } finally {
       await c.close();
     }
+  });
+
+  it('trusts a CA given as SSL_CERT_FILE instead of certs.d, as skopeo (Go) does', async () => {
+    const { reg } = env();
+    const sslEnv = { ...process.env, SSL_CERT_FILE: reg.caCert! };
+    const c = new RegistryClient({ registry: reg.host, env: sslEnv, ctx: { ...env().ctx, certsDirs: [] } });
+    try {
+      expect(await c.listTags('skopeo/app')).toContain('v1');
+    } finally {
+      await c.close();
+    }
+    const { stdout } = await promisify(execFile)(requireTool('skopeo'), ['inspect', '--creds', `${reg.username}:${reg.password}`, `docker://${reg.host}/skopeo/app:v1`], { env: sslEnv });
+    expect(JSON.parse(stdout)).toHaveProperty('Digest');
   });
 
   it('refuses wrong Basic credentials with AuthFailed and never prints the password', async () => {

@@ -1,11 +1,11 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { LookupFunction } from 'node:net';
 import { DsvError, Digester, Limits, MediaTypes, digestOf, parseDigest, type Digest, type SystemContext } from '@dsv/core';
 import { TokenCache, findChallenge, parseAuthChallenge, type AuthChallenge } from './auth.js';
 import { isDockerHub, resolveCredentials, type Credentials } from './credentials.js';
 import { Agent, request, type HttpMethod, type ResponseData } from './http.js';
-import { defaultCertsDirs, isListedInsecure, isLoopbackHost, loadCertsD, probeTls, splitHostPort, type TlsMaterial } from './tls.js';
+import { defaultCertsDirs, isListedInsecure, isLoopbackHost, loadCertsD, probeTls, splitHostPort, trustContext, trustRoots, type TlsMaterial } from './tls.js';
 import {
   backoff,
   defaultSleep,
@@ -210,14 +210,11 @@ export class RegistryClient {
     let agent = this.agents.get(key);
     if (agent) return agent;
     const own = url.host === this.endpoint;
-    const material = url.protocol === 'https:' ? this.tlsMaterial(url.host) : { ca: [] };
     const skipVerify = own ? this.insecureListed : isListedInsecure(url.host, this.ctx.insecureRegistries ?? []);
-    if (material.dir) this.debug(`TLS material for ${url.host} from ${material.dir}`);
     const timeout = this.opts.timeoutMs ?? 60_000;
     agent = new Agent({
       connect: {
-        ...(material.ca.length ? { ca: [...rootCertificates, ...material.ca.map((b) => b.toString('utf8'))] } : {}),
-        ...(material.cert ? { cert: material.cert, key: material.key } : {}),
+        ...(url.protocol === 'https:' ? { secureContext: this.secureContext(url.host, skipVerify) } : {}),
         rejectUnauthorized: !skipVerify,
         timeout: this.opts.connectTimeoutMs ?? 30_000,
         ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
@@ -227,6 +224,21 @@ export class RegistryClient {
     });
     this.agents.set(key, agent);
     return agent;
+  }
+
+  /**
+   * The TLS context for `host`: the trusted roots (trustRoots: the system's, as docker and skopeo trust them)
+   * plus its certs.d CAs and client certificate. Unverified connections (listed insecure) load no roots.
+   */
+  private secureContext(host: string, skipVerify: boolean): SecureContext {
+    const material = this.tlsMaterial(host);
+    if (material.dir) this.debug(`TLS material for ${host} from ${material.dir}`);
+    const client = material.cert ? { cert: material.cert, key: material.key } : {};
+    if (skipVerify) return createSecureContext({ ca: [], ...client });
+    const roots = trustRoots(this.env);
+    this.debug(`TLS roots for ${host}: ${roots.sources.join(', ')} (${roots.certificates.length} certificates)`);
+    if (material.ca.length === 0 && !material.cert) return trustContext(roots);
+    return createSecureContext({ ca: [...roots.certificates, ...material.ca.map((b) => b.toString('utf8'))], ...client });
   }
 
   /** CAs and client certificate for `host` from certs.d (read once per host). */

@@ -6,4 +6,5 @@ export { parseAuthChallenge } from './auth.js';
 export type { AuthChallenge } from './auth.js';
 export { resolveCredentials, credentialHelperGet, defaultCredentialsStore, isDockerHub, DOCKER_HUB_CONFIG_KEY } from './credentials.js';
 export type { Credentials } from './credentials.js';
-export { isLoopbackHost, isListedInsecure, loadCertsD, defaultCertsDirs } from './tls.js';
+export { isLoopbackHost, isListedInsecure, loadCertsD, defaultCertsDirs, probeTls, trustRoots, trustContext, SYSTEM_CA_FILES } from './tls.js';
+export type { TlsMaterial, TlsProbe, TrustRoots } from './tls.js';

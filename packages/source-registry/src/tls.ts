@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isIP, type LookupFunction } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { DsvError } from '@dsv/core';
 import { errorCodes, isTlsProtocolError } from './util.js';
 
@@ -47,8 +47,98 @@ export function defaultCertsDirs(env: NodeJS.ProcessEnv = process.env): string[]
   return ['/etc/docker/certs.d', join(homedir(), '.docker', 'certs.d')];
 }
 
+/** The system CA bundles, in the order Go's crypto/x509 — and so docker and skopeo — looks for them on Linux. */
+export const SYSTEM_CA_FILES: readonly string[] = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/ca-bundle.pem',
+  '/etc/pki/tls/cacert.pem',
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+  '/etc/ssl/cert.pem',
+];
+
+export interface TrustRoots {
+  /** PEM certificates. */
+  certificates: string[];
+  /** Where they came from, for debug output. */
+  sources: string[];
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+const rootsByEnv = new Map<string, TrustRoots>();
+const contexts = new WeakMap<TrustRoots, SecureContext>();
+
+function readPem(path: string, what: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DsvError('IoError', `${what}: cannot read ${path}`, { path }, { cause: e });
+  }
+  return text.match(PEM_CERTIFICATE) ?? [];
+}
+
+/**
+ * The CAs a registry's certificate must chain to, as docker and skopeo trust them: the system's bundle
+ * (`SSL_CERT_FILE`, else the first of SYSTEM_CA_FILES that exists) and the files in `SSL_CERT_DIR`
+ * (`:`-separated; a missing one is skipped) when that is set — Node's bundled roots only where the system
+ * has neither — plus
+ * `NODE_EXTRA_CA_CERTS`, as Node adds it to its own. Read once per process and environment.
+ */
+export function trustRoots(env: NodeJS.ProcessEnv = process.env): TrustRoots {
+  const file = env['SSL_CERT_FILE'] || undefined;
+  const dirs = (env['SSL_CERT_DIR'] ?? '').split(':').filter(Boolean);
+  const extra = env['NODE_EXTRA_CA_CERTS'] || undefined;
+  const key = JSON.stringify([file, dirs, extra]);
+  const known = rootsByEnv.get(key);
+  if (known) return known;
+  const certificates: string[] = [];
+  const sources: string[] = [];
+  const system = file ?? SYSTEM_CA_FILES.find((f) => statSync(f, { throwIfNoEntry: false })?.isFile());
+  if (system) {
+    certificates.push(...readPem(system, file ? 'SSL_CERT_FILE' : 'system CA bundle'));
+    sources.push(system);
+  }
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (e) {
+      // As Go skips one: SSL_CERT_DIR lists the places a distribution may use.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new DsvError('IoError', `SSL_CERT_DIR: cannot read ${dir}`, { path: dir }, { cause: e });
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      if (statSync(path, { throwIfNoEntry: false })?.isFile()) certificates.push(...readPem(path, 'SSL_CERT_DIR'));
+    }
+    sources.push(dir);
+  }
+  if (!system && dirs.length === 0) {
+    certificates.push(...rootCertificates);
+    sources.push("Node's bundled roots");
+  }
+  if (extra) {
+    certificates.push(...readPem(extra, 'NODE_EXTRA_CA_CERTS'));
+    sources.push(extra);
+  }
+  const roots = { certificates: [...new Set(certificates)], sources };
+  rootsByEnv.set(key, roots);
+  return roots;
+}
+
+/** One TLS context for `roots`, shared by every connection that adds nothing of its own (parsing a bundle costs ≈ 20–40 ms). */
+export function trustContext(roots: TrustRoots): SecureContext {
+  let context = contexts.get(roots);
+  if (!context) {
+    context = createSecureContext({ ca: roots.certificates });
+    contexts.set(roots, context);
+  }
+  return context;
+}
+
 export interface TlsMaterial {
-  /** Extra CAs (PEM), added to the system roots. */
+  /** Extra CAs (PEM), added to the trusted roots. */
   ca: Buffer[];
   cert?: Buffer;
   key?: Buffer;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, type Descriptor, type Digest } from '@dsv/core';
 import { RegistryClient } from './client.js';
-import { probeTls } from './tls.js';
+import { probeTls, SYSTEM_CA_FILES, trustRoots } from './tls.js';
 import { createDockerTransport, dockerTransport, type DockerImageDestination } from './transport.js';
 
 const servers: Server[] = [];
@@ -224,6 +224,36 @@ describe('RegistryClient edge cases', () => {
       rmSync(certsD, { recursive: true, force: true });
     });
     expect(await c.listTags('app')).toEqual(['a']);
+  });
+
+  it('trusts the CAs docker and skopeo trust: SSL_CERT_FILE, SSL_CERT_DIR and NODE_EXTRA_CA_CERTS, without certs.d', async () => {
+    const port = await listen(createHttpsServer(tls, (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(req.url === '/v2/' ? '{}' : '{"name":"app","tags":["a"]}')));
+    const dir = mkdtempSync(join(tmpdir(), 'dsv-ssl-cert-dir-'));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('cp', [join(certDir, 'c.pem'), join(dir, 'registry.pem')]);
+    for (const env of [{ SSL_CERT_FILE: join(certDir, 'c.pem') }, { SSL_CERT_DIR: `${join(dir, 'missing')}:${dir}` }, { NODE_EXTRA_CA_CERTS: join(certDir, 'c.pem') }]) {
+      const debug: string[] = [];
+      const c = new RegistryClient({ registry: `127.0.0.1:${port}`, env, ctx: { ...quiet, debug: (m) => debug.push(m) }, credentials: null });
+      closers.push(() => c.close());
+      expect(await c.listTags('app'), JSON.stringify(env)).toEqual(['a']);
+      expect(debug.join('\n')).toContain(`TLS roots for 127.0.0.1:${port}: `);
+    }
+    // Without any of them the self-signed certificate does not verify (the system bundle does not hold it).
+    const c = new RegistryClient({ registry: `127.0.0.1:${port}`, env: {}, ctx: quiet, credentials: null });
+    closers.push(() => c.close());
+    await expect(c.listTags('app')).rejects.toMatchObject({ code: 'Network' });
+  });
+
+  it('reads the trusted roots from the system bundle, SSL_CERT_FILE instead of it, and names an unreadable one', () => {
+    const system = SYSTEM_CA_FILES.find((f) => existsSync(f));
+    const roots = trustRoots({});
+    if (system) expect(roots.sources).toEqual([system]);
+    else expect(roots.sources).toEqual(["Node's bundled roots"]);
+    expect(roots.certificates.length).toBeGreaterThan(10);
+    expect(trustRoots({})).toBe(roots);
+    const own = trustRoots({ SSL_CERT_FILE: join(certDir, 'c.pem') });
+    expect(own).toEqual({ certificates: [readFileSync(join(certDir, 'c.pem'), 'utf8').trim()], sources: [join(certDir, 'c.pem')] });
+    expect(() => trustRoots({ SSL_CERT_FILE: join(certDir, 'missing.pem') })).toThrow(expect.objectContaining({ code: 'IoError', message: expect.stringContaining(`SSL_CERT_FILE: cannot read ${join(certDir, 'missing.pem')}`) }));
   });
 
   it('exchanges an identity token with an OAuth2 refresh_token POST', async () => {
