@@ -82,8 +82,7 @@ function readPem(path: string, what: string): string[] {
  * The CAs a registry's certificate must chain to, as docker and skopeo trust them: the system's bundle
  * (`SSL_CERT_FILE`, else the first of SYSTEM_CA_FILES that exists) and the files in `SSL_CERT_DIR`
  * (`:`-separated; a missing one is skipped) when that is set — Node's bundled roots only where the system
- * has neither — plus
- * `NODE_EXTRA_CA_CERTS`, as Node adds it to its own. Read once per process and environment.
+ * has neither — plus `NODE_EXTRA_CA_CERTS`, as Node adds it to its own. Read once per process and environment.
  */
 export function trustRoots(env: NodeJS.ProcessEnv = process.env): TrustRoots {
   const file = env['SSL_CERT_FILE'] || undefined;
