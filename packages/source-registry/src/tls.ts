@@ -209,8 +209,8 @@ export interface TlsProbe {
 /**
  * Tells whether `host:port` speaks TLS, by one handshake that trusts nothing and loads no CA store: Node
  * builds its root store (≈ 30 ms of CPU) for the first context that verifies, which a registry answering
- * plain HTTP never needs. Only the answer is used; the requests that follow verify as always. A refused,
- * unreachable or silent port is `undefined`: the first request then reports it in its own words.
+ * plain HTTP never needs. Only the answer is used; the requests that follow verify as always. A refused or
+ * unreachable port is `undefined`: the first request then reports it in its own words.
  */
 export function probeTls(host: string, port: number, opts: { timeoutMs: number; lookup?: LookupFunction; signal?: AbortSignal }): Promise<TlsProbe> {
   return new Promise((resolve) => {
@@ -232,8 +232,12 @@ export function probeTls(host: string, port: number, opts: { timeoutMs: number; 
     };
     const abort = (): void => done({ tls: undefined, codes: [] });
     opts.signal?.addEventListener('abort', abort, { once: true });
+    let connected = false;
+    socket.once('connect', () => (connected = true));
     socket.once('secureConnect', () => done({ tls: true, codes: [] }));
-    socket.once('timeout', () => done({ tls: undefined, codes: ['ETIMEDOUT'] }));
+    // A port that takes the connection and never answers the handshake is not TLS (as a request's handshake
+    // timeout was taken before); one that never takes it cannot tell.
+    socket.once('timeout', () => done(connected ? { tls: false, codes: ['ERR_TLS_HANDSHAKE_TIMEOUT'] } : { tls: undefined, codes: ['ETIMEDOUT'] }));
     socket.once('error', (e) => done({ tls: isTlsProtocolError(e) ? false : undefined, codes: errorCodes(e) }));
   });
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,13 @@ describe('RegistryClient edge cases', () => {
     expect(p.tls).toBe(false);
     expect(p.codes.some((c) => c.startsWith('ERR_SSL_'))).toBe(true);
     expect(await probeTls('127.0.0.1', closed.port, opts)).toEqual({ tls: undefined, codes: ['ECONNREFUSED'] });
+    // A port that takes the connection and never answers the handshake: not TLS.
+    const held: Socket[] = [];
+    const silent = createNetServer((sock) => void held.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise<void>((r) => (held.forEach((h) => h.destroy()), silent.close(() => r()))));
+    const stalled = await probeTls('127.0.0.1', (silent.address() as AddressInfo).port, { timeoutMs: 200 });
+    expect(stalled).toEqual({ tls: false, codes: ['ERR_TLS_HANDSHAKE_TIMEOUT'] });
     const aborted = AbortSignal.abort();
     expect((await probeTls('127.0.0.1', tlsPort, { ...opts, signal: aborted })).tls).toBeUndefined();
   });
