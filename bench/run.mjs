@@ -20,11 +20,12 @@ const MiB = 1 << 20;
 const work = join(here, '.work');
 mkdirSync(work, { recursive: true });
 const node = process.execPath;
-// Every measured command runs in this environment. NODE_EXTRA_CA_CERTS goes: Node reads and parses that file at
-// every start, before any code runs (on this machine it names the whole system bundle: ≈ 45 ms per process),
-// and no side of the bench uses TLS. main() measures what it would add and prints it with the results.
+// Every measured command runs in this environment. NODE_EXTRA_CA_CERTS goes (unless BENCH_KEEP_ENV=1): Node reads
+// and parses that file at every start, before any code runs (on this machine it names the whole system bundle:
+// ≈ 45 ms per process), and no side of the bench uses TLS. main() measures what it adds and prints it.
+const KEEP_ENV = process.env.BENCH_KEEP_ENV === '1';
 const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
-const benchEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
+const benchEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => KEEP_ENV || k !== 'NODE_EXTRA_CA_CERTS'));
 const bin = (app, name) => join(root, 'apps', app, 'bin', `${name}.js`);
 
 execFileSync('bash', [join(root, 'tools', 'setup-system')], { stdio: 'inherit' });
@@ -170,13 +171,13 @@ async function main() {
   writeFileSync(pub, execFileSync('gpg', ['--homedir', gnupg, '--armor', '--export', fpr]));
   const gpgEnv = { DSV_GPG_DATASTORE: gnupg, GNUPGHOME: gnupg, DSV_KEYPASS: '' };
 
-  // What NODE_EXTRA_CA_CERTS, left out of benchEnv, would add to every Node process here.
+  // What NODE_EXTRA_CA_CERTS adds to every Node process here.
   let extraCa;
   if (extraCaCerts) {
     const withIt = [], without = [];
     for (let i = 0; i < 9; i++) {
       withIt.push((await measure(node, ['-e', '0'], { NODE_EXTRA_CA_CERTS: extraCaCerts })).wall);
-      without.push((await measure(node, ['-e', '0'])).wall);
+      without.push((await measure(node, ['-e', '0'], { NODE_EXTRA_CA_CERTS: '' })).wall);
     }
     extraCa = { file: extraCaCerts, with: median(withIt), without: median(without) };
   }
@@ -256,7 +257,7 @@ async function main() {
     ...[...new Set(rows.filter((r) => r.note).map((r) => `- ${r.note}`))],
     '- ratio per run: each alternation\'s dsv time over the skopeo time measured next to it; the ratio column divides the medians.',
     ...(rows.some((r) => r.refWall) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
-    ...(extraCa ? [`- environment: NODE_EXTRA_CA_CERTS (${extraCa.file}) is set on this machine and left out for every side: Node parses that file at every start, before any code runs — \`node -e 0\` takes ${(extraCa.with * 1000).toFixed(0)} ms with it, ${(extraCa.without * 1000).toFixed(0)} ms without (medians of 9), so with it each dsv row would take ≈ ${((extraCa.with - extraCa.without) * 1000).toFixed(0)} ms longer. The bench's registries speak plain HTTP; skopeo reads no such file.`] : []),
+    ...(extraCa ? [`- environment: NODE_EXTRA_CA_CERTS (${extraCa.file}) is set on this machine and ${KEEP_ENV ? 'was kept (BENCH_KEEP_ENV=1)' : 'left out for every side (BENCH_KEEP_ENV=1 keeps it)'}: Node parses that file at every start, before any code runs — \`node -e 0\` takes ${(extraCa.with * 1000).toFixed(0)} ms with it, ${(extraCa.without * 1000).toFixed(0)} ms without (medians of 9), so with it each dsv row takes ≈ ${((extraCa.with - extraCa.without) * 1000).toFixed(0)} ms longer. The bench's registries speak plain HTTP; skopeo reads no such file.`] : []),
     '- sign: dsv verifies every blob, embeds a GPG signature in the config and pushes config + manifest to a new tag; skopeo copy --sign-by writes a simple-signing signature to its lookaside store.',
     '',
   ];
