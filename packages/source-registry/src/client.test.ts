@@ -137,6 +137,29 @@ describe('RegistryClient against a fault-injecting server', () => {
     expect(c.stats.requests).toBe(3);
   });
 
+  it('keeps the connection after a HEAD: blob checks and the requests after them share one', async () => {
+    const f = await fake((req, res) => {
+      if (req.url === '/v2/') return ok(res, Buffer.from('{}'), 'application/json');
+      if (req.url === `/v2/app/blobs/${blobDigest}`) {
+        res.writeHead(200, { 'content-length': String(blob.length), 'docker-content-digest': blobDigest });
+        return res.end(req.method === 'HEAD' ? undefined : blob);
+      }
+      if (req.url === '/v2/app/manifests/v1') return ok(res, manifest, 'application/vnd.oci.image.manifest.v1+json');
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
+    });
+    const plain: unknown[] = [];
+    f.server.on('connection', (sock) => plain.push(sock));
+    const c = client(f.host);
+    await c.getManifest('app', 'v1');
+    const opened = plain.length; // the TLS probe's connection and the one the requests use
+    expect(await c.hasBlob('app', blobDigest)).toBe(true);
+    expect(await c.hasBlob('app', digestOf('absent'))).toBe(false);
+    expect(await c.hasBlob('app', blobDigest)).toBe(true);
+    await c.getManifest('app', 'v1');
+    expect(plain.length).toBe(opened);
+    expect(f.seen.filter((s) => s.method === 'HEAD').every((s) => s.headers.connection === 'keep-alive')).toBe(true);
+  });
+
   it('gives up after retryTimes and reports the registry error as RemoteError', async () => {
     const f = await fake((req, res) => {
       if (req.url === '/v2/') return ok(res, Buffer.from('{}'));

@@ -260,6 +260,9 @@ export class RegistryClient {
         headers: { 'user-agent': 'dsv', ...headers },
         body: body ?? null,
         signal: this.ctx.signal ?? null,
+        // undici closes the connection after every HEAD (for servers that send a body with one); registries
+        // do not, and a blob check per layer would otherwise cost a new connection — a TLS handshake — each.
+        ...(method === 'HEAD' ? { reset: false } : {}),
       });
       this.debug(`${method} ${safeUrl(url)} → ${r.statusCode}`);
       return { status: r.statusCode, headers: r.headers as Headers, body: r.body, url };
