@@ -174,7 +174,7 @@ export function networkError(e: unknown, what: string, url: URL): DsvError {
   const msg = e instanceof Error ? oneLine(e.message, 160) : 'failed';
   const transient = codes.some((c) => TRANSIENT_NET.has(c));
   const certProblem = codes.some((c) => /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ISSUER/.test(c));
-  const hint = certProblem ? `; the certificate did not verify: put its CA in <certs.d>/${url.host}/ca.crt` : '';
+  const hint = certProblem ? `; the certificate did not verify: put its CA in <certs.d>/${url.host}/ca.crt or the system CA bundle (SSL_CERT_FILE)` : '';
   return new DsvError(
     'Network',
     `${what}: ${safeUrl(url)}: ${first}${msg && !msg.includes(first) ? ` (${msg})` : ''}${hint}`,
