@@ -5,7 +5,7 @@ import { DsvError, Digester, Limits, MediaTypes, digestOf, parseDigest, type Dig
 import { TokenCache, findChallenge, parseAuthChallenge, type AuthChallenge } from './auth.js';
 import { isDockerHub, resolveCredentials, type Credentials } from './credentials.js';
 import { Agent, request, type HttpMethod, type ResponseData } from './http.js';
-import { defaultCertsDirs, isListedInsecure, isLoopbackHost, loadCertsD, probeTls, splitHostPort, trustContext, trustRoots, type TlsMaterial } from './tls.js';
+import { defaultCertsDirs, hasCertsDMaterial, isListedInsecure, isLoopbackHost, loadCertsD, probeTls, splitHostPort, trustContext, trustRoots, type TlsMaterial } from './tls.js';
 import {
   backoff,
   defaultSleep,
@@ -237,7 +237,7 @@ export class RegistryClient {
     if (skipVerify) return createSecureContext({ ca: [], ...client });
     const roots = trustRoots(this.env);
     this.debug(`TLS roots for ${host}: ${roots.sources.join(', ')} (${roots.certificates.length} certificates)`);
-    if (material.ca.length === 0 && !material.cert) return trustContext(roots);
+    if (!hasCertsDMaterial(material)) return trustContext(roots);
     return createSecureContext({ ca: [...roots.certificates, ...material.ca.map((b) => b.toString('utf8'))], ...client });
   }
 
@@ -292,21 +292,20 @@ export class RegistryClient {
   private async ping(): Promise<URL> {
     const allowHttp = this.loopback || this.insecureListed;
     let base = new URL(`https://${this.endpoint}/`);
-    const why = this.loopback ? 'loopback' : 'insecure';
+    const usePlainHttp = (codes: unknown): void => {
+      this.debug(`HTTPS handshake failed (${String(codes ?? '') || 'tls'}); ${this.loopback ? 'loopback' : 'insecure'} registry: using plain HTTP`);
+      base = new URL(`http://${this.endpoint}/`);
+    };
     // May it be plain HTTP? A handshake that verifies nothing tells, without building Node's CA store. With
     // certs.d material for the host, its own CAs (and client certificate) make the first request the probe.
-    const material = allowHttp ? this.tlsMaterial(base.host) : undefined;
-    if (material && material.ca.length === 0 && !material.cert) {
+    if (allowHttp && !hasCertsDMaterial(this.tlsMaterial(base.host))) {
       const { host, port } = splitHostPort(this.endpoint);
       const probe = await probeTls(host, port ?? 443, {
         timeoutMs: this.opts.connectTimeoutMs ?? 30_000,
         ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
         ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
       });
-      if (probe.tls === false) {
-        this.debug(`HTTPS handshake failed (${probe.codes.join(',') || 'tls'}); ${why} registry: using plain HTTP`);
-        base = new URL(`http://${this.endpoint}/`);
-      }
+      if (probe.tls === false) usePlainHttp(probe.codes);
     }
     for (let attempt = 0; ; attempt++) {
       let res: RawResponse;
@@ -314,8 +313,7 @@ export class RegistryClient {
         res = await this.raw('ping', new URL('/v2/', base), 'GET', {});
       } catch (e) {
         if (base.protocol === 'https:' && allowHttp && isTlsProtocolError(e)) {
-          this.debug(`HTTPS handshake failed (${(e as DsvError).details?.['causeCodes'] ?? 'tls'}); ${why} registry: using plain HTTP`);
-          base = new URL(`http://${this.endpoint}/`);
+          usePlainHttp((e as DsvError).details?.['causeCodes']);
           attempt--;
           continue;
         }

@@ -145,6 +145,11 @@ export interface TlsMaterial {
   dir?: string;
 }
 
+/** Whether certs.d gave the host a CA or a client certificate of its own. */
+export function hasCertsDMaterial(material: TlsMaterial): boolean {
+  return material.ca.length > 0 || material.cert !== undefined;
+}
+
 /**
  * Reads `<dir>/<host[:port]>/` like docker does: `*.crt` are CAs, `*.cert` + `*.key` (same basename)
  * a client certificate. The first certs.d directory that has a directory for the host wins.
