@@ -14,7 +14,35 @@ export interface Transport {
   parseReference(within: string): ImageReference;
 }
 
-/** Options every transport may read; each ignores what does not concern it. */
+/**
+ * A Docker Engine endpoint, typed: what `DOCKER_HOST` / `DOCKER_TLS_VERIFY` / `DOCKER_CERT_PATH` or a
+ * docker CLI context say, resolved by the runtime (the transports read no environment).
+ */
+export interface DockerEndpoint {
+  /** `unix:///var/run/docker.sock`, `tcp://host:2376`, `npipe://…`. */
+  host: string;
+  /** Verify the daemon's certificate (and present ours) over TLS; false or absent: plain for tcp://. */
+  tlsVerify?: boolean;
+  /** PEM files for TLS: the CA, our client certificate and key. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** Where a registry's TLS roots come from beyond certs.d, as docker and skopeo read them. */
+export interface TlsRootsSource {
+  /** SSL_CERT_FILE: the system bundle instead of the first of the well-known paths. */
+  certFile?: string;
+  /** SSL_CERT_DIR, already split. */
+  certDirs?: string[];
+  /** NODE_EXTRA_CA_CERTS. */
+  extraCaFile?: string;
+}
+
+/**
+ * Options every transport may read; each ignores what does not concern it. The runtime fills it from
+ * flags and the environment, once; no package under packages/ reads process.env itself.
+ */
 export interface SystemContext {
   /** Registry auth: path of a docker config.json (DSV_CREDENTIALS_STORE). */
   credentialsStore?: string;
@@ -29,6 +57,14 @@ export interface SystemContext {
   dockerHost?: string;
   dockerTlsVerify?: boolean;
   dockerCertPath?: string;
+  /** The Docker Engine endpoint (supersedes dockerHost / dockerTlsVerify / dockerCertPath). */
+  dockerEndpoint?: DockerEndpoint;
+  /** Registry TLS roots beyond certs.d (SSL_CERT_FILE, SSL_CERT_DIR, NODE_EXTRA_CA_CERTS). */
+  tlsRoots?: TlsRootsSource;
+  /** Environment for child processes a transport starts (docker credential helpers): PATH, HOME, … */
+  childEnv?: Readonly<Record<string, string | undefined>>;
+  /** devicemapper thin pool name (DSV_DEVICEMAPPER_POOL), when the store uses devicemapper. */
+  devicemapperPool?: string;
   /** Root of Docker's on-disk store (DSV_DOCKER_ROOT, default /var/lib/docker). */
   dockerRoot?: string;
   /** Retries for transient failures. */
