@@ -24,7 +24,14 @@ export interface GpgSignerOptions {
   signWith?: 'auto' | 'gpg';
 }
 
-const signConfig: openpgp.PartialConfig = { ...strictConfig, preferredHashAlgorithm: openpgp.enums.hash.sha512 };
+/**
+ * No salt notation: openpgp.js would add a hashed notation holding 32 random binary bytes, which
+ * `gpg --status-fd` prints raw, and docker-sign-verify (which decodes gpg's output as strict UTF-8)
+ * then cannot verify the signature. README.md ("Signatures we write") says what this trades away.
+ */
+const signConfig: openpgp.PartialConfig = {
+  ...strictConfig, preferredHashAlgorithm: openpgp.enums.hash.sha512, nonDeterministicSignaturesViaNotation: false,
+};
 
 
 /** A key spec names a file when it exists as a file or looks like a path. */
