@@ -1,7 +1,7 @@
 /**
  * @dsv/signer-pki — X.509 / raw-key signatures with node:crypto: RSA (PKCS#1 v1.5, PSS), ECDSA P-256/P-384,
- * Ed25519; reads docker-sign-verify's `PKI SIGNATURE` armour and writes the versioned
- * `DSV PKI SIGNATURE` armour (see README.md).
+ * Ed25519; reads and writes docker-sign-verify's `PKI SIGNATURE` armour (written for RSA keys without
+ * a certificate chain) and the versioned `DSV PKI SIGNATURE` armour (see README.md).
  */
 import { DsvError, loadOnce, type Signer, type SignerOptions, type SignerPlugin, type Verifier, type VerifierOptions } from '@dsv/core';
 import { isPkiSignature } from './armor.js';
@@ -45,8 +45,9 @@ function setting<T>(settings: Record<string, unknown> | undefined, name: string,
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 
-/** The 'pki' SignerPlugin. Settings: rsaPadding ('pkcs1'|'pss'), format ('v2'|'legacy'), certificates (file),
- * and for verification: datastore (file or false), now (Date or ISO string). */
+/** The 'pki' SignerPlugin. Settings: rsaPadding ('pkcs1'|'pss'), format ('legacy'|'v2', any case; unset:
+ * legacy for an RSA key without certificates, else v2), legacyFormat (boolean, the same as format),
+ * certificates (file), and for verification: datastore (file or false), now (Date or ISO string). */
 export const pkiPlugin: SignerPlugin = {
   type: 'pki',
   recognizes: isPkiSignature,
@@ -56,7 +57,8 @@ export const pkiPlugin: SignerPlugin = {
     if (options.passphrase !== undefined) opts.passphrase = options.passphrase;
     const padding = setting(s, 'rsaPadding', isString);
     if (padding !== undefined) opts.rsaPadding = padding as PkiSignerOptions['rsaPadding'];
-    const format = setting(s, 'format', isString) ?? (setting(s, 'legacyFormat', isBool) ? 'legacy' : undefined);
+    const legacyFormat = setting(s, 'legacyFormat', isBool);
+    const format = setting(s, 'format', isString)?.trim().toLowerCase() || (legacyFormat === undefined ? undefined : legacyFormat ? 'legacy' : 'v2');
     if (format !== undefined) opts.format = format as PkiSignerOptions['format'];
     const certificates = setting(s, 'certificates', isString);
     if (certificates) opts.certificates = certificates;

@@ -180,17 +180,20 @@ describe('raw keys and algorithms', () => {
     });
   }
 
-  it('RSA: PKCS#1 v1.5 by default, PSS on request; legacy format on request', async () => {
+  it('RSA without a certificate: legacy armour (PKCS#1 v1.5) by default, v2 and PSS on request', async () => {
     const key = makeKey('rsa2048');
     const keyFile = file('rsa.key', key.export({ type: 'pkcs1', format: 'pem' }) as string);
     const pubFile = file('rsa.pub', pub({ key }));
     const v = await verifier([pubFile]);
-    const s1 = await (await createPkiSigner({ key: keyFile })).sign(data);
-    expect(parsePkiSignature(s1).algorithm).toBe('rsa-pkcs1v15-sha256');
+    const s1 = await (await createPkiSigner({ key: keyFile, format: 'v2' })).sign(data);
+    expect(parsePkiSignature(s1)).toMatchObject({ format: 'v2', algorithm: 'rsa-pkcs1v15-sha256' });
     const s2 = await (await createPkiSigner({ key: keyFile, rsaPadding: 'pss' })).sign(data);
-    expect(parsePkiSignature(s2).algorithm).toBe('rsa-pss-sha256');
+    expect(parsePkiSignature(s2)).toMatchObject({ format: 'v2', algorithm: 'rsa-pss-sha256' });
     const s3 = await (await createPkiSigner({ key: keyFile, format: 'legacy' })).sign(data);
     expect(s3).toMatch(/^-----BEGIN PKI SIGNATURE-----\n\n[A-Za-z0-9+/=]+\n-----END PKI SIGNATURE-----$/);
+    const byDefault = await (await createPkiSigner({ key: keyFile })).sign(data);
+    expect(byDefault).toBe(s3); // RSASSA-PKCS1-v1_5 is deterministic
+    expect(parsePkiSignature(s1).signature.equals(parsePkiSignature(s3).signature)).toBe(true);
     for (const s of [s1, s2, s3]) expect((await v.verify(data, s)).status).toBe('valid');
     // Legacy: the right key over other data is a bad signature; no matching key is an unknown key.
     expect(await v.verify(other, s3)).toMatchObject({ status: 'invalid', reason: 'signature does not match the data' });
@@ -201,8 +204,24 @@ describe('raw keys and algorithms', () => {
     expect(await (await verifier([self.certFile])).verify(data, s4)).toMatchObject({ status: 'valid', signer: 'O=dsv tests, CN=rsa-self' });
     // Legacy refused when it cannot be honoured.
     await expect(createPkiSigner({ key: keyFile, format: 'legacy', rsaPadding: 'pss' })).rejects.toMatchObject({ code: 'Usage' });
-    await expect(createPkiSigner({ key: leafBundle, format: 'legacy' })).rejects.toMatchObject({ code: 'Usage' });
+    await expect(createPkiSigner({ key: leafBundle, format: 'legacy' })).rejects.toMatchObject({
+      code: 'Usage', message: expect.stringMatching(/legacy PKI signature format .* carries no certificates, but key .* comes with a certificate chain: use format v2/),
+    });
     await expect(createPkiSigner({ key: leafBundle, rsaPadding: 'pss' })).rejects.toMatchObject({ code: 'Usage' });
+    await expect(createPkiSigner({ key: keyFile, format: 'v3' as never })).rejects.toMatchObject({ code: 'Usage', message: expect.stringContaining('"v3"') });
+  });
+
+  it('the default format: v2 with a certificate chain or a non-RSA key, legacy for a bare RSA key', async () => {
+    expect(parsePkiSignature(await (await createPkiSigner({ key: leafBundle })).sign(data)).format).toBe('v2');
+    const ec = file('ec-bare.key', makeKey('p256').export({ type: 'pkcs8', format: 'pem' }) as string);
+    expect(parsePkiSignature(await (await createPkiSigner({ key: ec })).sign(data)).format).toBe('v2');
+    await expect(createPkiSigner({ key: ec, format: 'legacy' })).rejects.toMatchObject({ code: 'Usage' });
+    const rsaSelf = makeCert(dir, 'rsa-with-cert', { key: 'rsa2048', ext: 'basicConstraints=critical,CA:FALSE\nkeyUsage=digitalSignature' });
+    const rsaBundle = file('rsa-with-cert.pem', rsaSelf.keyPem + rsaSelf.certPem);
+    expect(parsePkiSignature(await (await createPkiSigner({ key: rsaBundle })).sign(data))).toMatchObject({ format: 'v2', certificates: [expect.any(Buffer)] });
+    await expect(createPkiSigner({ key: rsaBundle, format: 'legacy' })).rejects.toMatchObject({ code: 'Usage' });
+    const bare = file('rsa-bare.key', makeKey('rsa2048').export({ type: 'pkcs8', format: 'pem' }) as string);
+    expect(parsePkiSignature(await (await createPkiSigner({ key: bare })).sign(data)).format).toBe('legacy');
   });
 
   it("docker-sign-verify's keypair file (public key + encrypted RSA PRIVATE KEY) signs legacy and serves as trust", async () => {
@@ -315,5 +334,14 @@ describe('pkiPlugin', () => {
     const late = reg.verifier({ trust: [rootFile], settings: { datastore: false, now: new Date(Date.now() + 90 * 86400_000).toISOString() } });
     expect((await late(data, chained)).status).toBe('invalid');
     await expect(reg.get('pki').createSigner({ key: keyFile, settings: { rsaPadding: 7 } })).rejects.toMatchObject({ code: 'Usage' });
+    // format (as --pki-format / DSV_PKI_FORMAT give it) and legacyFormat pick the armour; unset: legacy for this bare RSA key.
+    const formatOf = async (settings: Record<string, unknown>) =>
+      parsePkiSignature(await (await reg.get('pki').createSigner({ key: keyFile, settings })).sign(data)).format;
+    expect(await formatOf({})).toBe('legacy');
+    expect(await formatOf({ format: 'V2' })).toBe('v2');
+    expect(await formatOf({ format: 'legacy' })).toBe('legacy');
+    expect(await formatOf({ legacyFormat: false })).toBe('v2');
+    await expect(reg.get('pki').createSigner({ key: leafBundle, settings: { format: 'legacy' } })).rejects.toMatchObject({ code: 'Usage' });
+    await expect(reg.get('pki').createSigner({ key: keyFile, settings: { format: 'pgp' } })).rejects.toMatchObject({ code: 'Usage' });
   });
 });

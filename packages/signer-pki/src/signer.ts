@@ -15,8 +15,10 @@ export interface PkiSignerOptions {
   /** RSA padding: 'pkcs1' (RSASSA-PKCS1-v1_5, default for RSA keys) or 'pss'. */
   rsaPadding?: 'pkcs1' | 'pss';
   /**
-   * 'v2' (default): the versioned `DSV PKI SIGNATURE` armour. 'legacy': docker-sign-verify's
-   * `PKI SIGNATURE` armour — only for RSA PKCS#1 v1.5 keys without a certificate.
+   * Default: docker-sign-verify's `PKI SIGNATURE` armour ('legacy') whenever the original could read
+   * the signature — an RSA key signing with PKCS#1 v1.5 and carrying no certificate chain — else the
+   * versioned `DSV PKI SIGNATURE` armour ('v2'). 'legacy' forces the old armour (a Usage error when
+   * the key carries certificates or cannot make RSA PKCS#1 v1.5 signatures); 'v2' forces the new one.
    */
   format?: 'v2' | 'legacy';
   /** Time used to check the signer's certificate (default now). */
@@ -101,13 +103,20 @@ export async function createPkiSigner(opts: PkiSignerOptions): Promise<Signer> {
     algorithm = opts.rsaPadding === 'pss' ? 'rsa-pss-sha256' : 'rsa-pkcs1v15-sha256';
     if (!usable.includes(algorithm)) throw new DsvError('KeyInvalid', `key ${opts.key} cannot make ${algorithm} signatures`, { file: opts.key });
   }
-  const format = opts.format ?? 'v2';
-  if (format !== 'v2' && format !== 'legacy') throw new DsvError('Usage', `PKI signature format must be "v2" or "legacy", not "${String(format)}"`);
+  if (opts.format !== undefined && opts.format !== 'v2' && opts.format !== 'legacy') {
+    throw new DsvError('Usage', `PKI signature format must be "legacy" or "v2", not "${String(opts.format)}"`);
+  }
+  const format = opts.format ?? (!leaf && algorithm === 'rsa-pkcs1v15-sha256' ? 'legacy' : 'v2');
   if (format === 'legacy') {
-    if (algorithm !== 'rsa-pkcs1v15-sha256') {
-      throw new DsvError('Usage', `the legacy PKI signature format needs an RSA key with PKCS#1 v1.5 padding (key ${opts.key} makes ${algorithm})`);
+    if (leaf) {
+      throw new DsvError(
+        'Usage',
+        `the legacy PKI signature format (docker-sign-verify's) carries no certificates, but key ${opts.key} comes with a certificate chain: use format v2, or a key file without certificates`,
+      );
     }
-    if (leaf) throw new DsvError('Usage', `the legacy PKI signature format cannot carry the certificate of key ${opts.key}; use format v2`);
+    if (algorithm !== 'rsa-pkcs1v15-sha256') {
+      throw new DsvError('Usage', `the legacy PKI signature format needs an RSA key with PKCS#1 v1.5 padding (key ${opts.key} makes ${algorithm}): use format v2`);
+    }
   }
 
   const keyIdFull = spkiSha256(publicKey);
