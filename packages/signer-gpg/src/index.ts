@@ -23,7 +23,10 @@ export async function createGpgSigner(opts: GpgSignerOptions): Promise<Signer> {
   return (await loadSigner()).createGpgSigner(opts);
 }
 
-/** A Verifier trusting the given key files and the public keyring of the GnuPG home. */
+/**
+ * A Verifier trusting the given key files as given, and the keys of the GnuPG home that gpg holds at
+ * full or ultimate validity.
+ */
 export async function createGpgVerifier(opts: GpgVerifierOptions = {}): Promise<GpgVerifier> {
   return (await loadVerifier()).createGpgVerifier(opts);
 }

@@ -4,11 +4,15 @@ import { DsvError, type VerificationResult, type Verifier } from '@dsv/core';
 import { ArmorError, PACKET_NAMES, PacketError, dearmor, splitPackets } from './armor.js';
 import { GpgMissingError, defaultGpgHome, hasKeyring, runGpg } from './gpg.js';
 import { ALLOWED_HASHES, describeError, hashName, hex, primaryUserId, readPublicKeys, strictConfig } from './keys.js';
+import { isTrustedValidity, readHomeValidity, validityWord } from './trustdb.js';
 
 export interface GpgVerifierOptions {
-  /** Trusted key files (armoured or binary, one or several keys each). */
+  /** Trusted key files (armoured or binary, one or several keys each): trusted as given. */
   trust?: string[];
-  /** GnuPG home whose public keyring is trusted too (default DSV_GPG_DATASTORE or ~/.gnupg). */
+  /**
+   * GnuPG home whose keys count when gpg holds them at full or ultimate validity (default
+   * DSV_GPG_DATASTORE or ~/.gnupg; the apps pass the home they resolved).
+   */
   gpgHome?: string;
   /** The time at which keys must be valid (default: now). */
   now?: Date;
@@ -37,18 +41,34 @@ async function loadTrustFile(file: string): Promise<openpgp.PublicKey[]> {
   return keys;
 }
 
-/** All public keys in a GnuPG home; a missing or empty home gives none. */
-async function loadGpgHome(home: string): Promise<openpgp.PublicKey[]> {
-  if (!hasKeyring(home)) return [];
+/** How far a key (by primary fingerprint) is trusted, and why not. */
+export interface KeyTrust {
+  trusted: boolean;
+  /** gpg's validity of a key from the GnuPG home ('unknown', 'marginal', 'full', ...). */
+  validity?: string;
+  gpgHome?: string;
+}
+
+/** All public keys in a GnuPG home with gpg's validity of each; a missing or empty home gives none. */
+async function loadGpgHome(home: string): Promise<{ keys: openpgp.PublicKey[]; trust: Map<string, KeyTrust> }> {
+  const trust = new Map<string, KeyTrust>();
+  if (!hasKeyring(home)) return { keys: [], trust };
   let res;
   try {
     res = await runGpg(home, ['--export']);
   } catch (e) {
-    if (e instanceof GpgMissingError) return [];
+    if (e instanceof GpgMissingError) return { keys: [], trust };
     throw e;
   }
-  if (res.code !== 0 || res.stdout.length === 0) return [];
-  return readPublicKeys(new Uint8Array(res.stdout), false);
+  if (res.code !== 0 || res.stdout.length === 0) return { keys: [], trust };
+  const keys = await readPublicKeys(new Uint8Array(res.stdout), false);
+  const { validity, problem } = await readHomeValidity(home);
+  for (const key of keys) {
+    const letter = validity.get(hex(key.getFingerprint()));
+    const word = problem ? `unknown: ${problem}` : validityWord(letter);
+    trust.set(hex(key.getFingerprint()), { trusted: !problem && isTrustedValidity(letter), validity: word, gpgHome: home });
+  }
+  return { keys, trust };
 }
 
 /** Merges copies of the same key (e.g. from a trust file and the GnuPG home), keeping every revocation. */
@@ -89,9 +109,14 @@ const fullConfig = (): openpgp.Config => ({ ...openpgp.config, ...strictConfig }
 
 export class GpgVerifier implements Verifier {
   readonly type = 'gpg';
+  /**
+   * `trust`: per primary fingerprint (upper-case hex) whether the key counts; keys not in it count
+   * (without a map, every key does).
+   */
   constructor(
     private readonly keys: openpgp.PublicKey[],
     private readonly now?: Date,
+    private readonly trust: Map<string, KeyTrust> = new Map(),
   ) {}
 
   recognizes(signature: string): boolean {
@@ -175,11 +200,26 @@ export class GpgVerifier implements Verifier {
       };
     }
     let last: VerificationResult | undefined;
+    let untrusted: VerificationResult | undefined;
     for (const c of candidates) {
       last = await this.checkWithKey(data, sig, c.key, c.signing, createdAt);
-      if (last.status === 'valid') return last;
+      if (last.status !== 'valid') continue;
+      const t = this.trust.get(hex(c.key.getFingerprint()));
+      if (!t || t.trusted) return last;
+      untrusted ??= this.notTrusted(last, c.key, t);
     }
-    return last!;
+    return untrusted ?? last!;
+  }
+
+  /** A good signature by a key gpg does not hold valid enough: not counted, and the reader told what to do. */
+  private notTrusted(result: VerificationResult, key: openpgp.PublicKey, t: KeyTrust): VerificationResult {
+    const id = hex(key.getKeyID().toHex());
+    return {
+      ...result,
+      status: 'unknown-key',
+      reason: `key ${id} is in the GnuPG home but not trusted (validity ${t.validity ?? 'unknown'}): trust it with gpg --edit-key ${id} trust, or pass it with --trust`,
+      details: { ...result.details, validity: t.validity, gpgHome: t.gpgHome },
+    };
   }
 
   private async checkWithKey(
@@ -248,6 +288,10 @@ export class GpgVerifier implements Verifier {
 export async function createGpgVerifier(opts: GpgVerifierOptions = {}): Promise<GpgVerifier> {
   const keys: openpgp.PublicKey[] = [];
   for (const file of opts.trust ?? []) keys.push(...(await loadTrustFile(file)));
-  keys.push(...(await loadGpgHome(opts.gpgHome ?? defaultGpgHome())));
-  return new GpgVerifier(await mergeKeys(keys, opts.now ?? new Date()), opts.now);
+  const fromFiles = new Set(keys.map((k) => hex(k.getFingerprint())));
+  const home = await loadGpgHome(opts.gpgHome ?? defaultGpgHome());
+  keys.push(...home.keys);
+  // A key given in a trust file is trusted as given, whatever its validity in the home.
+  const trust = new Map([...home.trust].filter(([fpr]) => !fromFiles.has(fpr)));
+  return new GpgVerifier(await mergeKeys(keys, opts.now ?? new Date()), opts.now, trust);
 }
