@@ -1,0 +1,75 @@
+// Plumbing for the GnuPG compatibility e2e tests: the built bins, a docker-save archive made by skopeo,
+// the embedded signatures read back by skopeo, gpg run with its raw (undecoded) status output.
+import { execFile, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { requireTool, run, runNodeScript, type Ran } from '../helpers/proc.js';
+import { writeOciImage } from '../cli/oci-layout.js';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The tests prove the shipped CLI: build it (incremental, serialised with other builders). */
+export function buildBins(): void {
+  run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+}
+
+export function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Ran> {
+  return runNodeScript(join(root, 'apps', 'cli', 'bin', `${name}.js`), args, { env: { PATH: process.env.PATH, HOME: cwd, ...env }, cwd });
+}
+
+export function skopeo(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(requireTool('skopeo'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** A docker-save archive at `archive` holding one small image named `name` (e.g. "e2e/compat:1"). */
+export async function makeArchive(dir: string, archive: string, name: string): Promise<void> {
+  const oci = join(dir, `oci-${Math.random().toString(36).slice(2)}`);
+  await writeOciImage(oci, '1', { layers: [{ 'etc/hello': 'hello\n' }, { 'app/run.sh': '#!/bin/sh\necho compat\n' }] });
+  await skopeo(['copy', '--quiet', `oci:${oci}:1`, `docker-archive:${archive}:${name}`]);
+}
+
+export interface Embedded {
+  digest: string;
+  signature: string;
+}
+
+/**
+ * The embedded signatures of an image (docker-sign-verify's "signatures" label), read by skopeo; for
+ * an index, of its image for `platform` (os/arch[/variant]).
+ */
+export async function signaturesOf(ref: string, platform?: string): Promise<Embedded[]> {
+  const [os, arch, variant] = platform ? platform.split('/') : [];
+  const overrides = platform ? ['--override-os', os!, '--override-arch', arch!, ...(variant ? ['--override-variant', variant] : [])] : [];
+  const config = JSON.parse(await skopeo([...overrides, 'inspect', '--config', ref]));
+  const label = config.config?.Labels?.signatures as string | undefined;
+  return label ? (JSON.parse(label) as Embedded[]) : [];
+}
+
+/** Runs gpg in `home` and returns its stdout as raw bytes (undecoded), whatever the exit code. */
+export function gpgRaw(home: string, args: string[], input?: string): { code: number; stdout: Buffer } {
+  try {
+    const stdout = execFileSync(requireTool('gpg'), ['--homedir', home, '--batch', '--no-tty', ...args], {
+      input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' },
+    });
+    return { code: 0, stdout };
+  } catch (e) {
+    const err = e as { status?: number; stdout?: Buffer };
+    return { code: err.status ?? -1, stdout: err.stdout ?? Buffer.alloc(0) };
+  }
+}
+
+/** Sets a key's owner trust in `home` (gpg's --import-ownertrust levels: 4 marginal, 5 full, 6 ultimate). */
+export function setOwnerTrust(home: string, fingerprint: string, level: 4 | 5 | 6): void {
+  run(requireTool('gpg'), ['--homedir', home, '--batch', '--no-tty', '--import-ownertrust'], { input: `${fingerprint}:${level}:\n` });
+}
+
+/** The validity letter gpg gives a key in `home` (field 2 of its `pub` record). */
+export function validityIn(home: string, fingerprint: string): string {
+  const out = run(requireTool('gpg'), ['--homedir', home, '--batch', '--no-tty', '--with-colons', '--fixed-list-mode', '--list-keys', '--', fingerprint]);
+  return /^pub:([^:]*):/m.exec(out)![1];
+}
