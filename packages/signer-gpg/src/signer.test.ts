@@ -107,6 +107,25 @@ describe('createGpgSigner from key files', () => {
     await expectError(createGpgSigner({ key: 'DEADBEEFDEADBEEF', gpgHome: home }), 'KeyInvalid', 'DEADBEEFDEADBEEF');
     await expectError(createGpgSigner({ key: '--armor', gpgHome: home }), 'KeyInvalid');
   });
+
+  it('an explicit gpgHome wins over the environment (the apps resolve the home and pass it)', async () => {
+    const saved = { DSV_GPG_DATASTORE: process.env.DSV_GPG_DATASTORE, GNUPGHOME: process.env.GNUPGHOME };
+    const fromEnv = `${tmp()}/home-from-env`;
+    process.env.DSV_GPG_DATASTORE = fromEnv;
+    process.env.GNUPGHOME = fromEnv;
+    try {
+      const home = `${tmp()}/explicit-home`;
+      const err = await expectError(createGpgSigner({ key: 'DEADBEEFDEADBEEF', gpgHome: home }), 'KeyInvalid', home);
+      expect(err.message).not.toContain(fromEnv);
+      const viaPlugin = await expectError(gpgPlugin.createSigner({ key: 'DEADBEEFDEADBEEF', settings: { gpgHome: home } }), 'KeyInvalid', home);
+      expect(viaPlugin.message).not.toContain(fromEnv);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
 });
 
 describe('gpgPlugin', () => {
