@@ -4,6 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Signer } from '@dsv/core';
+import { createGpgSigner } from '@dsv/signer-gpg';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
 import { writeOciIndex } from '../cli/oci-layout.js';
@@ -82,6 +84,21 @@ describe("gpg's status output over the signatures we embed", () => {
       const sigs = await signaturesOf(ref(tag));
       expect(sigs, tag).toHaveLength(1);
       expectGpgAccepts(sigs[0], signer, tag);
+    }
+  });
+
+  it('every signer path of the library: key file, key exported from the home, gpg --detach-sign', async () => {
+    const keyFile = join(work, 'ed.sec.asc');
+    writeFileSync(keyFile, ed.gpg(['--passphrase-fd', '0', '--armor', '--export-secret-keys', '--', ed.fingerprint], `${PASS}\n`));
+    const digest = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    const paths: [string, Promise<Signer>, GpgHome][] = [
+      ['key file', createGpgSigner({ key: keyFile, passphrase: PASS, gpgHome: both.home }), ed],
+      ['exported from the home (RSA)', createGpgSigner({ key: rsa.fingerprint, passphrase: PASS, gpgHome: rsa.home }), rsa],
+      ['gpg --detach-sign', createGpgSigner({ key: ed.fingerprint, passphrase: PASS, gpgHome: ed.home, signWith: 'gpg' }), ed],
+    ];
+    for (const [label, signer, home] of paths) {
+      const signature = await (await signer).sign(new TextEncoder().encode(digest));
+      expectGpgAccepts({ digest, signature }, home, label);
     }
   });
 
