@@ -7,7 +7,7 @@
 // The bundles are ES modules split at every dynamic import(), so what the apps load lazily (the transport
 // packages, the signers, fzstd, openpgp, node-forge) stays lazy. Chunks sit beside the entries, at the depth
 // of dist/, so `new URL('../package.json', import.meta.url)` means the same in both.
-//   node tools/bundle-apps.mjs          (npm run build runs it after tsc)
+//   node tools/bundle-apps.mjs [app…]   (every app, or the named ones; nx's bundle target passes one)
 import { build } from 'esbuild';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -50,7 +50,11 @@ const banner = [
   "const __dirname = __dsvFileURLToPath(new URL('.', import.meta.url));",
 ].join(' ');
 
-for (const { app, entries, external } of APPS) {
+const only = process.argv.slice(2);
+const unknown = only.filter((a) => !APPS.some((x) => x.app === a));
+if (unknown.length) throw new Error(`bundle-apps: no app named ${unknown.join(', ')}`);
+
+for (const { app, entries, external } of APPS.filter((x) => only.length === 0 || only.includes(x.app))) {
   const dir = join(root, 'apps', app);
   const out = join(dir, 'bundle');
   const tmp = `${out}.tmp-${process.pid}`;
