@@ -70,6 +70,17 @@ describe('verifySimpleSignature against containers/image fixtures', () => {
     expect(v).toMatchObject({ valid: false, code: 'unknown-key' });
   });
 
+  it('a compressed message that inflates past 4 MiB is refused (no decompression bomb)', async () => {
+    const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'z' }], format: 'object' });
+    const signed = await openpgp.sign({ message: await openpgp.createMessage({ binary: new Uint8Array(6 * 1024 * 1024) }), signingKeys: privateKey, format: 'object' });
+    const bomb = (await signed.compress(openpgp.enums.compression.zlib)).write() as Uint8Array;
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const v = await verifySimpleSignature(bomb, [publicKey]);
+    expect(v.valid).toBe(false);
+    expect(v.code).toBe('malformed');
+    expect(v.reason).toMatch(/Maximum decompressed message size exceeded/);
+  });
+
   it('a signature larger than 4 MiB is refused before parsing', async () => {
     const v = await verifySimpleSignature(new Uint8Array(4 * 1024 * 1024 + 1), await keys('public-key.gpg'));
     expect(v).toMatchObject({ valid: false, code: 'too-large' });

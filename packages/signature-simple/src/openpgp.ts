@@ -19,6 +19,8 @@ const VERIFY_CONFIG: openpgp.PartialConfig = {
   rejectMessageHashAlgorithms: new Set([openpgp.enums.hash.md5, openpgp.enums.hash.ripemd, openpgp.enums.hash.sha1, openpgp.enums.hash.sha224]),
   rejectPublicKeyAlgorithms: new Set([openpgp.enums.publicKey.elgamal, openpgp.enums.publicKey.dsa]),
   allowInsecureVerificationWithReformattedKeys: false,
+  // A payload is a few hundred bytes: a compressed message must not inflate into memory without bound.
+  maxDecompressedMessageSize: MAX_SIGNATURE_BYTES,
 };
 
 const SIGN_CONFIG: openpgp.PartialConfig = {
@@ -115,7 +117,7 @@ export async function verifySimpleSignature(signature: Uint8Array, keys: openpgp
   if (signature.length > MAX_SIGNATURE_BYTES) return bad('too-large', `the signature is larger than ${MAX_SIGNATURE_BYTES} bytes`);
   let message: openpgp.Message<Uint8Array>;
   try {
-    message = await openpgp.readMessage({ binaryMessage: signature });
+    message = await openpgp.readMessage({ binaryMessage: signature, config: VERIFY_CONFIG });
   } catch (e) {
     return bad('malformed', `not an OpenPGP message: ${firstLine(e)}`);
   }
