@@ -87,6 +87,11 @@ describe('evaluatePolicy', () => {
     expect((await run([signedBy()], [fakeFormat([{ key: 'alice', digest: sha512 }])], noBytes)).allowed).toBe(false);
   });
 
+  it('an image reference without tag or digest is :latest, for identity matching as for scopes', async () => {
+    const f = fakeFormat([{ key: 'alice', identity: 'example.com/ns/app:latest' }]);
+    expect((await run([signedBy()], [f], { ...IMAGE, dockerReference: 'example.com/ns/app' })).allowed).toBe(true);
+  });
+
   it('signedIdentity is honoured (matchRepository accepts another tag)', async () => {
     const f = fakeFormat([{ key: 'alice', identity: 'example.com/ns/app:other' }]);
     expect((await run([signedBy()], [f])).allowed).toBe(false);

@@ -5,8 +5,8 @@
  */
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { digestOf, parseDigest, type DigestAlgorithm } from '@dsv/core';
-import { matchIdentity } from './identity.js';
+import { digestOf, formatDockerReference, parseDigest, type DigestAlgorithm } from '@dsv/core';
+import { matchIdentity, parseRef } from './identity.js';
 import type {
   IdentityMatcher, KeyMaterial, KeySource, Policy, PolicyImage, Requirement, RequirementVerdict, SignatureCandidate,
   SignatureFormat, SignatureJudgement, SignatureRequirementType, Verdict, VerifyContext,
@@ -196,8 +196,11 @@ function summary(judged: SignatureJudgement[]): string {
 }
 
 /** Judges `image` under `policy`. Never throws for a bad signature; every reason is in the verdict. */
-export async function evaluatePolicy(policy: Policy, image: PolicyImage, options: EvaluateOptions): Promise<Verdict> {
-  const { scope, requirements } = requirementsFor(policy, image);
+export async function evaluatePolicy(policy: Policy, input: PolicyImage, options: EvaluateOptions): Promise<Verdict> {
+  const { scope, requirements } = requirementsFor(policy, input);
+  // A docker reference without tag or digest means :latest, for identity matching as for scopes.
+  const parsed = input.dockerReference === undefined ? undefined : parseRef(input.dockerReference);
+  const image = parsed?.nameOnly ? { ...input, dockerReference: formatDockerReference({ ...parsed.ref, tag: 'latest' }) } : input;
   const ev = new Evaluation(image, options);
   const results: RequirementVerdict[] = [];
   for (const req of requirements) results.push(await ev.requirement(req));

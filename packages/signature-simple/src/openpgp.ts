@@ -81,8 +81,12 @@ export function keyFileSigner(opts: { keyFile: string | Uint8Array; passphrase?:
     key ??= load();
     const signingKey = await key;
     const message = await openpgp.createMessage({ binary: payload });
-    const out = await openpgp.sign({ message, signingKeys: signingKey, format: 'binary', detached: false, config: SIGN_CONFIG });
-    return out as Uint8Array;
+    try {
+      const out = await openpgp.sign({ message, signingKeys: signingKey, format: 'binary', detached: false, config: SIGN_CONFIG });
+      return out as Uint8Array;
+    } catch (e) {
+      throw new DsvError('KeyInvalid', `cannot sign with key ${signingKey.getKeyID().toHex().toUpperCase()}: ${firstLine(e)}`);
+    }
   };
 }
 
