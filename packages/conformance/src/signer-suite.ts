@@ -44,10 +44,13 @@ const encode = (s: string) => new TextEncoder().encode(s);
 const DATA = encode(`sha256:${'5'.repeat(64)}`);
 const OTHER = encode(`sha256:${'6'.repeat(64)}`);
 
-/** The signature with one character of its body changed (kept printable, so armour still matches). */
+/**
+ * The signature with one character of its body changed (kept printable, so the armour still matches):
+ * in the last long base64 line, where the signature value sits rather than key ids and headers.
+ */
 export function tamper(signature: string): string {
   const lines = signature.split('\n');
-  const i = lines.findIndex((l, n) => n > 0 && /^[A-Za-z0-9+/]{16,}/.test(l));
+  const i = lines.findLastIndex((l, n) => n > 0 && /^[A-Za-z0-9+/]{16,}/.test(l));
   const at = i >= 0 ? i : Math.floor(lines.length / 2);
   const line = lines[at] ?? '';
   const pos = Math.floor(line.length / 2);
