@@ -11,8 +11,11 @@ import { buildTar, layerTar, SAMPLE_MTIME, type TarEntry } from './tar.js';
 export type { SampleCompression };
 export type SampleFormat = 'docker' | 'oci';
 
-/** A layer: `path -> content` (a path ending in "/" is a directory), or explicit tar entries. */
-export type SampleLayerSpec = Record<string, string | Uint8Array> | TarEntry[];
+/**
+ * A layer: `path -> content` (a path ending in "/" is a directory), explicit tar entries, or raw bytes
+ * taken as the uncompressed layer as they are (for tests about digests rather than file systems).
+ */
+export type SampleLayerSpec = Record<string, string | Uint8Array> | TarEntry[] | Uint8Array;
 
 export interface SampleImageOptions {
   layers: SampleLayerSpec[];
@@ -28,6 +31,11 @@ export interface SampleImageOptions {
   config?: Record<string, unknown>;
   /** Manifest annotations (OCI). */
   annotations?: Record<string, string>;
+  /** rootfs.diff_ids to write instead of the true ones (to build an inconsistent image on purpose). */
+  diffIds?: Digest[];
+  /** JSON.stringify indentation of the config (default none) and the manifest (default 3). */
+  configIndent?: number;
+  manifestIndent?: number;
 }
 
 export interface SampleLayer {
@@ -109,7 +117,7 @@ export function buildSampleImageSync(opts: SampleImageOptions): SampleImage {
   const compression = opts.compression ?? 'gzip';
   const platform = parsePlatform(opts.platform ?? 'linux/amd64');
   const layers: SampleLayer[] = opts.layers.map((spec) => {
-    const tar = Array.isArray(spec) ? buildTar(spec) : layerTar(spec);
+    const tar = spec instanceof Uint8Array ? Buffer.from(spec) : Array.isArray(spec) ? buildTar(spec) : layerTar(spec);
     const bytes = compress(tar, compression);
     return { bytes, tar, diffId: digestOf(tar), descriptor: { mediaType: layerMediaType(format, compression), digest: digestOf(bytes), size: bytes.length } };
   });
@@ -119,16 +127,16 @@ export function buildSampleImageSync(opts: SampleImageOptions): SampleImage {
     os: platform.os,
     created: CREATED,
     config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'], Labels: { ...(opts.labels ?? {}) } },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    rootfs: { type: 'layers', diff_ids: opts.diffIds ?? layers.map((l) => l.diffId) },
     history: layers.map((_, i) => ({ created: CREATED, created_by: `sample layer ${i}` })),
     ...(opts.config ?? {}),
   };
-  const configBytes = Buffer.from(JSON.stringify(configJson));
+  const configBytes = Buffer.from(JSON.stringify(configJson, null, opts.configIndent));
   const config: Descriptor = { mediaType: format === 'oci' ? MediaTypes.OciConfig : MediaTypes.DockerConfig, digest: digestOf(configBytes), size: configBytes.length };
   const manifestMediaType = format === 'oci' ? MediaTypes.OciManifest : MediaTypes.DockerManifest;
   const doc: Record<string, unknown> = { schemaVersion: 2, mediaType: manifestMediaType, config, layers: layers.map((l) => l.descriptor) };
   if (opts.annotations) doc.annotations = opts.annotations;
-  const manifestBytes = Buffer.from(JSON.stringify(doc, null, 3));
+  const manifestBytes = Buffer.from(JSON.stringify(doc, null, opts.manifestIndent ?? 3));
   const manifestDigest = digestOf(manifestBytes);
   const blobs = () => [{ descriptor: config, bytes: configBytes }, ...layers.map((l) => ({ descriptor: l.descriptor, bytes: l.bytes }))];
   return {
@@ -156,12 +164,12 @@ export function buildSampleImageSync(opts: SampleImageOptions): SampleImage {
 }
 
 /** A Docker manifest list (format 'docker') or an OCI index over sample images. */
-export function buildSampleIndex(images: SampleImage[], opts: { format?: SampleFormat; annotations?: Record<string, string> } = {}): SampleIndex {
+export function buildSampleIndex(images: SampleImage[], opts: { format?: SampleFormat; annotations?: Record<string, string>; indent?: number } = {}): SampleIndex {
   const format = opts.format ?? images[0]?.format ?? 'docker';
   const mediaType = format === 'oci' ? MediaTypes.OciIndex : MediaTypes.DockerManifestList;
   const doc: Record<string, unknown> = { schemaVersion: 2, mediaType, manifests: images.map((i) => i.descriptor) };
   if (opts.annotations) doc.annotations = opts.annotations;
-  const bytes = Buffer.from(JSON.stringify(doc, null, 3));
+  const bytes = Buffer.from(JSON.stringify(doc, null, opts.indent ?? 3));
   const digest = digestOf(bytes);
   return {
     bytes,
