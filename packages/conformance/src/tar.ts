@@ -2,11 +2,13 @@
 // entries in the order given; a name longer than ustar allows gets a PAX `path` record.
 export interface TarEntry {
   name: string;
-  type?: 'file' | 'directory' | 'symlink';
+  type?: 'file' | 'directory' | 'symlink' | 'link';
   data?: Uint8Array | string;
-  /** Target of a symlink. */
+  /** Target of a symlink or hard link. */
   linkname?: string;
   mode?: number;
+  /** Extra PAX records (e.g. `SCHILY.xattr.user.x`), written in a PAX header before the entry. */
+  pax?: Record<string, string>;
 }
 
 /** 2020-01-01T00:00:00Z, the mtime of every entry (seconds). */
@@ -67,13 +69,17 @@ export function buildTar(entries: TarEntry[]): Buffer {
   for (const e of entries) {
     const type = e.type ?? (e.name.endsWith('/') ? 'directory' : 'file');
     const data = type === 'file' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
-    const flag = type === 'file' ? '0' : type === 'directory' ? '5' : '2';
+    const flag = type === 'file' ? '0' : type === 'directory' ? '5' : type === 'symlink' ? '2' : '1';
     const mode = e.mode ?? (type === 'file' ? 0o644 : 0o755);
     let names = splitName(e.name);
-    if (!names || Buffer.byteLength(e.linkname ?? '') > 100) {
-      const pax = Buffer.from(paxRecord('path', e.name) + (e.linkname ? paxRecord('linkpath', e.linkname) : ''));
+    const longLink = Buffer.byteLength(e.linkname ?? '') > 100;
+    if (!names || longLink || e.pax) {
+      let records = Object.entries(e.pax ?? {}).map(([k, v]) => paxRecord(k, v)).join('');
+      if (!names) records = paxRecord('path', e.name) + records;
+      if (longLink) records += paxRecord('linkpath', e.linkname!);
+      const pax = Buffer.from(records);
       parts.push(header('PaxHeaders/entry', '', 'x', pax.length, 0o644), pax, pad(pax.length));
-      names = { prefix: '', name: e.name.slice(-100).replace(/^\/+/, '') || 'entry' };
+      names ??= { prefix: '', name: e.name.slice(-100).replace(/^\/+/, '') || 'entry' };
     }
     parts.push(header(names.name, names.prefix, flag, data.length, mode, (e.linkname ?? '').slice(0, 100)), data, pad(data.length));
   }
