@@ -9,8 +9,10 @@ import { buildTar, type TarEntry } from './tar.js';
 
 export interface TaggedSample {
   image: SampleImage | SampleIndex;
-  /** The ref name (`org.opencontainers.image.ref.name`; the tag for docker save: `repo:tag`). */
+  /** The ref name (`org.opencontainers.image.ref.name`). */
   tag: string;
+  /** More annotations on its index.json entry. */
+  annotations?: Record<string, string>;
 }
 
 const hex = (d: string) => d.slice(d.indexOf(':') + 1);
@@ -21,7 +23,7 @@ export function ociLayoutFiles(entries: TaggedSample[]): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const blob = (digest: string, bytes: Buffer) => files.set(`blobs/sha256/${hex(digest)}`, bytes);
   const manifests: Descriptor[] = [];
-  for (const { image, tag } of entries) {
+  for (const { image, tag, annotations } of entries) {
     const images = isIndex(image) ? image.images : [image];
     for (const i of images) {
       for (const b of i.blobs()) blob(b.descriptor.digest, b.bytes);
@@ -29,7 +31,7 @@ export function ociLayoutFiles(entries: TaggedSample[]): Map<string, Buffer> {
     }
     if (isIndex(image)) blob(image.digest, image.bytes);
     const d = isIndex(image) ? image.descriptor : { mediaType: image.manifestMediaType, digest: image.manifestDigest, size: image.manifestBytes.length };
-    manifests.push({ ...d, annotations: { 'org.opencontainers.image.ref.name': tag } });
+    manifests.push({ ...d, annotations: { ...annotations, 'org.opencontainers.image.ref.name': tag } });
   }
   files.set('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
   files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests })));
@@ -45,14 +47,16 @@ function writeFiles(dir: string, files: Map<string, Buffer>): string {
   return dir;
 }
 
-function tarOfFiles(files: Map<string, Buffer>): Buffer {
+function tarOfFiles(files: Map<string, Buffer>, extra: TarEntry[] = [], last: string[] = []): Buffer {
   const dirs = new Set<string>();
   for (const p of files.keys()) {
     const parts = p.split('/');
     for (let i = 1; i < parts.length; i++) dirs.add(`${parts.slice(0, i).join('/')}/`);
   }
   const entries: TarEntry[] = [...dirs].sort().map((name) => ({ name, type: 'directory' }));
-  for (const [name, data] of files) entries.push({ name, data });
+  for (const [name, data] of files) if (!last.includes(name)) entries.push({ name, data });
+  entries.push(...extra);
+  for (const name of last) if (files.has(name)) entries.push({ name, data: files.get(name) });
   return buildTar(entries);
 }
 
@@ -69,6 +73,16 @@ export function ociArchive(entries: TaggedSample[] | TaggedSample): Buffer {
 export interface DockerSaveOptions {
   /** 'legacy' (default): `<id>/layer.tar`, `<config>.json`, repositories; 'oci': the Docker 25+ layout. */
   layout?: 'legacy' | 'oci';
+  /** Entries written just before manifest.json (e.g. hostile names, for tests of readers). */
+  extra?: TarEntry[];
+}
+
+/** `repo:tag` as containerd names it (`docker.io/library/` added where Docker would). */
+export function fullImageName(name: string): string {
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? '' : name.slice(0, slash);
+  if (first && (first.includes('.') || first.includes(':') || first === 'localhost')) return name;
+  return slash < 0 ? `docker.io/library/${name}` : `docker.io/${name}`;
 }
 
 /** A `docker save` archive of single-platform images, each with its `repo:tag` names. */
@@ -77,7 +91,10 @@ export function dockerSaveArchive(entries: Array<{ image: SampleImage; tags: str
   const manifest: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = [];
   const repositories: Record<string, Record<string, string>> = {};
   if (opts.layout === 'oci') {
-    for (const [path, bytes] of ociLayoutFiles(entries.flatMap(({ image, tags }) => tags.map((t) => ({ image, tag: t.slice(t.lastIndexOf(':') + 1) }))))) files.set(path, bytes);
+    const tagged = entries.flatMap(({ image, tags }) =>
+      tags.map((t) => ({ image, tag: t.slice(t.lastIndexOf(':') + 1), annotations: { 'io.containerd.image.name': fullImageName(t) } })),
+    );
+    for (const [path, bytes] of ociLayoutFiles(tagged)) files.set(path, bytes);
   }
   for (const { image, tags } of entries) {
     let config: string;
@@ -108,5 +125,5 @@ export function dockerSaveArchive(entries: Array<{ image: SampleImage; tags: str
   }
   files.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
   if (opts.layout !== 'oci') files.set('repositories', Buffer.from(JSON.stringify(repositories)));
-  return tarOfFiles(files);
+  return tarOfFiles(files, opts.extra, ['manifest.json', 'repositories']);
 }

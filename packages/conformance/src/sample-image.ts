@@ -33,6 +33,8 @@ export interface SampleImageOptions {
   annotations?: Record<string, string>;
   /** rootfs.diff_ids to write instead of the true ones (to build an inconsistent image on purpose). */
   diffIds?: Digest[];
+  /** Config bytes to use exactly as given (labels, config, diffIds are then ignored). */
+  rawConfig?: Uint8Array;
   /** JSON.stringify indentation of the config (default none) and the manifest (default 3). */
   configIndent?: number;
   manifestIndent?: number;
@@ -131,7 +133,7 @@ export function buildSampleImageSync(opts: SampleImageOptions): SampleImage {
     history: layers.map((_, i) => ({ created: CREATED, created_by: `sample layer ${i}` })),
     ...(opts.config ?? {}),
   };
-  const configBytes = Buffer.from(JSON.stringify(configJson, null, opts.configIndent));
+  const configBytes = opts.rawConfig ? Buffer.from(opts.rawConfig) : Buffer.from(JSON.stringify(configJson, null, opts.configIndent));
   const config: Descriptor = { mediaType: format === 'oci' ? MediaTypes.OciConfig : MediaTypes.DockerConfig, digest: digestOf(configBytes), size: configBytes.length };
   const manifestMediaType = format === 'oci' ? MediaTypes.OciManifest : MediaTypes.DockerManifest;
   const doc: Record<string, unknown> = { schemaVersion: 2, mediaType: manifestMediaType, config, layers: layers.map((l) => l.descriptor) };
