@@ -3,7 +3,8 @@
 // - a package is imported only by its public name (`@dsv/<name>`), never by a deep path or a relative
 //   path into another project;
 // - type:core imports no other @dsv package; type:source and type:signer import only type:core
-//   (and sources may build on other sources); nothing but type:app imports an app.
+//   (and sources may build on other sources); nothing but type:app imports an app;
+// - type:testkit (@dsv/conformance) imports only type:core, and only test files import it.
 // Prints one line per violation and exits 1 when there is any.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname, sep } from 'node:path';
@@ -23,7 +24,9 @@ const allowed = {
   source: ['core', 'source'],
   signer: ['core'],
   app: ['core', 'source', 'signer', 'app'],
+  testkit: ['core'],
 };
+const isTestFile = (f) => /\.test\.ts$|[\/]__tests__[\/]/.test(f);
 
 function* walk(dir) {
   for (const e of readdirSync(dir)) {
@@ -58,6 +61,7 @@ for (const project of projects.values()) {
       if (rest.length) violations.push(`${where}: deep import "${spec}"; use the public entry ${targetName}`);
       if (target === project) { violations.push(`${where}: imports its own package by name`); continue; }
       const from = typeOf(project), to = typeOf(target);
+      if (to === 'testkit' && isTestFile(file)) continue;
       if (!(allowed[from] ?? []).includes(to)) violations.push(`${where}: ${from} package ${project.name} may not import ${to} package ${targetName}`);
     }
   }

@@ -1,10 +1,10 @@
-// The ImageSource conformance suite on docker-archive:, oci: and oci-archive:.
+// The ImageSource and ImageDestination conformance suites on docker-archive:, oci: and oci-archive:.
 import { join } from 'node:path';
+import * as vitest from 'vitest';
 import { MediaTypes, digestOf, type Digest } from '@dsv/core';
 import { dockerArchiveTransport, ociArchiveTransport, ociTransport } from '@dsv/source-archive';
-import { buildSampleImage, type SampleImage } from '../helpers/sample-image.js';
+import { buildSampleImage, destinationSuite, registerSuite, sourceSuite, type SampleImage } from '@dsv/conformance';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
-import { describeSourceConformance } from '../conformance/source-conformance.js';
 
 const sample = (compression: 'gzip' | 'none', format: 'docker' | 'oci') =>
   buildSampleImage({
@@ -26,37 +26,63 @@ function synthesisedDigest(image: SampleImage, compression: 'gzip' | 'none'): Di
 }
 
 for (const compression of ['none', 'gzip'] as const) {
-  describeSourceConformance(`docker-archive (${compression} layers)`, async () => {
-    const image = await sample(compression, 'docker');
-    const reference = dockerArchiveTransport.parseReference(`${join(tempDir('dsv-conf-'), 'img.tar')}:conformance:v1`);
-    const dest = await reference.newDestination();
-    try {
-      await image.pushTo(dest);
-    } finally {
-      await dest.close();
-    }
-    return {
-      reference,
-      expected: { manifestDigest: synthesisedDigest(image, compression), configDigest: image.config.digest, layerDigests: image.layers.map((l) => l.descriptor.digest) },
-      cleanup: async () => removeTempDirs(),
-    };
-  });
+  registerSuite(
+    sourceSuite(`docker-archive (${compression} layers)`, async () => {
+      const image = await sample(compression, 'docker');
+      const reference = dockerArchiveTransport.parseReference(`${join(tempDir('dsv-conf-'), 'img.tar')}:conformance:v1`);
+      const dest = await reference.newDestination();
+      try {
+        await image.pushTo(dest);
+      } finally {
+        await dest.close();
+      }
+      return {
+        reference,
+        expected: { manifestDigest: synthesisedDigest(image, compression), configDigest: image.config.digest, layerDigests: image.layers.map((l) => l.descriptor.digest) },
+        cleanup: async () => removeTempDirs(),
+      };
+    }),
+    vitest,
+  );
 }
 
 for (const [name, transport, file] of [['oci', ociTransport, 'layout'], ['oci-archive', ociArchiveTransport, 'img.tar']] as const) {
-  describeSourceConformance(`${name} (gzip OCI layers)`, async () => {
-    const image = await sample('gzip', 'oci');
-    const reference = transport.parseReference(`${join(tempDir('dsv-conf-'), file)}:v1`);
-    const dest = await reference.newDestination();
-    try {
-      await image.pushTo(dest);
-    } finally {
-      await dest.close();
-    }
-    return {
-      reference,
-      expected: { manifestDigest: image.manifestDigest, configDigest: image.config.digest, layerDigests: image.layers.map((l) => l.descriptor.digest) },
+  registerSuite(
+    sourceSuite(`${name} (gzip OCI layers)`, async () => {
+      const image = await sample('gzip', 'oci');
+      const reference = transport.parseReference(`${join(tempDir('dsv-conf-'), file)}:v1`);
+      const dest = await reference.newDestination();
+      try {
+        await image.pushTo(dest);
+      } finally {
+        await dest.close();
+      }
+      return {
+        reference,
+        expected: { manifestDigest: image.manifestDigest, configDigest: image.config.digest, layerDigests: image.layers.map((l) => l.descriptor.digest) },
+        cleanup: async () => removeTempDirs(),
+      };
+    }),
+    vitest,
+  );
+}
+
+let n = 0;
+registerSuite(
+  destinationSuite('docker-archive', async () => ({
+    // A docker save archive stores no manifest: the source synthesises one (checked by the source suite).
+    newReference: () => dockerArchiveTransport.parseReference(`${join(tempDir('dsv-conf-dest-'), `img-${n++}.tar`)}:conformance:v1`),
+    keepsManifest: false,
+    cleanup: async () => removeTempDirs(),
+  }), { skip: { 'by-digest-manifest': 'a docker save archive holds no child manifests (putManifest by digest is Unsupported)' } }),
+  vitest,
+);
+for (const [name, transport, file] of [['oci', ociTransport, 'layout'], ['oci-archive', ociArchiveTransport, 'img.tar']] as const) {
+  registerSuite(
+    destinationSuite(name, async () => ({
+      newReference: () => transport.parseReference(`${join(tempDir('dsv-conf-dest-'), file)}:v1`),
       cleanup: async () => removeTempDirs(),
-    };
-  });
+    })),
+    vitest,
+  );
 }

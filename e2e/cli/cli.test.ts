@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { writeOciImage, writeOciIndex } from './oci-layout.js';
+import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const binPath = (name: string) => join(root, 'apps', 'cli', 'bin', `${name}.js`);
@@ -71,7 +71,7 @@ beforeAll(async () => {
     DSV_PKI_DATASTORE: pki.ca,
   };
   const sample = join(work, 'sample-oci');
-  await writeOciImage(sample, '1', { layers: [{ 'etc/hello': 'hello\n' }, { 'app/run.sh': '#!/bin/sh\necho cli e2e\n' }] });
+  writeOciLayout(sample, { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'hello\n' }, { 'app/run.sh': '#!/bin/sh\necho cli e2e\n' }] }), tag: '1' });
   await skopeo(['copy', '--quiet', ...reg.skopeoFlags('dest'), `oci:${sample}:1`, `docker://${reg.host}/e2e/sample:1`]);
 }, 300_000);
 
@@ -193,12 +193,13 @@ describe('PKI, co-signatures and endorsements', () => {
 describe('a blob corrupted in the registry storage', () => {
   it('makes verify fail and name the blob', async () => {
     const dir = join(work, 'corrupt-oci');
-    const img = await writeOciImage(dir, '1', { layers: [{ 'data/unique': `corrupt me ${Date.now()}\n`.repeat(50) }] });
+    const img = await buildSampleImage({ format: 'oci', layers: [{ 'data/unique': `corrupt me ${Date.now()}\n`.repeat(50) }] });
+    writeOciLayout(dir, { image: img, tag: '1' });
     await skopeo(['copy', '--quiet', ...reg.skopeoFlags('dest'), `oci:${dir}:1`, `docker://${reg.host}/e2e/corrupt:1`]);
     const s = await bin('docker-sign', ['registry', '-k', gpgHome.keyId, `${reg.host}/e2e/corrupt:1`, `${reg.host}/e2e/corrupt:signed`], { DSV_KEYPASS: GPG_PASS });
     expect(s.code, s.all).toBe(0);
     expect((await bin('docker-verify', ['registry', `${reg.host}/e2e/corrupt:signed`])).code).toBe(0);
-    const layer = img.layerDigests[0]!;
+    const layer = img.layers[0]!.descriptor.digest;
     const path = blobDataPath(reg, layer);
     const bytes = readFileSync(path);
     bytes[bytes.length >> 1] ^= 0xff;
@@ -212,10 +213,11 @@ describe('a blob corrupted in the registry storage', () => {
 describe('multi-platform images', () => {
   it('signs every platform image of an index pushed by skopeo --all and verifies each', async () => {
     const dir = join(work, 'multi-oci');
-    await writeOciIndex(dir, 'multi', [
-      { layers: [{ 'arch.txt': 'amd64\n' }], architecture: 'amd64' },
-      { layers: [{ 'arch.txt': 'arm64\n' }], architecture: 'arm64', variant: 'v8' },
-    ]);
+    const images = [
+      await buildSampleImage({ format: 'oci', layers: [{ 'arch.txt': 'amd64\n' }], platform: 'linux/amd64' }),
+      await buildSampleImage({ format: 'oci', layers: [{ 'arch.txt': 'arm64\n' }], platform: 'linux/arm64/v8' }),
+    ];
+    writeOciLayout(dir, { image: buildSampleIndex(images), tag: 'multi' });
     await skopeo(['copy', '--quiet', '--all', ...reg.skopeoFlags('dest'), `oci:${dir}:multi`, `docker://${reg.host}/e2e/multi:1`]);
     const s = await bin('dsv', ['sign', '--key', gpgHome.keyId, `docker://${reg.host}/e2e/multi:1`, `docker://${reg.host}/e2e/multi:signed`], { DSV_KEYPASS: GPG_PASS });
     expect(s.code, s.all).toBe(0);

@@ -8,7 +8,7 @@ import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { writeOciImage, writeOciIndex } from '../cli/oci-layout.js';
+import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bins = {
@@ -42,12 +42,13 @@ beforeAll(async () => {
   writeFileSync(join(work, 'signer.asc'), gpg.exportPublic());
   env = { ...process.env, DSV_GPG_DATASTORE: gpg.home, DSV_KEYPASS: PASS, DOCKER_CONFIG: join(work, 'docker') };
   delete env.DSV_SIGNER_PLUGINS;
-  await writeOciImage(join(work, 'one'), 'v1', { layers: [{ 'etc/hello': 'hello\n' }, { 'app/data.bin': Buffer.alloc(300_000, 7) }] });
+  writeOciLayout(join(work, 'one'), { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'hello\n' }, { 'app/data.bin': Buffer.alloc(300_000, 7) }] }), tag: 'v1' });
   await pushLayout(join(work, 'one'), 'v1', `docker://${a.host}/app/one:v1`);
-  await writeOciIndex(join(work, 'multi'), 'v1', [
-    { layers: [{ 'p/amd64': 'amd64\n' }], architecture: 'amd64' },
-    { layers: [{ 'p/arm64': 'arm64\n' }], architecture: 'arm64', variant: 'v8' },
-  ]);
+  const platforms = [
+    await buildSampleImage({ format: 'oci', layers: [{ 'p/amd64': 'amd64\n' }], platform: 'linux/amd64' }),
+    await buildSampleImage({ format: 'oci', layers: [{ 'p/arm64': 'arm64\n' }], platform: 'linux/arm64/v8' }),
+  ];
+  writeOciLayout(join(work, 'multi'), { image: buildSampleIndex(platforms), tag: 'v1' });
   await pushLayout(join(work, 'multi'), 'v1', `docker://${a.host}/app/multi:v1`, true);
 });
 
@@ -160,15 +161,16 @@ describe('dsv-copy between real registries', () => {
     const tagBefore = inspectDigest(`docker://${b.host}/guarded/one:v1`);
     // A different image in A whose layer we corrupt in A's storage.
     const layout = join(work, 'corrupt');
-    return writeOciImage(layout, 'v1', { layers: [{ 'x/data': Buffer.alloc(50_000, 3) }] }).then(async (img) => {
+    return buildSampleImage({ format: 'oci', layers: [{ 'x/data': Buffer.alloc(50_000, 3) }] }).then(async (img) => {
+      writeOciLayout(layout, { image: img, tag: 'v1' });
       await pushLayout(layout, 'v1', `docker://${a.host}/app/corrupt:v1`);
-      const data = blobDataPath(a, img.layerDigests[0]!);
+      const data = blobDataPath(a, img.layers[0]!.descriptor.digest);
       const bytes = readFileSync(data);
       bytes[100] = bytes[100]! ^ 0xff;
       writeFileSync(data, bytes);
       const r = bin('dsv-copy', [`docker://${a.host}/app/corrupt:v1`, `docker://${b.host}/guarded/one:v1`]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(img.layerDigests[0]!);
+      expect(r.stderr).toContain(img.layers[0]!.descriptor.digest);
       expect(inspectDigest(`docker://${b.host}/guarded/one:v1`)).toBe(tagBefore);
     });
   });

@@ -8,7 +8,7 @@ import type { Signer } from '@dsv/core';
 import { createGpgSigner } from '@dsv/signer-gpg';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
-import { writeOciIndex } from '../cli/oci-layout.js';
+import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { bin, buildBins, gpgRaw, makeArchive, signaturesOf, type Embedded } from './support.js';
 
 const PASS = 'compat e2e passphrase';
@@ -104,10 +104,11 @@ describe("gpg's status output over the signatures we embed", () => {
 
   it('every image of a signed multi-platform index (OCI layout)', async () => {
     const dir = join(work, 'index-oci');
-    await writeOciIndex(dir, 'multi', [
-      { layers: [{ 'a/amd64': 'amd64\n' }], architecture: 'amd64' },
-      { layers: [{ 'a/arm64': 'arm64\n' }], architecture: 'arm64', variant: 'v8' },
-    ]);
+    const images = [
+      await buildSampleImage({ format: 'oci', layers: [{ 'a/amd64': 'amd64\n' }], platform: 'linux/amd64' }),
+      await buildSampleImage({ format: 'oci', layers: [{ 'a/arm64': 'arm64\n' }], platform: 'linux/arm64/v8' }),
+    ];
+    writeOciLayout(dir, { image: buildSampleIndex(images), tag: 'multi' });
     const r = await bin('dsv', ['sign', '--key', ed.fingerprint, `oci:${dir}:multi`, `oci:${dir}:signed`], env(ed), work);
     expect(r.code, r.all).toBe(0);
     for (const platform of ['linux/amd64', 'linux/arm64/v8']) {

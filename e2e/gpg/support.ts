@@ -4,7 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTool, run, runNodeScript, type Ran } from '../helpers/proc.js';
-import { writeOciImage } from '../cli/oci-layout.js';
+import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,7 +29,7 @@ export function skopeo(args: string[]): Promise<string> {
 /** A docker-save archive at `archive` holding one small image named `name` (e.g. "e2e/compat:1"). */
 export async function makeArchive(dir: string, archive: string, name: string): Promise<void> {
   const oci = join(dir, `oci-${Math.random().toString(36).slice(2)}`);
-  await writeOciImage(oci, '1', { layers: [{ 'etc/hello': 'hello\n' }, { 'app/run.sh': '#!/bin/sh\necho compat\n' }] });
+  writeOciLayout(oci, { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'hello\n' }, { 'app/run.sh': '#!/bin/sh\necho compat\n' }] }), tag: '1' });
   await skopeo(['copy', '--quiet', `oci:${oci}:1`, `docker-archive:${archive}:${name}`]);
 }
 

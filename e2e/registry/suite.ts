@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
 import { blobDataPath, startRegistry, type RegistryMode, type StartedRegistry } from '../helpers/registry.js';
 import { buildImage, noise, writeOciLayout, type SampleBlob, type SampleImage } from './sample.js';
-import { buildSampleImage, buildSampleIndex } from '../helpers/sample-image.js';
+import { buildSampleImage, buildSampleIndex } from '@dsv/conformance';
 
 async function collect(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];

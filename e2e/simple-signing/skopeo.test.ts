@@ -15,7 +15,7 @@ import {
 import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { writeOciImage } from '../cli/oci-layout.js';
+import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 
 let reg: StartedRegistry;
 let work: string;
@@ -59,7 +59,7 @@ beforeAll(async () => {
   ours = makeGpgHome({ withKey: { name: 'Dsv Signer', email: 'dsv@dsv.invalid' } });
   other = makeGpgHome({ withKey: { name: 'Other Signer', email: 'other@dsv.invalid' } });
   for (const [name, home] of [['theirs', theirs], ['ours', ours], ['other', other]] as const) writeFileSync(join(work, `${name}.pub`), home.exportPublic());
-  await writeOciImage(join(work, 'layout'), 'v1', { layers: [{ 'etc/hello': 'simple signing\n' }] });
+  writeOciLayout(join(work, 'layout'), { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'simple signing\n' }] }), tag: 'v1' });
   policyFile('insecure.json', { default: [{ type: 'insecureAcceptAnything' }] });
 });
 

@@ -6,12 +6,10 @@ import {
   SignerRegistry,
   TransportRegistry,
   clearMemoryStore,
-  digestOf,
   memoryTransport,
-  type Descriptor,
   type SignerPlugin,
 } from '@dsv/core';
-import { Readable } from 'node:stream';
+import { buildSampleImageSync, writeMemoryImage } from '@dsv/conformance';
 import { captureIo } from './__tests__/capture.js';
 import { systemContextFromEnv, type CliContext, type ContextOptions } from './context.js';
 import { dsvMain } from './dsv.js';
@@ -58,17 +56,7 @@ async function testContext(opts: ContextOptions = {}): Promise<CliContext> {
 
 async function pushSample(name: string) {
   // An uncompressed "layer": diff_id == digest, the simplest valid image.
-  const raw = Buffer.alloc(1024, 7);
-  const layers = [{ bytes: raw, desc: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(raw), size: raw.length } as Descriptor }];
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(raw)] } }));
-  const configDesc: Descriptor = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: configDesc, layers: layers.map((l) => l.desc) }));
-  const dest = await memoryTransport.parseReference(name).newDestination();
-  await dest.putBlob(configDesc, Readable.from([config]));
-  for (const l of layers) await dest.putBlob(l.desc, Readable.from([l.bytes]));
-  await dest.putManifest(manifest, 'application/vnd.oci.image.manifest.v1+json');
-  await dest.commit();
-  await dest.close();
+  await writeMemoryImage(buildSampleImageSync({ format: 'oci', compression: 'none', layers: [Buffer.alloc(1024, 7)] }), name);
 }
 
 describe('dsv sign / verify in process', () => {

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { clearMemoryStore, memoryStoreFaults, memoryTransport } from './memory-transport.js';
 import { digestOf, type Digest } from './digest.js';
 import { isDsvError } from './errors.js';
@@ -11,8 +10,9 @@ import { integrityErrors, verifyIntegrity } from './integrity.js';
 import { readConfig, readManifest, resolveImages, readBlobVerified } from './image.js';
 import type { ImageManifest } from './manifest.js';
 import type { ImageSource } from './transport.js';
+import { buildSampleImageSync } from '@dsv/conformance';
 
-// --- a small image builder (layers are arbitrary bytes standing in for tars) ---
+// --- images from @dsv/conformance's builder (layers are arbitrary bytes standing in for tars) ---
 interface Built {
   manifest: Buffer;
   digest: Digest;
@@ -23,21 +23,16 @@ interface Built {
 }
 
 function buildImage(contents: Buffer[], opts: { compression?: 'gzip' | 'zstd' | 'none'; arch?: string; diffIds?: string[]; labels?: Record<string, string> } = {}): Built {
-  const c = opts.compression ?? 'gzip';
-  const layers = contents.map((raw) => {
-    const stored = c === 'gzip' ? gzipSync(raw) : c === 'zstd' ? execFileSync('zstd', ['-q', '-c'], { input: raw }) : raw;
-    const mediaType = c === 'gzip' ? MediaTypes.OciLayerGzip : c === 'zstd' ? MediaTypes.OciLayerZstd : MediaTypes.OciLayerTar;
-    return { raw, stored, desc: { mediaType, digest: digestOf(stored), size: stored.length } };
+  const s = buildSampleImageSync({
+    format: 'oci',
+    compression: opts.compression ?? 'gzip',
+    platform: `linux/${opts.arch ?? 'amd64'}`,
+    layers: contents,
+    labels: opts.labels,
+    diffIds: opts.diffIds as Digest[] | undefined,
   });
-  const arch = opts.arch ?? 'amd64';
-  const config = Buffer.from(JSON.stringify({
-    architecture: arch, os: 'linux', config: { Labels: opts.labels ?? {} },
-    rootfs: { type: 'layers', diff_ids: opts.diffIds ?? layers.map((l) => digestOf(l.raw)) },
-  }));
-  const configDesc: Descriptor = { mediaType: MediaTypes.OciConfig, digest: digestOf(config), size: config.length };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: configDesc, layers: layers.map((l) => l.desc) }));
-  const digest = digestOf(manifest);
-  return { manifest, digest, config, configDesc, layers, descriptor: { mediaType: MediaTypes.OciManifest, digest, size: manifest.length, platform: { os: 'linux', architecture: arch } } };
+  const layers = s.layers.map((l) => ({ raw: l.tar, stored: l.bytes, desc: l.descriptor }));
+  return { manifest: s.manifestBytes, digest: s.manifestDigest, config: s.configBytes, configDesc: s.config, layers, descriptor: s.descriptor };
 }
 
 async function push(name: string, img: Built, asChild = false): Promise<void> {

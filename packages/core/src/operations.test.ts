@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { clearMemoryStore, memoryStoreFaults, memoryTransport } from './memory-transport.js';
 import { digestOf, type Digest } from './digest.js';
@@ -12,6 +11,7 @@ import { readSignatures } from './signatures.js';
 import type { ImageIndex, ImageManifest } from './manifest.js';
 import type { Signer, VerificationResult } from './signer.js';
 import type { ImageDestination, ImageSource } from './transport.js';
+import { buildSampleImageSync } from '@dsv/conformance';
 
 // --- a fake HMAC signer/verifier: "HMAC:<keyid>:<hex>" ---
 function hmacSigner(keyId: string, secret: string): Signer {
@@ -33,18 +33,12 @@ function hmacVerifier(keys: Record<string, string>) {
   };
 }
 
-// --- image builder ---
+// --- images from @dsv/conformance's builder (layers are arbitrary bytes standing in for tars) ---
 interface Built { manifest: Buffer; digest: Digest; config: Buffer; configDesc: Descriptor; layers: { stored: Buffer; desc: Descriptor }[]; descriptor: Descriptor }
 function buildImage(contents: Buffer[], arch = 'amd64', mediaType: string = MediaTypes.DockerManifest): Built {
-  const layers = contents.map((raw) => {
-    const stored = gzipSync(raw);
-    return { raw, stored, desc: { mediaType: MediaTypes.DockerLayerGzip, digest: digestOf(stored), size: stored.length } as Descriptor };
-  });
-  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Labels: { app: 'x' } }, rootfs: { type: 'layers', diff_ids: layers.map((l) => digestOf(l.raw)) } }, null, 2));
-  const configDesc: Descriptor = { mediaType: MediaTypes.DockerConfig, digest: digestOf(config), size: config.length };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: configDesc, layers: layers.map((l) => l.desc) }, null, 3));
-  const digest = digestOf(manifest);
-  return { manifest, digest, config, configDesc, layers, descriptor: { mediaType, digest, size: manifest.length, platform: { os: 'linux', architecture: arch } } };
+  const s = buildSampleImageSync({ format: mediaType === MediaTypes.OciManifest ? 'oci' : 'docker', platform: `linux/${arch}`, layers: contents, labels: { app: 'x' }, configIndent: 2 });
+  const layers = s.layers.map((l) => ({ raw: l.tar, stored: l.bytes, desc: l.descriptor }));
+  return { manifest: s.manifestBytes, digest: s.manifestDigest, config: s.configBytes, configDesc: s.config, layers, descriptor: s.descriptor };
 }
 async function push(name: string, img: Built, asChild = false): Promise<void> {
   const dest = await memoryTransport.parseReference(name).newDestination();

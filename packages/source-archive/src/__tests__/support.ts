@@ -1,12 +1,13 @@
-// Test support (not built): tar builders and a minimal copy that stands in for core's copyImage.
+// Test support (not built): docker save archives from @dsv/conformance's writer, a tar builder for
+// hostile archives (any header), and a minimal copy that stands in for core's copyImage.
 import { pack } from 'tar-stream';
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor, Digest, ImageDestination, ImageSource } from '@dsv/core';
+import { buildSampleImageSync, buildTar as ustar, dockerSaveArchive, type SampleImage } from '@dsv/conformance';
 
 export const sha = (b: Uint8Array | string): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 export const hex = (b: Uint8Array | string): string => sha(b).slice(7);
@@ -41,8 +42,9 @@ export async function buildTar(items: TarItem[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** A layer tar (@dsv/conformance's deterministic ustar writer), entries in the order given. */
 export async function layerTar(files: Record<string, string>): Promise<Buffer> {
-  return buildTar(Object.entries(files).map(([name, data]) => ({ name, data })));
+  return ustar(Object.entries(files).map(([name, data]) => ({ name, data })));
 }
 
 export function configFor(layers: Buffer[], extra: Record<string, unknown> = {}): Buffer {
@@ -54,59 +56,21 @@ export function configFor(layers: Buffer[], extra: Record<string, unknown> = {})
 
 export interface LegacyImage { config: Buffer; layers: Buffer[]; tags: string[]; gzip?: boolean }
 
-/** A legacy `docker save` archive as dockerd 20.10 writes it. */
+/** The image as @dsv/conformance's builder makes it, with these exact config bytes and layer tars. */
+function sample(img: LegacyImage, format: 'docker' | 'oci'): SampleImage {
+  return buildSampleImageSync({ format, layers: img.layers, compression: img.gzip ? 'gzip' : 'none', rawConfig: img.config, manifestIndent: 0 });
+}
+
+/** A legacy `docker save` archive as dockerd 20.10 writes it (@dsv/conformance's writer). */
 export async function legacyArchive(images: LegacyImage[], extra: TarItem[] = []): Promise<Buffer> {
-  const items: TarItem[] = [];
-  const manifest: unknown[] = [];
-  const repos: Record<string, Record<string, string>> = {};
-  const seen = new Set<string>();
-  for (const img of images) {
-    const layerPaths: string[] = [];
-    for (const l of img.layers) {
-      const id = hex(Buffer.concat([Buffer.from(hex(img.config)), l]));
-      const data = img.gzip ? gzipSync(l) : l;
-      if (!seen.has(id)) {
-        seen.add(id);
-        items.push({ name: `${id}/`, header: { type: 'directory' } }, { name: `${id}/VERSION`, data: '1.0' }, { name: `${id}/json`, data: `{"id":"${id}"}` }, { name: `${id}/layer.tar`, data });
-      }
-      layerPaths.push(`${id}/layer.tar`);
-    }
-    const cn = `${hex(img.config)}.json`;
-    if (!seen.has(cn)) { seen.add(cn); items.push({ name: cn, data: img.config }); }
-    manifest.push({ Config: cn, RepoTags: img.tags, Layers: layerPaths });
-    for (const t of img.tags) {
-      const i = t.lastIndexOf(':');
-      (repos[t.slice(0, i)] ??= {})[t.slice(i + 1)] = layerPaths[layerPaths.length - 1]!.slice(0, 64);
-    }
-  }
-  items.push(...extra, { name: 'manifest.json', data: JSON.stringify(manifest) }, { name: 'repositories', data: JSON.stringify(repos) });
-  return buildTar(items);
+  return dockerSaveArchive(images.map((img) => ({ image: sample(img, 'docker'), tags: img.tags })), {
+    extra: extra.map((it) => ({ name: it.name, data: it.data, ...(it.header?.type === 'directory' ? { type: 'directory' as const } : {}) })),
+  });
 }
 
 /** The Docker 25+ layout: OCI blobs + index.json beside manifest.json. */
 export async function ociSaveArchive(images: LegacyImage[]): Promise<Buffer> {
-  const blobs = new Map<string, Buffer>();
-  const manifest: unknown[] = [];
-  const index: { schemaVersion: number; mediaType: string; manifests: unknown[] } = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] };
-  for (const img of images) {
-    for (const l of img.layers) blobs.set(hex(l), l);
-    blobs.set(hex(img.config), img.config);
-    const m = Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(img.config), size: img.config.length },
-      layers: img.layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(l), size: l.length })),
-    }));
-    blobs.set(hex(m), m);
-    for (const t of img.tags) {
-      const tag = t.slice(t.lastIndexOf(':') + 1);
-      index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(m), size: m.length, annotations: { 'io.containerd.image.name': `docker.io/library/${t}`, 'org.opencontainers.image.ref.name': tag } });
-    }
-    manifest.push({ Config: `blobs/sha256/${hex(img.config)}`, RepoTags: img.tags, Layers: img.layers.map((l) => `blobs/sha256/${hex(l)}`) });
-  }
-  const items: TarItem[] = [{ name: 'blobs/', header: { type: 'directory' } }, { name: 'blobs/sha256/', header: { type: 'directory' } }];
-  for (const [h, b] of blobs) items.push({ name: `blobs/sha256/${h}`, data: b });
-  items.push({ name: 'index.json', data: JSON.stringify(index) }, { name: 'manifest.json', data: JSON.stringify(manifest) }, { name: 'oci-layout', data: '{"imageLayoutVersion": "1.0.0"}' });
-  return buildTar(items);
+  return dockerSaveArchive(images.map((img) => ({ image: sample(img, 'oci'), tags: img.tags })), { layout: 'oci' });
 }
 
 export function writeTemp(data: Buffer, name = 'a.tar'): string {

@@ -1,11 +1,11 @@
-// Test helpers: build tar layers and their tar-split metadata (our own minimal disassembler, following
-// the documented format), and lay out fake Docker stores in temp dirs.
+// Test helpers: tar layers (@dsv/conformance's writer) and their tar-split metadata (our own minimal
+// disassembler, following the documented format), and fake Docker stores laid out in temp dirs.
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack as tarPack } from 'tar-stream';
+import { buildTar } from '@dsv/conformance';
 import { crc64 } from '../crc64.js';
 
 export interface TarFile {
@@ -16,21 +16,9 @@ export interface TarFile {
   pax?: Record<string, string>;
 }
 
+/** A deterministic tar of `files`, in order, from @dsv/conformance's ustar writer. */
 export async function makeTar(files: TarFile[]): Promise<Buffer> {
-  const p = tarPack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<void>((r) => p.on('end', () => r()));
-  for (const f of files) {
-    const type = f.type ?? 'file';
-    const content = f.content === undefined ? undefined : Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content);
-    await new Promise<void>((resolve, reject) => {
-      p.entry({ name: f.name, type, linkname: f.linkname, mtime: new Date(1_700_000_000_000), mode: type === "directory" ? 0o755 : 0o644, pax: f.pax, size: type === "file" ? content?.length ?? 0 : 0 } as Parameters<typeof p.entry>[0], type === 'file' ? content ?? Buffer.alloc(0) : undefined, (e) => (e ? reject(e) : resolve()));
-    });
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  return buildTar(files.map((f) => ({ name: f.name, type: f.type, data: f.content, linkname: f.linkname, pax: f.pax })));
 }
 
 function octal(b: Buffer, off: number, len: number): number {
