@@ -27,8 +27,10 @@ function targetsFor(root, workspaceRoot) {
     typecheck: {
       command: `node tools/typecheck.mjs ${root}`,
       options: { cwd: '{workspaceRoot}' },
-      // Tests import other packages by name, which resolves to their built declarations.
-      dependsOn: ['^build'],
+      // Tests import other packages by name, which resolves to their built declarations; every test may
+      // use the conformance kit, which core's own tests import without core depending on it (core's
+      // package.json drops that edge from the graph: the kit is built on core).
+      dependsOn: ['^build', { projects: ['@dsv/conformance'], target: 'build' }],
       inputs: [
         'default',
         '^production',
