@@ -71,7 +71,6 @@ export async function hasBlob(p: Pipeline, repository: string, digest: string): 
   throw registryError(res.status, Buffer.alloc(0), { what, host: p.cfg.registry, details: { digest: d } });
 }
 
-
 /**
  * A blob download as one stream. Chunks are pushed as the response delivers them (no per-chunk
  * promises: this is the hot path of every copy and verify), checked against the size and, with a

@@ -6,7 +6,6 @@ import { checkRepo, pullScope, pushScope } from './names.js';
 import type { Pipeline } from './pipeline.js';
 import type { RawResponse } from './types.js';
 
-
 /**
  * Cross-repository mount (`POST …/blobs/uploads/?mount=&from=`). True when the registry mounted the
  * blob (201); false when it started an upload instead (that session is cancelled).
@@ -52,7 +51,7 @@ async function startUpload(p: Pipeline, repo: string, what: string): Promise<URL
   return p.sameOriginLocation(res, what);
 }
 
-export async function cancelUpload(p: Pipeline, repo: string, location: URL): Promise<void> {
+async function cancelUpload(p: Pipeline, repo: string, location: URL): Promise<void> {
   try {
     const res = await p.send({ what: `cancel upload in ${repo}`, method: 'DELETE', url: location, scopes: [pushScope(repo)] });
     await res.body.dump().catch(() => undefined);
@@ -241,8 +240,6 @@ export async function uploadBlob(
     if (!committed) await cancelUpload(p, repo, location);
   }
 }
-
-
 
 /** Regroups a byte stream into chunks of exactly `size` bytes (the last may be shorter). */
 async function* rechunk(stream: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {

@@ -109,7 +109,6 @@ export function ok(res: ServerResponse, body: Buffer, type = 'application/octet-
   res.end(body);
 }
 
-
 /** A small in-memory upload endpoint: POST/PATCH/PUT/DELETE, recording what happened. */
 export function uploadServer(state: { data: Buffer[]; puts: Seen[]; deletes: number; patches: Seen[] }): Handler {
   return (req, res, body) => {
