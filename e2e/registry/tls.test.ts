@@ -20,7 +20,7 @@ registrySuite('tls-htpasswd', (env) => {
   it('trusts a CA given as SSL_CERT_FILE instead of certs.d, as skopeo (Go) does', async () => {
     const { reg } = env();
     const sslEnv = { ...process.env, SSL_CERT_FILE: reg.caCert! };
-    const c = new RegistryClient({ registry: reg.host, env: sslEnv, ctx: { ...env().ctx, certsDirs: [] } });
+    const c = new RegistryClient({ registry: reg.host, ctx: { ...env().ctx, certsDirs: [], tlsRoots: { certFile: reg.caCert! } } });
     try {
       expect(await c.listTags('skopeo/app')).toContain('v1');
     } finally {

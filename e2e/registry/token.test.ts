@@ -39,9 +39,9 @@ registrySuite('token', (env) => {
     const store = join(dir, 'config.json');
     writeFileSync(store, JSON.stringify({ auths: { [reg.host]: {} }, credsStore: 'dsvtest' }));
     const pathEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
-    expect(await resolveCredentials(reg.host, { credentialsStore: store, env: pathEnv })).toEqual({ username: reg.username, password: reg.password });
-    expect(await resolveCredentials('other.example:5000', { credentialsStore: store, env: pathEnv })).toBeUndefined();
-    const c = new RegistryClient({ registry: reg.host, ctx: { ...env().ctx, credentialsStore: store }, env: pathEnv });
+    expect(await resolveCredentials(reg.host, { credentialsStore: store, childEnv: pathEnv })).toEqual({ username: reg.username, password: reg.password });
+    expect(await resolveCredentials('other.example:5000', { credentialsStore: store, childEnv: pathEnv })).toBeUndefined();
+    const c = new RegistryClient({ registry: reg.host, ctx: { ...env().ctx, credentialsStore: store, childEnv: pathEnv } });
     try {
       expect(await c.listTags('dsv/app')).toEqual(['v1']);
     } finally {

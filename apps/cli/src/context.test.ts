@@ -6,20 +6,20 @@ import { classifyTrustFile, createContext, createTransportRegistry, signerSettin
 
 describe('SystemContext from the environment', () => {
   it('reads every DSV_* / DOCKER_* variable the original read, plus flags', () => {
-    const ctx = systemContextFromEnv(
-      {
-        DSV_CREDENTIALS_STORE: '/c/config.json',
-        DSV_INSECURE_REGISTRIES: 'a:5000, b',
-        DSV_CERTS_D: '/etc/one:/etc/two',
-        DSV_DEFAULT_REGISTRY: 'registry.example',
-        DSV_DOCKERHUB_AUTH: 'auth.example',
-        DOCKER_HOST: 'unix:///tmp/d.sock',
-        DOCKER_TLS_VERIFY: '1',
-        DOCKER_CERT_PATH: '/certs',
-        DSV_DOCKER_ROOT: '/data/docker',
-      },
-      { insecureRegistries: ['c', 'a:5000'] },
-    );
+    const env = {
+      DSV_CREDENTIALS_STORE: '/c/config.json',
+      DSV_INSECURE_REGISTRIES: 'a:5000, b',
+      DSV_CERTS_D: '/etc/one:/etc/two',
+      DSV_DEFAULT_REGISTRY: 'registry.example',
+      DSV_DOCKERHUB_AUTH: 'auth.example',
+      DOCKER_HOST: 'unix:///tmp/d.sock',
+      DOCKER_TLS_VERIFY: '1',
+      DOCKER_CERT_PATH: '/certs',
+      DSV_DOCKER_ROOT: '/data/docker',
+      SSL_CERT_FILE: '/ca.pem',
+      SSL_CERT_DIR: '/certs-a:/certs-b',
+    };
+    const ctx = systemContextFromEnv(env, { insecureRegistries: ['c', 'a:5000'] });
     expect(ctx).toEqual({
       credentialsStore: '/c/config.json',
       insecureRegistries: ['a:5000', 'b', 'c'],
@@ -30,11 +30,13 @@ describe('SystemContext from the environment', () => {
       dockerTlsVerify: true,
       dockerCertPath: '/certs',
       dockerRoot: '/data/docker',
+      tlsRoots: { certFile: '/ca.pem', certDirs: ['/certs-a', '/certs-b'] },
+      childEnv: env,
     });
   });
 
   it('leaves unset things unset', () => {
-    expect(systemContextFromEnv({ DOCKER_TLS_VERIFY: '' })).toEqual({});
+    expect(systemContextFromEnv({ DOCKER_TLS_VERIFY: '' })).toEqual({ childEnv: { DOCKER_TLS_VERIFY: '' } });
   });
 
   it('passes the GnuPG home to the gpg plugin', () => {

@@ -76,6 +76,10 @@ export function systemContextFromEnv(env: NodeJS.ProcessEnv, opts: Omit<ContextO
   if (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0') ctx.dockerTlsVerify = true;
   if (env.DOCKER_CERT_PATH) ctx.dockerCertPath = env.DOCKER_CERT_PATH;
   if (env.DSV_DOCKER_ROOT) ctx.dockerRoot = env.DSV_DOCKER_ROOT;
+  if (env.SSL_CERT_FILE || env.SSL_CERT_DIR || env.NODE_EXTRA_CA_CERTS) {
+    ctx.tlsRoots = { certFile: env.SSL_CERT_FILE || undefined, certDirs: list(env.SSL_CERT_DIR, /:/), extraCaFile: env.NODE_EXTRA_CA_CERTS || undefined };
+  }
+  ctx.childEnv = env; // docker credential helpers run with the environment dsv was given
   if (opts.onProgress) ctx.onProgress = opts.onProgress;
   if (opts.debug) ctx.debug = opts.debug;
   return ctx;

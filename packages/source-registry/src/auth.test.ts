@@ -1,9 +1,10 @@
+// Unit tests of the WWW-Authenticate parser, the token cache, the credentials store and helpers, and the loopback / insecure / certs.d checks.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TokenCache, parseAuthChallenge } from './auth.js';
-import { credentialHelperGet, normaliseAuthKey, resolveCredentials } from './credentials.js';
+import { credentialHelperGet, defaultChildEnv, defaultCredentialsStore, normaliseAuthKey, resolveCredentials } from './credentials.js';
 import { isListedInsecure, isLoopbackHost, loadCertsD } from './tls.js';
 
 const dirs: string[] = [];
@@ -120,11 +121,13 @@ describe('resolveCredentials', () => {
     expect(await resolveCredentials('reg.example.com', { credentialsStore: store })).toEqual({ identityToken: 'refresh-me' });
   });
 
-  it('uses DSV_CREDENTIALS_STORE from the given env', async () => {
-    const d = tmp();
-    const store = join(d, 'c.json');
-    writeFileSync(store, JSON.stringify({ auths: { 'r:1': { auth: b64('u:p') } } }));
-    expect(await resolveCredentials('r:1', { env: { DSV_CREDENTIALS_STORE: store } })).toEqual({ username: 'u', password: 'p' });
+  it('defaults the store to <home>/.docker/config.json, the home given explicitly', async () => {
+    const home = tmp();
+    mkdirSync(join(home, '.docker'));
+    writeFileSync(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'r:1': { auth: b64('u:p') } } }));
+    expect(defaultCredentialsStore(home)).toBe(join(home, '.docker', 'config.json'));
+    expect(await resolveCredentials('r:1', { credentialsStore: defaultCredentialsStore(home) })).toEqual({ username: 'u', password: 'p' });
+    expect(defaultChildEnv(home)).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home });
   });
 
   it('refuses a malformed store with an error that names the file but not its content', async () => {
@@ -145,7 +148,9 @@ describe('resolveCredentials', () => {
     helper('token', 'read -r u; printf \'{"Username":"<token>","Secret":"idt"}\'');
     helper('none', 'echo "credentials not found in native keychain"; exit 1');
     helper('broken', 'echo "oops the-secret"; exit 2');
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    // Only the given environment reaches a helper (not this process's: HOME, say): it prints what it got as its secret.
+    helper('envcheck', 'read -r u; printf \'{"Username":"e","Secret":"%s%s"}\' "$DSV_TEST_MARK" "${HOME:+-home-leaked}"');
+    const env = { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`, DSV_TEST_MARK: 'given' };
     const d = tmp();
     const store = join(d, 'config.json');
     writeFileSync(
@@ -156,17 +161,18 @@ describe('resolveCredentials', () => {
         credHelpers: { 'good:1': 'good', 'tok:1': 'token', 'broken:1': 'broken', 'https://index.docker.io/v1/': 'good' },
       }),
     );
-    expect(await resolveCredentials('good:1', { credentialsStore: store, env })).toEqual({ username: 'hu', password: 'hs' });
-    expect(await resolveCredentials('tok:1', { credentialsStore: store, env })).toEqual({ identityToken: 'idt' });
-    expect(await resolveCredentials('docker.io', { credentialsStore: store, env })).toEqual({ username: 'hu', password: 'hs' });
+    expect(await resolveCredentials('good:1', { credentialsStore: store, childEnv: env })).toEqual({ username: 'hu', password: 'hs' });
+    expect(await resolveCredentials('tok:1', { credentialsStore: store, childEnv: env })).toEqual({ identityToken: 'idt' });
+    expect(await resolveCredentials('docker.io', { credentialsStore: store, childEnv: env })).toEqual({ username: 'hu', password: 'hs' });
     // credsStore "none" has nothing; the auths entry is still used.
-    expect(await resolveCredentials('fallback:1', { credentialsStore: store, env })).toEqual({ username: 'fu', password: 'fp' });
-    expect(await resolveCredentials('other:1', { credentialsStore: store, env })).toBeUndefined();
-    const e = await resolveCredentials('broken:1', { credentialsStore: store, env }).catch((x: Error) => x);
+    expect(await resolveCredentials('fallback:1', { credentialsStore: store, childEnv: env })).toEqual({ username: 'fu', password: 'fp' });
+    expect(await resolveCredentials('other:1', { credentialsStore: store, childEnv: env })).toBeUndefined();
+    const e = await resolveCredentials('broken:1', { credentialsStore: store, childEnv: env }).catch((x: Error) => x);
     expect(e).toMatchObject({ code: 'AuthFailed' });
     expect((e as Error).message).not.toContain('the-secret');
     await expect(credentialHelperGet('does-not-exist-xyz', 'r', env)).rejects.toMatchObject({ code: 'AuthFailed' });
     await expect(credentialHelperGet('../evil', 'r', env)).rejects.toMatchObject({ code: 'AuthFailed' });
+    expect(await credentialHelperGet('envcheck', 'r', env)).toEqual({ username: 'e', password: 'given' });
   });
 
   it('normalises legacy keys', () => {

@@ -1,3 +1,4 @@
+// WWW-Authenticate challenge parsing and the Bearer token cache.
 export interface AuthChallenge {
   /** The scheme as sent (`Bearer`, `Basic`, ...); compare case-insensitively. */
   scheme: string;

@@ -1,6 +1,6 @@
+// Registry credentials from a docker config.json: credential helpers (docker-credential-<name>), then its auths entries.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DsvError } from '@dsv/core';
 
@@ -20,9 +20,21 @@ export function isDockerHub(registry: string): boolean {
   return DOCKER_HUB_NAMES.has(registry.toLowerCase());
 }
 
-export function defaultCredentialsStore(env: NodeJS.ProcessEnv = process.env): string {
-  return env['DSV_CREDENTIALS_STORE'] || join(homedir(), '.docker', 'config.json');
+/** The credentials store docker uses when none is configured: `<home>/.docker/config.json`. */
+export function defaultCredentialsStore(home: string): string {
+  return join(home, '.docker', 'config.json');
 }
+
+/** PATH for credential helpers when no environment is given for them. */
+export const DEFAULT_HELPER_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** The environment credential helpers get when none is given: the standard PATH and the user's HOME, nothing else. */
+export function defaultChildEnv(home: string): Record<string, string> {
+  return { PATH: DEFAULT_HELPER_PATH, HOME: home };
+}
+
+/** The environment a child process gets (SystemContext.childEnv). */
+export type ChildEnv = Readonly<Record<string, string | undefined>>;
 
 /** `https://host:port/v1/` → `host:port`; plain `host:port` unchanged. */
 export function normaliseAuthKey(key: string): string {
@@ -43,14 +55,14 @@ interface DockerConfig {
  * Finds credentials for `registry` (host[:port], as in references) in a docker config.json:
  * `credHelpers[registry]`, then `credsStore`, through the real `docker-credential-<name>` programs;
  * then `auths` (keys by host[:port] or legacy `https://host/v1/` URLs; `auth` = base64 user:pass,
- * `identitytoken`). Returns undefined when the store or an entry is absent.
+ * `identitytoken`). Returns undefined when the store or an entry is absent. Helpers run with `childEnv`
+ * (default: PATH=DEFAULT_HELPER_PATH only).
  */
 export async function resolveCredentials(
   registry: string,
-  opts: { credentialsStore?: string; env?: NodeJS.ProcessEnv; debug?: (m: string) => void } = {},
+  opts: { credentialsStore: string; childEnv?: ChildEnv; debug?: (m: string) => void },
 ): Promise<Credentials | undefined> {
-  const env = opts.env ?? process.env;
-  const path = opts.credentialsStore ?? defaultCredentialsStore(env);
+  const path = opts.credentialsStore;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -78,7 +90,7 @@ export async function resolveCredentials(
   const helper = helperFor();
   if (helper) {
     opts.debug?.(`credentials for ${registry}: asking docker-credential-${helper}`);
-    const found = await credentialHelperGet(helper, serverUrl, env);
+    const found = await credentialHelperGet(helper, serverUrl, opts.childEnv ?? { PATH: DEFAULT_HELPER_PATH });
     if (found) return found;
   }
 
@@ -114,9 +126,9 @@ export async function resolveCredentials(
 
 /**
  * Runs `docker-credential-<helper> get` with the server URL on stdin; parses {Username, Secret}.
- * "credentials not found" (in any case) is undefined, not an error.
+ * "credentials not found" (in any case) is undefined, not an error. It runs with exactly `childEnv`.
  */
-export async function credentialHelperGet(helper: string, serverUrl: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<Credentials | undefined> {
+export async function credentialHelperGet(helper: string, serverUrl: string, childEnv: ChildEnv, timeoutMs = 30_000): Promise<Credentials | undefined> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(helper)) {
     throw new DsvError('AuthFailed', `credential helper name "${helper.slice(0, 60)}" is not valid`, { helper: helper.slice(0, 60) });
   }
@@ -126,7 +138,7 @@ export async function credentialHelperGet(helper: string, serverUrl: string, env
     let err = '';
     let child;
     try {
-      child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      child = spawn(program, ['get'], { env: { ...childEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {
       resolve({ code: null, stdout: '', stderr: '', spawnError: e as NodeJS.ErrnoException });
       return;

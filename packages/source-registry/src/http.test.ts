@@ -1,3 +1,4 @@
+// Checks that the two undici modules loaded directly are the ones undici itself exports, and that they send requests.
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import * as undici from 'undici';

@@ -1,3 +1,4 @@
+// The two undici modules the client uses (its connection pool and request API), loaded without the rest of undici.
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 

@@ -1,10 +1,11 @@
+// The public package API for importers: re-exports only.
 export { dockerTransport, createDockerTransport, DockerImageReference, DockerImageSource, DockerImageDestination } from './transport.js';
 export type { DockerTransportOptions } from './transport.js';
 export { RegistryClient, MANIFEST_ACCEPT, TOKEN_LIMIT_BYTES, nextLink } from './client.js';
 export type { RegistryClientOptions, ClientStats, ManifestResult, ManifestHead } from './client.js';
 export { parseAuthChallenge } from './auth.js';
 export type { AuthChallenge } from './auth.js';
-export { resolveCredentials, credentialHelperGet, defaultCredentialsStore, isDockerHub, DOCKER_HUB_CONFIG_KEY } from './credentials.js';
-export type { Credentials } from './credentials.js';
+export { resolveCredentials, credentialHelperGet, defaultCredentialsStore, defaultChildEnv, DEFAULT_HELPER_PATH, isDockerHub, DOCKER_HUB_CONFIG_KEY } from './credentials.js';
+export type { Credentials, ChildEnv } from './credentials.js';
 export { isLoopbackHost, isListedInsecure, loadCertsD, defaultCertsDirs, probeTls, trustRoots, trustContext, SYSTEM_CA_FILES } from './tls.js';
 export type { TlsMaterial, TlsProbe, TrustRoots } from './tls.js';

@@ -1,9 +1,9 @@
+// TLS for registries: loopback and insecure-list checks, certs.d material, the trusted roots (as docker and skopeo trust them) and the plain-HTTP probe.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isIP, type LookupFunction } from 'node:net';
 import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { DsvError } from '@dsv/core';
+import { DsvError, type TlsRootsSource } from '@dsv/core';
 import { errorCodes, isTlsProtocolError } from './util.js';
 
 /** Splits `host[:port]` / `[v6]:port`; host returned without brackets. */
@@ -41,10 +41,9 @@ export function isListedInsecure(registry: string, list: readonly string[]): boo
   return false;
 }
 
-export function defaultCertsDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  const fromEnv = env['DSV_CERTS_D'];
-  if (fromEnv) return fromEnv.split(':').filter(Boolean);
-  return ['/etc/docker/certs.d', join(homedir(), '.docker', 'certs.d')];
+/** The certs.d directories docker reads when none are configured: /etc/docker/certs.d, then `<home>/.docker/certs.d`. */
+export function defaultCertsDirs(home: string): string[] {
+  return ['/etc/docker/certs.d', join(home, '.docker', 'certs.d')];
 }
 
 /** The system CA bundles, in the order Go's crypto/x509 — and so docker and skopeo — looks for them on Linux. */
@@ -65,7 +64,7 @@ export interface TrustRoots {
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-const rootsByEnv = new Map<string, TrustRoots>();
+const rootsBySource = new Map<string, TrustRoots>();
 const contexts = new WeakMap<TrustRoots, SecureContext>();
 
 function readPem(path: string, what: string): string[] {
@@ -80,16 +79,17 @@ function readPem(path: string, what: string): string[] {
 
 /**
  * The CAs a registry's certificate must chain to, as docker and skopeo trust them: the system's bundle
- * (`SSL_CERT_FILE`, else the first of SYSTEM_CA_FILES that exists) and the files in `SSL_CERT_DIR`
- * (`:`-separated; a missing one is skipped) when that is set — Node's bundled roots only where the system
- * has neither — plus `NODE_EXTRA_CA_CERTS`, as Node adds it to its own. Read once per process and environment.
+ * (`certFile` — SSL_CERT_FILE —, else the first of SYSTEM_CA_FILES that exists) and the files in
+ * `certDirs` (SSL_CERT_DIR; a missing one is skipped) when given — Node's bundled roots only where the system
+ * has neither — plus `extraCaFile` (NODE_EXTRA_CA_CERTS), as Node adds it to its own. `{}` = the system's.
+ * Read once per process and source.
  */
-export function trustRoots(env: NodeJS.ProcessEnv = process.env): TrustRoots {
-  const file = env['SSL_CERT_FILE'] || undefined;
-  const dirs = (env['SSL_CERT_DIR'] ?? '').split(':').filter(Boolean);
-  const extra = env['NODE_EXTRA_CA_CERTS'] || undefined;
+export function trustRoots(source: TlsRootsSource = {}): TrustRoots {
+  const file = source.certFile || undefined;
+  const dirs = (source.certDirs ?? []).filter(Boolean);
+  const extra = source.extraCaFile || undefined;
   const key = JSON.stringify([file, dirs, extra]);
-  const known = rootsByEnv.get(key);
+  const known = rootsBySource.get(key);
   if (known) return known;
   const certificates: string[] = [];
   const sources: string[] = [];
@@ -122,7 +122,7 @@ export function trustRoots(env: NodeJS.ProcessEnv = process.env): TrustRoots {
     sources.push(extra);
   }
   const roots = { certificates: [...new Set(certificates)], sources };
-  rootsByEnv.set(key, roots);
+  rootsBySource.set(key, roots);
   return roots;
 }
 

@@ -1,3 +1,4 @@
+// The docker transport end to end against in-process servers (TLS, certs.d, trusted roots, insecure registries, tokens, timeouts): faults a real registry cannot produce.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -233,20 +234,20 @@ describe('RegistryClient edge cases', () => {
     expect(await c.listTags('app')).toEqual(['a']);
   });
 
-  it('trusts the CAs docker and skopeo trust: SSL_CERT_FILE, SSL_CERT_DIR and NODE_EXTRA_CA_CERTS, without certs.d', async () => {
+  it('trusts the CAs docker and skopeo trust: tlsRoots (SSL_CERT_FILE, SSL_CERT_DIR and NODE_EXTRA_CA_CERTS), without certs.d', async () => {
     const port = await listen(createHttpsServer(tls, (req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(req.url === '/v2/' ? '{}' : '{"name":"app","tags":["a"]}')));
     const dir = mkdtempSync(join(tmpdir(), 'dsv-ssl-cert-dir-'));
     closers.push(async () => rmSync(dir, { recursive: true, force: true }));
     execFileSync('cp', [join(certDir, 'c.pem'), join(dir, 'registry.pem')]);
-    for (const env of [{ SSL_CERT_FILE: join(certDir, 'c.pem') }, { SSL_CERT_DIR: `${join(dir, 'missing')}:${dir}` }, { NODE_EXTRA_CA_CERTS: join(certDir, 'c.pem') }]) {
+    for (const tlsRoots of [{ certFile: join(certDir, 'c.pem') }, { certDirs: [join(dir, 'missing'), dir] }, { extraCaFile: join(certDir, 'c.pem') }]) {
       const debug: string[] = [];
-      const c = new RegistryClient({ registry: `127.0.0.1:${port}`, env, ctx: { ...quiet, debug: (m) => debug.push(m) }, credentials: null });
+      const c = new RegistryClient({ registry: `127.0.0.1:${port}`, ctx: { ...quiet, tlsRoots, debug: (m) => debug.push(m) }, credentials: null });
       closers.push(() => c.close());
-      expect(await c.listTags('app'), JSON.stringify(env)).toEqual(['a']);
+      expect(await c.listTags('app'), JSON.stringify(tlsRoots)).toEqual(['a']);
       expect(debug.join('\n')).toContain(`TLS roots for 127.0.0.1:${port}: `);
     }
     // Without any of them the self-signed certificate does not verify (the system bundle does not hold it).
-    const c = new RegistryClient({ registry: `127.0.0.1:${port}`, env: {}, ctx: quiet, credentials: null });
+    const c = new RegistryClient({ registry: `127.0.0.1:${port}`, ctx: quiet, credentials: null });
     closers.push(() => c.close());
     await expect(c.listTags('app')).rejects.toMatchObject({ code: 'Network' });
   });
@@ -258,9 +259,9 @@ describe('RegistryClient edge cases', () => {
     else expect(roots.sources).toEqual(["Node's bundled roots"]);
     expect(roots.certificates.length).toBeGreaterThan(10);
     expect(trustRoots({})).toBe(roots);
-    const own = trustRoots({ SSL_CERT_FILE: join(certDir, 'c.pem') });
+    const own = trustRoots({ certFile: join(certDir, 'c.pem') });
     expect(own).toEqual({ certificates: [readFileSync(join(certDir, 'c.pem'), 'utf8').trim()], sources: [join(certDir, 'c.pem')] });
-    expect(() => trustRoots({ SSL_CERT_FILE: join(certDir, 'missing.pem') })).toThrow(expect.objectContaining({ code: 'IoError', message: expect.stringContaining(`SSL_CERT_FILE: cannot read ${join(certDir, 'missing.pem')}`) }));
+    expect(() => trustRoots({ certFile: join(certDir, 'missing.pem') })).toThrow(expect.objectContaining({ code: 'IoError', message: expect.stringContaining(`SSL_CERT_FILE: cannot read ${join(certDir, 'missing.pem')}`) }));
   });
 
   it('exchanges an identity token with an OAuth2 refresh_token POST', async () => {
@@ -292,9 +293,9 @@ describe('RegistryClient edge cases', () => {
     await expect(c.getManifest('app', 'v1')).rejects.toMatchObject({ code: 'Network' });
   });
 
-  it('reads DSV_INSECURE_REGISTRIES: a listed host is reached over HTTPS without verification', async () => {
+  it('insecureRegistries: a listed host is reached over HTTPS without verification', async () => {
     const port = await listen(createHttpsServer(tls, (req, res) => res.writeHead(200).end(req.url === '/v2/' ? '{}' : '{"tags":["z"]}')));
-    const c = new RegistryClient({ registry: `127.0.0.1:${port}`, ctx: { certsDirs: [] }, env: { DSV_INSECURE_REGISTRIES: `other:1,127.0.0.1:${port}` }, credentials: null });
+    const c = new RegistryClient({ registry: `127.0.0.1:${port}`, ctx: { certsDirs: [], insecureRegistries: ['other:1', `127.0.0.1:${port}`] }, credentials: null });
     closers.push(() => c.close());
     expect(await c.listTags('app')).toEqual(['z']);
   });

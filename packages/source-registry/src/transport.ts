@@ -1,3 +1,4 @@
+// The docker:// transport: references, and the ImageSource / ImageDestination over a RegistryClient.
 import type { Readable } from 'node:stream';
 import {
   DsvError,

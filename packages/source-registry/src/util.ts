@@ -1,3 +1,4 @@
+// Helpers shared by the layers: headers, safe URLs for messages, capped bodies, registry error mapping, network error classes, backoff.
 import { DsvError, type ErrorCode } from '@dsv/core';
 
 /** Cap for error bodies we read to build a message. */

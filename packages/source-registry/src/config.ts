@@ -1,0 +1,86 @@
+// The client's settings, resolved once from its options and SystemContext: the one place the package reads SystemContext's environment-derived fields and applies their defaults.
+import { homedir } from 'node:os';
+import { DsvError, type SystemContext, type TlsRootsSource } from '@dsv/core';
+import { defaultChildEnv, defaultCredentialsStore, isDockerHub, type Credentials } from './credentials.js';
+import { defaultCertsDirs, isListedInsecure, isLoopbackHost, splitHostPort } from './tls.js';
+import { newStats, type ClientStats, type RegistryClientOptions } from './types.js';
+import { defaultSleep } from './util.js';
+
+/** Docker Hub's token service when SystemContext.dockerHubAuth does not name another. */
+export const DOCKER_HUB_AUTH = 'auth.docker.io';
+
+export interface ClientConfig {
+  /** The registry name as references write it (lower case). */
+  registry: string;
+  /** host[:port] actually contacted (Docker Hub: registry-1.docker.io). */
+  endpoint: string;
+  ctx: SystemContext;
+  /** No SystemContext.insecureRegistries: none (loopback hosts may still fall back to plain HTTP). */
+  insecureRegistries: readonly string[];
+  /** The registry itself is listed insecure. */
+  insecureListed: boolean;
+  /** The endpoint is loopback by name. */
+  loopback: boolean;
+  /** No SystemContext.certsDirs: /etc/docker/certs.d, ~/.docker/certs.d. */
+  certsDirs: readonly string[];
+  /** No SystemContext.tlsRoots: the system bundle from the well-known paths. */
+  tlsRoots: TlsRootsSource;
+  /** No SystemContext.credentialsStore: ~/.docker/config.json. */
+  credentialsStore: string;
+  /** No SystemContext.childEnv: PATH=/usr/local/bin:/usr/bin:/bin and HOME only. */
+  childEnv: Readonly<Record<string, string | undefined>>;
+  /** Host of Docker Hub's token realm (SystemContext.dockerHubAuth, default auth.docker.io). */
+  dockerHubAuth: string;
+  /** Options.credentials: given credentials (`null` anonymous) instead of the store. */
+  credentials: Credentials | null | undefined;
+  retryTimes: number;
+  retryBaseDelayMs: number;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  manifestLimitBytes: number | undefined;
+  tokenLimitBytes: number | undefined;
+  chunkSize: number | undefined;
+  monolithicMaxBytes: number;
+  lookup: RegistryClientOptions['lookup'];
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  stats: ClientStats;
+  debug(message: string): void;
+}
+
+export function clientConfig(opts: RegistryClientOptions): ClientConfig {
+  const ctx = opts.ctx ?? {};
+  const reg = opts.registry.toLowerCase();
+  if (!/^[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:.]+\](:\d+)?$/.test(reg)) {
+    throw new DsvError('ReferenceInvalid', `invalid registry "${opts.registry.slice(0, 100)}"`, { registry: opts.registry.slice(0, 100) });
+  }
+  const endpoint = isDockerHub(reg) ? 'registry-1.docker.io' : reg;
+  const insecureRegistries = ctx.insecureRegistries ?? [];
+  let home: string | undefined;
+  const homeDir = () => (home ??= homedir());
+  return {
+    registry: reg,
+    endpoint,
+    ctx,
+    insecureRegistries,
+    insecureListed: isListedInsecure(reg, insecureRegistries) || isListedInsecure(endpoint, insecureRegistries),
+    loopback: isLoopbackHost(splitHostPort(endpoint).host),
+    certsDirs: ctx.certsDirs ?? defaultCertsDirs(homeDir()),
+    tlsRoots: ctx.tlsRoots ?? {},
+    credentialsStore: ctx.credentialsStore ?? defaultCredentialsStore(homeDir()),
+    childEnv: ctx.childEnv ?? defaultChildEnv(homeDir()),
+    dockerHubAuth: (ctx.dockerHubAuth ?? DOCKER_HUB_AUTH).replace(/^https?:\/\//, '').replace(/\/.*$/, ''),
+    credentials: opts.credentials,
+    retryTimes: Math.max(0, ctx.retryTimes ?? 3),
+    retryBaseDelayMs: opts.retryBaseDelayMs ?? 250,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
+    manifestLimitBytes: opts.manifestLimitBytes,
+    tokenLimitBytes: opts.tokenLimitBytes,
+    chunkSize: opts.chunkSize,
+    monolithicMaxBytes: opts.monolithicMaxBytes ?? 1024 * 1024,
+    lookup: opts.lookup,
+    sleep: opts.sleep ?? defaultSleep,
+    stats: newStats(),
+    debug: (message) => ctx.debug?.(`registry ${reg}: ${message}`),
+  };
+}

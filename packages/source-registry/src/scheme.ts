@@ -1,0 +1,83 @@
+// Scheme and ping: HTTPS, or plain HTTP for loopback and listed-insecure registries whose TLS handshake fails, decided once by a TLS probe and `GET /v2/`, which also brings the auth challenge.
+import type { DsvError } from '@dsv/core';
+import type { ClientConfig } from './config.js';
+import type { Connections } from './connection.js';
+import { hasCertsDMaterial, probeTls, splitHostPort } from './tls.js';
+import type { RawResponse } from './types.js';
+import { backoff, header, isTlsProtocolError, isTransientNetworkError, readErrorBody, registryError, retryAfterMs, type Headers } from './util.js';
+
+export class Scheme {
+  private base: Promise<URL> | undefined;
+
+  constructor(
+    private readonly cfg: ClientConfig,
+    private readonly connections: Connections,
+    /** Told the headers of a 401 answer to the ping: the registry's challenge. */
+    private readonly onChallenge: (headers: Headers) => void,
+  ) {}
+
+  /** The registry's base URL: the scheme resolved (once; a failure is not remembered) and the challenge learnt. */
+  baseUrl(): Promise<URL> {
+    this.base ??= this.ping().catch((e) => {
+      this.base = undefined;
+      throw e;
+    });
+    return this.base;
+  }
+
+  private async ping(): Promise<URL> {
+    const cfg = this.cfg;
+    const allowHttp = cfg.loopback || cfg.insecureListed;
+    let base = new URL(`https://${cfg.endpoint}/`);
+    const usePlainHttp = (codes: unknown): void => {
+      cfg.debug(`HTTPS handshake failed (${String(codes ?? '') || 'tls'}); ${cfg.loopback ? 'loopback' : 'insecure'} registry: using plain HTTP`);
+      base = new URL(`http://${cfg.endpoint}/`);
+    };
+    // May it be plain HTTP? A handshake that verifies nothing tells, without building Node's CA store. With
+    // certs.d material for the host, its own CAs (and client certificate) make the first request the probe.
+    if (allowHttp && !hasCertsDMaterial(this.connections.tlsMaterial(base.host))) {
+      const { host, port } = splitHostPort(cfg.endpoint);
+      const probe = await probeTls(host, port ?? 443, {
+        timeoutMs: cfg.connectTimeoutMs,
+        ...(cfg.lookup ? { lookup: cfg.lookup } : {}),
+        ...(cfg.ctx.signal ? { signal: cfg.ctx.signal } : {}),
+      });
+      if (probe.tls === false) usePlainHttp(probe.codes);
+    }
+    for (let attempt = 0; ; attempt++) {
+      let res: RawResponse;
+      try {
+        res = await this.connections.raw('ping', new URL('/v2/', base), 'GET', {});
+      } catch (e) {
+        if (base.protocol === 'https:' && allowHttp && isTlsProtocolError(e)) {
+          usePlainHttp((e as DsvError).details?.['causeCodes']);
+          attempt--;
+          continue;
+        }
+        if (attempt < cfg.retryTimes && isTransientNetworkError(e)) {
+          cfg.stats.retries++;
+          await cfg.sleep(backoff(attempt, cfg.retryBaseDelayMs), cfg.ctx.signal);
+          continue;
+        }
+        throw e;
+      }
+      if ((res.status === 429 || res.status >= 500) && attempt < cfg.retryTimes) {
+        await res.body.dump();
+        cfg.stats.retries++;
+        await cfg.sleep(retryAfterMs(header(res.headers, 'retry-after')) ?? backoff(attempt, cfg.retryBaseDelayMs), cfg.ctx.signal);
+        continue;
+      }
+      if (res.status === 401) {
+        this.onChallenge(res.headers);
+        await res.body.dump();
+        return base;
+      }
+      if (res.status >= 200 && res.status < 300) {
+        await res.body.dump();
+        return base;
+      }
+      const body = await readErrorBody(res.body);
+      throw registryError(res.status, body, { what: `registry API check (GET /v2/)`, host: cfg.registry });
+    }
+  }
+}
