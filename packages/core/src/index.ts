@@ -13,7 +13,9 @@ export {
   compareCodePoints,
   JsonNumberLiteral,
   JsonSyntaxError,
+  JsonDuplicateKeyError,
   parseJsonAst,
+  parseJsonStrict,
   astToValue,
   astToLossless,
 } from './canonical-json.js';
