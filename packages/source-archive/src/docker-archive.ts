@@ -110,6 +110,9 @@ export class DockerArchiveSource implements ImageSource {
   async getBlob(descriptor: Descriptor): Promise<Readable> {
     const e = this.archive.entryFor(this.image, descriptor.digest);
     if (!e) throw new DsvError('NotFound', `${this.reference.toString()}: blob ${descriptor.digest} is not in the archive`, { digest: descriptor.digest });
+    if (e.size !== descriptor.size) {
+      throw new DsvError('SizeMismatch', `${this.reference.toString()}: entry "${e.name}" is ${e.size} bytes, but the descriptor of ${descriptor.digest} says ${descriptor.size}`, { digest: descriptor.digest, entry: e.name, expectedSize: descriptor.size, actualSize: e.size });
+    }
     return this.archive.tar.openEntry(e);
   }
 
@@ -238,9 +241,33 @@ export class DockerArchiveDestination implements ImageDestination {
     if (name) {
       for (const e of entries) if (e.RepoTags) e.RepoTags = e.RepoTags.filter((t) => !sameName(t, name));
     }
-    let target = entries.find((e) => e.Config === configPath && e.Layers.length === layerPaths.length && e.Layers.every((l, i) => l === layerPaths[i]));
+    const sameLayers = (e: SaveManifestEntry) => e.Layers.length === layerPaths.length && e.Layers.every((l, i) => l === layerPaths[i]);
+    let target = entries.find((e) => e.Config === configPath && sameLayers(e));
+    // No NAME:TAG (e.g. `dsv sign docker-archive:FILE`): the new image replaces the one it was made from
+    // (same layers, another config), taking its tags, so the archive still holds one image per name
+    // instead of an untagged copy beside the unsigned original.
+    let replaced: { entry: SaveManifestEntry; manifestDigest?: Digest } | undefined;
+    if (!name && !target && ex) {
+      // same layers = same layer digests (legacy archives may store one layer under several paths)
+      const want = m.layers.map((l) => l.digest);
+      const from: ArchiveImage[] = [];
+      for (const img of ex.images) {
+        if (img.configDigest === m.config.digest || img.layers.length !== want.length) continue;
+        await ex.resolveDigests(img);
+        if (img.layers.every((l, k) => l.digest === want[k])) from.push(img);
+      }
+      if (from.length > 1) {
+        throw new DsvError('Usage', `${path} holds ${from.length} images with these layers: name the one to replace as docker-archive:${path}:NAME:TAG`, { path });
+      }
+      if (from.length === 1) {
+        const old = entries[from[0]!.index]!;
+        const real = await ex.realManifest(from[0]!);
+        replaced = { entry: old, ...(real ? { manifestDigest: real.digest } : {}) };
+        entries.splice(from[0]!.index, 1);
+      }
+    }
     if (!target) {
-      target = { Config: configPath, RepoTags: [], Layers: layerPaths };
+      target = { Config: configPath, RepoTags: replaced?.entry.RepoTags ? [...replaced.entry.RepoTags] : [], Layers: layerPaths };
       entries.push(target);
     }
     if (tag) target.RepoTags = [...(target.RepoTags ?? []), tag];
@@ -280,6 +307,12 @@ export class DockerArchiveDestination implements ImageDestination {
           const n = ann['io.containerd.image.name'];
           return !(typeof n === 'string' && sameName(n, name));
         });
+      }
+      if (replaced?.manifestDigest) {
+        // the replaced image's descriptors (and their names) now point at the new manifest
+        for (const d of index.manifests) {
+          if (d.digest === replaced.manifestDigest) Object.assign(d, { mediaType: m.mediaType, digest: md, size: m.bytes.length });
+        }
       }
       const already = index.manifests.some((d) => d.digest === md && !name);
       if (!already) {

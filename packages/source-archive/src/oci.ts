@@ -20,7 +20,7 @@ import {
   type Transport,
 } from '@dsv/core';
 import { TarIndex, tarChunks, writeTarFile, type TarAddition } from './tar.js';
-import { blobPath, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified, writeAtomic } from './util.js';
+import { blobPath, checkDescribed, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified, writeAtomic } from './util.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 const LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
@@ -152,22 +152,31 @@ export class OciLayoutSource implements ImageSource {
 
   async getManifest(instanceDigest?: Digest): Promise<{ bytes: Uint8Array; mediaType: string }> {
     const d = instanceDigest ?? this.descriptor.digest;
-    const bytes = await this.store.read(blobPath(d), Limits.manifestBytes, 'manifest');
+    const rel = blobPath(d);
+    const bytes = await this.store.read(rel, Limits.manifestBytes, 'manifest');
+    // The top-level descriptor comes from index.json: its digest and size must describe these bytes.
+    const expected = instanceDigest === undefined ? { digest: d, size: this.descriptor.size } : { digest: d };
+    checkDescribed(bytes, expected, `${this.store.where}: manifest ${rel}`, { path: this.store.where, entry: rel });
     let mediaType = instanceDigest === undefined ? this.descriptor.mediaType : MediaTypes.OciManifest;
     try {
       const doc = JSON.parse(bytes.toString('utf8'));
       if (isObject(doc) && typeof doc.mediaType === 'string') mediaType = doc.mediaType;
       else if (isObject(doc) && Array.isArray(doc.manifests)) mediaType = MediaTypes.OciIndex;
     } catch {
-      /* callers parse and report */
+      /* callers parse (strictly) and report */
     }
     return { bytes, mediaType };
   }
 
   async getBlob(descriptor: Descriptor): Promise<Readable> {
     const rel = blobPath(descriptor.digest);
-    if ((await this.store.sizeOf(rel)) === undefined) {
+    const size = await this.store.sizeOf(rel);
+    if (size === undefined) {
       throw new DsvError('NotFound', `${this.store.where}: blob ${descriptor.digest} is not in the layout`, { digest: descriptor.digest });
+    }
+    // Cheap and early; the digest is checked by every reader as the bytes stream (see ImageSource.getBlob).
+    if (size !== descriptor.size) {
+      throw new DsvError('SizeMismatch', `${this.store.where}: blob ${rel} is ${size} bytes, but its descriptor says ${descriptor.size}`, { path: this.store.where, digest: descriptor.digest, expectedSize: descriptor.size, actualSize: size });
     }
     return this.store.open(rel);
   }

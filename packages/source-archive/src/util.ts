@@ -1,10 +1,11 @@
+// Shared helpers of the archive transports: temp files and atomic writes, strict JSON, descriptors.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestingStream, DsvError, parseDigest, type Descriptor, type Digest } from '@dsv/core';
+import { DigestingStream, DsvError, digestOf, parseDigest, parseJsonStrict, type Descriptor, type Digest } from '@dsv/core';
 
 export const GZIP_MAGIC = [0x1f, 0x8b];
 export const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -84,10 +85,22 @@ export async function writeAtomic(target: string, bytes: Uint8Array): Promise<vo
 }
 
 export function parseJson(bytes: Uint8Array, what: string, code: 'ArchiveInvalid' | 'ManifestInvalid' | 'ConfigInvalid' = 'ArchiveInvalid'): unknown {
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (e) {
-    throw new DsvError(code, `${what} is not valid JSON: ${(e as Error).message}`, { entry: what });
+  // Strict: a key named twice is refused (readers disagree on which one counts).
+  return parseJsonStrict(Buffer.from(bytes).toString('utf8'), what, code);
+}
+
+/**
+ * Bytes read for a descriptor must be what it names: hashed with its algorithm, and (when the size is
+ * known) exactly that long. A layout's index.json is believed about nothing.
+ */
+export function checkDescribed(bytes: Uint8Array, expected: { digest: string; size?: number }, what: string, details: Record<string, unknown> = {}): void {
+  const { algorithm } = parseDigest(expected.digest);
+  if (expected.size !== undefined && bytes.length !== expected.size) {
+    throw new DsvError('SizeMismatch', `${what}: ${bytes.length} bytes, but its descriptor says ${expected.size}`, { ...details, digest: expected.digest, expectedSize: expected.size, actualSize: bytes.length });
+  }
+  const actual = digestOf(bytes, algorithm);
+  if (actual !== expected.digest) {
+    throw new DsvError('DigestMismatch', `${what}: the bytes hash to ${actual}, not the ${expected.digest} its descriptor names`, { ...details, digest: expected.digest, actual });
   }
 }
 
