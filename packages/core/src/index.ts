@@ -30,3 +30,4 @@ export * from './decompress.js';
 export * from './image.js';
 export * from './integrity.js';
 export * from './operations.js';
+export * from './cleanup.js';

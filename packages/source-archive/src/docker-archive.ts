@@ -2,13 +2,14 @@
 // and as destinations: a new archive `docker load` accepts, or an existing archive updated in place
 // (new config entry, tag moved, every other entry copied verbatim) through a temp file renamed on commit().
 import { rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   DsvError,
   MediaTypes,
   digestOf,
   parseDigest,
+  registerCleanup,
   type Descriptor,
   type Digest,
   type ImageDestination,
@@ -20,7 +21,7 @@ import {
 import { DockerSaveArchive, type ArchiveImage, type SaveManifestEntry } from './docker-save.js';
 import { familiarName, familiarRepository, fullName, parseTaggedName, sameName, type TaggedName } from './names.js';
 import { tarChunks, writeTarFile, type TarAddition } from './tar.js';
-import { blobPath, descriptorOf, digestFromBlobPath, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified } from './util.js';
+import { blobPath, descriptorOf, digestFromBlobPath, ensureDirectory, exists, ioError, isObject, parseJson, removeNow, siblingTemp, storeVerified, sweepBeside } from './util.js';
 import { createReadStream } from 'node:fs';
 
 export interface DockerArchiveReference extends ImageReference {
@@ -67,6 +68,7 @@ class DockerArchiveRef implements DockerArchiveReference {
 
   async newDestination(ctx?: SystemContext): Promise<ImageDestination> {
     if (this.index !== undefined) throw new DsvError('Usage', `${this.toString()}: a destination names its image as NAME:TAG, not @N`, { reference: this.within });
+    await sweepBeside(dirname(this.path));
     let existing: DockerSaveArchive | undefined;
     if (await exists(this.path)) {
       existing = await DockerSaveArchive.open(this.path);
@@ -146,7 +148,14 @@ export class DockerArchiveDestination implements ImageDestination {
     this.ctx = ctx;
     if (existing) this.existing = existing;
     this.spool = siblingTemp(reference.path, '.d');
+    // Interrupted (SIGINT/SIGTERM) before close(): the spool and a half-written archive go.
+    this.unregisterCleanup = registerCleanup(() => {
+      if (this.tempTar) removeNow(this.tempTar);
+      removeNow(this.spool);
+    });
   }
+
+  private readonly unregisterCleanup: () => void;
 
   supportedManifestMediaTypes(): string[] {
     return [MediaTypes.DockerManifest, MediaTypes.OciManifest];
@@ -346,11 +355,13 @@ export class DockerArchiveDestination implements ImageDestination {
     }
     this.committed = true;
     await rm(this.spool, { recursive: true, force: true });
+    this.unregisterCleanup();
   }
 
   async close(): Promise<void> {
     if (this.tempTar) await rm(this.tempTar, { force: true });
     await rm(this.spool, { recursive: true, force: true });
+    this.unregisterCleanup();
   }
 }
 

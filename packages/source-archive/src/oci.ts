@@ -3,7 +3,7 @@
 // point at a manifest or at an index (several platforms).
 import { createReadStream } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   DsvError,
@@ -11,6 +11,7 @@ import {
   MediaTypes,
   digestOf,
   parseDigest,
+  registerCleanup,
   type Descriptor,
   type Digest,
   type ImageDestination,
@@ -20,7 +21,7 @@ import {
   type Transport,
 } from '@dsv/core';
 import { TarIndex, tarChunks, writeTarFile, type TarAddition } from './tar.js';
-import { blobPath, checkDescribed, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified, writeAtomic } from './util.js';
+import { blobPath, checkDescribed, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, removeNow, siblingTemp, storeVerified, sweepBeside, writeAtomic } from './util.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 const LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
@@ -250,7 +251,13 @@ export class OciLayoutWriter {
 }
 
 class OciDestination implements ImageDestination {
-  constructor(readonly reference: ImageReference, private readonly writer: OciLayoutWriter, private readonly onCommit?: () => Promise<void>, private readonly onClose?: () => Promise<void>) {}
+  private committed = false;
+  constructor(
+    readonly reference: ImageReference,
+    private readonly writer: OciLayoutWriter,
+    private readonly onCommit?: () => Promise<void>,
+    private readonly onClose?: (committed: boolean) => Promise<void>,
+  ) {}
   supportedManifestMediaTypes(): string[] {
     return [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
   }
@@ -266,9 +273,10 @@ class OciDestination implements ImageDestination {
   async commit(): Promise<void> {
     if (this.onCommit) await this.onCommit();
     else await this.writer.finish();
+    this.committed = true;
   }
   async close(): Promise<void> {
-    await this.onClose?.();
+    await this.onClose?.(this.committed);
   }
 }
 
@@ -298,10 +306,30 @@ class OciRef implements ImageReference {
 
   async newDestination(ctx?: SystemContext): Promise<ImageDestination> {
     if (this.transport.name === 'oci') {
+      // A directory this destination creates is removed again unless something is committed to it.
+      const created = !(await exists(this.path));
       await ensureDirectory(this.path);
-      const store = new DirStore(this.path);
-      const index = (await store.sizeOf('index.json')) !== undefined ? await readIndex(store) : undefined;
-      return new OciDestination(this, new OciLayoutWriter(this.path, store, index, this.tag));
+      const dir = this.path;
+      const unregister = created ? registerCleanup(() => removeNow(dir)) : () => undefined;
+      try {
+        const store = new DirStore(dir);
+        const index = (await store.sizeOf('index.json')) !== undefined ? await readIndex(store) : undefined;
+        if (!created) for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) await sweepBeside(join(dir, 'blobs', alg));
+        const close = async (committed: boolean) => {
+          if (created && !committed) await rm(dir, { recursive: true, force: true });
+          unregister();
+        };
+        const writer = new OciLayoutWriter(dir, store, index, this.tag);
+        const commit = async () => {
+          await writer.finish();
+          unregister();
+        };
+        return new OciDestination(this, writer, commit, close);
+      } catch (e) {
+        if (created) await rm(dir, { recursive: true, force: true });
+        unregister();
+        throw e;
+      }
     }
     // oci-archive: blobs go to a temp directory beside the file; commit() writes a temp tar (the old
     // archive's entries copied verbatim, plus the new blobs and index.json) and renames it over FILE.
@@ -310,10 +338,15 @@ class OciRef implements ImageReference {
     if (await exists(file)) base = await TarIndex.open(file);
     const store = base ? new TarStore(base) : undefined;
     const index = store ? await readIndex(store) : undefined;
+    await sweepBeside(dirname(file));
     const tmpDir = siblingTemp(file, '.d');
+    let tmpTar: string | undefined;
+    const unregister = registerCleanup(() => {
+      if (tmpTar) removeNow(tmpTar);
+      removeNow(tmpDir);
+    });
     await ensureDirectory(tmpDir);
     const writer = new OciLayoutWriter(tmpDir, store, index, this.tag);
-    let tmpTar: string | undefined;
     ctx?.debug?.(`oci-archive: staging in ${tmpDir}`);
     const commit = async () => {
       const idx = writer.nextIndex();
@@ -347,10 +380,12 @@ class OciRef implements ImageReference {
         throw ioError(`cannot write ${file}`, e, { path: file });
       }
       await rm(tmpDir, { recursive: true, force: true });
+      unregister();
     };
     const close = async () => {
       if (tmpTar) await rm(tmpTar, { force: true });
       await rm(tmpDir, { recursive: true, force: true });
+      unregister();
     };
     return new OciDestination(this, writer, commit, close);
   }
