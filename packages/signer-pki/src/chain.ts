@@ -32,6 +32,8 @@ export const MAX_SIGNATURE_CHECKS = 64;
 export function loadCert(der: Uint8Array): Cert {
   const buf = Buffer.from(der);
   const x509 = new X509Certificate(buf);
+  // node:crypto decodes the public key lazily; a broken one must fail here, not where it is first used
+  void x509.publicKey;
   return { x509, der: Buffer.from(x509.raw), fields: parseCertificate(x509.raw) };
 }
 
