@@ -8,8 +8,10 @@ import {
   detectStyle,
   insertMemberEdit,
   JsonNumberLiteral,
+  JsonDuplicateKeyError,
   JsonSyntaxError,
   parseJsonAst,
+  parseJsonStrict,
   pythonFloatRepr,
   pythonJsonDumps,
   type JsonObjectAst,
@@ -103,10 +105,28 @@ describe('pythonFloatRepr', () => {
 });
 
 describe('parseJsonAst', () => {
-  it('agrees with JSON.parse on valid documents (last duplicate wins)', () => {
+  it('agrees with JSON.parse on valid documents (last duplicate wins when duplicates are allowed)', () => {
     for (const text of ['{"a":1,"a":2}', '[1,-2.5e3,"\\u00e9\\/",true,false,null,{}]', ' \n"x" ', '0', '{"":{"":[]}}']) {
-      expect(astToValue(parseJsonAst(text))).toEqual(JSON.parse(text));
+      expect(astToValue(parseJsonAst(text, { allowDuplicateKeys: true }))).toEqual(JSON.parse(text));
     }
+  });
+
+  it('refuses duplicate keys by default, at any depth, with the key and its offset', () => {
+    for (const [text, key] of [['{"a":1,"a":2}', 'a'], ['{"x":{"Cmd":["/evil"],"Env":[],"Cmd":["/app"]}}', 'Cmd'], ['[{"__proto__":1,"__proto__":2}]', '__proto__'], ['{"\\u0041":1,"A":2}', 'A']] as const) {
+      let err: unknown;
+      try {
+        parseJsonAst(text);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, text).toBeInstanceOf(JsonDuplicateKeyError);
+      expect(err, text).toBeInstanceOf(JsonSyntaxError);
+      expect((err as JsonDuplicateKeyError).key).toBe(key);
+      expect((err as Error).message).toMatch(/^duplicate key ".*" at offset \d+$/);
+    }
+    expect(() => parseJsonStrict('{"a":{"b":1,"b":1}}', 'doc', 'ManifestInvalid')).toThrow(expect.objectContaining({ code: 'ManifestInvalid', message: expect.stringMatching(/^doc is not valid JSON: duplicate key "b"/) }));
+    // the same key in sibling objects is fine
+    expect(astToValue(parseJsonAst('[{"a":1},{"a":2}]'))).toEqual([{ a: 1 }, { a: 2 }]);
   });
 
   it('rejects what JSON.parse rejects', () => {

@@ -19,7 +19,7 @@
  * NaN and ±Infinity are refused by `canonicalJson` (Python canonicaljson uses allow_nan=False) and written
  * as `NaN` / `Infinity` / `-Infinity` by `pythonJsonDumps` (Python's default allow_nan=True).
  */
-import { DsvError } from './errors.js';
+import { DsvError, type ErrorCode } from './errors.js';
 
 /** A JSON number kept as its source text. */
 export class JsonNumberLiteral {
@@ -232,17 +232,32 @@ export class JsonSyntaxError extends Error {
   }
 }
 
+/**
+ * An object names the same key twice. Readers disagree on which one counts (first, last, error), so a
+ * signed document could show one value to the signer and another to a consumer: refused by default.
+ */
+export class JsonDuplicateKeyError extends JsonSyntaxError {
+  readonly key: string;
+  constructor(key: string, position: number) {
+    super(`duplicate key ${JSON.stringify(key.length > 60 ? `${key.slice(0, 60)}…` : key)}`, position);
+    this.name = 'JsonDuplicateKeyError';
+    this.key = key;
+  }
+}
+
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const PLAIN_RUN_RE = /[^"\\\u0000-\u001f]*/y;
 const SIMPLE_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
 /**
  * Parses strict JSON (RFC 8259; no NaN/Infinity, no comments, no trailing commas, no control characters in
- * strings) keeping positions and number literals. Duplicate keys are kept in `members` in document order;
- * the converters below let the last one win, as Python, Go and JSON.parse do. A leading U+FEFF is skipped.
+ * strings) keeping positions and number literals. A key named twice in one object is refused
+ * (`JsonDuplicateKeyError`) unless `allowDuplicateKeys`: then members keep document order and the
+ * converters below let the last one win, as Python, Go and JSON.parse do. A leading U+FEFF is skipped.
  */
-export function parseJsonAst(text: string, options: { maxDepth?: number } = {}): JsonAst {
+export function parseJsonAst(text: string, options: { maxDepth?: number; allowDuplicateKeys?: boolean } = {}): JsonAst {
   const maxDepth = options.maxDepth ?? MAX_DEPTH;
+  const allowDuplicates = options.allowDuplicateKeys === true;
   let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const len = text.length;
 
@@ -302,6 +317,7 @@ export function parseJsonAst(text: string, options: { maxDepth?: number } = {}):
       if (depth >= maxDepth) fail(`nested deeper than ${maxDepth} levels`);
       pos++;
       const members: JsonMemberAst[] = [];
+      const seen = allowDuplicates ? undefined : new Set<string>();
       ws();
       if (text[pos] === '}') {
         pos++;
@@ -311,6 +327,10 @@ export function parseJsonAst(text: string, options: { maxDepth?: number } = {}):
         ws();
         if (text[pos] !== '"') fail(pos >= len ? 'unexpected end of input' : 'expected a string key');
         const k = parseString();
+        if (seen) {
+          if (seen.has(k.value)) throw new JsonDuplicateKeyError(k.value, k.start);
+          seen.add(k.value);
+        }
         ws();
         if (text[pos] !== ':') fail(`expected ":" (${describe()})`);
         pos++;
@@ -397,6 +417,19 @@ function convert(ast: JsonAst, num: (text: string) => unknown): unknown {
       return num(ast.text);
     case 'literal':
       return ast.value;
+  }
+}
+
+/**
+ * Strict JSON text to plain JS values (numbers as JS numbers), for documents from outside: syntax errors
+ * and duplicate keys become a DsvError with `code`, naming `what`.
+ */
+export function parseJsonStrict(text: string, what: string, code: ErrorCode): unknown {
+  try {
+    return astToValue(parseJsonAst(text));
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) throw new DsvError(code, `${what} is not valid JSON: ${e.message}`, { what }, { cause: e });
+    throw e;
   }
 }
 

@@ -13,7 +13,9 @@ export {
   compareCodePoints,
   JsonNumberLiteral,
   JsonSyntaxError,
+  JsonDuplicateKeyError,
   parseJsonAst,
+  parseJsonStrict,
   astToValue,
   astToLossless,
 } from './canonical-json.js';
@@ -28,3 +30,4 @@ export * from './decompress.js';
 export * from './image.js';
 export * from './integrity.js';
 export * from './operations.js';
+export * from './cleanup.js';

@@ -28,10 +28,12 @@ export const MAX_CHAIN_DEPTH = 8;
 /** Most certificate-signature checks one chain search may make. */
 export const MAX_SIGNATURE_CHECKS = 64;
 
-/** Parses a DER certificate with both node:crypto and our DER reader; throws on anything malformed. */
+/** Parses a DER certificate with both node:crypto and @peculiar/asn1-x509 (der.ts); throws on anything malformed. */
 export function loadCert(der: Uint8Array): Cert {
   const buf = Buffer.from(der);
   const x509 = new X509Certificate(buf);
+  // node:crypto decodes the public key lazily; a broken one must fail here, not where it is first used
+  void x509.publicKey;
   return { x509, der: Buffer.from(x509.raw), fields: parseCertificate(x509.raw) };
 }
 

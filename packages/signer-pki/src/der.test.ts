@@ -1,10 +1,11 @@
+// Certificate fields read with @peculiar/asn1-x509: what openssl wrote, absent extensions, and DER strictness.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyUsageBits, Oids, parseCertificate, readTlv } from './der.js';
+import { KeyUsageBits, Oids, parseCertificate } from './der.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsv-der-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,7 +18,7 @@ function selfSigned(name: string, args: string[]): Buffer {
   return Buffer.from(new X509Certificate(readFileSync(pem)).raw);
 }
 
-describe('DER reader', () => {
+describe('certificate fields (@peculiar/asn1-x509)', () => {
   it('reads the fields openssl wrote', () => {
     const der = selfSigned('full', ['-days', '20000', '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:3',
       '-addext', 'keyUsage=critical,digitalSignature,keyCertSign', '-addext', 'extendedKeyUsage=codeSigning,serverAuth']);
@@ -47,7 +48,12 @@ describe('DER reader', () => {
     const der = selfSigned('trunc', ['-days', '1']);
     expect(() => parseCertificate(der.subarray(0, der.length - 1))).toThrow();
     expect(() => parseCertificate(Buffer.concat([der, Buffer.from([0])]))).toThrow();
-    expect(() => readTlv(Buffer.from([0x30, 0x81, 0x05]), 0)).toThrow(/non-minimal|truncated/);
+    // the same certificate with a non-minimal length (0x83 00 LL LL for 0x82 LL LL): BER, not DER
+    expect(der[0]).toBe(0x30);
+    expect(der[1]).toBe(0x82);
+    const ber = Buffer.concat([Buffer.from([0x30, 0x83, 0x00]), der.subarray(2)]);
+    expect(() => parseCertificate(ber)).toThrow(/not DER|malformed/);
+    expect(() => parseCertificate(Buffer.from([0x30, 0x81, 0x05]))).toThrow(/malformed|not DER/);
     writeFileSync(join(dir, 'x'), '');
   });
 });

@@ -1,85 +1,13 @@
 /**
- * A minimal DER reader: just enough of X.509 (RFC 5280) to get at what node:crypto's X509Certificate
- * does not expose — validity dates, basicConstraints (with pathLen), the keyUsage bits, extended key
- * usages, criticality of extensions, and the raw issuer/subject names and signature algorithm.
- * Any structural surprise throws a plain Error; callers turn it into a verification failure.
+ * The X.509 (RFC 5280) fields node:crypto's X509Certificate does not expose — version, validity dates,
+ * basicConstraints (with pathLen), keyUsage bits, extended key usages, criticality of every extension,
+ * the issuer/subject names as DER and the signature algorithm — read with @peculiar/asn1-x509 (the
+ * maintained ASN.1 schema of X.509 that @peculiar/x509 is built on), not a DER reader of our own.
+ * Anything malformed, or not DER (bytes that do not re-encode to themselves), throws a plain Error;
+ * callers turn it into a verification failure.
  */
-
-export interface Tlv {
-  tag: number;
-  /** Offset of the first content byte. */
-  start: number;
-  /** Offset just past the last content byte. */
-  end: number;
-  /** Offset of the tag byte. */
-  headerStart: number;
-}
-
-export function readTlv(buf: Uint8Array, off: number, limit = buf.length): Tlv {
-  if (off + 2 > limit) throw new Error('truncated DER');
-  const tag = buf[off]!;
-  if ((tag & 0x1f) === 0x1f) throw new Error('multi-byte DER tags are not supported');
-  let p = off + 1;
-  let len = buf[p++]!;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4) throw new Error('unsupported DER length');
-    if (p + n > limit) throw new Error('truncated DER');
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[p++]!;
-    if (len < 0x80 || (n > 1 && buf[p - n] === 0)) throw new Error('non-minimal DER length');
-  }
-  if (p + len > limit) throw new Error('truncated DER');
-  return { tag, start: p, end: p + len, headerStart: off };
-}
-
-export function childrenOf(buf: Uint8Array, t: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  let p = t.start;
-  while (p < t.end) {
-    const c = readTlv(buf, p, t.end);
-    out.push(c);
-    p = c.end;
-  }
-  return out;
-}
-
-function expectTag(t: Tlv | undefined, tag: number, what: string): Tlv {
-  if (!t || t.tag !== tag) throw new Error(`malformed ${what}`);
-  return t;
-}
-
-export function decodeOid(buf: Uint8Array, t: Tlv): string {
-  const parts: number[] = [];
-  let v = 0;
-  for (let i = t.start; i < t.end; i++) {
-    const b = buf[i]!;
-    v = v * 128 + (b & 0x7f);
-    if (!(b & 0x80)) {
-      if (parts.length === 0) parts.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
-      else parts.push(v);
-      v = 0;
-    }
-  }
-  return parts.join('.');
-}
-
-function decodeTime(buf: Uint8Array, t: Tlv): Date {
-  const s = Buffer.from(buf.subarray(t.start, t.end)).toString('latin1');
-  let m: RegExpMatchArray | null;
-  let year: number;
-  if (t.tag === 0x17) {
-    m = s.match(/^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/);
-    if (!m) throw new Error('malformed UTCTime');
-    const yy = Number(m[1]);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (t.tag === 0x18) {
-    m = s.match(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/);
-    if (!m) throw new Error('malformed GeneralizedTime');
-    year = Number(m[1]);
-  } else throw new Error('malformed validity time');
-  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
-}
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { BasicConstraints, Certificate, ExtendedKeyUsage, KeyUsage, Time } from '@peculiar/asn1-x509';
 
 export const Oids = {
   basicConstraints: '2.5.29.19',
@@ -145,86 +73,62 @@ export interface CertFields {
   extKeyUsage?: string[];
 }
 
+/** Parses one DER certificate. */
 export function parseCertificate(der: Uint8Array): CertFields {
-  const top = readTlv(der, 0);
-  if (top.tag !== 0x30 || top.end !== der.length) throw new Error('malformed certificate');
-  const [tbsT, algT] = childrenOf(der, top);
-  const tbs = childrenOf(der, expectTag(tbsT, 0x30, 'tbsCertificate'));
-  let i = 0;
-  let version = 1;
-  if (tbs[0]?.tag === 0xa0) {
-    const v = childrenOf(der, tbs[0])[0];
-    expectTag(v, 0x02, 'version');
-    version = der[v!.end - 1]! + 1;
-    i++;
+  const bytes = Buffer.from(der);
+  let cert: Certificate;
+  try {
+    cert = AsnConvert.parse(bytes, Certificate);
+  } catch (e) {
+    throw new Error(`malformed certificate: ${(e as Error)?.message ?? String(e)}`);
   }
-  expectTag(tbs[i++], 0x02, 'serialNumber');
-  const tbsAlg = expectTag(tbs[i++], 0x30, 'signature');
-  const issuer = expectTag(tbs[i++], 0x30, 'issuer');
-  const validity = childrenOf(der, expectTag(tbs[i++], 0x30, 'validity'));
-  const subject = expectTag(tbs[i++], 0x30, 'subject');
-  expectTag(tbs[i++], 0x30, 'subjectPublicKeyInfo');
-  const outerAlgOid = decodeOid(der, expectTag(childrenOf(der, expectTag(algT, 0x30, 'signatureAlgorithm'))[0], 0x06, 'algorithm'));
-  const tbsAlgOid = decodeOid(der, expectTag(childrenOf(der, tbsAlg)[0], 0x06, 'algorithm'));
-  if (outerAlgOid !== tbsAlgOid) throw new Error('signature algorithm differs inside and outside the signed part');
-  if (validity.length !== 2) throw new Error('malformed validity');
+  // Distinguished encoding only: no trailing bytes, no long-form lengths, no BER leniency. The signature
+  // covers the exact bytes, and names are matched as bytes, so there must be one encoding.
+  if (!Buffer.from(AsnConvert.serialize(cert)).equals(bytes)) throw new Error('certificate is not DER encoded');
+  const tbs = cert.tbsCertificate;
+  if (cert.signatureAlgorithm.algorithm !== tbs.signature.algorithm) throw new Error('signature algorithm differs inside and outside the signed part');
   const fields: CertFields = {
-    version,
-    signatureAlgorithm: outerAlgOid,
-    issuerDer: Buffer.from(der.subarray(issuer.headerStart, issuer.end)),
-    subjectDer: Buffer.from(der.subarray(subject.headerStart, subject.end)),
-    notBefore: decodeTime(der, validity[0]!),
-    notAfter: decodeTime(der, validity[1]!),
+    version: tbs.version + 1,
+    signatureAlgorithm: cert.signatureAlgorithm.algorithm,
+    issuerDer: Buffer.from(AsnConvert.serialize(tbs.issuer)),
+    subjectDer: Buffer.from(AsnConvert.serialize(tbs.subject)),
+    notBefore: timeOf(tbs.validity.notBefore),
+    notAfter: timeOf(tbs.validity.notAfter),
     extensions: new Map(),
   };
-  for (; i < tbs.length; i++) {
-    const t = tbs[i]!;
-    if (t.tag !== 0xa3) continue; // issuerUniqueID [1] / subjectUniqueID [2]
-    const seq = expectTag(childrenOf(der, t)[0], 0x30, 'extensions');
-    for (const ext of childrenOf(der, seq)) {
-      const parts = childrenOf(der, expectTag(ext, 0x30, 'extension'));
-      const oid = decodeOid(der, expectTag(parts[0], 0x06, 'extnID'));
-      let critical = false;
-      let k = 1;
-      if (parts[k]?.tag === 0x01) {
-        critical = der[parts[k]!.start] !== 0;
-        k++;
-      }
-      const val = expectTag(parts[k], 0x04, 'extnValue');
-      if (fields.extensions.has(oid)) throw new Error(`duplicate extension ${oid}`);
-      fields.extensions.set(oid, { critical, value: Buffer.from(der.subarray(val.start, val.end)) });
-    }
+  for (const ext of tbs.extensions ?? []) {
+    if (fields.extensions.has(ext.extnID)) throw new Error(`duplicate extension ${ext.extnID}`);
+    fields.extensions.set(ext.extnID, { critical: ext.critical, value: Buffer.from(ext.extnValue.buffer) });
   }
-  const bc = fields.extensions.get(Oids.basicConstraints);
+  const value = <T>(oid: string, type: new () => T): T | undefined => {
+    const e = fields.extensions.get(oid);
+    if (!e) return undefined;
+    try {
+      return AsnConvert.parse(e.value, type);
+    } catch (err) {
+      throw new Error(`malformed extension ${oid}: ${(err as Error)?.message ?? String(err)}`);
+    }
+  };
+  const bc = value(Oids.basicConstraints, BasicConstraints);
   if (bc) {
-    const seq = readTlv(bc.value, 0);
-    expectTag(seq, 0x30, 'basicConstraints');
-    const kids = childrenOf(bc.value, seq);
-    let ca = false;
-    let pathLen: number | undefined;
-    let j = 0;
-    if (kids[j]?.tag === 0x01) ca = bc.value[kids[j++]!.start] !== 0;
-    if (kids[j]?.tag === 0x02) {
-      const t = kids[j]!;
-      if (t.end - t.start > 4) throw new Error('pathLenConstraint too large');
-      pathLen = 0;
-      for (let q = t.start; q < t.end; q++) pathLen = pathLen * 256 + bc.value[q]!;
-    }
-    fields.basicConstraints = pathLen === undefined ? { ca } : { ca, pathLen };
+    const pathLen = bc.pathLenConstraint;
+    if (pathLen !== undefined && (!Number.isSafeInteger(pathLen) || pathLen < 0 || pathLen > 0xffffffff)) throw new Error('pathLenConstraint out of range');
+    fields.basicConstraints = pathLen === undefined ? { ca: bc.cA } : { ca: bc.cA, pathLen };
   }
-  const ku = fields.extensions.get(Oids.keyUsage);
+  const ku = value(Oids.keyUsage, KeyUsage);
   if (ku) {
-    const t = expectTag(readTlv(ku.value, 0), 0x03, 'keyUsage');
+    const flags = ku.toNumber();
     const bits = new Set<number>();
-    for (let q = t.start + 1; q < t.end; q++) {
-      for (let b = 0; b < 8; b++) if (ku.value[q]! & (0x80 >> b)) bits.add((q - t.start - 1) * 8 + b);
-    }
+    for (let b = 0; b < 9; b++) if (flags & (1 << b)) bits.add(b);
     fields.keyUsage = bits;
   }
-  const eku = fields.extensions.get(Oids.extKeyUsage);
-  if (eku) {
-    const seq = expectTag(readTlv(eku.value, 0), 0x30, 'extKeyUsage');
-    fields.extKeyUsage = childrenOf(eku.value, seq).map((t) => decodeOid(eku.value, expectTag(t, 0x06, 'KeyPurposeId')));
-  }
+  const eku = value(Oids.extKeyUsage, ExtendedKeyUsage);
+  if (eku) fields.extKeyUsage = [...eku];
   return fields;
+}
+
+function timeOf(t: Time): Date {
+  const d = t.getTime();
+  if (Number.isNaN(d.getTime())) throw new Error('malformed validity time');
+  return d;
 }

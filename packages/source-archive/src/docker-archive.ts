@@ -2,13 +2,14 @@
 // and as destinations: a new archive `docker load` accepts, or an existing archive updated in place
 // (new config entry, tag moved, every other entry copied verbatim) through a temp file renamed on commit().
 import { rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   DsvError,
   MediaTypes,
   digestOf,
   parseDigest,
+  registerCleanup,
   type Descriptor,
   type Digest,
   type ImageDestination,
@@ -20,7 +21,7 @@ import {
 import { DockerSaveArchive, type ArchiveImage, type SaveManifestEntry } from './docker-save.js';
 import { familiarName, familiarRepository, fullName, parseTaggedName, sameName, type TaggedName } from './names.js';
 import { tarChunks, writeTarFile, type TarAddition } from './tar.js';
-import { blobPath, descriptorOf, digestFromBlobPath, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified } from './util.js';
+import { blobPath, descriptorOf, digestFromBlobPath, ensureDirectory, exists, ioError, isObject, parseJson, removeNow, siblingTemp, storeVerified, sweepBeside } from './util.js';
 import { createReadStream } from 'node:fs';
 
 export interface DockerArchiveReference extends ImageReference {
@@ -67,6 +68,7 @@ class DockerArchiveRef implements DockerArchiveReference {
 
   async newDestination(ctx?: SystemContext): Promise<ImageDestination> {
     if (this.index !== undefined) throw new DsvError('Usage', `${this.toString()}: a destination names its image as NAME:TAG, not @N`, { reference: this.within });
+    await sweepBeside(dirname(this.path));
     let existing: DockerSaveArchive | undefined;
     if (await exists(this.path)) {
       existing = await DockerSaveArchive.open(this.path);
@@ -110,6 +112,9 @@ export class DockerArchiveSource implements ImageSource {
   async getBlob(descriptor: Descriptor): Promise<Readable> {
     const e = this.archive.entryFor(this.image, descriptor.digest);
     if (!e) throw new DsvError('NotFound', `${this.reference.toString()}: blob ${descriptor.digest} is not in the archive`, { digest: descriptor.digest });
+    if (e.size !== descriptor.size) {
+      throw new DsvError('SizeMismatch', `${this.reference.toString()}: entry "${e.name}" is ${e.size} bytes, but the descriptor of ${descriptor.digest} says ${descriptor.size}`, { digest: descriptor.digest, entry: e.name, expectedSize: descriptor.size, actualSize: e.size });
+    }
     return this.archive.tar.openEntry(e);
   }
 
@@ -143,7 +148,14 @@ export class DockerArchiveDestination implements ImageDestination {
     this.ctx = ctx;
     if (existing) this.existing = existing;
     this.spool = siblingTemp(reference.path, '.d');
+    // Interrupted (SIGINT/SIGTERM) before close(): the spool and a half-written archive go.
+    this.unregisterCleanup = registerCleanup(() => {
+      if (this.tempTar) removeNow(this.tempTar);
+      removeNow(this.spool);
+    });
   }
+
+  private readonly unregisterCleanup: () => void;
 
   supportedManifestMediaTypes(): string[] {
     return [MediaTypes.DockerManifest, MediaTypes.OciManifest];
@@ -238,9 +250,33 @@ export class DockerArchiveDestination implements ImageDestination {
     if (name) {
       for (const e of entries) if (e.RepoTags) e.RepoTags = e.RepoTags.filter((t) => !sameName(t, name));
     }
-    let target = entries.find((e) => e.Config === configPath && e.Layers.length === layerPaths.length && e.Layers.every((l, i) => l === layerPaths[i]));
+    const sameLayers = (e: SaveManifestEntry) => e.Layers.length === layerPaths.length && e.Layers.every((l, i) => l === layerPaths[i]);
+    let target = entries.find((e) => e.Config === configPath && sameLayers(e));
+    // No NAME:TAG (e.g. `dsv sign docker-archive:FILE`): the new image replaces the one it was made from
+    // (same layers, another config), taking its tags, so the archive still holds one image per name
+    // instead of an untagged copy beside the unsigned original.
+    let replaced: { entry: SaveManifestEntry; manifestDigest?: Digest } | undefined;
+    if (!name && !target && ex) {
+      // same layers = same layer digests (legacy archives may store one layer under several paths)
+      const want = m.layers.map((l) => l.digest);
+      const from: ArchiveImage[] = [];
+      for (const img of ex.images) {
+        if (img.configDigest === m.config.digest || img.layers.length !== want.length) continue;
+        await ex.resolveDigests(img);
+        if (img.layers.every((l, k) => l.digest === want[k])) from.push(img);
+      }
+      if (from.length > 1) {
+        throw new DsvError('Usage', `${path} holds ${from.length} images with these layers: name the one to replace as docker-archive:${path}:NAME:TAG`, { path });
+      }
+      if (from.length === 1) {
+        const old = entries[from[0]!.index]!;
+        const real = await ex.realManifest(from[0]!);
+        replaced = { entry: old, ...(real ? { manifestDigest: real.digest } : {}) };
+        entries.splice(from[0]!.index, 1);
+      }
+    }
     if (!target) {
-      target = { Config: configPath, RepoTags: [], Layers: layerPaths };
+      target = { Config: configPath, RepoTags: replaced?.entry.RepoTags ? [...replaced.entry.RepoTags] : [], Layers: layerPaths };
       entries.push(target);
     }
     if (tag) target.RepoTags = [...(target.RepoTags ?? []), tag];
@@ -281,6 +317,12 @@ export class DockerArchiveDestination implements ImageDestination {
           return !(typeof n === 'string' && sameName(n, name));
         });
       }
+      if (replaced?.manifestDigest) {
+        // the replaced image's descriptors (and their names) now point at the new manifest
+        for (const d of index.manifests) {
+          if (d.digest === replaced.manifestDigest) Object.assign(d, { mediaType: m.mediaType, digest: md, size: m.bytes.length });
+        }
+      }
       const already = index.manifests.some((d) => d.digest === md && !name);
       if (!already) {
         const desc: Record<string, unknown> = { mediaType: m.mediaType, digest: md, size: m.bytes.length };
@@ -313,11 +355,13 @@ export class DockerArchiveDestination implements ImageDestination {
     }
     this.committed = true;
     await rm(this.spool, { recursive: true, force: true });
+    this.unregisterCleanup();
   }
 
   async close(): Promise<void> {
     if (this.tempTar) await rm(this.tempTar, { force: true });
     await rm(this.spool, { recursive: true, force: true });
+    this.unregisterCleanup();
   }
 }
 

@@ -6,8 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { DsvError, Limits, MediaTypes, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core';
 import { TarIndex, type TarEntry } from './tar.js';
-import { sameName, type TaggedName } from './names.js';
-import { descriptorOf, detectCompression, digestFromBlobPath, isObject, parseJson, type Compression } from './util.js';
+import { parseTaggedName, sameName, type TaggedName } from './names.js';
+import { checkDescribed, descriptorOf, detectCompression, digestFromBlobPath, isObject, parseJson, type Compression } from './util.js';
 
 /** manifest.json over this size is refused before it is read. */
 export const MAX_MANIFEST_JSON = 1024 * 1024;
@@ -59,8 +59,42 @@ export function parseSaveManifest(bytes: Uint8Array, where: string): SaveManifes
     if (typeof e.Config !== 'string' || !e.Config) throw invalid(where, `manifest.json entry ${i} has no Config`);
     if (!Array.isArray(e.Layers) || e.Layers.some((l) => typeof l !== 'string')) throw invalid(where, `manifest.json entry ${i} has no valid Layers list`);
     if (e.RepoTags != null && (!Array.isArray(e.RepoTags) || e.RepoTags.some((t) => typeof t !== 'string'))) throw invalid(where, `manifest.json entry ${i} has an invalid RepoTags list`);
+    if (configNameDigest(e.Config) === undefined) {
+      throw invalid(where, `manifest.json entry ${i}: config "${e.Config.slice(0, 100)}" is not named by its digest (<hex>.json or blobs/<algorithm>/<hex>)`, { entry: e.Config.slice(0, 100) });
+    }
+    for (const t of (e.RepoTags ?? []) as string[]) checkImageName(t, where, `manifest.json entry ${i} RepoTags`);
     return e as SaveManifestEntry;
   });
+}
+
+/** The digest a config entry's name claims: `<64 hex>.json` (docker save before 25) or `blobs/sha256/<hex>`. */
+export function configNameDigest(name: string): Digest | undefined {
+  const n = name.startsWith('./') ? name.slice(2) : name;
+  if (/^[0-9a-f]{64}\.json$/.test(n)) return `sha256:${n.slice(0, 64)}` as Digest;
+  return digestFromBlobPath(n);
+}
+
+/** An image name read from an archive must be a valid NAME:TAG reference; it is written back as is. */
+export function checkImageName(text: string, where: string, what: string): void {
+  try {
+    parseTaggedName(text);
+  } catch (e) {
+    const why = e instanceof DsvError ? e.message.replace(/^invalid image name "[^]*?": /, '') : String(e);
+    throw invalid(where, `${what}: "${text.slice(0, 100)}" is not a valid image name (${why})`, { name: text.slice(0, 100) });
+  }
+}
+
+/** The `repositories` file ({repo: {tag: id}}): every repo:tag must be a valid name. */
+export function checkRepositories(doc: unknown, where: string): Record<string, Record<string, string>> {
+  if (!isObject(doc)) throw invalid(where, 'repositories is not a JSON object');
+  for (const [repo, tags] of Object.entries(doc)) {
+    if (!isObject(tags)) throw invalid(where, `repositories: "${repo.slice(0, 100)}" does not map tags to ids`);
+    for (const [tag, id] of Object.entries(tags)) {
+      if (typeof id !== 'string') throw invalid(where, `repositories: ${repo.slice(0, 100)}:${tag.slice(0, 100)} does not map to an id`);
+      checkImageName(`${repo}:${tag}`, where, 'repositories');
+    }
+  }
+  return doc as Record<string, Record<string, string>>;
 }
 
 export function diffIdsOf(config: Buffer, where: string): Digest[] {
@@ -118,12 +152,16 @@ export class DockerSaveArchive {
     let repositories: Record<string, Record<string, string>> | undefined;
     if (tar.has('repositories')) {
       const r = parseJson(await tar.readEntry('repositories', MAX_MANIFEST_JSON, 'repositories'), `${where}: repositories`);
-      if (isObject(r)) repositories = r as Record<string, Record<string, string>>;
+      repositories = checkRepositories(r, where);
     }
     let ociIndex: Record<string, unknown> | undefined;
     if (tar.has('index.json')) {
       const r = parseJson(await tar.readEntry('index.json', Limits.manifestBytes, 'index.json'), `${where}: index.json`);
       if (!isObject(r) || !Array.isArray(r.manifests)) throw invalid(where, 'index.json has no manifests list');
+      for (const d of r.manifests) {
+        const n = isObject(d) && isObject(d.annotations) ? d.annotations['io.containerd.image.name'] : undefined;
+        if (typeof n === 'string') checkImageName(n, where, 'index.json io.containerd.image.name');
+      }
       ociIndex = r;
     }
     const layout: SaveLayout = manifest.some((m) => digestFromBlobPath(m.Config)) || ociIndex ? 'oci' : 'legacy';
@@ -138,8 +176,8 @@ export class DockerSaveArchive {
       }
       const configBytes = await tar.readEntry(entry.Config, Limits.configBytes, 'config');
       const configDigest = digestOf(configBytes);
-      const named = digestFromBlobPath(configEntry.name) ?? (/^[0-9a-f]{64}\.json$/.test(configEntry.name) ? (`sha256:${configEntry.name.slice(0, 64)}` as Digest) : undefined);
-      if (named && named !== configDigest) {
+      const named = configNameDigest(configEntry.name);
+      if (named !== configDigest) {
         throw new DsvError('DigestMismatch', `${where}: config "${configEntry.name}" has digest ${configDigest}, not the ${named} its name claims`, { path: where, entry: configEntry.name, digest: named, actual: configDigest });
       }
       const diffIds = diffIdsOf(configBytes, `${where}: config "${configEntry.name}"`);
@@ -211,11 +249,8 @@ export class DockerSaveArchive {
       const e = this.tar.get(name);
       if (!e || e.type !== 'file' || e.size > Limits.manifestBytes) continue;
       const bytes = await this.tar.readEntry(name, Limits.manifestBytes, 'manifest');
-      if (digestOf(bytes, parseDigest(desc.digest).algorithm) !== desc.digest) {
-        throw new DsvError('DigestMismatch', `${this.path}: manifest blob "${name}" does not match its name`, { path: this.path, entry: name });
-      }
-      let doc: unknown;
-      try { doc = JSON.parse(bytes.toString('utf8')); } catch { continue; }
+      checkDescribed(bytes, desc, `${this.path}: manifest blob "${name}"`, { path: this.path, entry: name });
+      const doc = parseJson(bytes, `${this.path}: manifest blob "${name}"`, 'ManifestInvalid');
       if (!isObject(doc)) continue;
       if (Array.isArray(doc.manifests) && depth < Limits.indexDepth) {
         for (const c of doc.manifests) queue.push({ d: c, depth: depth + 1 });

@@ -3,7 +3,7 @@
 // point at a manifest or at an index (several platforms).
 import { createReadStream } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   DsvError,
@@ -11,6 +11,7 @@ import {
   MediaTypes,
   digestOf,
   parseDigest,
+  registerCleanup,
   type Descriptor,
   type Digest,
   type ImageDestination,
@@ -20,7 +21,7 @@ import {
   type Transport,
 } from '@dsv/core';
 import { TarIndex, tarChunks, writeTarFile, type TarAddition } from './tar.js';
-import { blobPath, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, siblingTemp, storeVerified, writeAtomic } from './util.js';
+import { blobPath, checkDescribed, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, removeNow, siblingTemp, storeVerified, sweepBeside, writeAtomic } from './util.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 const LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
@@ -152,22 +153,31 @@ export class OciLayoutSource implements ImageSource {
 
   async getManifest(instanceDigest?: Digest): Promise<{ bytes: Uint8Array; mediaType: string }> {
     const d = instanceDigest ?? this.descriptor.digest;
-    const bytes = await this.store.read(blobPath(d), Limits.manifestBytes, 'manifest');
+    const rel = blobPath(d);
+    const bytes = await this.store.read(rel, Limits.manifestBytes, 'manifest');
+    // The top-level descriptor comes from index.json: its digest and size must describe these bytes.
+    const expected = instanceDigest === undefined ? { digest: d, size: this.descriptor.size } : { digest: d };
+    checkDescribed(bytes, expected, `${this.store.where}: manifest ${rel}`, { path: this.store.where, entry: rel });
     let mediaType = instanceDigest === undefined ? this.descriptor.mediaType : MediaTypes.OciManifest;
     try {
       const doc = JSON.parse(bytes.toString('utf8'));
       if (isObject(doc) && typeof doc.mediaType === 'string') mediaType = doc.mediaType;
       else if (isObject(doc) && Array.isArray(doc.manifests)) mediaType = MediaTypes.OciIndex;
     } catch {
-      /* callers parse and report */
+      /* callers parse (strictly) and report */
     }
     return { bytes, mediaType };
   }
 
   async getBlob(descriptor: Descriptor): Promise<Readable> {
     const rel = blobPath(descriptor.digest);
-    if ((await this.store.sizeOf(rel)) === undefined) {
+    const size = await this.store.sizeOf(rel);
+    if (size === undefined) {
       throw new DsvError('NotFound', `${this.store.where}: blob ${descriptor.digest} is not in the layout`, { digest: descriptor.digest });
+    }
+    // Cheap and early; the digest is checked by every reader as the bytes stream (see ImageSource.getBlob).
+    if (size !== descriptor.size) {
+      throw new DsvError('SizeMismatch', `${this.store.where}: blob ${rel} is ${size} bytes, but its descriptor says ${descriptor.size}`, { path: this.store.where, digest: descriptor.digest, expectedSize: descriptor.size, actualSize: size });
     }
     return this.store.open(rel);
   }
@@ -241,7 +251,13 @@ export class OciLayoutWriter {
 }
 
 class OciDestination implements ImageDestination {
-  constructor(readonly reference: ImageReference, private readonly writer: OciLayoutWriter, private readonly onCommit?: () => Promise<void>, private readonly onClose?: () => Promise<void>) {}
+  private committed = false;
+  constructor(
+    readonly reference: ImageReference,
+    private readonly writer: OciLayoutWriter,
+    private readonly onCommit?: () => Promise<void>,
+    private readonly onClose?: (committed: boolean) => Promise<void>,
+  ) {}
   supportedManifestMediaTypes(): string[] {
     return [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
   }
@@ -257,9 +273,10 @@ class OciDestination implements ImageDestination {
   async commit(): Promise<void> {
     if (this.onCommit) await this.onCommit();
     else await this.writer.finish();
+    this.committed = true;
   }
   async close(): Promise<void> {
-    await this.onClose?.();
+    await this.onClose?.(this.committed);
   }
 }
 
@@ -289,10 +306,30 @@ class OciRef implements ImageReference {
 
   async newDestination(ctx?: SystemContext): Promise<ImageDestination> {
     if (this.transport.name === 'oci') {
+      // A directory this destination creates is removed again unless something is committed to it.
+      const created = !(await exists(this.path));
       await ensureDirectory(this.path);
-      const store = new DirStore(this.path);
-      const index = (await store.sizeOf('index.json')) !== undefined ? await readIndex(store) : undefined;
-      return new OciDestination(this, new OciLayoutWriter(this.path, store, index, this.tag));
+      const dir = this.path;
+      const unregister = created ? registerCleanup(() => removeNow(dir)) : () => undefined;
+      try {
+        const store = new DirStore(dir);
+        const index = (await store.sizeOf('index.json')) !== undefined ? await readIndex(store) : undefined;
+        if (!created) for (const alg of await readdir(join(dir, 'blobs')).catch(() => [] as string[])) await sweepBeside(join(dir, 'blobs', alg));
+        const close = async (committed: boolean) => {
+          if (created && !committed) await rm(dir, { recursive: true, force: true });
+          unregister();
+        };
+        const writer = new OciLayoutWriter(dir, store, index, this.tag);
+        const commit = async () => {
+          await writer.finish();
+          unregister();
+        };
+        return new OciDestination(this, writer, commit, close);
+      } catch (e) {
+        if (created) await rm(dir, { recursive: true, force: true });
+        unregister();
+        throw e;
+      }
     }
     // oci-archive: blobs go to a temp directory beside the file; commit() writes a temp tar (the old
     // archive's entries copied verbatim, plus the new blobs and index.json) and renames it over FILE.
@@ -301,10 +338,15 @@ class OciRef implements ImageReference {
     if (await exists(file)) base = await TarIndex.open(file);
     const store = base ? new TarStore(base) : undefined;
     const index = store ? await readIndex(store) : undefined;
+    await sweepBeside(dirname(file));
     const tmpDir = siblingTemp(file, '.d');
+    let tmpTar: string | undefined;
+    const unregister = registerCleanup(() => {
+      if (tmpTar) removeNow(tmpTar);
+      removeNow(tmpDir);
+    });
     await ensureDirectory(tmpDir);
     const writer = new OciLayoutWriter(tmpDir, store, index, this.tag);
-    let tmpTar: string | undefined;
     ctx?.debug?.(`oci-archive: staging in ${tmpDir}`);
     const commit = async () => {
       const idx = writer.nextIndex();
@@ -338,10 +380,12 @@ class OciRef implements ImageReference {
         throw ioError(`cannot write ${file}`, e, { path: file });
       }
       await rm(tmpDir, { recursive: true, force: true });
+      unregister();
     };
     const close = async () => {
       if (tmpTar) await rm(tmpTar, { force: true });
       await rm(tmpDir, { recursive: true, force: true });
+      unregister();
     };
     return new OciDestination(this, writer, commit, close);
   }

@@ -7,7 +7,7 @@ import { pipeline, finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { DsvError, Limits, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core';
-import { MAX_MANIFEST_JSON, diffIdsOf, parseSaveManifest, type SaveManifestEntry } from './docker-save.js';
+import { MAX_MANIFEST_JSON, checkRepositories, configNameDigest, diffIdsOf, parseSaveManifest, type SaveManifestEntry } from './docker-save.js';
 import { familiarName, familiarRepository, parseTaggedName } from './names.js';
 import { MAX_TAR_ENTRIES, checkEntryName, normaliseEntryName, tarChunks, type TarAddition, type TarEntryType } from './tar.js';
 import { detectCompression, isObject, parseJson, type Compression } from './util.js';
@@ -149,6 +149,10 @@ export async function scanDockerArchiveStream(stream: Readable, opts: ScanOption
     if (e.type !== 'file') throw invalid(`config "${m.Config}" of image ${i} is a ${e.type}, not a regular file`, { entry: m.Config });
     const bytes = metadata.get(name);
     if (!bytes) throw new DsvError('LimitExceeded', `config "${m.Config}" of image ${i} is over the ${maxEntry}-byte limit`, { entry: m.Config });
+    const named = configNameDigest(name);
+    if (named === undefined || (parseDigest(named).algorithm === 'sha256' && named !== e.digest)) {
+      throw new DsvError('DigestMismatch', `the archive stream: config "${m.Config}" of image ${i} has digest ${e.digest}, not the ${named} its name claims`, { entry: m.Config, digest: named, actual: e.digest });
+    }
     configs.set(m.Config, bytes);
     const diffIds = diffIdsOf(bytes, `config "${m.Config}"`);
     if (diffIds.length !== m.Layers.length) throw invalid(`image ${i} lists ${m.Layers.length} layers but its config has ${diffIds.length} diff_ids`);
@@ -161,8 +165,7 @@ export async function scanDockerArchiveStream(stream: Readable, opts: ScanOption
   const scan: ArchiveScan = { manifests, configs, entries, metadata };
   const repos = metadata.get('repositories');
   if (repos) {
-    const r = parseJson(repos, 'repositories');
-    if (isObject(r)) scan.repositories = r as Record<string, Record<string, string>>;
+    scan.repositories = checkRepositories(parseJson(repos, 'repositories'), 'the archive stream');
   }
   const idx = metadata.get('index.json');
   if (idx) {

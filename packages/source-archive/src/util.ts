@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+// Shared helpers of the archive transports: temp files and atomic writes, strict JSON, descriptors.
+import { createWriteStream, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestingStream, DsvError, parseDigest, type Descriptor, type Digest } from '@dsv/core';
+import { DigestingStream, DsvError, digestOf, parseDigest, parseJsonStrict, pidTempName, registerCleanup, sweepStaleTemps, type Descriptor, type Digest } from '@dsv/core';
 
 export const GZIP_MAGIC = [0x1f, 0x8b];
 export const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -17,9 +17,27 @@ export function detectCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
-/** A temp name beside `path`, hidden, unique: `.name.dsv-<rand><suffix>`. */
-export function siblingTemp(path: string, suffix: string): string {
-  return join(dirname(path), `.${basename(path)}.dsv-${randomBytes(6).toString('hex')}${suffix}`);
+/**
+ * A temp name beside `path`, hidden, unique, naming this process: `.name.dsv-<pid>-<rand><suffix>`.
+ * The first time a directory gets one, temps there of processes that are gone are swept (see sweepBeside).
+ */
+export function siblingTemp(path: string, suffix: '.tmp' | '.d'): string {
+  return pidTempName(path, suffix);
+}
+
+const swept = new Set<string>();
+
+/** Once per directory per process: removes temps that killed dsv processes left there. */
+export async function sweepBeside(dir: string): Promise<void> {
+  const d = resolve(dir);
+  if (swept.has(d)) return;
+  swept.add(d);
+  await sweepStaleTemps(d);
+}
+
+/** rm -rf now, for cleanup actions (which must be synchronous). */
+export function removeNow(path: string): void {
+  rmSync(path, { recursive: true, force: true });
 }
 
 export async function exists(path: string): Promise<boolean> {
@@ -45,7 +63,9 @@ export function ioError(what: string, e: unknown, details: Record<string, unknow
 export async function storeVerified(descriptor: Pick<Descriptor, 'digest' | 'size'>, stream: Readable, target: string): Promise<void> {
   parseDigest(descriptor.digest);
   await ensureDirectory(dirname(target));
+  await sweepBeside(dirname(target));
   const tmp = siblingTemp(target, '.tmp');
+  const unregister = registerCleanup(() => removeNow(tmp));
   try {
     await pipeline(stream, new DigestingStream({ digest: descriptor.digest, size: descriptor.size, name: descriptor.digest }), createWriteStream(tmp));
     await fsyncFile(tmp);
@@ -53,6 +73,8 @@ export async function storeVerified(descriptor: Pick<Descriptor, 'digest' | 'siz
   } catch (e) {
     await rm(tmp, { force: true });
     throw ioError(`cannot store blob ${descriptor.digest}`, e, { digest: descriptor.digest });
+  } finally {
+    unregister();
   }
 }
 
@@ -68,6 +90,7 @@ export async function fsyncFile(path: string): Promise<void> {
 /** Writes small bytes atomically (temp + fsync + rename). */
 export async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
   const tmp = siblingTemp(target, '.tmp');
+  const unregister = registerCleanup(() => removeNow(tmp));
   try {
     const fh = await open(tmp, 'w');
     try {
@@ -80,14 +103,28 @@ export async function writeAtomic(target: string, bytes: Uint8Array): Promise<vo
   } catch (e) {
     await rm(tmp, { force: true });
     throw ioError(`cannot write ${target}`, e, { path: target });
+  } finally {
+    unregister();
   }
 }
 
 export function parseJson(bytes: Uint8Array, what: string, code: 'ArchiveInvalid' | 'ManifestInvalid' | 'ConfigInvalid' = 'ArchiveInvalid'): unknown {
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (e) {
-    throw new DsvError(code, `${what} is not valid JSON: ${(e as Error).message}`, { entry: what });
+  // Strict: a key named twice is refused (readers disagree on which one counts).
+  return parseJsonStrict(Buffer.from(bytes).toString('utf8'), what, code);
+}
+
+/**
+ * Bytes read for a descriptor must be what it names: hashed with its algorithm, and (when the size is
+ * known) exactly that long. A layout's index.json is believed about nothing.
+ */
+export function checkDescribed(bytes: Uint8Array, expected: { digest: string; size?: number }, what: string, details: Record<string, unknown> = {}): void {
+  const { algorithm } = parseDigest(expected.digest);
+  if (expected.size !== undefined && bytes.length !== expected.size) {
+    throw new DsvError('SizeMismatch', `${what}: ${bytes.length} bytes, but its descriptor says ${expected.size}`, { ...details, digest: expected.digest, expectedSize: expected.size, actualSize: bytes.length });
+  }
+  const actual = digestOf(bytes, algorithm);
+  if (actual !== expected.digest) {
+    throw new DsvError('DigestMismatch', `${what}: the bytes hash to ${actual}, not the ${expected.digest} its descriptor names`, { ...details, digest: expected.digest, actual });
   }
 }
 
