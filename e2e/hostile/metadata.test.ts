@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { writeOciImage } from '../cli/oci-layout.js';
+import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bins = {
@@ -40,8 +40,8 @@ beforeAll(async () => {
   gpg = makeGpgHome({ withKey: { name: 'Hostile Signer', email: 'hostile@dsv.invalid', passphrase: PASS } });
   env = { ...process.env, DSV_GPG_DATASTORE: gpg.home, DSV_KEYPASS: PASS };
   delete env.DSV_SIGNER_PLUGINS;
-  await writeOciImage(join(work, 'a'), 'v1', { layers: [{ 'etc/hello': 'hello A\n' }] });
-  await writeOciImage(join(work, 'b'), 'v1', { layers: [{ 'etc/hello': 'hello B\n' }] });
+  writeOciLayout(join(work, 'a'), { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'hello A\n' }] }), tag: 'v1' });
+  writeOciLayout(join(work, 'b'), { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'hello B\n' }] }), tag: 'v1' });
   const s = bin('dsv', ['sign', '--key', gpg.keyId, `oci:${join(work, 'b')}:v1`, `oci:${join(work, 'b')}:signed`]);
   expect(s.code, s.all).toBe(0);
 });
