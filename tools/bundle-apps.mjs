@@ -16,8 +16,9 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const APPS = [
-  // `dsv copy` and `dsv docker-plugin` load those apps by package name at run time (a one-way dependency).
-  { app: 'cli', entries: ['dsv', 'legacy'], external: ['@dsv/copy', '@dsv/docker-plugin'] },
+  // Every job is @dsv/runtime's, so each app bundles what it starts and needs no other app: the cli's bundle
+  // runs `dsv copy` and the Docker CLI plugins that `dsv docker-plugin install` puts in place (entry plugin).
+  { app: 'cli', entries: ['dsv', 'legacy', 'plugin'], external: [] },
   { app: 'copy', entries: ['copy'], external: [] },
   { app: 'docker-plugin', entries: ['main'], external: [] },
 ];

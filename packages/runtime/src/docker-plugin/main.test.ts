@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { dockerPluginCommand, main, type MainIo } from './index.js';
+import { dockerPluginCommand, dockerPluginMain as main, type MainIo } from './index.js';
 
 function io(env: NodeJS.ProcessEnv = {}): MainIo & { out(): string; err(): string } {
   const stdout = new PassThrough();
@@ -72,17 +72,20 @@ describe('main', () => {
   });
 });
 
+/** Launchers as an app passes them (the cli's own bin/ files). */
+const launchers = { sign: '/opt/dsv/apps/cli/bin/docker-cli-plugin-sign.js', verify: '/opt/dsv/apps/cli/bin/docker-cli-plugin-verify.js' };
+
 describe('dockerPluginCommand', () => {
   test('install twice is harmless; uninstall removes only ours', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'dsv-plug-')), 'cli-plugins');
     for (let i = 0; i < 2; i++) {
       const t = io();
-      expect(await dockerPluginCommand(['install', '--dir', dir], t)).toBe(0);
+      expect(await dockerPluginCommand(['install', '--dir', dir], t, launchers)).toBe(0);
       expect(t.out()).toContain(join(dir, 'docker-sign'));
     }
     for (const n of ['docker-sign', 'docker-verify']) {
       expect(statSync(join(dir, n)).mode & 0o111).not.toBe(0);
-      expect(readFileSync(join(dir, n), 'utf8')).toMatch(/docker-plugin\/bin\/docker-(sign|verify)\.js/);
+      expect(readFileSync(join(dir, n), 'utf8')).toMatch(/cli\/bin\/docker-cli-plugin-(sign|verify)\.js/);
     }
     const u = io();
     expect(await dockerPluginCommand(['uninstall', `--dir=${dir}`], u)).toBe(0);
@@ -96,14 +99,14 @@ describe('dockerPluginCommand', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
     writeFileSync(join(dir, 'docker-sign'), '#!/bin/sh\necho other\n');
     const t = io();
-    expect(await dockerPluginCommand(['install', '--dir', dir], t)).toBe(2);
+    expect(await dockerPluginCommand(['install', '--dir', dir], t, launchers)).toBe(2);
     expect(t.err()).toMatch(/was not installed by dsv/);
     expect(readFileSync(join(dir, 'docker-sign'), 'utf8')).toContain('echo other');
   });
   test('defaults to DOCKER_CONFIG/cli-plugins; usage errors exit 2', async () => {
     const cfg = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
     const t = io({ DOCKER_CONFIG: cfg });
-    expect(await dockerPluginCommand(['install'], t)).toBe(0);
+    expect(await dockerPluginCommand(['install'], t, launchers)).toBe(0);
     expect(existsSync(join(cfg, 'cli-plugins', 'docker-verify'))).toBe(true);
     expect(await dockerPluginCommand([], io())).toBe(2);
     expect(await dockerPluginCommand(['frobnicate'], io())).toBe(2);

@@ -3,38 +3,27 @@
  * key resolution and report formatting. Loaded lazily by main.ts, so answering the Docker CLI's
  * metadata probe stays fast.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DsvError, isDsvError, isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { DsvError, isDsvError, isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type SystemContext, type VerifyResult } from '@dsv/core';
+import type { LocalStore } from '@dsv/source-repository';
+import { createContext, createVerifyFunction, type CliContext } from '../context.js';
+import { runSign, runVerify, verifyLocalImage } from '../commands.js';
+import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
+import { Output, isInteractive, type CliIo } from '../io.js';
+import { promptSecretOnTty, resolveKey } from '../keys.js';
+import { createProgress } from '../progress.js';
 import {
-  ExitCodes,
-  Output,
-  createContext,
-  createProgress,
-  createVerifyFunction,
-  dockerStoreReadable,
-  exitCodeFor,
   formatSignStart,
   formatSignText,
   formatVerifyText,
-  isInteractive,
-  promptSecretOnTty,
-  resolveKey,
-  runSign,
-  runVerify,
   signReportJson,
   verifyFailureLines,
   verifyReportJson,
-  worstExitCode,
-  type CliContext,
-  type CliIo,
   type SignSummary,
   type VerifyOutcome,
-} from '@dsv/cli';
+} from '../report.js';
 import { formatHelp, formatUsageError, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
-import { resolveDockerEndpoint, type DockerEndpoint, type DockerGlobals } from './docker-context.js';
-import { daemonInfo } from './engine.js';
-import { buildPluginEnv } from './plugin-env.js';
+import { engineEndpoint, resolveDockerEndpoint, type DockerCliEndpoint, type DockerGlobals } from './docker-context.js';
 import { SIGN_SPEC, VERIFY_SPEC } from './specs.js';
 
 export interface RunOptions {
@@ -75,12 +64,21 @@ function checkCommon(spec: CommandSpec, a: ParsedArgs): void {
   for (const p of a.positionals) if (p.trim() === '') throw new Error(`"${spec.name}" was given an empty image name`);
 }
 
+/**
+ * What the plugin knows better than the environment: the endpoint the Docker CLI resolved (typed, so a
+ * DOCKER_TLS_VERIFY left in the shell cannot turn a plain context into TLS) and, unless
+ * DSV_CREDENTIALS_STORE says otherwise, the credentials of that CLI's config directory.
+ */
+function pluginSystem(ep: DockerCliEndpoint, env: NodeJS.ProcessEnv): Partial<SystemContext> {
+  return { dockerEndpoint: engineEndpoint(ep), credentialsStore: env.DSV_CREDENTIALS_STORE || join(ep.configDir, 'config.json') };
+}
+
 /** A registry reference for what the user typed (a docker:// prefix is accepted and kept). */
 function remoteRef(image: string): string {
   return image.startsWith('docker://') ? image : `docker://${image}`;
 }
 
-function describeEndpoint(ep: DockerEndpoint): string {
+function describeEndpoint(ep: DockerCliEndpoint): string {
   return `Docker endpoint ${ep.host} (from ${ep.source}${ep.tlsVerify ? ', TLS verified' : ''}); docker config ${ep.configDir}`;
 }
 
@@ -107,16 +105,14 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
   if (io.env.DSV_KEYPASS) out.addSecret(io.env.DSV_KEYPASS);
   const progress = createProgress(io.stderr, !json);
   out.beforeStderr = () => progress.clear();
-  let cleanup = () => {};
   let source = '';
   let destination = '';
   try {
     const ep = resolveDockerEndpoint(opts.globals, io.env);
-    const penv = buildPluginEnv(ep, io.env);
-    cleanup = penv.cleanup;
     out.debug(describeEndpoint(ep));
     const ctx: CliContext = await (opts.contextFactory ?? createContext)({
-      env: penv.env,
+      env: io.env,
+      system: pluginSystem(ep, io.env),
       debug: out.debug,
       insecureRegistries: list(a.values['insecure-registry']),
       ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
@@ -149,7 +145,7 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
         ...(str(a.values['key-type']) !== undefined ? { keyType: str(a.values['key-type'])! } : {}),
         ...(str(a.values['passphrase-file']) !== undefined ? { passphraseFile: str(a.values['passphrase-file'])! } : {}),
       },
-      penv.env,
+      io.env,
       { interactive: isInteractive(io), promptSecret: (q) => promptSecretOnTty(q, io.stdin, io.stderr) },
       '--key',
     );
@@ -181,45 +177,11 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
     out.error(e);
     if (json) out.out(`${JSON.stringify(signReportJson(undefined, { source: source || image, destination: destination || destArg || image }, e), null, 2)}\n`);
     return exitCodeFor(e);
-  } finally {
-    cleanup();
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // docker verify
-
-export interface LocalStore {
-  /** `docker-storage` when the on-disk store can be read, else `docker-daemon`. */
-  transport: 'docker-storage' | 'docker-daemon';
-  root?: string;
-  why: string;
-}
-
-/**
- * Where local images are read from: Docker's store on disk (DSV_DOCKER_ROOT, else the daemon's
- * DockerRootDir from GET /info) when it is on this machine (a unix socket, or DSV_DOCKER_ROOT given),
- * holds a graph-driver image store and is readable; otherwise the Engine API.
- */
-export async function chooseLocalStore(ep: DockerEndpoint, env: NodeJS.ProcessEnv): Promise<LocalStore> {
-  let root = env.DSV_DOCKER_ROOT || undefined;
-  let driver: string | undefined;
-  if (!root) {
-    if (!ep.host.startsWith('unix://')) return { transport: 'docker-daemon', why: `the daemon at ${ep.host} is not on this machine` };
-    const info = await daemonInfo(ep);
-    // Without the daemon's answer its store is unknown (it need not be /var/lib/docker): let the
-    // Engine API report what is wrong.
-    if (!info?.DockerRootDir) return { transport: 'docker-daemon', why: `the daemon at ${ep.host} did not say where its store is (GET /info)` };
-    root = info.DockerRootDir;
-    driver = info.Driver;
-    const snapshotter = info?.DriverStatus?.some(([k, v]) => k === 'driver-type' && /snapshotter/.test(String(v)));
-    if (snapshotter) return { transport: 'docker-daemon', root, why: `the daemon uses the containerd image store (${driver})` };
-  }
-  const readable = dockerStoreReadable({ DSV_DOCKER_ROOT: root });
-  if (!readable.readable) return { transport: 'docker-daemon', root, why: readable.why };
-  if (driver && !existsSync(join(root, 'image', driver))) return { transport: 'docker-daemon', root, why: `${root}/image/${driver} does not exist` };
-  return { transport: 'docker-storage', root, why: readable.why };
-}
 
 export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions): Promise<number> {
   const parsed = parseOrReport(VERIFY_SPEC, argv, io, (a) => {
@@ -238,18 +200,16 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
   out.beforeStderr = () => progress.clear();
   const outcomes: VerifyOutcome[] = [];
   const codes: number[] = [];
-  let cleanup = () => {};
-  try {
+  {
     let ctx: CliContext;
     let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
     let store: LocalStore | undefined;
     try {
       const ep = resolveDockerEndpoint(opts.globals, io.env);
-      const penv = buildPluginEnv(ep, io.env);
-      cleanup = penv.cleanup;
       out.debug(describeEndpoint(ep));
       ctx = await (opts.contextFactory ?? createContext)({
-        env: penv.env,
+        env: io.env,
+        system: pluginSystem(ep, io.env),
         debug: out.debug,
         insecureRegistries: list(a.values['insecure-registry']),
         ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
@@ -257,7 +217,8 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
       if (opts.signal) ctx.system.signal = opts.signal;
       verify = await createVerifyFunction(ctx, { trust: list(a.values.trust) });
       if (!remote && a.positionals.some((p) => !p.startsWith('docker://'))) {
-        store = await chooseLocalStore(ep, penv.env);
+        const { chooseLocalStore } = await import('@dsv/source-repository');
+        store = await chooseLocalStore(ctx.system);
         if (store.root) ctx.system.dockerRoot = store.root;
         out.debug(`local images: ${store.transport}: (${store.why})`);
         if (platform) out.debug('--platform applies to registry images only (a local image is a single image)');
@@ -274,7 +235,7 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
         if (remote || input.startsWith('docker://')) {
           result = await runVerify(ctx, remoteRef(input), { verify, ...(platform ? { platform } : {}) });
         } else {
-          result = await verifyLocal(ctx, input, store!, verify, out);
+          result = await verifyLocalImage(ctx, input, store!, { verify }, out.debug);
         }
       } catch (e) {
         progress.clear();
@@ -295,27 +256,5 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
     const code = worstExitCode(codes);
     if (json) out.out(`${JSON.stringify(verifyReportJson(outcomes, code), null, 2)}\n`);
     return code;
-  } finally {
-    cleanup();
   }
-}
-
-async function verifyLocal(
-  ctx: CliContext,
-  input: string,
-  store: LocalStore,
-  verify: Awaited<ReturnType<typeof createVerifyFunction>>,
-  out: Output,
-): Promise<VerifyResult> {
-  if (store.transport === 'docker-storage') {
-    try {
-      return await runVerify(ctx, `docker-storage:${input}`, { verify });
-    } catch (e) {
-      // A store this build cannot read directly (an unsupported driver, devicemapper without dmsetup):
-      // the daemon can still export the image.
-      if (!(isDsvError(e) && e.code === 'Unsupported')) throw e;
-      out.debug(`docker-storage: cannot read ${input} (${e.message}); using the Docker daemon`);
-    }
-  }
-  return runVerify(ctx, `docker-daemon:${input}`, { verify });
 }
