@@ -7,13 +7,12 @@ import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { copyImage, DsvError, isPlatformString, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
 import { createContext, type CliContext } from './context.js';
-import { ExitCodes, exitCodeFor } from './exit-codes.js';
-import { Output, isInteractive, processIo, type CliIo } from './io.js';
-import { promptSecretOnTty, resolveKey } from './keys.js';
+import { ExitCodes } from './exit-codes.js';
+import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
 import { newYargs } from './parser.js';
-import { createProgress } from './progress.js';
 import { errorJson } from './report.js';
+import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
@@ -144,9 +143,9 @@ function mountSource(src: ImageReference, dst: ImageReference): ImageReference |
 }
 
 export async function copyMain(args: string[], io: CliIo = processIo(), prog = 'dsv-copy'): Promise<number> {
-  const out = new Output(io, prog);
-  if (io.env.DSV_KEYPASS) out.addSecret(io.env.DSV_KEYPASS);
   const parsed = await parseCopyArgs(args, prog);
+  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
+  const out = shell.out;
   if (parsed.kind === 'output') {
     out.out(parsed.text);
     return ExitCodes.Ok;
@@ -156,40 +155,30 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     return ExitCodes.Usage;
   }
   const a = parsed.args;
-  out.debugEnabled = a.debug;
-  const progress = createProgress(io.stderr, !a.json);
-  out.beforeStderr = () => progress.clear();
   try {
-    const ctx = await createContext({
-      env: io.env,
-      debug: out.debug,
-      insecureRegistries: a.insecureRegistries,
-      references: [a.source, a.destination],
-      signers: a.command === 'copy' && a.signBy !== undefined,
-      ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
-    });
+    const ctx = await createContext(
+      shell.contextOptions({
+        insecureRegistries: a.insecureRegistries,
+        references: [a.source, a.destination],
+        signers: a.command === 'copy' && a.signBy !== undefined,
+      }),
+    );
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
-    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out) : await copy(ctx, a, io, out);
-    progress.clear();
+    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out) : await copy(ctx, a, shell);
+    shell.progress.clear();
     return code;
   } catch (e) {
-    progress.clear();
-    out.error(e);
-    if (a.json) out.out(`${JSON.stringify({ command: a.command, ok: false, error: errorJson(e) }, null, 2)}\n`);
-    return exitCodeFor(e);
+    return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
 }
 
-async function copy(ctx: CliContext, a: CopyArgs, io: CliIo, out: Output): Promise<number> {
+async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell): Promise<number> {
+  const out = shell.out;
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
   let sign: { signer: Awaited<ReturnType<ReturnType<CliContext['signers']['get']>['createSigner']>>; kind: SignatureKind } | undefined;
   if (a.signBy !== undefined) {
-    const key = await resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, io.env, {
-      interactive: isInteractive(io),
-      promptSecret: (q) => promptSecretOnTty(q, io.stdin, io.stderr),
-    }, '--sign-by');
-    out.addSecret(key.passphrase);
+    const key = await shell.resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
     const plugin = ctx.signers.get(key.keyType);
     const settings = ctx.signerSettings[plugin.type];
     const signer = await plugin.createSigner({ key: key.key, passphrase: key.passphrase, ...(settings && Object.keys(settings).length ? { settings } : {}) });

@@ -3,28 +3,15 @@
  *   dsv sign SRC [DEST]   dsv verify IMAGE...   dsv inspect IMAGE   dsv copy …   dsv docker-plugin install|uninstall
  */
 import type { Argv } from 'yargs';
-import { isPlatformString, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { isPlatformString, type SignatureKind } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
-import { runInspect, runSign, runVerify } from './commands.js';
-import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
-import { promptSecretOnTty, resolveKey } from './keys.js';
-import { Output, isInteractive, processIo, type CliIo } from './io.js';
-import { createProgress } from './progress.js';
-import {
-  errorJson,
-  formatInspectText,
-  formatSignStart,
-  formatSignText,
-  formatVerifyText,
-  inspectReportJson,
-  signReportJson,
-  verifyFailureLines,
-  verifyReportJson,
-  type SignSummary,
-  type VerifyOutcome,
-} from './report.js';
+import { runInspect, runVerify } from './commands.js';
+import { ExitCodes } from './exit-codes.js';
+import { processIo, type CliIo } from './io.js';
+import { errorJson, formatInspectText, inspectReportJson } from './report.js';
+import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
@@ -156,10 +143,6 @@ export async function parseDsvArgs(args: string[]): Promise<ParsedDsv> {
   }
 }
 
-function writeJson(out: Output, value: unknown): void {
-  out.out(`${JSON.stringify(value, null, 2)}\n`);
-}
-
 /** What `dsv` needs from the app that runs it. */
 export interface DsvOptions {
   /** Builds the context (tests inject their own). */
@@ -179,132 +162,65 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
   const options: DsvOptions = typeof opts === 'function' ? { contextFactory: opts } : opts;
   const contextFactory = options.contextFactory ?? createContext;
   if (args[0] === 'copy' || args[0] === 'docker-plugin') return runNested(args[0], args.slice(1), io, options);
-  const out = new Output(io, 'dsv');
-  if (io.env.DSV_KEYPASS) out.addSecret(io.env.DSV_KEYPASS);
   const parsed = await parseDsvArgs(args);
-  if (parsed.kind === 'output') {
-    out.out(parsed.text);
-    return ExitCodes.Ok;
-  }
-  if (parsed.kind === 'error') {
+  if (parsed.kind !== 'run') {
+    const out = new CommandShell(io, { prog: 'dsv' }).out;
+    if (parsed.kind === 'output') {
+      out.out(parsed.text);
+      return ExitCodes.Ok;
+    }
     out.err(`dsv: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\ndsv: see dsv --help\n`);
     return ExitCodes.Usage;
   }
   const a = parsed.args;
-  out.debugEnabled = a.debug;
   if (a.command === 'copy') return runNested('copy', a.rest, io, options);
-  const progress = createProgress(io.stderr, !a.json);
-  out.beforeStderr = () => progress.clear();
+  const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug });
   let ctx: CliContext;
   try {
-    ctx = await contextFactory({
-      env: io.env,
-      debug: out.debug,
-      insecureRegistries: a.insecureRegistries,
-      references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
-      ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
-    });
+    ctx = await contextFactory(
+      shell.contextOptions({
+        insecureRegistries: a.insecureRegistries,
+        references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
+      }),
+    );
   } catch (e) {
-    out.error(e);
-    if (a.json) writeJson(out, { command: a.command, ok: false, error: errorJson(e) });
-    return exitCodeFor(e);
+    return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
   switch (a.command) {
     case 'sign':
-      return dsvSign(ctx, a, io, out, progress);
-    case 'verify':
-      return dsvVerify(ctx, a, out, progress);
+      return shell.sign(
+        async () => {
+          const key = await shell.resolveKey(
+            { ...(a.key !== undefined ? { key: a.key } : {}), ...(a.keyType !== undefined ? { keyType: a.keyType } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) },
+            '--key',
+          );
+          return { ctx, options: { source: a.source, destination: a.destination, key, kind: a.signatureType, dryRun: a.dryRun, ...(a.platform ? { platform: a.platform } : {}) } };
+        },
+        { input: () => a },
+      );
+    case 'verify': {
+      let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
+      try {
+        verify = await createVerifyFunction(ctx, { trust: a.trust });
+      } catch (e) {
+        return shell.verifyFailed(a.images, e);
+      }
+      return shell.verifyEach(a.images, (input) => runVerify(ctx, input, { verify, ...(a.platform ? { platform: a.platform } : {}) }));
+    }
     case 'inspect':
-      return dsvInspect(ctx, a, out, progress);
+      return dsvInspect(ctx, a, shell);
   }
 }
 
-async function dsvSign(ctx: CliContext, a: DsvSignArgs, io: CliIo, out: Output, progress: ReturnType<typeof createProgress>): Promise<number> {
-  let summary: SignSummary | undefined;
-  try {
-    const key = await resolveKey(
-      { ...(a.key !== undefined ? { key: a.key } : {}), ...(a.keyType !== undefined ? { keyType: a.keyType } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) },
-      io.env,
-      { interactive: isInteractive(io), promptSecret: (q) => promptSecretOnTty(q, io.stdin, io.stderr) },
-      '--key',
-    );
-    out.addSecret(key.passphrase);
-    summary = await runSign(ctx, {
-      source: a.source,
-      destination: a.destination,
-      key,
-      kind: a.signatureType,
-      dryRun: a.dryRun,
-      collectLayers: a.debug && !a.json,
-      ...(a.platform ? { platform: a.platform } : {}),
-      onStart: ({ source, destination, key: info, kind }) => {
-        if (!a.json) out.out(formatSignStart(source.toString(), destination.toString(), info, kind));
-      },
-    });
-    progress.clear();
-    if (a.json) writeJson(out, signReportJson(summary, a));
-    else {
-      out.out('Integrity check passed.\n');
-      out.out(formatSignText(summary, { debug: a.debug }));
-    }
-    return ExitCodes.Ok;
-  } catch (e) {
-    progress.clear();
-    out.error(e);
-    if (a.json) writeJson(out, signReportJson(undefined, a, e));
-    return exitCodeFor(e);
-  }
-}
-
-async function dsvVerify(ctx: CliContext, a: DsvVerifyArgs, out: Output, progress: ReturnType<typeof createProgress>): Promise<number> {
-  const outcomes: VerifyOutcome[] = [];
-  const codes: number[] = [];
-  let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
-  try {
-    verify = await createVerifyFunction(ctx, { trust: a.trust });
-  } catch (e) {
-    out.error(e);
-    const code = exitCodeFor(e);
-    if (a.json) writeJson(out, verifyReportJson(a.images.map((input) => ({ input, error: e })), code));
-    return code;
-  }
-  for (const input of a.images) {
-    let result: VerifyResult;
-    try {
-      result = await runVerify(ctx, input, { verify, ...(a.platform ? { platform: a.platform } : {}) });
-    } catch (e) {
-      progress.clear();
-      out.error(e, input);
-      outcomes.push({ input, error: e });
-      codes.push(exitCodeFor(e));
-      continue;
-    }
-    progress.clear();
-    outcomes.push({ input, result });
-    if (!a.json) out.out(formatVerifyText(result, { debug: a.debug }));
-    if (!result.ok) {
-      for (const line of verifyFailureLines(result)) out.err(`dsv: error: ${line}\n`);
-      codes.push(ExitCodes.NotTrusted);
-    } else codes.push(ExitCodes.Ok);
-  }
-  const code = worstExitCode(codes);
-  if (a.json) writeJson(out, verifyReportJson(outcomes, code));
-  return code;
-}
-
-async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, out: Output, progress: ReturnType<typeof createProgress>): Promise<number> {
+async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {
   try {
     const verify = await createVerifyFunction(ctx, { trust: a.trust });
     const result = await runInspect(ctx, a.image, { verify, ...(a.platform ? { platform: a.platform } : {}) });
-    progress.clear();
-    if (a.json) writeJson(out, inspectReportJson(a.image, result));
-    else out.out(formatInspectText(result, { debug: a.debug }));
+    shell.progress.clear();
+    if (a.json) shell.writeJson(inspectReportJson(a.image, result));
+    else shell.out.out(formatInspectText(result, { debug: a.debug }));
     return ExitCodes.Ok;
   } catch (e) {
-    progress.clear();
-    out.error(e);
-    if (a.json) writeJson(out, { command: 'inspect', ok: false, input: a.image, error: errorJson(e) });
-    return exitCodeFor(e);
+    return shell.fail(e, () => ({ command: 'inspect', ok: false, input: a.image, error: errorJson(e) }));
   }
 }
-

@@ -53,6 +53,7 @@ export {
 export * from './report.js';
 export { createProgress, formatBytes, renderProgress, type Progress } from './progress.js';
 export { Output, isInteractive, processIo, secretsInArgs, type CliIo } from './io.js';
+export { CommandShell, type ShellOptions } from './shell.js';
 export {
   dockerSignMain,
   dockerVerifyMain,

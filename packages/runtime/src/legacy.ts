@@ -8,17 +8,15 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
-import { DsvError, type SignatureKind, type VerifyResult } from '@dsv/core';
+import { DsvError, type SignatureKind } from '@dsv/core';
 import type { LocalStore } from '@dsv/source-repository';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
 import { newYargs } from './parser.js';
-import { runSign, runVerify, verifyLocalImage } from './commands.js';
-import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
-import { promptSecretOnTty, resolveKey } from './keys.js';
-import { Output, isInteractive, processIo, secretsInArgs, type CliIo } from './io.js';
-import { createProgress, type Progress } from './progress.js';
-import { formatSignStart, formatSignText, formatVerifyText, verifyFailureLines } from './report.js';
+import { runVerify, verifyLocalImage } from './commands.js';
+import { ExitCodes } from './exit-codes.js';
+import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
+import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
 
 export type SourceKind = 'registry' | 'repository' | 'archive';
@@ -206,8 +204,8 @@ const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
 };
 
 /** Context options of docker-sign / docker-verify: the transports of their subcommand only. */
-function legacyContextOptions(io: CliIo, out: Output, progress: Progress, source: SourceKind): ContextOptions {
-  return { env: io.env, debug: out.debug, transports: LEGACY_TRANSPORTS[source], ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) };
+function legacyContextOptions(shell: CommandShell, source: SourceKind): ContextOptions {
+  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source] });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,91 +224,50 @@ function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
 }
 
 export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
-  const out = new Output(io, 'docker-sign');
-  for (const s of secretsInArgs(args)) out.addSecret(s);
-  if (io.env.DSV_KEYPASS) out.addSecret(io.env.DSV_KEYPASS);
   const parsed = await parseDockerSignArgs(args);
-  const early = printParsed(out, parsed);
+  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args) });
+  const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
-  out.debugEnabled = a.debug;
-  const progress = createProgress(io.stderr);
-  out.beforeStderr = () => progress.clear();
-  try {
-    const ctx: CliContext = await contextFactory(legacyContextOptions(io, out, progress, a.source));
-    const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
-    const key = await resolveKey(keyOpts, io.env, { interactive: isInteractive(io), promptSecret: (q) => promptSecretOnTty(q, io.stdin, io.stderr) }, '-k/--keyid');
-    out.addSecret(key.passphrase);
-    // Signing in a repository goes through the engine both ways (docker-daemon: -> docker-daemon:).
-    const srcRef = legacyReference(a.source, a.srcImage, { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' });
-    const dst = legacyReference(a.source, a.destImage, { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' });
-    const summary = await runSign(ctx, {
-      source: srcRef,
-      destination: dst,
-      key,
-      kind: a.signatureType,
-      dryRun: a.dryRun,
-      collectLayers: a.debug,
-      onStart: ({ source, destination, key: info, kind }) => {
-        out.out(formatSignStart(source.toString(), destination.toString(), info, kind));
-        out.out(`Verifying Integrity: ${source.toString()} ...\n`);
-      },
-    });
-    progress.clear();
-    out.out('Integrity check passed.\n');
-    out.out(formatSignText(summary, { debug: a.debug }));
-    return ExitCodes.Ok;
-  } catch (e) {
-    progress.clear();
-    out.error(e);
-    return exitCodeFor(e);
-  }
+  // Signing in a repository goes through the engine both ways (docker-daemon: -> docker-daemon:).
+  const where = { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' as const };
+  return shell.sign(
+    async () => {
+      const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source));
+      const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
+      const key = await shell.resolveKey(keyOpts, '-k/--keyid');
+      const source = legacyReference(a.source, a.srcImage, where);
+      const destination = legacyReference(a.source, a.destImage, where);
+      return { ctx, options: { source, destination, key, kind: a.signatureType, dryRun: a.dryRun } };
+    },
+    { input: () => ({ source: a.srcImage, destination: a.destImage }), started: (source) => `Verifying Integrity: ${source} ...\n` },
+  );
 }
 
 export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
-  const out = new Output(io, 'docker-verify');
   const parsed = await parseDockerVerifyArgs(args);
-  const early = printParsed(out, parsed);
+  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug });
+  const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
-  out.debugEnabled = a.debug;
-  const progress = createProgress(io.stderr);
-  out.beforeStderr = () => progress.clear();
-  const codes: number[] = [];
   let ctx: CliContext;
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
   let store: LocalStore | undefined;
   try {
-    ctx = await contextFactory(legacyContextOptions(io, out, progress, a.source));
+    ctx = await contextFactory(legacyContextOptions(shell, a.source));
     verify = await createVerifyFunction(ctx);
     if (a.source === 'repository') {
       const { chooseLocalStore } = await import('@dsv/source-repository');
       store = await chooseLocalStore(ctx.system);
       if (store.root) ctx.system.dockerRoot = store.root;
-      out.debug(`repository: reading ${store.transport}: (${store.why}${store.transport === 'docker-storage' ? '; on-disk integrity' : '; using the Docker engine API'})`);
+      shell.out.debug(`repository: reading ${store.transport}: (${store.why}${store.transport === 'docker-storage' ? '; on-disk integrity' : '; using the Docker engine API'})`);
     }
   } catch (e) {
-    out.error(e);
-    return exitCodeFor(e);
+    return shell.fail(e);
   }
-  for (const image of a.images) {
-    let result: VerifyResult;
-    try {
-      const ref = legacyReference(a.source, image, { ...(a.archive ? { archive: a.archive } : {}), purpose: 'read', ...(store ? { store } : {}) });
-      out.debug(`reading ${ref}`);
-      result = store ? await verifyLocalImage(ctx, image, store, { verify }, out.debug) : await runVerify(ctx, ref, { verify });
-    } catch (e) {
-      progress.clear();
-      out.error(e, image);
-      codes.push(exitCodeFor(e));
-      continue;
-    }
-    progress.clear();
-    out.out(formatVerifyText(result, { debug: a.debug }));
-    if (!result.ok) {
-      for (const line of verifyFailureLines(result)) out.err(`${out.prog}: error: ${line}\n`);
-      codes.push(ExitCodes.NotTrusted);
-    } else codes.push(ExitCodes.Ok);
-  }
-  return worstExitCode(codes);
+  return shell.verifyEach(a.images, async (image) => {
+    const ref = legacyReference(a.source, image, { ...(a.archive ? { archive: a.archive } : {}), purpose: 'read', ...(store ? { store } : {}) });
+    shell.out.debug(`reading ${ref}`);
+    return store ? verifyLocalImage(ctx, image, store, { verify }, shell.out.debug) : runVerify(ctx, ref, { verify });
+  });
 }

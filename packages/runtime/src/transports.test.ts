@@ -37,7 +37,9 @@ describe('transport manifests', () => {
     );
     expect(referencesHelp([...BUILTIN_TRANSPORT_MANIFESTS, vaultManifest])).toContain('docker-storage:NAME:TAG, vault:NAME:TAG.');
     let help = '';
-    await dsvParser().parseAsync(['--help'], {}, (_e: unknown, _a: unknown, out: string) => (help = out));
+    await dsvParser().parseAsync(['--help'], {}, (_e: unknown, _a: unknown, out: string) => {
+      help = out;
+    });
     expect(help.replace(/\s+/g, ' ')).toContain('oci-archive:PATH[:TAG], docker-daemon:NAME:TAG');
   });
 

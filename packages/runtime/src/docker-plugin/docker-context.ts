@@ -150,11 +150,14 @@ function readContext(configDir: string, name: string): Omit<DockerCliEndpoint, '
  * resolved: its files are used where they are (no environment variables, no directory of links).
  */
 export function engineEndpoint(ep: DockerCliEndpoint): DockerEndpoint {
+  // Like the docker CLI, TLS files that do not exist are left out (verification then fails on its own).
+  const file = (f: string | undefined) => (f !== undefined && existsSync(f) ? f : undefined);
+  const [caFile, certFile, keyFile] = [file(ep.caFile), file(ep.certFile), file(ep.keyFile)];
   return {
     host: ep.host,
     tlsVerify: ep.tlsVerify,
-    ...(ep.caFile ? { caFile: ep.caFile } : {}),
-    ...(ep.certFile ? { certFile: ep.certFile } : {}),
-    ...(ep.keyFile ? { keyFile: ep.keyFile } : {}),
+    ...(caFile ? { caFile } : {}),
+    ...(certFile ? { certFile } : {}),
+    ...(keyFile ? { keyFile } : {}),
   };
 }

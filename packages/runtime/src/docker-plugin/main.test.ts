@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -63,6 +65,35 @@ describe('main', () => {
     const sock = join(cfg, 'none.sock');
     expect(await main('verify', ['-H', `unix://${sock}`, 'verify', 'img:1'], t)).toBe(3);
     expect(t.err()).toContain(sock);
+  });
+  // Regression: the endpoint used to reach the transports as DOCKER_* variables, and the Engine client fell
+  // back to the real environment, so a DOCKER_TLS_VERIFY left in the shell made a plain context speak TLS.
+  // The fake daemon (in process) only records the protocol each request arrives in; it answers 404.
+  test('a plain-TCP docker context speaks plain HTTP even with DOCKER_TLS_VERIFY=1 in the environment', async () => {
+    const requests: string[] = [];
+    const server = createHttpServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ message: 'No such image: img:1' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const savedVerify = process.env.DOCKER_TLS_VERIFY;
+    process.env.DOCKER_TLS_VERIFY = '1';
+    try {
+      const port = (server.address() as { port: number }).port;
+      const cfg = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
+      const id = createHash('sha256').update('plain').digest('hex');
+      mkdirSync(join(cfg, 'contexts', 'meta', id), { recursive: true });
+      writeFileSync(join(cfg, 'contexts', 'meta', id, 'meta.json'), JSON.stringify({ Name: 'plain', Endpoints: { docker: { Host: `tcp://127.0.0.1:${port}` } } }));
+      const t = io({ ...viaDocker, DOCKER_CONFIG: cfg, HOME: cfg, DSV_GPG_DATASTORE: cfg, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: join(cfg, 'nowhere') });
+      expect(await main('verify', ['--context', 'plain', 'verify', 'img:1'], t)).toBe(2);
+      expect(t.err()).toContain(`not found in the Docker daemon at tcp://127.0.0.1:${port}`);
+      expect(requests.some((r) => r.includes('/images/img:1/json') || r.includes('/images/img%3A1/json'))).toBe(true);
+    } finally {
+      if (savedVerify === undefined) delete process.env.DOCKER_TLS_VERIFY;
+      else process.env.DOCKER_TLS_VERIFY = savedVerify;
+      await new Promise((r) => server.close(r));
+    }
   });
   test('shell completion lists flags', async () => {
     const t = io();

@@ -1,27 +1,16 @@
 /**
- * `docker sign` and `docker verify`: the plugin commands, composed from @dsv/cli's context, jobs,
- * key resolution and report formatting. Loaded lazily by main.ts, so answering the Docker CLI's
+ * `docker sign` and `docker verify`: the plugin commands, composed from the runtime's context, jobs
+ * and command shell. Loaded lazily by main.ts, so answering the Docker CLI's
  * metadata probe stays fast.
  */
 import { join } from 'node:path';
-import { DsvError, isDsvError, isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type SystemContext, type VerifyResult } from '@dsv/core';
+import { DsvError, isDsvError, isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type SystemContext } from '@dsv/core';
 import type { LocalStore } from '@dsv/source-repository';
 import { createContext, createVerifyFunction, type CliContext } from '../context.js';
-import { runSign, runVerify, verifyLocalImage } from '../commands.js';
-import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
-import { Output, isInteractive, type CliIo } from '../io.js';
-import { promptSecretOnTty, resolveKey } from '../keys.js';
-import { createProgress } from '../progress.js';
-import {
-  formatSignStart,
-  formatSignText,
-  formatVerifyText,
-  signReportJson,
-  verifyFailureLines,
-  verifyReportJson,
-  type SignSummary,
-  type VerifyOutcome,
-} from '../report.js';
+import { runVerify, verifyLocalImage } from '../commands.js';
+import { ExitCodes } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { CommandShell } from '../shell.js';
 import { formatHelp, formatUsageError, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { engineEndpoint, resolveDockerEndpoint, type DockerCliEndpoint, type DockerGlobals } from './docker-context.js';
 import { SIGN_SPEC, VERIFY_SPEC } from './specs.js';
@@ -100,84 +89,52 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
   const debug = a.values.debug === true;
   const platform = str(a.values.platform);
   const [image, destArg] = a.positionals as [string, string | undefined];
-  const out = new Output(io, 'docker sign');
-  out.debugEnabled = debug;
-  if (io.env.DSV_KEYPASS) out.addSecret(io.env.DSV_KEYPASS);
-  const progress = createProgress(io.stderr, !json);
-  out.beforeStderr = () => progress.clear();
+  const shell = new CommandShell(io, { prog: 'docker sign', json, debug });
   let source = '';
   let destination = '';
-  try {
-    const ep = resolveDockerEndpoint(opts.globals, io.env);
-    out.debug(describeEndpoint(ep));
-    const ctx: CliContext = await (opts.contextFactory ?? createContext)({
-      env: io.env,
-      system: pluginSystem(ep, io.env),
-      debug: out.debug,
-      insecureRegistries: list(a.values['insecure-registry']),
-      ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
-    });
-    if (opts.signal) ctx.system.signal = opts.signal;
-
-    // Local (docker-daemon: -> docker-daemon:) unless --remote or the image is not in the daemon.
-    let remote = a.values.remote === true || image.startsWith('docker://');
-    if (!remote) {
-      const local = ctx.parseImage(`docker-daemon:${image}`);
-      try {
-        const src = await local.newSource(ctx.system);
-        await src.close();
-      } catch (e) {
-        if (isDsvError(e) && e.code === 'NotFound') {
-          remote = true;
-          if (!json) out.err(`docker sign: ${image} is not in the local image store (${ep.host}); signing it in its registry\n`);
-        } else if (isDsvError(e) && e.code === 'Network') {
-          throw new DsvError('Network', `${e.message}; give --remote to sign the image in its registry instead`, e.details, { cause: e });
-        } else throw e;
+  let remote = a.values.remote === true || image.startsWith('docker://');
+  return shell.sign(
+    async () => {
+      const ep = resolveDockerEndpoint(opts.globals, io.env);
+      shell.out.debug(describeEndpoint(ep));
+      const ctx: CliContext = await (opts.contextFactory ?? createContext)(
+        shell.contextOptions({ system: pluginSystem(ep, io.env), insecureRegistries: list(a.values['insecure-registry']) }),
+      );
+      if (opts.signal) ctx.system.signal = opts.signal;
+      // Local (docker-daemon: -> docker-daemon:) unless --remote or the image is not in the daemon.
+      if (!remote) {
+        const local = ctx.parseImage(`docker-daemon:${image}`);
+        try {
+          const src = await local.newSource(ctx.system);
+          await src.close();
+        } catch (e) {
+          if (isDsvError(e) && e.code === 'NotFound') {
+            remote = true;
+            if (!json) shell.out.err(`docker sign: ${image} is not in the local image store (${ep.host}); signing it in its registry\n`);
+          } else if (isDsvError(e) && e.code === 'Network') {
+            throw new DsvError('Network', `${e.message}; give --remote to sign the image in its registry instead`, e.details, { cause: e });
+          } else throw e;
+        }
       }
-    }
-    source = remote ? remoteRef(image) : `docker-daemon:${image}`;
-    destination = remote ? remoteRef(destArg ?? image) : `docker-daemon:${destArg ?? image}`;
-    out.debug(`signing ${source} -> ${destination}`);
-
-    const key = await resolveKey(
-      {
-        ...(str(a.values.key) !== undefined ? { key: str(a.values.key)! } : {}),
-        ...(str(a.values['key-type']) !== undefined ? { keyType: str(a.values['key-type'])! } : {}),
-        ...(str(a.values['passphrase-file']) !== undefined ? { passphraseFile: str(a.values['passphrase-file'])! } : {}),
-      },
-      io.env,
-      { interactive: isInteractive(io), promptSecret: (q) => promptSecretOnTty(q, io.stdin, io.stderr) },
-      '--key',
-    );
-    out.addSecret(key.passphrase);
-    const summary: SignSummary = await runSign(ctx, {
-      source,
-      destination,
-      key,
-      kind: (str(a.values['signature-type']) ?? 'sign').toLowerCase() as SignatureKind,
-      dryRun: a.values['dry-run'] === true,
-      collectLayers: debug && !json,
-      ...(platform ? { platform } : {}),
-      onStart: ({ source: s, destination: d, key: info, kind }) => {
-        if (!json) out.out(formatSignStart(s.toString(), d.toString(), info, kind));
-      },
-    });
-    progress.clear();
-    if (json) out.out(`${JSON.stringify(signReportJson(summary, { source, destination }), null, 2)}\n`);
-    else {
-      out.out('Integrity check passed.\n');
-      out.out(formatSignText(summary, { debug }));
-      if (!remote && !summary.result.dryRun && summary.result.images.length === 1) {
-        out.out(`Image ID: ${summary.result.images[0]!.configDigest}\n`);
-      }
-    }
-    return ExitCodes.Ok;
-  } catch (e) {
-    progress.clear();
-    out.error(e);
-    if (json) out.out(`${JSON.stringify(signReportJson(undefined, { source: source || image, destination: destination || destArg || image }, e), null, 2)}\n`);
-    return exitCodeFor(e);
-  }
+      source = remote ? remoteRef(image) : `docker-daemon:${image}`;
+      destination = remote ? remoteRef(destArg ?? image) : `docker-daemon:${destArg ?? image}`;
+      shell.out.debug(`signing ${source} -> ${destination}`);
+      const key = await shell.resolveKey(
+        {
+          ...(str(a.values.key) !== undefined ? { key: str(a.values.key)! } : {}),
+          ...(str(a.values['key-type']) !== undefined ? { keyType: str(a.values['key-type'])! } : {}),
+          ...(str(a.values['passphrase-file']) !== undefined ? { passphraseFile: str(a.values['passphrase-file'])! } : {}),
+        },
+        '--key',
+      );
+      const kind = (str(a.values['signature-type']) ?? 'sign').toLowerCase() as SignatureKind;
+      return { ctx, options: { source, destination, key, kind, dryRun: a.values['dry-run'] === true, ...(platform ? { platform } : {}) } };
+    },
+    {
+      input: () => ({ source: source || image, destination: destination || destArg || image }),
+      done: (summary) => (!remote && !summary.result.dryRun && summary.result.images.length === 1 ? `Image ID: ${summary.result.images[0]!.configDigest}\n` : ''),
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,67 +151,34 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
   const debug = a.values.debug === true;
   const platform = str(a.values.platform);
   const remote = a.values.remote === true;
-  const out = new Output(io, 'docker verify');
-  out.debugEnabled = debug;
-  const progress = createProgress(io.stderr, !json);
-  out.beforeStderr = () => progress.clear();
-  const outcomes: VerifyOutcome[] = [];
-  const codes: number[] = [];
-  {
-    let ctx: CliContext;
-    let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
-    let store: LocalStore | undefined;
-    try {
-      const ep = resolveDockerEndpoint(opts.globals, io.env);
-      out.debug(describeEndpoint(ep));
-      ctx = await (opts.contextFactory ?? createContext)({
-        env: io.env,
-        system: pluginSystem(ep, io.env),
-        debug: out.debug,
-        insecureRegistries: list(a.values['insecure-registry']),
-        ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
-      });
-      if (opts.signal) ctx.system.signal = opts.signal;
-      verify = await createVerifyFunction(ctx, { trust: list(a.values.trust) });
-      if (!remote && a.positionals.some((p) => !p.startsWith('docker://'))) {
-        const { chooseLocalStore } = await import('@dsv/source-repository');
-        store = await chooseLocalStore(ctx.system);
-        if (store.root) ctx.system.dockerRoot = store.root;
-        out.debug(`local images: ${store.transport}: (${store.why})`);
-        if (platform) out.debug('--platform applies to registry images only (a local image is a single image)');
-      }
-    } catch (e) {
-      out.error(e);
-      const code = exitCodeFor(e);
-      if (json) out.out(`${JSON.stringify(verifyReportJson(a.positionals.map((input) => ({ input, error: e })), code), null, 2)}\n`);
-      return code;
+  const shell = new CommandShell(io, { prog: 'docker verify', json, debug });
+  let ctx: CliContext;
+  let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
+  let store: LocalStore | undefined;
+  try {
+    const ep = resolveDockerEndpoint(opts.globals, io.env);
+    shell.out.debug(describeEndpoint(ep));
+    ctx = await (opts.contextFactory ?? createContext)(
+      shell.contextOptions({ system: pluginSystem(ep, io.env), insecureRegistries: list(a.values['insecure-registry']) }),
+    );
+    if (opts.signal) ctx.system.signal = opts.signal;
+    verify = await createVerifyFunction(ctx, { trust: list(a.values.trust) });
+    if (!remote && a.positionals.some((p) => !p.startsWith('docker://'))) {
+      const { chooseLocalStore } = await import('@dsv/source-repository');
+      store = await chooseLocalStore(ctx.system);
+      if (store.root) ctx.system.dockerRoot = store.root;
+      shell.out.debug(`local images: ${store.transport}: (${store.why})`);
+      if (platform) shell.out.debug('--platform applies to registry images only (a local image is a single image)');
     }
-    for (const input of a.positionals) {
-      let result: VerifyResult | undefined;
-      try {
-        if (remote || input.startsWith('docker://')) {
-          result = await runVerify(ctx, remoteRef(input), { verify, ...(platform ? { platform } : {}) });
-        } else {
-          result = await verifyLocalImage(ctx, input, store!, { verify }, out.debug);
-        }
-      } catch (e) {
-        progress.clear();
-        const err = !remote && isDsvError(e) && e.code === 'NotFound' ? new DsvError('NotFound', `${e.message} (give --remote to verify the image in its registry)`, e.details, { cause: e }) : e;
-        out.error(err, input);
-        outcomes.push({ input, error: err });
-        codes.push(exitCodeFor(err));
-        continue;
-      }
-      progress.clear();
-      outcomes.push({ input, result });
-      if (!json) out.out(formatVerifyText(result, { debug }));
-      if (!result.ok) {
-        for (const line of verifyFailureLines(result)) out.err(`docker verify: error: ${line}\n`);
-        codes.push(ExitCodes.NotTrusted);
-      } else codes.push(ExitCodes.Ok);
-    }
-    const code = worstExitCode(codes);
-    if (json) out.out(`${JSON.stringify(verifyReportJson(outcomes, code), null, 2)}\n`);
-    return code;
+  } catch (e) {
+    return shell.verifyFailed(a.positionals, e);
   }
+  return shell.verifyEach(
+    a.positionals,
+    (input) =>
+      remote || input.startsWith('docker://')
+        ? runVerify(ctx, remoteRef(input), { verify, ...(platform ? { platform } : {}) })
+        : verifyLocalImage(ctx, input, store!, { verify }, shell.out.debug),
+    (e) => (!remote && isDsvError(e) && e.code === 'NotFound' ? new DsvError('NotFound', `${e.message} (give --remote to verify the image in its registry)`, e.details, { cause: e }) : e),
+  );
 }
