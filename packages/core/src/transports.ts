@@ -64,7 +64,7 @@ export class TransportRegistry {
 
   constructor(opts: { defaultTransport?: string; transports?: Transport[]; known?: readonly string[] } = {}) {
     this.defaultTransport = opts.defaultTransport ?? 'docker';
-    this.known = new Set(opts.known ?? []);
+    this.known = new Set([...(opts.known ?? []), this.defaultTransport]);
     for (const t of opts.transports ?? []) this.register(t);
   }
 
