@@ -18,7 +18,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const APPS = [
   // Every job is @dsv/runtime's, so each app bundles what it starts and needs no other app: the cli's bundle
   // runs `dsv copy` and the Docker CLI plugins that `dsv docker-plugin install` puts in place (entry plugin).
-  { app: 'cli', entries: ['dsv', 'legacy', 'plugin'], external: [] },
+  { app: 'cli', entries: ['dsv', 'legacy'], external: [] },
+  // The plugin entry gets a bundle of its own: split together with dsv and legacy, its chunks would carry
+  // their code (yargs among it) and the Docker CLI's metadata probe would load it on every `docker --help`.
+  { app: 'cli', bundle: 'bundle-plugin', entries: ['plugin'], external: [] },
   { app: 'copy', entries: ['copy'], external: [] },
   { app: 'docker-plugin', entries: ['main'], external: [] },
 ];
@@ -51,9 +54,9 @@ const banner = [
   "const __dirname = __dsvFileURLToPath(new URL('.', import.meta.url));",
 ].join(' ');
 
-for (const { app, entries, external } of APPS) {
+for (const { app, bundle = 'bundle', entries, external } of APPS) {
   const dir = join(root, 'apps', app);
-  const out = join(dir, 'bundle');
+  const out = join(dir, bundle);
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   // esbuild rejects on any error (and has printed it); the partial output goes with it.
@@ -80,5 +83,5 @@ for (const { app, entries, external } of APPS) {
   await rm(out, { recursive: true, force: true });
   await rename(tmp, out);
   const inputs = Object.keys(result.metafile.inputs).length;
-  console.log(`bundle: apps/${app}/bundle (${entries.join(', ')}) from ${inputs} modules`);
+  console.log(`bundle: apps/${app}/${bundle} (${entries.join(', ')}) from ${inputs} modules`);
 }

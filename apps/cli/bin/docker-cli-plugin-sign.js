@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // docker-sign as a Docker CLI plugin (`docker sign`), installed by `dsv docker-plugin install`: runs the plugin
-// job from this app's bundle (apps/cli/bundle, made by `npm run build`).
-import { dockerPluginMain } from '../bundle/plugin.js';
+// job from this app's plugin bundle (apps/cli/bundle-plugin, made by `npm run build`).
+import { dockerPluginMain } from '../bundle-plugin/plugin.js';
 
 // Exit once stdout and stderr are flushed, so idle keep-alive sockets or agents never hold the process.
 const exit = (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
