@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 // Tests import workspace packages from their sources, so a unit test never needs a build.
 // Apps' e2e tests spawn the built bins, which is why `npm test` builds first.
@@ -8,6 +8,8 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 const alias: Record<string, string> = {};
 for (const group of ['packages', 'apps']) {
   for (const dir of readdirSync(`${root}${group}`)) {
+    // A transport package's manifest entry (`@dsv/<pkg>/manifest`) first: aliases match by prefix, in order.
+    if (existsSync(`${root}${group}/${dir}/src/manifest.ts`)) alias[`@dsv/${dir}/manifest`] = `${root}${group}/${dir}/src/manifest.ts`;
     alias[`@dsv/${dir}`] = `${root}${group}/${dir}/src/index.ts`;
   }
 }

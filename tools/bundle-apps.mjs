@@ -16,8 +16,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const APPS = [
-  // `dsv copy` and `dsv docker-plugin` load those apps by package name at run time (a one-way dependency).
-  { app: 'cli', entries: ['dsv', 'legacy'], external: ['@dsv/copy', '@dsv/docker-plugin'] },
+  // Every job is @dsv/runtime's, so each app bundles what it starts and needs no other app: the cli's bundle
+  // runs `dsv copy` and the Docker CLI plugins that `dsv docker-plugin install` puts in place (entry plugin).
+  { app: 'cli', entries: ['dsv', 'legacy'], external: [] },
+  // The plugin entry gets a bundle of its own: split together with dsv and legacy, its chunks would carry
+  // their code (yargs among it) and the Docker CLI's metadata probe would load it on every `docker --help`.
+  { app: 'cli', bundle: 'bundle-plugin', entries: ['plugin'], external: [] },
   { app: 'copy', entries: ['copy'], external: [] },
   { app: 'docker-plugin', entries: ['main'], external: [] },
 ];
@@ -54,9 +58,9 @@ const only = process.argv.slice(2);
 const unknown = only.filter((a) => !APPS.some((x) => x.app === a));
 if (unknown.length) throw new Error(`bundle-apps: no app named ${unknown.join(', ')}`);
 
-for (const { app, entries, external } of APPS.filter((x) => only.length === 0 || only.includes(x.app))) {
+for (const { app, bundle = 'bundle', entries, external } of APPS.filter((x) => only.length === 0 || only.includes(x.app))) {
   const dir = join(root, 'apps', app);
-  const out = join(dir, 'bundle');
+  const out = join(dir, bundle);
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   // esbuild rejects on any error (and has printed it); the partial output goes with it.
@@ -83,5 +87,5 @@ for (const { app, entries, external } of APPS.filter((x) => only.length === 0 ||
   await rm(out, { recursive: true, force: true });
   await rename(tmp, out);
   const inputs = Object.keys(result.metafile.inputs).length;
-  console.log(`bundle: apps/${app}/bundle (${entries.join(', ')}) from ${inputs} modules`);
+  console.log(`bundle: apps/${app}/${bundle} (${entries.join(', ')}) from ${inputs} modules`);
 }

@@ -71,7 +71,7 @@ function targetsFor(root, workspaceRoot) {
         '{workspaceRoot}/tools/bundle-apps.mjs',
         { externalDependencies: ['esbuild'] },
       ],
-      outputs: ['{projectRoot}/bundle'],
+      outputs: ['{projectRoot}/bundle', '{projectRoot}/bundle-plugin'],
       cache: true,
       metadata: { description: 'Bundles the command-line entry points with esbuild (bundle/).' },
     };

@@ -230,6 +230,20 @@ describe('registry images', () => {
 });
 
 describe('install / uninstall', () => {
+  it('`dsv docker-plugin install` installs the cli\'s own launchers, which need no other app', () => {
+    const cfg = tempDir('dsv-plugin-cli-install-');
+    const dir = join(cfg, 'cli-plugins');
+    const env = { ...baseEnv, DOCKER_CONFIG: cfg };
+    const dsv = join(root, 'apps/cli/bin/dsv.js');
+    expect(run(process.execPath, [dsv, 'docker-plugin', 'install', '--dir', dir], { env })).toContain(join(dir, 'docker-verify'));
+    const launcher = readFileSync(join(dir, 'docker-verify'), 'utf8');
+    expect(launcher).toContain(join(root, 'apps/cli/bin/docker-cli-plugin-verify.js'));
+    expect(launcher).not.toContain('apps/docker-plugin');
+    const r = docker(['verify', 'dsv-plugin/app:signed'], env);
+    expect(r.code, r.all).toBe(0);
+    expect(run(process.execPath, [dsv, 'docker-plugin', 'uninstall', '--dir', dir], { env })).toContain('Removed');
+  });
+
   it('installing twice is harmless; uninstall removes the plugins', () => {
     const cfg = tempDir('dsv-plugin-install-');
     const dir = join(cfg, 'cli-plugins');

@@ -5,7 +5,8 @@ import { statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DsvError, SignerRegistry, loadSignerPlugins } from '@dsv/core';
+import { DsvError, SignerRegistry } from '@dsv/core';
+import { loadSignerPlugins } from '@dsv/runtime';
 import { pkiPlugin } from '@dsv/signer-pki';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
 

@@ -17,7 +17,7 @@ function daemon(): Promise<{ d: Dockerd; ctx: SystemContext }> {
   started ??= (async () => {
     const d = await startDockerd({ driver: 'overlay2' });
     d.docker(['load', '-i', buildSaveArchive(NAME, 'conformance')]);
-    return { d, ctx: { dockerHost: d.host, dockerRoot: d.dataRoot } };
+    return { d, ctx: { dockerEndpoint: { host: d.host }, dockerRoot: d.dataRoot } };
   })();
   return started;
 }

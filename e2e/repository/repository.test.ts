@@ -30,7 +30,7 @@ describe('overlay2', () => {
   let ctx: SystemContext;
   beforeAll(async () => {
     d = await startDockerd({ driver: 'overlay2' });
-    ctx = { dockerHost: d.host, dockerRoot: d.dataRoot };
+    ctx = { dockerEndpoint: { host: d.host }, dockerRoot: d.dataRoot };
     importImage(d, 'dsv-repo/imported:1', { 'etc/hello.txt': 'hello\n', 'bin/tool': '#!/bin/sh\necho tool\n', 'data/blob.bin': 'y'.repeat(200_000) });
     d.docker(['load', '-i', buildSaveArchive('dsv-repo/multi:1', 'multi')]);
     d.docker(['load', '-i', buildSaveArchive('dsv-repo/tamper:1', 'tamper')]);
@@ -253,7 +253,7 @@ describe('overlay2', () => {
     let err = await ref('docker-daemon:dsv-repo/nope:1').newSource(ctx).catch((e) => e);
     expect(isDsvError(err, 'NotFound')).toBe(true);
     expect(err.message).toContain('dsv-repo/nope:1');
-    err = await ref('docker-daemon:x:1').newSource({ dockerHost: `unix://${d.dataRoot}/no.sock` }).catch((e) => e);
+    err = await ref('docker-daemon:x:1').newSource({ dockerEndpoint: { host: `unix://${d.dataRoot}/no.sock` } }).catch((e) => e);
     expect(isDsvError(err, 'Network')).toBe(true);
     err = await ref(`docker-daemon:${inspectId(d, 'dsv-repo/imported:1')}`).newDestination(ctx).catch((e) => e);
     expect(isDsvError(err, 'Usage')).toBe(true);
@@ -272,7 +272,7 @@ describe('vfs', () => {
   let ctx: SystemContext;
   beforeAll(async () => {
     d = await startDockerd({ driver: 'vfs' });
-    ctx = { dockerHost: d.host, dockerRoot: d.dataRoot };
+    ctx = { dockerEndpoint: { host: d.host }, dockerRoot: d.dataRoot };
     d.docker(['load', '-i', buildSaveArchive('dsv-repo/vfs:1', 'vfs')]);
   });
   afterAll(async () => {

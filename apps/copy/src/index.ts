@@ -1,1 +1,2 @@
-export { copyMain, copyParser, parseCopyArgs, DEFAULT_JOBS, type CopyArgs, type VerifySameArgs, type ParsedCopy } from './copy.js';
+/** @dsv/copy: the `dsv-copy` command line; the copy job itself is @dsv/runtime's (also run as `dsv copy`). */
+export { copyMain } from './copy.js';

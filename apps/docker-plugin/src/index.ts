@@ -1,9 +1,20 @@
-export { pluginMetadata, PLUGIN_NAMES, type PluginName } from './metadata.js';
-export { splitPluginArgs, resolveDockerEndpoint, dockerConfigDir, type DockerGlobals, type DockerEndpoint } from './docker-context.js';
-export { installPlugins, uninstallPlugins, defaultPluginDir, type InstallOptions } from './install.js';
-export { main, type MainIo } from './main.js';
-export { dockerPluginCommand, DOCKER_PLUGIN_HELP, type PluginCommandIo } from './docker-plugin-command.js';
-export { parseArgs, formatHelp, formatUsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from './args.js';
-export { SIGN_SPEC, VERIFY_SPEC } from './specs.js';
-export { buildPluginEnv, type PluginEnv } from './plugin-env.js';
-export { daemonInfo, type DaemonInfo } from './engine.js';
+/**
+ * @dsv/docker-plugin: `docker sign` / `docker verify` as Docker CLI plugins. The plugin job is
+ * @dsv/runtime's; this package holds the launchers (bin/) and installs them.
+ */
+import { fileURLToPath } from 'node:url';
+import { installPlugins as install, uninstallPlugins, type InstallOptions, type PluginLaunchers } from '@dsv/runtime';
+
+export { main } from './main.js';
+export { uninstallPlugins };
+
+/** This package's launchers. */
+export const pluginLaunchers: PluginLaunchers = {
+  sign: fileURLToPath(new URL('../bin/docker-sign.js', import.meta.url)),
+  verify: fileURLToPath(new URL('../bin/docker-verify.js', import.meta.url)),
+};
+
+/** Installs this package's launchers as `docker-sign` / `docker-verify` in a Docker CLI plugin directory. */
+export function installPlugins(options: Omit<InstallOptions, 'launchers'> = {}): string[] {
+  return install({ ...options, launchers: pluginLaunchers });
+}

@@ -3,8 +3,7 @@ export * from './digest.js';
 export * from './model.js';
 export type * from './transport.js';
 export type * from './signer.js';
-export * from './plugins.js';
-export * from './plugin-exec.js';
+export * from './signer-registry.js';
 export * from './lazy.js';
 export {
   canonicalJson,

@@ -52,9 +52,10 @@ describe('parseDockerReference', () => {
     for (const [input, want] of cases) expect(parseDockerReference(input), input).toEqual(want);
   });
 
-  it('uses the default registry option, then DSV_DEFAULT_REGISTRY, then docker.io', () => {
+  it('uses the default registry option, else docker.io; the environment is the runtime\'s to read', () => {
     process.env.DSV_DEFAULT_REGISTRY = 'registry.local:5000';
-    expect(parseDockerReference('app')).toEqual({ registry: 'registry.local:5000', repository: 'app', tag: 'latest' });
+    expect(parseDockerReference('app')).toEqual({ registry: 'docker.io', repository: 'library/app', tag: 'latest' });
+    expect(parseDockerReference('app', { defaultRegistry: 'registry.local:5000' })).toEqual({ registry: 'registry.local:5000', repository: 'app', tag: 'latest' });
     expect(parseDockerReference('app', { defaultRegistry: 'localhost' })).toEqual({ registry: 'localhost', repository: 'app', tag: 'latest' });
     expect(parseDockerReference('app', { defaultRegistry: 'index.docker.io' })).toEqual({
       registry: 'docker.io',

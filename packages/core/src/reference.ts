@@ -51,7 +51,7 @@ function normaliseRegistry(host: string): string {
 }
 
 function resolveDefaultRegistry(option: string | undefined): string {
-  const raw = option ?? process.env.DSV_DEFAULT_REGISTRY ?? DOCKER_HUB;
+  const raw = option ?? DOCKER_HUB;
   const host = raw.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
   checkHost(`default registry ${raw}`, host);
   if (!looksLikeHost(host)) {
@@ -66,7 +66,7 @@ function resolveDefaultRegistry(option: string | undefined): string {
 
 /**
  * Parses a Docker reference. Throws DsvError('ReferenceInvalid') naming the input and what is wrong.
- * Without a host the registry is `options.defaultRegistry ?? $DSV_DEFAULT_REGISTRY ?? docker.io`.
+ * Without a host the registry is `options.defaultRegistry ?? docker.io` (the runtime passes DSV_DEFAULT_REGISTRY).
  */
 export function parseDockerReference(input: string, options: { defaultRegistry?: string } = {}): DockerReference {
   if (typeof input !== 'string' || input === '') throw new DsvError('ReferenceInvalid', 'invalid reference "": empty');

@@ -21,7 +21,10 @@ export interface Transport {
 export interface DockerEndpoint {
   /** `unix:///var/run/docker.sock`, `tcp://host:2376`, `npipe://…`. */
   host: string;
-  /** Verify the daemon's certificate (and present ours) over TLS; false or absent: plain for tcp://. */
+  /**
+   * Verify the daemon's certificate (and present ours) over TLS. Without it, tcp:// is plain unless TLS
+   * files are given (docker --tls: encrypted, unverified).
+   */
   tlsVerify?: boolean;
   /** PEM files for TLS: the CA, our client certificate and key. */
   caFile?: string;
@@ -53,11 +56,7 @@ export interface SystemContext {
   /** DSV_DEFAULT_REGISTRY / DSV_DOCKERHUB_AUTH and friends, already read by the app. */
   defaultRegistry?: string;
   dockerHubAuth?: string;
-  /** Docker Engine endpoint (DOCKER_HOST) and TLS settings. */
-  dockerHost?: string;
-  dockerTlsVerify?: boolean;
-  dockerCertPath?: string;
-  /** The Docker Engine endpoint (supersedes dockerHost / dockerTlsVerify / dockerCertPath). */
+  /** The Docker Engine endpoint (DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, or a docker context). */
   dockerEndpoint?: DockerEndpoint;
   /** Registry TLS roots beyond certs.d (SSL_CERT_FILE, SSL_CERT_DIR, NODE_EXTRA_CA_CERTS). */
   tlsRoots?: TlsRootsSource;

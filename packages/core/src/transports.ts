@@ -1,19 +1,45 @@
+/**
+ * Transport registration: a package announces its transports in a small manifest (names and a lazy
+ * loader), an app registers what it loads in a TransportRegistry, which maps `transport:reference`
+ * strings to them. Core names no concrete transport (PLUGINS.md, "Transport packages").
+ */
 import { DsvError } from './errors.js';
-import type { ImageReference, Transport } from './transport.js';
+import type { ImageReference, SystemContext, Transport } from './transport.js';
 
-/** Transport names dsv knows about, whether or not a package providing them is registered. */
-export const KnownTransportNames = ['docker', 'docker-archive', 'oci', 'oci-archive', 'docker-daemon', 'docker-storage', 'memory'] as const;
+/** One transport a manifest announces, for --help. */
+export interface TransportInfo {
+  name: string;
+  /** How its references are written, e.g. `docker://HOST/REPO[:TAG]`. */
+  syntax: string;
+  /** One short line. */
+  description?: string;
+  /** Read-only transports say so (help lists them as sources only). */
+  readOnly?: boolean;
+}
+
+/**
+ * What a transport package exports (as `transportManifest`, or as the default export of a module named in
+ * DSV_TRANSPORT_PLUGINS): its transports' names, known without loading them, and a loader that imports the
+ * package's code only when one of them is used.
+ */
+export interface TransportManifest {
+  /** The package (or module) that provides them, for messages. */
+  package: string;
+  transports: readonly TransportInfo[];
+  /** Imports the implementation; `system` carries what parsing needs (e.g. defaultRegistry). */
+  load(system?: SystemContext): Promise<Transport[]>;
+}
 
 /** `name://` at the start of a reference (`docker://host/repo`). */
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//;
 
 /**
- * The known transport a reference string names, without parsing the rest: `docker` (the default) for a
- * bare registry reference, `oci` for `oci:/dir:tag`, `docker` for `docker://…`. Lets an app load only the
- * transports its references need; TransportRegistry.parse still validates them.
+ * The transport a reference string names, among `known` (the names of the manifests an app has), without
+ * parsing the rest: `docker` (the default) for a bare registry reference, `oci` for `oci:/dir:tag`,
+ * `docker` for `docker://…`. Lets an app load only the transports its references need;
+ * TransportRegistry.parse still validates them.
  */
-export function knownTransportOf(input: string, defaultTransport = 'docker'): string {
-  const known = KnownTransportNames as readonly string[];
+export function knownTransportOf(input: string, known: readonly string[], defaultTransport = 'docker'): string {
   const scheme = SCHEME.exec(input);
   if (scheme) return scheme[1]!;
   const colon = input.indexOf(':');
@@ -33,9 +59,12 @@ function shown(input: string): string {
 export class TransportRegistry {
   private readonly transports = new Map<string, Transport>();
   readonly defaultTransport: string;
+  /** Names that exist (some manifest announces them) though they may not be registered here. */
+  private readonly known: Set<string>;
 
-  constructor(opts: { defaultTransport?: string; transports?: Transport[] } = {}) {
+  constructor(opts: { defaultTransport?: string; transports?: Transport[]; known?: readonly string[] } = {}) {
     this.defaultTransport = opts.defaultTransport ?? 'docker';
+    this.known = new Set([...(opts.known ?? []), this.defaultTransport]);
     for (const t of opts.transports ?? []) this.register(t);
   }
 
@@ -52,7 +81,7 @@ export class TransportRegistry {
   get(name: string): Transport {
     const t = this.transports.get(name);
     if (!t) {
-      const known = (KnownTransportNames as readonly string[]).includes(name);
+      const known = this.known.has(name);
       throw new DsvError(
         'ReferenceInvalid',
         known
@@ -87,7 +116,7 @@ export class TransportRegistry {
       const name = input.slice(0, colon);
       if (name !== 'docker' && this.transports.has(name)) return this.get(name).parseReference(input.slice(colon + 1));
       // A known transport that is not registered must not silently become a docker reference.
-      if (name !== 'docker' && (KnownTransportNames as readonly string[]).includes(name)) this.get(name);
+      if (name !== 'docker' && this.known.has(name)) this.get(name);
     }
     return this.get(this.defaultTransport).parseReference(input);
   }

@@ -7,12 +7,30 @@ import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+/**
+ * How gpg is started: the binary and the environment it runs in. The composition root (@dsv/runtime) sets
+ * them once from DSV_GPG_BINARY and its child-process environment; this package reads no environment.
+ * Without it: `gpg` on a minimal PATH.
+ */
+export interface GpgProcessOptions {
+  binary?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+const MINIMAL_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+let processOptions: GpgProcessOptions = {};
+
+export function configureGpgProcess(options: GpgProcessOptions): void {
+  processOptions = { ...options };
+}
+
+/** The GnuPG home when none is given: ~/.gnupg (the runtime passes DSV_GPG_DATASTORE / GNUPGHOME as gpgHome). */
 export function defaultGpgHome(): string {
-  return process.env.DSV_GPG_DATASTORE || join(homedir(), '.gnupg');
+  return join(homedir(), '.gnupg');
 }
 
 export function gpgBinary(): string {
-  return process.env.DSV_GPG_BINARY || 'gpg';
+  return processOptions.binary || 'gpg';
 }
 
 export interface GpgResult {
@@ -39,7 +57,7 @@ export function runGpg(home: string, args: string[], opts: { stdin?: Uint8Array 
   return new Promise((resolve, reject) => {
     const child = spawn(gpgBinary(), full, {
       stdio: ['pipe', 'pipe', 'pipe', opts.passphrase !== undefined ? 'pipe' : 'ignore'],
-      env: { ...process.env, LC_ALL: 'C', LANGUAGE: 'C' },
+      env: { ...(processOptions.env ?? MINIMAL_ENV), LC_ALL: 'C', LANGUAGE: 'C' },
       // --batch and loopback pinentry mean gpg never waits for a person; this only guards against a
       // wedged agent.
       timeout: GPG_TIMEOUT_MS,

@@ -10,9 +10,20 @@ import { loadOnce, type Signer, type SignerOptions, type SignerPlugin, type Veri
 import { isPgpSignature } from './detect.js';
 import type { GpgSignerOptions } from './signer.js';
 import type { GpgVerifier, GpgVerifierOptions } from './verifier.js';
+import type { GpgProcessOptions } from './gpg.js';
 
 export { isPgpSignature };
-export type { GpgSignerOptions, GpgVerifierOptions };
+export type { GpgSignerOptions, GpgVerifierOptions, GpgProcessOptions };
+
+/** How gpg is started (binary, environment): set once by the composition root; applied when gpg.js loads. */
+let gpgProcess: GpgProcessOptions = {};
+export function configureGpgProcess(options: GpgProcessOptions): void {
+  gpgProcess = { ...options };
+}
+const configured = async <T>(mod: Promise<T>): Promise<T> => {
+  (await import('./gpg.js')).configureGpgProcess(gpgProcess);
+  return mod;
+};
 
 /** The signer and verifier modules (and with them openpgp.js), each loaded on first use. */
 const loadSigner = loadOnce(() => import('./signer.js'));
@@ -20,7 +31,7 @@ const loadVerifier = loadOnce(() => import('./verifier.js'));
 
 /** A Signer for a key file or a key in a GnuPG home (see GpgSignerOptions). */
 export async function createGpgSigner(opts: GpgSignerOptions): Promise<Signer> {
-  return (await loadSigner()).createGpgSigner(opts);
+  return (await configured(loadSigner())).createGpgSigner(opts);
 }
 
 /**
@@ -28,7 +39,7 @@ export async function createGpgSigner(opts: GpgSignerOptions): Promise<Signer> {
  * full or ultimate validity.
  */
 export async function createGpgVerifier(opts: GpgVerifierOptions = {}): Promise<GpgVerifier> {
-  return (await loadVerifier()).createGpgVerifier(opts);
+  return (await configured(loadVerifier())).createGpgVerifier(opts);
 }
 
 function stringSetting(settings: Record<string, unknown> | undefined, name: string): string | undefined {

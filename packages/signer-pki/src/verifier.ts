@@ -17,7 +17,7 @@ export interface PkiVerifierOptions {
    * DSV_PKI_DATASTORE ?? ~/.dsv.pem. `false` disables it.
    */
   datastore?: string | false;
-  /** Environment for DSV_PKI_DATASTORE / HOME (default process.env). */
+  /** Environment for DSV_PKI_DATASTORE / HOME (default: none, so ~/.dsv.pem; the runtime passes its own). */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -112,7 +112,7 @@ export async function createPkiVerifier(opts: PkiVerifierOptions = {}): Promise<
   const store: PkiTrustStore = { certs: [], keys: [] };
   for (const f of opts.trust ?? []) await loadTrustFile(store, f);
   if (opts.datastore !== false) {
-    const ds = opts.datastore ?? defaultPkiDatastore(opts.env ?? process.env);
+    const ds = opts.datastore ?? defaultPkiDatastore(opts.env);
     await loadTrustFile(store, ds, true);
   }
   return {

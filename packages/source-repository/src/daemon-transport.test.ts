@@ -80,7 +80,7 @@ beforeAll(async () => {
     }
   });
   await new Promise<void>((r) => server.listen(socket, () => r()));
-  ctx = { dockerHost: `unix://${socket}` };
+  ctx = { dockerEndpoint: { host: `unix://${socket}` } };
 });
 afterAll(async () => {
   server.closeAllConnections();

@@ -22,8 +22,8 @@ function exec(cmd: string, args: string[]): Promise<{ stdout: string; stderr: st
   });
 }
 
-function findTool(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+function findTool(name: string, searchPath: string | undefined): string | undefined {
+  const dirs = [...(searchPath ?? '').split(':').filter(Boolean), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
   for (const d of dirs) {
     const p = join(d, name);
     if (existsSync(p)) return p;
@@ -56,9 +56,10 @@ async function defaultPoolName(root: string): Promise<string> {
 
 /**
  * Activates and mounts the thin device holding layer `cacheId` read-only. `pool` overrides the pool
- * name (dm.thinpooldev; also DSV_DEVICEMAPPER_POOL).
+ * name (dm.thinpooldev; SystemContext.devicemapperPool, from DSV_DEVICEMAPPER_POOL); `searchPath` is
+ * the PATH to find dmsetup / mount in (SystemContext.childEnv.PATH).
  */
-export async function mountDevicemapperLayer(root: string, cacheId: string, label: string, opts: { pool?: string } = {}): Promise<MountedLayer> {
+export async function mountDevicemapperLayer(root: string, cacheId: string, label: string, opts: { pool?: string; searchPath?: string } = {}): Promise<MountedLayer> {
   const metaPath = join(root, 'devicemapper', 'metadata', cacheId);
   let info: DeviceInfo;
   try {
@@ -72,12 +73,12 @@ export async function mountDevicemapperLayer(root: string, cacheId: string, labe
   }
   if (process.platform !== 'linux') throw refuse(label, 'not Linux');
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw refuse(label, 'needs root to activate thin devices');
-  const dmsetup = findTool('dmsetup');
+  const dmsetup = findTool('dmsetup', opts.searchPath);
   if (!dmsetup) throw refuse(label, 'dmsetup is not installed');
-  const mount = findTool('mount');
-  const umount = findTool('umount');
+  const mount = findTool('mount', opts.searchPath);
+  const umount = findTool('umount', opts.searchPath);
   if (!mount || !umount) throw refuse(label, 'mount/umount not installed');
-  const pool = opts.pool ?? process.env.DSV_DEVICEMAPPER_POOL ?? (await defaultPoolName(root));
+  const pool = opts.pool ?? (await defaultPoolName(root));
   if (!/^[A-Za-z0-9:_.+-]+$/.test(pool)) throw refuse(label, `unusable pool name "${pool}"`);
   try {
     const { stdout } = await exec(dmsetup, ['status', pool]);

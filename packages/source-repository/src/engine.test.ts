@@ -33,15 +33,40 @@ function makeCerts(): string {
   return dir;
 }
 
+const tlsFiles = (dir: string) => ({ caFile: join(dir, 'ca.pem'), certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') });
+
 describe('Engine API client', () => {
+  // Regression: the endpoint is typed and the client reads no environment, so a DOCKER_TLS_VERIFY left in
+  // the shell cannot make a plain tcp:// endpoint (e.g. a docker context without TLS) speak TLS.
+  test('a plain tcp:// endpoint speaks plain HTTP whatever DOCKER_TLS_VERIFY says', async () => {
+    const saved = { v: process.env.DOCKER_TLS_VERIFY, p: process.env.DOCKER_CERT_PATH };
+    process.env.DOCKER_TLS_VERIFY = '1';
+    process.env.DOCKER_CERT_PATH = '/nonexistent';
+    try {
+      const port = await listen(createHttpServer((_req, res) => res.end('{"plain":true}')));
+      const opts = engineOptionsFrom({ dockerEndpoint: { host: `tcp://127.0.0.1:${port}`, tlsVerify: false } });
+      const c = new EngineClient(opts);
+      expect(c.endpoint.tls).toBe(false);
+      expect(await c.json('GET', '/_ping')).toEqual({ plain: true });
+    } finally {
+      if (saved.v === undefined) delete process.env.DOCKER_TLS_VERIFY;
+      else process.env.DOCKER_TLS_VERIFY = saved.v;
+      if (saved.p === undefined) delete process.env.DOCKER_CERT_PATH;
+      else process.env.DOCKER_CERT_PATH = saved.p;
+    }
+  });
+
   test('DOCKER_HOST forms', () => {
     expect(new EngineClient({ host: 'unix:///run/x.sock' }).endpoint.base).toMatchObject({ socketPath: '/run/x.sock' });
     expect(new EngineClient({ host: 'tcp://127.0.0.1:2375' }).endpoint).toMatchObject({ tls: false, base: { host: '127.0.0.1', port: 2375 } });
     expect(() => new EngineClient({ host: 'unix://relative.sock' })).toThrow(/absolute/);
     expect(() => new EngineClient({ host: 'ssh://me@host' })).toThrow(/unix:\/\/ and tcp:\/\//);
-    const err = (() => { try { new EngineClient({ host: 'tcp://127.0.0.1:2376', tlsVerify: true, certPath: '/nonexistent' }); } catch (e) { return e; } })();
+    const err = (() => { try { new EngineClient({ host: 'tcp://127.0.0.1:2376', tlsVerify: true, ...tlsFiles('/nonexistent') }); } catch (e) { return e; } })();
     expect(isDsvError(err, 'KeyInvalid')).toBe(true);
-    expect(engineOptionsFrom({ dockerHost: 'unix:///a.sock', dockerTlsVerify: false }).host).toBe('unix:///a.sock');
+    expect(engineOptionsFrom({ dockerEndpoint: { host: 'unix:///a.sock' } }).host).toBe('unix:///a.sock');
+    expect(engineOptionsFrom({}).host).toBe('unix:///var/run/docker.sock');
+    // TLS files without verification (docker --tls) still encrypt; no files and no verify is plain.
+    expect(new EngineClient({ host: 'tcp://127.0.0.1:2376', caFile: '/dev/null' }).endpoint.tls).toBe(true);
     expect(imagePath('localhost:5000/team/app:1', 'json')).toBe('/images/localhost%3A5000/team/app%3A1/json');
   });
 
@@ -88,12 +113,12 @@ describe('Engine API client', () => {
       res.end(JSON.stringify({ client: peer.subject?.CN }));
     });
     const port = await listen(srv as unknown as Server);
-    const c = new EngineClient({ host: `tcp://127.0.0.1:${port}`, tlsVerify: true, certPath: dir });
+    const c = new EngineClient({ host: `tcp://127.0.0.1:${port}`, tlsVerify: true, ...tlsFiles(dir) });
     expect(await c.json('GET', '/_ping')).toEqual({ client: 'client' });
     // A server certificate from another CA is refused.
     const other = makeCerts();
     writeFileSync(join(dir, 'ca.pem'), readFileSync(join(other, 'ca.pem')));
-    const err = await new EngineClient({ host: `tcp://127.0.0.1:${port}`, tlsVerify: true, certPath: dir }).json('GET', '/_ping').catch((e: any) => e);
+    const err = await new EngineClient({ host: `tcp://127.0.0.1:${port}`, tlsVerify: true, ...tlsFiles(dir) }).json('GET', '/_ping').catch((e: any) => e);
     expect(isDsvError(err, 'Network')).toBe(true);
   });
 });

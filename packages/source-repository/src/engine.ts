@@ -1,34 +1,33 @@
 /**
- * A small Docker Engine API client on node:http / node:https: unix:// sockets and tcp:// (TLS with
- * DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, as the docker CLI). Paths are unversioned: the daemon serves
- * its own API version, and we only use endpoints that exist since API 1.24.
+ * The one Docker Engine API client of dsv, on node:http / node:https: unix:// sockets and tcp:// (plain, or
+ * TLS with the endpoint's CA / client certificate, as the docker CLI). The endpoint is typed
+ * (SystemContext.dockerEndpoint, filled by the runtime from DOCKER_HOST / DOCKER_TLS_VERIFY /
+ * DOCKER_CERT_PATH or from a docker CLI context); nothing here reads the environment. Paths are
+ * unversioned: the daemon serves its own API version, and we only use endpoints that exist since API 1.24.
  */
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { DsvError, type SystemContext } from '@dsv/core';
+import { DsvError, type DockerEndpoint, type SystemContext } from '@dsv/core';
 
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 
-export interface EngineOptions {
-  host?: string;
-  tlsVerify?: boolean;
-  certPath?: string;
+/**
+ * Where and how to reach the daemon. tcp:// speaks TLS when `tlsVerify` is set (the daemon's certificate
+ * is verified) or when TLS files are given without it (`docker --tls`: encrypted, not verified); else plain.
+ */
+export interface EngineOptions extends Partial<DockerEndpoint> {
   signal?: AbortSignal;
   debug?: (message: string) => void;
 }
 
 export function engineOptionsFrom(ctx?: SystemContext): EngineOptions {
-  const envVerify = process.env.DOCKER_TLS_VERIFY;
   return {
-    host: ctx?.dockerHost || process.env.DOCKER_HOST || DEFAULT_DOCKER_HOST,
-    tlsVerify: ctx?.dockerTlsVerify ?? (envVerify !== undefined && envVerify !== '' && envVerify !== '0' && envVerify.toLowerCase() !== 'false'),
-    certPath: ctx?.dockerCertPath || process.env.DOCKER_CERT_PATH || join(homedir(), '.docker'),
-    signal: ctx?.signal,
-    debug: ctx?.debug,
+    ...(ctx?.dockerEndpoint ?? {}),
+    host: ctx?.dockerEndpoint?.host || DEFAULT_DOCKER_HOST,
+    ...(ctx?.signal ? { signal: ctx.signal } : {}),
+    ...(ctx?.debug ? { debug: ctx.debug } : {}),
   };
 }
 
@@ -45,30 +44,39 @@ function parseHost(opts: EngineOptions): Endpoint {
     if (!socketPath.startsWith('/')) throw new DsvError('Usage', `DOCKER_HOST ${host}: the socket path must be absolute`, { host });
     return { display: host, base: { socketPath }, tls: false };
   }
+  const wantTls = opts.tlsVerify === true || Boolean(opts.caFile || opts.certFile);
   let url: URL;
   try {
-    url = new URL(host.replace(/^tcp:\/\//, opts.tlsVerify ? 'https://' : 'http://'));
+    url = new URL(host.replace(/^tcp:\/\//, wantTls ? 'https://' : 'http://'));
   } catch {
     throw new DsvError('Usage', `DOCKER_HOST ${host} is not unix:///path or tcp://host:port`, { host });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new DsvError('Unsupported', `DOCKER_HOST ${host}: only unix:// and tcp:// are supported`, { host });
   }
-  const tls = url.protocol === 'https:' || !!opts.tlsVerify;
+  const tls = url.protocol === 'https:';
   const base: RequestOptions & Record<string, unknown> = {
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port ? Number(url.port) : tls ? 2376 : 2375,
   };
   if (tls) {
-    const dir = opts.certPath!;
-    try {
-      base.ca = readFileSync(join(dir, 'ca.pem'));
-      base.cert = readFileSync(join(dir, 'cert.pem'));
-      base.key = readFileSync(join(dir, 'key.pem'));
-    } catch (e) {
-      throw new DsvError('KeyInvalid', `DOCKER_CERT_PATH ${dir}: cannot read ca.pem/cert.pem/key.pem (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { path: dir });
+    const read = (file: string | undefined, what: string) => {
+      if (!file) return undefined;
+      try {
+        return readFileSync(file);
+      } catch (e) {
+        throw new DsvError('KeyInvalid', `Docker endpoint ${host}: cannot read the TLS ${what} ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { path: file });
+      }
+    };
+    const ca = read(opts.caFile, 'CA');
+    const cert = read(opts.certFile, 'certificate');
+    const key = read(opts.keyFile, 'key');
+    if (ca) base.ca = ca;
+    if (cert && key) {
+      base.cert = cert;
+      base.key = key;
     }
-    base.rejectUnauthorized = opts.tlsVerify !== false;
+    base.rejectUnauthorized = opts.tlsVerify === true;
   }
   return { display: host, base, tls };
 }
@@ -193,4 +201,21 @@ export async function readJsonMessages(res: Readable, what: string, host: string
     out.push(msg);
   }
   return out;
+}
+
+/** What `GET /info` says about the daemon's store (the fields dsv reads). */
+export interface DaemonInfo {
+  DockerRootDir?: string;
+  Driver?: string;
+  DriverStatus?: Array<[string, string]>;
+  ServerVersion?: string;
+}
+
+/** GET /info; undefined when the daemon cannot be asked (callers then fall back to the Engine API). */
+export async function daemonInfo(opts: EngineOptions): Promise<DaemonInfo | undefined> {
+  try {
+    return await new EngineClient(opts).json<DaemonInfo>('GET', '/info', 'GET /info');
+  } catch {
+    return undefined;
+  }
 }

@@ -6,3 +6,6 @@ export { Crc64, crc64 } from './crc64.js';
 export { chainIds, SupportedDrivers } from './store.js';
 export type { StorageDriver } from './store.js';
 export { dockerDaemonTransport } from './daemon-transport.js';
+export { EngineClient, engineOptionsFrom, daemonInfo, DEFAULT_DOCKER_HOST } from './engine.js';
+export type { EngineOptions, DaemonInfo } from './engine.js';
+export { chooseLocalStore, dockerStoreReadable, type LocalStore } from './local-store.js';

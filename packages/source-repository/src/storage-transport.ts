@@ -1,7 +1,7 @@
 /**
  * `docker-storage:NAME[:TAG]`, `docker-storage:NAME@sha256:…`, `docker-storage:<image id>` — read
- * an image straight from Docker's store on disk (root: SystemContext.dockerRoot, DSV_DOCKER_ROOT,
- * else /var/lib/docker). An optional `[driver@/root]` or `[/root]` prefix selects another store.
+ * an image straight from Docker's store on disk (root: SystemContext.dockerRoot, which the
+ * runtime fills from DSV_DOCKER_ROOT, else /var/lib/docker). An optional `[driver@/root]` or `[/root]` prefix selects another store.
  *
  * The image is served as an uncompressed Docker v2 schema 2 manifest we synthesise: the config is the
  * imagedb file's exact bytes, each layer has media type `…rootfs.diff.tar`, digest = its diff_id and
@@ -17,7 +17,7 @@ import { DockerStore, layerLabel, type StoreImage, type StoreOptions } from './s
 export const DEFAULT_DOCKER_ROOT = '/var/lib/docker';
 
 export function dockerRootFrom(ctx?: SystemContext): string {
-  return ctx?.dockerRoot || process.env.DSV_DOCKER_ROOT || DEFAULT_DOCKER_ROOT;
+  return ctx?.dockerRoot || DEFAULT_DOCKER_ROOT;
 }
 
 /** A Docker v2s2 manifest for a config and uncompressed layers (the shape both local transports serve). */
@@ -66,7 +66,15 @@ class StorageReference implements ImageReference {
 
   async newSource(ctx?: SystemContext): Promise<ImageSource> {
     const root = this.location.root ?? dockerRootFrom(ctx);
-    const { store, id } = await DockerStore.open(root, { driver: this.location.driver }, this.image);
+    const { store, id } = await DockerStore.open(
+      root,
+      {
+        driver: this.location.driver,
+        ...(ctx?.devicemapperPool ? { devicemapperPool: ctx.devicemapperPool } : {}),
+        ...(ctx?.childEnv?.PATH ? { searchPath: ctx.childEnv.PATH } : {}),
+      },
+      this.image,
+    );
     const image = await store.loadImage(id!);
     return new StorageSource(this, store, image, ctx);
   }

@@ -28,8 +28,10 @@ const KnownUnsupported = ['zfs', 'overlay', 'fuse-overlayfs', 'windowsfilter'];
 export interface StoreOptions {
   /** Storage driver; detected from `<root>/image/*` when absent. */
   driver?: string;
-  /** devicemapper thin pool name (else DSV_DEVICEMAPPER_POOL, else Docker's default name). */
+  /** devicemapper thin pool name (else Docker's default name). */
   devicemapperPool?: string;
+  /** PATH to find dmsetup / mount in, for devicemapper. */
+  searchPath?: string;
 }
 
 export interface StoreLayer {
@@ -297,10 +299,11 @@ export class DockerStore {
     // devicemapper: mount lazily when the stream is first read, release when it ends or is destroyed.
     const root = this.root;
     const pool = this.opts.devicemapperPool;
+    const searchPath = this.opts.searchPath;
     async function* gen(): AsyncGenerator<Buffer> {
       let mounted: Awaited<ReturnType<typeof mountDevicemapperLayer>> | undefined;
       try {
-        mounted = await mountDevicemapperLayer(root, layer.cacheId, label, { pool });
+        mounted = await mountDevicemapperLayer(root, layer.cacheId, label, { pool, ...(searchPath ? { searchPath } : {}) });
         for await (const c of createTarSplitReader({ metadata, files: mounted.dir, layer: label, verifyChecksums: opts.verifyChecksums })) yield c as Buffer;
       } finally {
         metadata.destroy();

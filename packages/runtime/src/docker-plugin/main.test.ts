@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { dockerPluginCommand, main, type MainIo } from './index.js';
+import { dockerPluginCommand, dockerPluginMain as main, type MainIo } from './index.js';
 
 function io(env: NodeJS.ProcessEnv = {}): MainIo & { out(): string; err(): string } {
   const stdout = new PassThrough();
@@ -64,6 +66,35 @@ describe('main', () => {
     expect(await main('verify', ['-H', `unix://${sock}`, 'verify', 'img:1'], t)).toBe(3);
     expect(t.err()).toContain(sock);
   });
+  // Regression: the endpoint used to reach the transports as DOCKER_* variables, and the Engine client fell
+  // back to the real environment, so a DOCKER_TLS_VERIFY left in the shell made a plain context speak TLS.
+  // The fake daemon (in process) only records the protocol each request arrives in; it answers 404.
+  test('a plain-TCP docker context speaks plain HTTP even with DOCKER_TLS_VERIFY=1 in the environment', async () => {
+    const requests: string[] = [];
+    const server = createHttpServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ message: 'No such image: img:1' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const savedVerify = process.env.DOCKER_TLS_VERIFY;
+    process.env.DOCKER_TLS_VERIFY = '1';
+    try {
+      const port = (server.address() as { port: number }).port;
+      const cfg = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
+      const id = createHash('sha256').update('plain').digest('hex');
+      mkdirSync(join(cfg, 'contexts', 'meta', id), { recursive: true });
+      writeFileSync(join(cfg, 'contexts', 'meta', id, 'meta.json'), JSON.stringify({ Name: 'plain', Endpoints: { docker: { Host: `tcp://127.0.0.1:${port}` } } }));
+      const t = io({ ...viaDocker, DOCKER_CONFIG: cfg, HOME: cfg, DSV_GPG_DATASTORE: cfg, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: join(cfg, 'nowhere') });
+      expect(await main('verify', ['--context', 'plain', 'verify', 'img:1'], t)).toBe(2);
+      expect(t.err()).toContain(`not found in the Docker daemon at tcp://127.0.0.1:${port}`);
+      expect(requests.some((r) => r.includes('/images/img:1/json') || r.includes('/images/img%3A1/json'))).toBe(true);
+    } finally {
+      if (savedVerify === undefined) delete process.env.DOCKER_TLS_VERIFY;
+      else process.env.DOCKER_TLS_VERIFY = savedVerify;
+      await new Promise((r) => server.close(r));
+    }
+  });
   test('shell completion lists flags', async () => {
     const t = io();
     expect(await main('verify', ['__complete', 'verify', '--tr'], t)).toBe(0);
@@ -72,17 +103,20 @@ describe('main', () => {
   });
 });
 
+/** Launchers as an app passes them (the cli's own bin/ files). */
+const launchers = { sign: '/opt/dsv/apps/cli/bin/docker-cli-plugin-sign.js', verify: '/opt/dsv/apps/cli/bin/docker-cli-plugin-verify.js' };
+
 describe('dockerPluginCommand', () => {
   test('install twice is harmless; uninstall removes only ours', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'dsv-plug-')), 'cli-plugins');
     for (let i = 0; i < 2; i++) {
       const t = io();
-      expect(await dockerPluginCommand(['install', '--dir', dir], t)).toBe(0);
+      expect(await dockerPluginCommand(['install', '--dir', dir], t, launchers)).toBe(0);
       expect(t.out()).toContain(join(dir, 'docker-sign'));
     }
     for (const n of ['docker-sign', 'docker-verify']) {
       expect(statSync(join(dir, n)).mode & 0o111).not.toBe(0);
-      expect(readFileSync(join(dir, n), 'utf8')).toMatch(/docker-plugin\/bin\/docker-(sign|verify)\.js/);
+      expect(readFileSync(join(dir, n), 'utf8')).toMatch(/cli\/bin\/docker-cli-plugin-(sign|verify)\.js/);
     }
     const u = io();
     expect(await dockerPluginCommand(['uninstall', `--dir=${dir}`], u)).toBe(0);
@@ -96,14 +130,14 @@ describe('dockerPluginCommand', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
     writeFileSync(join(dir, 'docker-sign'), '#!/bin/sh\necho other\n');
     const t = io();
-    expect(await dockerPluginCommand(['install', '--dir', dir], t)).toBe(2);
+    expect(await dockerPluginCommand(['install', '--dir', dir], t, launchers)).toBe(2);
     expect(t.err()).toMatch(/was not installed by dsv/);
     expect(readFileSync(join(dir, 'docker-sign'), 'utf8')).toContain('echo other');
   });
   test('defaults to DOCKER_CONFIG/cli-plugins; usage errors exit 2', async () => {
     const cfg = mkdtempSync(join(tmpdir(), 'dsv-plug-'));
     const t = io({ DOCKER_CONFIG: cfg });
-    expect(await dockerPluginCommand(['install'], t)).toBe(0);
+    expect(await dockerPluginCommand(['install'], t, launchers)).toBe(0);
     expect(existsSync(join(cfg, 'cli-plugins', 'docker-verify'))).toBe(true);
     expect(await dockerPluginCommand([], io())).toBe(2);
     expect(await dockerPluginCommand(['frobnicate'], io())).toBe(2);

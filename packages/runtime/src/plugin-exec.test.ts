@@ -2,9 +2,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DsvError } from './errors.js';
+import { DsvError } from '@dsv/core';
 import { executableSignerPlugin, findSignerExecutable } from './plugin-exec.js';
-import { SignerRegistry, loadSignerPlugins } from './plugins.js';
+import { SignerRegistry } from '@dsv/core';
+import { loadSignerPlugins } from './plugins.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsv-exec-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,8 +3,8 @@
  * docker-verify launchers where the Docker CLI looks for plugins (DOCKER_CONFIG/cli-plugins, default
  * ~/.docker/cli-plugins), or removes them.
  */
-import { isDsvError } from '@dsv/core';
-import { defaultPluginDir, installPlugins, uninstallPlugins } from './install.js';
+import { DsvError, isDsvError } from '@dsv/core';
+import { defaultPluginDir, installPlugins, uninstallPlugins, type PluginLaunchers } from './install.js';
 
 export interface PluginCommandIo {
   stdout: NodeJS.WritableStream;
@@ -27,7 +27,7 @@ Options:
 `;
 
 /** Exit codes: 0 done, 2 usage error or a foreign file in the way, 3 I/O failure. */
-export async function dockerPluginCommand(args: string[], io: PluginCommandIo): Promise<number> {
+export async function dockerPluginCommand(args: string[], io: PluginCommandIo, launchers?: PluginLaunchers): Promise<number> {
   let action: string | undefined;
   let dir: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -57,7 +57,8 @@ export async function dockerPluginCommand(args: string[], io: PluginCommandIo): 
   const target = dir ?? defaultPluginDir(io.env);
   try {
     if (action === 'install') {
-      for (const f of installPlugins({ dir: target, env: io.env })) io.stdout.write(`Installed ${f}\n`);
+      if (!launchers) throw new DsvError('Usage', 'this build of dsv has no Docker CLI plugin launchers to install');
+      for (const f of installPlugins({ dir: target, env: io.env, launchers })) io.stdout.write(`Installed ${f}\n`);
       io.stdout.write('Try: docker sign --help, docker verify --help\n');
     } else {
       const removed = uninstallPlugins({ dir: target, env: io.env });

@@ -1,13 +1,17 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DsvError } from '@dsv/core';
-import { PLUGIN_NAMES } from './metadata.js';
+import { PLUGIN_NAMES, type PluginName } from './metadata.js';
 
 const MARKER = '# dsv docker CLI plugin launcher';
 
+/** The Node scripts the installed plugins run, one per plugin (an app's bin/ launchers). */
+export type PluginLaunchers = Record<PluginName, string>;
+
 export interface InstallOptions {
+  /** The launchers to install (the app that installs names its own). */
+  launchers: PluginLaunchers;
   /** Target cli-plugins directory; default DOCKER_CONFIG/cli-plugins or ~/.docker/cli-plugins. */
   dir?: string;
   env?: NodeJS.ProcessEnv;
@@ -17,10 +21,6 @@ export interface InstallOptions {
 
 export function defaultPluginDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), '.docker'), 'cli-plugins');
-}
-
-function launcherTarget(name: string): string {
-  return fileURLToPath(new URL(`../bin/docker-${name}.js`, import.meta.url));
 }
 
 /** mkdir -p one component at a time: Node's recursive mkdir never returns for some paths (e.g. under /proc). */
@@ -56,7 +56,7 @@ function isOurs(file: string): boolean {
 }
 
 /** Writes `docker-sign` and `docker-verify` launchers. Re-installing replaces our own launchers; a foreign file is never overwritten. */
-export function installPlugins(options: InstallOptions = {}): string[] {
+export function installPlugins(options: InstallOptions): string[] {
   const dir = options.dir ?? defaultPluginDir(options.env);
   const node = options.nodePath ?? process.execPath;
   ensureDirectory(dir);
@@ -66,7 +66,7 @@ export function installPlugins(options: InstallOptions = {}): string[] {
     if (existsSync(file) && !isOurs(file)) {
       throw new DsvError('Usage', `${file} exists and was not installed by dsv; remove it first`);
     }
-    const script = `#!/bin/sh\n${MARKER} (installed by \`dsv docker-plugin install\`)\nexec ${shQuote(node)} ${shQuote(launcherTarget(name))} "$@"\n`;
+    const script = `#!/bin/sh\n${MARKER} (installed by \`dsv docker-plugin install\`)\nexec ${shQuote(node)} ${shQuote(options.launchers[name])} "$@"\n`;
     const tmp = `${file}.tmp-${process.pid}`;
     writeFileSync(tmp, script, { mode: 0o755 });
     chmodSync(tmp, 0o755);
@@ -77,7 +77,7 @@ export function installPlugins(options: InstallOptions = {}): string[] {
 }
 
 /** Removes our launchers; leaves anything else alone. Returns what was removed. */
-export function uninstallPlugins(options: InstallOptions = {}): string[] {
+export function uninstallPlugins(options: Omit<InstallOptions, 'launchers'> = {}): string[] {
   const dir = options.dir ?? defaultPluginDir(options.env);
   const removed: string[] = [];
   for (const name of PLUGIN_NAMES) {

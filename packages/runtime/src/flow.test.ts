@@ -51,7 +51,7 @@ async function testContext(opts: ContextOptions = {}): Promise<CliContext> {
   const env = opts.env ?? {};
   const transports = new TransportRegistry().register(memoryTransport);
   const signers = new SignerRegistry().register(hmacPlugin);
-  return { env, transports, signers, system: systemContextFromEnv(env, opts), signerSettings: {}, parseImage: (i) => transports.parse(i), debug: opts.debug ?? (() => {}) };
+  return { env, transports, manifests: [], signers, system: systemContextFromEnv(env, opts), signerSettings: {}, parseImage: (i) => transports.parse(i), debug: opts.debug ?? (() => {}) };
 }
 
 async function pushSample(name: string) {

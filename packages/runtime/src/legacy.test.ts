@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dockerSignMain, dockerStoreReadable, dockerVerifyMain, legacyReference, parseDockerSignArgs, parseDockerVerifyArgs } from './legacy.js';
+import { chooseLocalStore, dockerStoreReadable } from '@dsv/source-repository';
+import { dockerSignMain, dockerVerifyMain, legacyReference, parseDockerSignArgs, parseDockerVerifyArgs } from './legacy.js';
 import { captureIo } from './__tests__/capture.js';
 
 describe('docker-sign arguments', () => {
@@ -70,21 +71,21 @@ describe('docker-verify arguments', () => {
 });
 
 describe('legacy image names', () => {
-  it('maps registry, archive and repository names to transport references', () => {
-    const env = { DSV_DOCKER_ROOT: '/nonexistent-docker-root' };
-    expect(legacyReference('registry', 'localhost:5000/a/b:1', { purpose: 'read', env })).toBe('docker://localhost:5000/a/b:1');
-    expect(legacyReference('registry', 'docker://h/a:1', { purpose: 'read', env })).toBe('docker://h/a:1');
-    expect(legacyReference('archive', 'demo:1', { archive: 'x/demo.tar', purpose: 'read', env })).toBe(`docker-archive:${resolve('x/demo.tar')}:demo:1`);
-    expect(legacyReference('repository', 'busybox:1', { purpose: 'write', env })).toBe('docker-daemon:busybox:1');
-    const seen: string[] = [];
-    expect(legacyReference('repository', 'busybox:1', { purpose: 'read', env, debug: (m) => seen.push(m) })).toBe('docker-daemon:busybox:1');
-    expect(seen.join()).toContain('not readable');
+  it('maps registry, archive and repository names to transport references', async () => {
+    const store = await chooseLocalStore({ dockerRoot: '/nonexistent-docker-root' });
+    expect(legacyReference('registry', 'localhost:5000/a/b:1', { purpose: 'read', store })).toBe('docker://localhost:5000/a/b:1');
+    expect(legacyReference('registry', 'docker://h/a:1', { purpose: 'read', store })).toBe('docker://h/a:1');
+    expect(legacyReference('archive', 'demo:1', { archive: 'x/demo.tar', purpose: 'read', store })).toBe(`docker-archive:${resolve('x/demo.tar')}:demo:1`);
+    expect(legacyReference('repository', 'busybox:1', { purpose: 'write', store })).toBe('docker-daemon:busybox:1');
+    expect(legacyReference('repository', 'busybox:1', { purpose: 'read', store })).toBe('docker-daemon:busybox:1');
+    expect(store.why).toContain('not readable');
   });
 
-  it('reads the store directly when it is readable', () => {
+  it('reads the store directly when it is readable', async () => {
     const root = mkdtempSync(join(tmpdir(), 'dsv-root-'));
     mkdirSync(join(root, 'image'));
-    expect(dockerStoreReadable({ DSV_DOCKER_ROOT: root }).readable).toBe(true);
-    expect(legacyReference('repository', 'busybox:1', { purpose: 'read', env: { DSV_DOCKER_ROOT: root } })).toBe('docker-storage:busybox:1');
+    expect(dockerStoreReadable(root).readable).toBe(true);
+    const store = await chooseLocalStore({ dockerRoot: root });
+    expect(legacyReference('repository', 'busybox:1', { purpose: 'read', store })).toBe('docker-storage:busybox:1');
   });
 });

@@ -2,8 +2,10 @@
  * The three jobs, composed from packages: sign (core copyImage with a signer), verify (core
  * verifyImage with the routing verifier), inspect. No printing here: callers format the results.
  */
+import type { LocalStore } from '@dsv/source-repository';
 import {
   copyImage,
+  isDsvError,
   inspectImage,
   resolveImages,
   verifyImage,
@@ -102,6 +104,23 @@ export async function runVerify(ctx: CliContext, image: string | ImageReference,
   } finally {
     await source.close();
   }
+}
+
+/**
+ * Verifies a local image where the chosen store holds it: on disk (docker-storage:) when readable, falling
+ * back to the daemon when this build cannot read that store directly (an unsupported driver, devicemapper
+ * without dmsetup); else through the Engine API (docker-daemon:).
+ */
+export async function verifyLocalImage(ctx: CliContext, name: string, store: LocalStore, opts: VerifyOptions, debug: (m: string) => void = () => {}): Promise<VerifyResult> {
+  if (store.transport === 'docker-storage') {
+    try {
+      return await runVerify(ctx, `docker-storage:${name}`, opts);
+    } catch (e) {
+      if (!(isDsvError(e) && e.code === 'Unsupported')) throw e;
+      debug(`docker-storage: cannot read ${name} (${e.message}); using the Docker daemon`);
+    }
+  }
+  return runVerify(ctx, `docker-daemon:${name}`, opts);
 }
 
 export type InspectResult = Awaited<ReturnType<typeof inspectImage>>;

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+/** The Docker CLI plugin metadata of `docker sign` / `docker verify`. */
+import { VERSION } from '../version.js';
 
 export const PLUGIN_NAMES = ['sign', 'verify'] as const;
 export type PluginName = (typeof PLUGIN_NAMES)[number];
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const DESCRIPTIONS: Record<PluginName, string> = {
   sign: 'Sign an image with an embedded dsv signature',
@@ -15,7 +15,7 @@ export function pluginMetadata(name: PluginName): Record<string, string> {
   return {
     SchemaVersion: '0.1.0',
     Vendor: 'dsv',
-    Version: version,
+    Version: VERSION,
     ShortDescription: DESCRIPTIONS[name],
     URL: 'https://www.npmjs.com/package/@dsv/docker-plugin',
   };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DsvError } from '@dsv/core';
+import { DsvError, type DockerEndpoint } from '@dsv/core';
 
 /**
  * The Docker CLI runs a plugin as `docker-<name> [global docker flags] <name> [plugin args]` and exports only
@@ -55,7 +55,8 @@ export function splitPluginArgs(argv: string[], pluginName: string, env: NodeJS.
   throw new DsvError('Usage', `the Docker CLI did not pass the plugin command "${pluginName}"`);
 }
 
-export interface DockerEndpoint {
+/** The endpoint as the Docker CLI resolved it, with where it came from (for --debug). */
+export interface DockerCliEndpoint {
   /** unix:///path or tcp://host:port. */
   host: string;
   /** Where it came from, for --debug. */
@@ -77,7 +78,7 @@ export function dockerConfigDir(globals: DockerGlobals, env: NodeJS.ProcessEnv):
 
 const DEFAULT_HOST = 'unix:///var/run/docker.sock';
 
-export function resolveDockerEndpoint(globals: DockerGlobals, env: NodeJS.ProcessEnv): DockerEndpoint {
+export function resolveDockerEndpoint(globals: DockerGlobals, env: NodeJS.ProcessEnv): DockerCliEndpoint {
   const configDir = dockerConfigDir(globals, env);
   const certDir = env.DOCKER_CERT_PATH ?? configDir;
   const tlsFromFlags = () => {
@@ -113,7 +114,7 @@ function currentContext(configDir: string): string | undefined {
   }
 }
 
-function readContext(configDir: string, name: string): Omit<DockerEndpoint, 'configDir'> {
+function readContext(configDir: string, name: string): Omit<DockerCliEndpoint, 'configDir'> {
   const id = createHash('sha256').update(name).digest('hex');
   const metaFile = join(configDir, 'contexts', 'meta', id, 'meta.json');
   if (!existsSync(metaFile)) throw new DsvError('Usage', `docker context "${name}" not found (no ${metaFile})`);
@@ -141,5 +142,22 @@ function readContext(configDir: string, name: string): Omit<DockerEndpoint, 'con
           ...(has('key.pem') ? { keyFile: join(tlsDir, 'key.pem') } : {}),
         }
       : {}),
+  };
+}
+
+/**
+ * The typed endpoint the transports use (SystemContext.dockerEndpoint), straight from what the Docker CLI
+ * resolved: its files are used where they are (no environment variables, no directory of links).
+ */
+export function engineEndpoint(ep: DockerCliEndpoint): DockerEndpoint {
+  // Like the docker CLI, TLS files that do not exist are left out (verification then fails on its own).
+  const file = (f: string | undefined) => (f !== undefined && existsSync(f) ? f : undefined);
+  const [caFile, certFile, keyFile] = [file(ep.caFile), file(ep.certFile), file(ep.keyFile)];
+  return {
+    host: ep.host,
+    tlsVerify: ep.tlsVerify,
+    ...(caFile ? { caFile } : {}),
+    ...(certFile ? { certFile } : {}),
+    ...(keyFile ? { keyFile } : {}),
   };
 }

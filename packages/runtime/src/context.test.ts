@@ -3,21 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classifyTrustFile, createContext, createTransportRegistry, signerSettingsFromEnv, systemContextFromEnv } from './context.js';
+import { dockerEndpointFromEnv } from './environment.js';
 
 describe('SystemContext from the environment', () => {
-  it('reads every DSV_* / DOCKER_* variable the original read, plus flags', () => {
+  it('maps every DSV_* / DOCKER_* / TLS variable to a typed field, plus flags', () => {
     const env = {
+      HOME: '/home/u',
       DSV_CREDENTIALS_STORE: '/c/config.json',
       DSV_INSECURE_REGISTRIES: 'a:5000, b',
       DSV_CERTS_D: '/etc/one:/etc/two',
       DSV_DEFAULT_REGISTRY: 'registry.example',
       DSV_DOCKERHUB_AUTH: 'auth.example',
-      DOCKER_HOST: 'unix:///tmp/d.sock',
+      DOCKER_HOST: 'tcp://10.0.0.1:2376',
       DOCKER_TLS_VERIFY: '1',
       DOCKER_CERT_PATH: '/certs',
       DSV_DOCKER_ROOT: '/data/docker',
-      SSL_CERT_FILE: '/ca.pem',
-      SSL_CERT_DIR: '/certs-a:/certs-b',
+      DSV_DEVICEMAPPER_POOL: 'docker-thinpool',
+      SSL_CERT_FILE: '/ca/bundle.pem',
+      SSL_CERT_DIR: '/ca/one:/ca/two',
+      NODE_EXTRA_CA_CERTS: '/ca/extra.pem',
     };
     const ctx = systemContextFromEnv(env, { insecureRegistries: ['c', 'a:5000'] });
     expect(ctx).toEqual({
@@ -26,22 +30,34 @@ describe('SystemContext from the environment', () => {
       certsDirs: ['/etc/one', '/etc/two'],
       defaultRegistry: 'registry.example',
       dockerHubAuth: 'auth.example',
-      dockerHost: 'unix:///tmp/d.sock',
-      dockerTlsVerify: true,
-      dockerCertPath: '/certs',
-      dockerRoot: '/data/docker',
-      tlsRoots: { certFile: '/ca.pem', certDirs: ['/certs-a', '/certs-b'] },
+      dockerEndpoint: { host: 'tcp://10.0.0.1:2376', tlsVerify: true, caFile: '/certs/ca.pem', certFile: '/certs/cert.pem', keyFile: '/certs/key.pem' },
+      tlsRoots: { certFile: '/ca/bundle.pem', certDirs: ['/ca/one', '/ca/two'], extraCaFile: '/ca/extra.pem' },
       childEnv: env,
+      dockerRoot: '/data/docker',
+      devicemapperPool: 'docker-thinpool',
     });
+    expect(ctx.childEnv).not.toBe(env);
   });
 
-  it('leaves unset things unset', () => {
-    expect(systemContextFromEnv({ DOCKER_TLS_VERIFY: '' })).toEqual({ childEnv: { DOCKER_TLS_VERIFY: '' } });
+  it('fills the defaults the transports used to compute themselves, and nothing else', () => {
+    expect(systemContextFromEnv({ HOME: '/home/u', DOCKER_TLS_VERIFY: '' })).toEqual({
+      credentialsStore: '/home/u/.docker/config.json',
+      certsDirs: ['/etc/docker/certs.d', '/home/u/.docker/certs.d'],
+      dockerEndpoint: { host: 'unix:///var/run/docker.sock' },
+      tlsRoots: {},
+      childEnv: { HOME: '/home/u', DOCKER_TLS_VERIFY: '' },
+    });
+    // DOCKER_TLS_VERIFY=0 / false is off, as for the docker CLI; TLS files default to ~/.docker.
+    expect(dockerEndpointFromEnv({ DOCKER_HOST: 'tcp://h:2375', DOCKER_TLS_VERIFY: '0' })).toEqual({ host: 'tcp://h:2375' });
+    expect(dockerEndpointFromEnv({ HOME: '/home/u', DOCKER_TLS_VERIFY: 'yes' })).toMatchObject({ tlsVerify: true, caFile: '/home/u/.docker/ca.pem' });
   });
 
-  it('passes the GnuPG home to the gpg plugin', () => {
-    expect(signerSettingsFromEnv({ DSV_GPG_DATASTORE: '/g' }).gpg).toEqual({ gpgHome: '/g' });
-    expect(signerSettingsFromEnv({}).gpg).toEqual({});
+  it('passes the GnuPG home (DSV_GPG_DATASTORE, then GNUPGHOME, then ~/.gnupg) and the PKI store to the signers', () => {
+    expect(signerSettingsFromEnv({ DSV_GPG_DATASTORE: '/g', GNUPGHOME: '/other' }).gpg).toEqual({ gpgHome: '/g' });
+    expect(signerSettingsFromEnv({ GNUPGHOME: '/gh' }).gpg).toEqual({ gpgHome: '/gh' });
+    expect(signerSettingsFromEnv({ HOME: '/home/u' }).gpg).toEqual({ gpgHome: '/home/u/.gnupg' });
+    expect(signerSettingsFromEnv({ HOME: '/home/u' }).pki).toEqual({ datastore: '/home/u/.dsv.pem' });
+    expect(signerSettingsFromEnv({ DSV_PKI_DATASTORE: '/p.pem' }).pki).toEqual({ datastore: '/p.pem' });
   });
 });
 

@@ -1,0 +1,301 @@
+/**
+ * dsv-copy: copy images between transports, verifying every byte as it streams, optionally signing on the way,
+ * keeping the embedded signatures they carry.
+ *   dsv-copy [OPTIONS] SRC DEST          dsv-copy verify-same SRC DEST
+ */
+import { availableParallelism } from 'node:os';
+import type { Argv } from 'yargs';
+import { copyImage, DsvError, isPlatformString, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
+import { createContext, type CliContext } from './context.js';
+import { ExitCodes } from './exit-codes.js';
+import { processIo, type CliIo, type Output } from './io.js';
+import { signatureTypeOption } from './options.js';
+import { newYargs } from './parser.js';
+import { errorJson } from './report.js';
+import { CommandShell } from './shell.js';
+import { VERSION } from './version.js';
+
+export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
+
+const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.
+
+References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
+
+Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
+Unsigned and unchanged, the manifest is copied byte for byte (same digest at DEST). Embedded signatures travel with the config; --sign-by adds one, --remove-signatures strips them (that changes the image and its digest).
+Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational failure.`;
+
+export interface CopyArgs {
+  command: 'copy';
+  source: string;
+  destination: string;
+  signBy?: string;
+  keyType?: string;
+  passphraseFile?: string;
+  signatureType: SignatureKind;
+  removeSignatures: boolean;
+  all: boolean;
+  platform?: string;
+  dryRun: boolean;
+  json: boolean;
+  jobs: number;
+  retryTimes?: number;
+  insecureRegistries: string[];
+  debug: boolean;
+}
+export interface VerifySameArgs {
+  command: 'verify-same';
+  source: string;
+  destination: string;
+  platform?: string;
+  json: boolean;
+  insecureRegistries: string[];
+  debug: boolean;
+}
+export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
+
+const asList = (v: unknown): string[] =>
+  v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+
+export function copyParser(scriptName = 'dsv-copy'): Argv {
+  return newYargs()
+    .scriptName(scriptName)
+    .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
+    .exitProcess(false)
+    .strict()
+    .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr' })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
+    .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
+    .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
+    .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
+      y
+        .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
+        .option('key-type', { alias: 't', type: 'string', describe: 'Signature type for --sign-by: gpg, pki or a plugin type [env DSV_KEYTYPE]' })
+        .option('passphrase-file', { type: 'string', describe: 'Passphrase for --sign-by [env DSV_KEYPASS; prompted on a terminal]' })
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
+        .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image)' })
+        .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Read and check everything, write nothing; print what would be written' })
+        .option('jobs', { alias: 'j', type: 'number', default: DEFAULT_JOBS, describe: 'Blobs transferred in parallel' })
+        .option('retry-times', { type: 'number', describe: 'Retries for transient network failures (default 3)' }),
+    )
+    .command('verify-same <source> <destination>', 'Are SRC and DEST the same image (same config digest per platform), even with different manifests?')
+    .help()
+    .version(VERSION)
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
+export async function parseCopyArgs(args: string[], scriptName?: string): Promise<ParsedCopy> {
+  let err: string | undefined;
+  let output = '';
+  const argv = (await copyParser(scriptName).parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
+    if (e) err = e.message;
+    output = out;
+  })) as Record<string, unknown>;
+  if (err) return { kind: 'error', message: err };
+  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  const platform = one(argv.platform);
+  if (platform !== undefined && !isPlatformString(platform)) return { kind: 'error', message: `invalid --platform "${platform}": expected os/arch[/variant]` };
+  const common = {
+    json: argv.json === true,
+    debug: argv.debug === true,
+    insecureRegistries: asList(argv.insecureRegistry),
+    source: String(argv.source),
+    destination: String(argv.destination),
+    ...(platform ? { platform } : {}),
+  };
+  if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
+  const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
+  const jobs = Number(one(argv.jobs) ?? DEFAULT_JOBS);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) return { kind: 'error', message: `invalid --jobs "${one(argv.jobs)}": a whole number from 1 to 64` };
+  const retry = one(argv.retryTimes);
+  if (retry !== undefined && !/^\d+$/.test(retry)) return { kind: 'error', message: `invalid --retry-times "${retry}": a whole number` };
+  const all = argv.all !== false;
+  if (!all && !platform) return { kind: 'error', message: '--no-all needs --platform os/arch[/variant] to say which image to copy' };
+  const signBy = one(argv.signBy);
+  if (argv.removeSignatures === true && signBy !== undefined && kind !== 'resign') {
+    return { kind: 'error', message: '--remove-signatures with --sign-by: use --signature-type resign to replace all signatures with a new one' };
+  }
+  const a: CopyArgs = {
+    ...common,
+    command: 'copy',
+    signatureType: kind,
+    removeSignatures: argv.removeSignatures === true,
+    all,
+    dryRun: argv.dryRun === true,
+    jobs,
+  };
+  if (signBy !== undefined) a.signBy = signBy;
+  const kt = one(argv.keyType);
+  if (kt !== undefined) a.keyType = kt;
+  const pf = one(argv.passphraseFile);
+  if (pf !== undefined) a.passphraseFile = pf;
+  if (retry !== undefined) a.retryTimes = Number(retry);
+  return { kind: 'run', args: a };
+}
+
+/** A cross-repository mount source when both ends are repositories of the same registry. */
+function mountSource(src: ImageReference, dst: ImageReference): ImageReference | undefined {
+  if (src.transport.name !== 'docker' || dst.transport.name !== 'docker') return undefined;
+  const host = (r: ImageReference) => r.within.replace(/^\/\//, '').split('/')[0];
+  return host(src) === host(dst) ? src : undefined;
+}
+
+export async function copyMain(args: string[], io: CliIo = processIo(), prog = 'dsv-copy'): Promise<number> {
+  const parsed = await parseCopyArgs(args, prog);
+  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
+  const out = shell.out;
+  if (parsed.kind === 'output') {
+    out.out(parsed.text);
+    return ExitCodes.Ok;
+  }
+  if (parsed.kind === 'error') {
+    out.err(`${prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${prog}: see ${prog} --help\n`);
+    return ExitCodes.Usage;
+  }
+  const a = parsed.args;
+  try {
+    const ctx = await createContext(
+      shell.contextOptions({
+        insecureRegistries: a.insecureRegistries,
+        references: [a.source, a.destination],
+        signers: a.command === 'copy' && a.signBy !== undefined,
+      }),
+    );
+    if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
+    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out) : await copy(ctx, a, shell);
+    shell.progress.clear();
+    return code;
+  } catch (e) {
+    return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
+  }
+}
+
+async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell): Promise<number> {
+  const out = shell.out;
+  const srcRef = ctx.parseImage(a.source);
+  const dstRef = ctx.parseImage(a.destination);
+  let sign: { signer: Awaited<ReturnType<ReturnType<CliContext['signers']['get']>['createSigner']>>; kind: SignatureKind } | undefined;
+  if (a.signBy !== undefined) {
+    const key = await shell.resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
+    const plugin = ctx.signers.get(key.keyType);
+    const settings = ctx.signerSettings[plugin.type];
+    const signer = await plugin.createSigner({ key: key.key, passphrase: key.passphrase, ...(settings && Object.keys(settings).length ? { settings } : {}) });
+    sign = { signer, kind: a.signatureType };
+    const info = await signer.describeKey();
+    ctx.debug(`signing with ${info.type} key ${info.keyId}${info.identity ? ` (${info.identity})` : ''}`);
+  }
+  const mountFrom = mountSource(srcRef, dstRef);
+  if (mountFrom) ctx.debug(`same registry: blobs are mounted from ${mountFrom.toString()}`);
+  const source = await srcRef.newSource(ctx.system);
+  let result: CopyResult;
+  try {
+    const destination = await dstRef.newDestination(ctx.system);
+    try {
+      result = await copyImage(source, destination, {
+        ...(sign ? { sign } : {}),
+        removeSignatures: a.removeSignatures,
+        ...(a.platform ? { platform: a.platform } : {}),
+        jobs: a.jobs,
+        dryRun: a.dryRun,
+        ...(mountFrom ? { mountFrom } : {}),
+        ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
+        debug: ctx.debug,
+      });
+    } finally {
+      await destination.close();
+    }
+  } finally {
+    await source.close();
+  }
+  if (a.json) {
+    out.out(`${JSON.stringify({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result) }, null, 2)}\n`);
+  } else {
+    out.out(formatCopy(srcRef.toString(), dstRef.toString(), result, a));
+  }
+  return ExitCodes.Ok;
+}
+
+function summary(r: CopyResult) {
+  return {
+    dryRun: r.dryRun,
+    kind: r.kind,
+    sourceDigest: r.sourceDigest,
+    destinationDigest: r.destinationDigest,
+    sameDigest: r.sourceDigest === r.destinationDigest,
+    images: r.images.map((i) => ({
+      platform: i.platform ?? null,
+      sourceManifestDigest: i.sourceManifestDigest,
+      manifestDigest: i.manifestDigest,
+      sourceConfigDigest: i.sourceConfigDigest,
+      configDigest: i.configDigest,
+      signed: i.signature ? { digest: i.signature.digest } : null,
+      blobsCopied: i.blobsCopied,
+      blobsSkipped: i.blobsSkipped,
+      bytesCopied: i.bytesCopied,
+    })),
+  };
+}
+
+function formatCopy(src: string, dst: string, r: CopyResult, a: CopyArgs): string {
+  const lines = [`${r.dryRun ? 'Would copy' : 'Copied'} ${src} -> ${dst}`];
+  for (const i of r.images) {
+    const p = i.platform ? `${i.platform}: ` : '';
+    lines.push(
+      `  ${p}manifest ${i.manifestDigest}${i.manifestDigest === i.sourceManifestDigest ? ' (unchanged)' : ` (was ${i.sourceManifestDigest})`}, ` +
+        `${i.blobsCopied} blob(s) copied, ${i.blobsSkipped} already present${i.signature ? ', signed' : ''}`,
+    );
+  }
+  if (r.kind === 'index') lines.push(`  index ${r.destinationDigest}${r.destinationDigest === r.sourceDigest ? ' (unchanged)' : ` (was ${r.sourceDigest})`}`);
+  if (a.removeSignatures) lines.push('  signatures removed: the image (and its digest) changed');
+  return `${lines.join('\n')}\n`;
+}
+
+interface SideImages {
+  digest: Digest;
+  byPlatform: Map<string, { manifestDigest: Digest; configDigest: Digest }>;
+}
+
+async function describeSide(ctx: CliContext, ref: ImageReference, platform?: string): Promise<SideImages> {
+  const source = await ref.newSource(ctx.system);
+  try {
+    const { top, images } = await resolveImages(source, platform ? { platform } : {});
+    const byPlatform = new Map<string, { manifestDigest: Digest; configDigest: Digest }>();
+    for (const img of images) {
+      const p = img.platform ?? (img.config.platform.os ? `${img.config.platform.os}/${img.config.platform.architecture}${img.config.platform.variant ? `/${img.config.platform.variant}` : ''}` : 'unknown');
+      if (byPlatform.has(p)) throw new DsvError('ManifestInvalid', `${ref.toString()}: two images for platform ${p}`);
+      byPlatform.set(p, { manifestDigest: img.manifest.digest, configDigest: img.config.digest });
+    }
+    return { digest: top.digest, byPlatform };
+  } finally {
+    await source.close();
+  }
+}
+
+/** The seed-004 check: the same images (config digests, per platform), whatever the manifests look like. */
+async function verifySame(ctx: CliContext, a: VerifySameArgs, out: Output): Promise<number> {
+  const srcRef = ctx.parseImage(a.source);
+  const dstRef = ctx.parseImage(a.destination);
+  const [left, right] = await Promise.all([describeSide(ctx, srcRef, a.platform), describeSide(ctx, dstRef, a.platform)]);
+  const platforms = [...new Set([...left.byPlatform.keys(), ...right.byPlatform.keys()])].sort();
+  const rows = platforms.map((p) => {
+    const l = left.byPlatform.get(p);
+    const r = right.byPlatform.get(p);
+    const same = Boolean(l && r && l.configDigest === r.configDigest);
+    return { platform: p, same, source: l ?? null, destination: r ?? null };
+  });
+  const ok = rows.length > 0 && rows.every((r) => r.same);
+  if (a.json) {
+    out.out(`${JSON.stringify({ command: 'verify-same', ok, source: { reference: srcRef.toString(), digest: left.digest }, destination: { reference: dstRef.toString(), digest: right.digest }, platforms: rows }, null, 2)}\n`);
+  } else {
+    out.out(`${srcRef.toString()} (${left.digest})\n${dstRef.toString()} (${right.digest})\n`);
+    for (const r of rows) {
+      if (r.same) out.out(`  ${r.platform}: same image, config ${r.source!.configDigest}\n`);
+      else if (!r.source || !r.destination) out.out(`  ${r.platform}: only in ${r.source ? 'the source' : 'the destination'}\n`);
+      else out.out(`  ${r.platform}: DIFFERENT: config ${r.source.configDigest} vs ${r.destination.configDigest}\n`);
+    }
+    out.out(ok ? 'SAME: every platform has the same config digest\n' : 'DIFFERENT\n');
+  }
+  return ok ? ExitCodes.Ok : ExitCodes.NotTrusted;
+}

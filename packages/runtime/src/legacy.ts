@@ -1,0 +1,273 @@
+/**
+ * docker-sign and docker-verify: the original Python tool's interface, kept exactly
+ *   docker-sign [--dry-run] [-s|--signature-type sign|endorse|resign] [--debug|-v]
+ *               (registry | repository | archive --archive FILE)
+ *               [-k|--keyid KEY] [-p|--keypass PASS] [-t|--sigtype gpg|pki] SRC_IMAGE DEST_IMAGE
+ *   docker-verify [--debug|-v] (registry | repository | archive --archive FILE) IMAGE...
+ * Options may come before or after the subcommand.
+ */
+import { resolve as resolvePath } from 'node:path';
+import type { Argv } from 'yargs';
+import { DsvError, type SignatureKind } from '@dsv/core';
+import type { LocalStore } from '@dsv/source-repository';
+import { signatureTypeOption } from './options.js';
+import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
+import { newYargs } from './parser.js';
+import { runVerify, verifyLocalImage } from './commands.js';
+import { ExitCodes } from './exit-codes.js';
+import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
+import { CommandShell } from './shell.js';
+import { VERSION } from './version.js';
+
+export type SourceKind = 'registry' | 'repository' | 'archive';
+export const SOURCE_KINDS: readonly SourceKind[] = ['registry', 'repository', 'archive'];
+
+export interface LegacySignArgs {
+  source: SourceKind;
+  archive?: string;
+  dryRun: boolean;
+  signatureType: SignatureKind;
+  debug: boolean;
+  keyid?: string;
+  keypass?: string;
+  sigtype?: string;
+  srcImage: string;
+  destImage: string;
+}
+
+export interface LegacyVerifyArgs {
+  source: SourceKind;
+  archive?: string;
+  debug: boolean;
+  images: string[];
+}
+
+export type Parsed<T> = { kind: 'run'; args: T } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
+
+const EXIT_HELP = 'Exit codes: 0 ok; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error; 3 operational failure.';
+const SIGN_EPILOGUE = `Environment: DSV_KEYID, DSV_KEYPASS, DSV_KEYTYPE (GPG|PKI), DSV_GPG_DATASTORE (GnuPG home), DSV_CREDENTIALS_STORE, DSV_DEFAULT_REGISTRY, DSV_INSECURE_REGISTRIES, DSV_CERTS_D, DOCKER_HOST, DSV_SIGNER_PLUGINS.
+${EXIT_HELP}`;
+const VERIFY_EPILOGUE = `Trusted keys: the GnuPG home (DSV_GPG_DATASTORE, default ~/.gnupg), the PKI trust store (DSV_PKI_DATASTORE, default ~/.dsv.pem), and key files in DSV_GPG_TRUST / DSV_PKI_TRUST / DSV_TRUST (':'-separated).
+repository: reads Docker's store (DSV_DOCKER_ROOT) when readable, else the engine (DOCKER_HOST).
+${EXIT_HELP}`;
+
+const SOURCE_HELP: Record<SourceKind, string> = {
+  registry: 'Operates on docker registries (v2)',
+  repository: "Operates on docker repositories (the local Docker engine's image store)",
+  archive: 'Operates on docker-save produced archives',
+};
+
+function commonOptions(y: Argv, withArchive: boolean): Argv {
+  return withArchive
+    ? y.option('archive', { alias: 'a', type: 'string', demandOption: true, describe: 'Uncompressed docker image archive (docker save)', normalize: false })
+    : y;
+}
+
+async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string, unknown>) => T): Promise<Parsed<T>> {
+  let err: string | undefined;
+  let output = '';
+  const argv = (await y.parseAsync(args, {}, (e: Error | undefined, _argv: unknown, out: string) => {
+    if (e) err = e.message;
+    output = out;
+  })) as Record<string, unknown>;
+  if (err) return { kind: 'error', message: err };
+  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if ((argv._ as unknown[])[0] === 'version') return { kind: 'output', text: `${VERSION}\n` };
+  try {
+    return { kind: 'run', args: pick(argv) };
+  } catch (e) {
+    return { kind: 'error', message: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export function dockerSignParser(): Argv {
+  let y = newYargs()
+    .scriptName('docker-sign')
+    .usage('$0 [options] (registry | repository | archive --archive FILE) [options] SRC_IMAGE DEST_IMAGE\n\nCreates and embeds signatures into docker images.')
+    .exitProcess(false)
+    .strict()
+    .parserConfiguration({ 'camel-case-expansion': true, 'boolean-negation': false })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Do not write to destination image sources' })
+    .option('signature-type', signatureTypeOption('(Co-)sign (default), endorse / countersign, or resign the source image'))
+    .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
+    .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
+    .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
+    .epilogue(SIGN_EPILOGUE);
+  for (const kind of SOURCE_KINDS) {
+    y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
+  }
+  return y
+    .command('version', 'Show the version (as the original tool did)')
+    .demandCommand(1, 'missing subcommand: registry, repository or archive')
+    .help()
+    .version(VERSION)
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
+export function dockerVerifyParser(): Argv {
+  let y = newYargs()
+    .scriptName('docker-verify')
+    .usage('$0 [options] (registry | repository | archive --archive FILE) [options] IMAGE...\n\nVerifies embedded signatures, and the integrity of docker image layers and metadata.')
+    .exitProcess(false)
+    .strict()
+    .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .epilogue(VERIFY_EPILOGUE);
+  for (const kind of SOURCE_KINDS) {
+    y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
+  }
+  return y
+    .command('version', 'Show the version (as the original tool did)')
+    .demandCommand(1, 'missing subcommand: registry, repository or archive')
+    .help()
+    .version(VERSION)
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
+function sourceOf(argv: Record<string, unknown>): SourceKind {
+  const cmd = String((argv._ as unknown[])[0] ?? '');
+  if (!(SOURCE_KINDS as readonly string[]).includes(cmd)) throw new Error(`unknown subcommand "${cmd}" (registry, repository, archive)`);
+  return cmd as SourceKind;
+}
+
+function str(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return str(v[v.length - 1]);
+  return String(v);
+}
+
+export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignArgs>> {
+  return parseWith(dockerSignParser(), args, (argv) => {
+    const source = sourceOf(argv);
+    const out: LegacySignArgs = {
+      source,
+      dryRun: argv.dryRun === true,
+      signatureType: (str(argv.signatureType) ?? 'sign') as SignatureKind,
+      debug: argv.debug === true,
+      srcImage: str(argv.src_image)!,
+      destImage: str(argv.dest_image)!,
+    };
+    const archive = str(argv.archive);
+    if (source === 'archive' && archive) out.archive = archive;
+    for (const k of ['keyid', 'keypass', 'sigtype'] as const) {
+      const v = str(argv[k]);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  });
+}
+
+export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVerifyArgs>> {
+  return parseWith(dockerVerifyParser(), args, (argv) => {
+    const source = sourceOf(argv);
+    const images = ((argv.images as unknown[]) ?? []).map(String);
+    if (images.length === 0) throw new Error('give at least one IMAGE');
+    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images };
+    const archive = str(argv.archive);
+    if (source === 'archive' && archive) out.archive = archive;
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image names -> transport references
+
+/**
+ * The transport reference for a legacy image name: registry -> docker://NAME; archive ->
+ * docker-archive:FILE:NAME; repository -> docker-daemon:NAME for writing, and for reading the transport of
+ * the local store source-repository chose (docker-storage: when the store is readable, for on-disk
+ * integrity, else docker-daemon:).
+ */
+export function legacyReference(
+  source: SourceKind,
+  name: string,
+  opts: { archive?: string; purpose: 'read' | 'write'; store?: LocalStore },
+): string {
+  if (name.trim() === '') throw new DsvError('ReferenceInvalid', 'empty image name');
+  switch (source) {
+    case 'registry':
+      return name.startsWith('docker://') ? name : `docker://${name}`;
+    case 'archive': {
+      if (!opts.archive) throw new DsvError('Usage', 'archive needs --archive FILE');
+      return `docker-archive:${resolvePath(opts.archive)}:${name}`;
+    }
+    case 'repository':
+      return opts.purpose === 'write' || !opts.store ? `docker-daemon:${name}` : `${opts.store.transport}:${name}`;
+  }
+}
+
+/** The transports legacyReference() maps a source kind to. */
+const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
+  registry: ['docker'],
+  archive: ['docker-archive'],
+  repository: ['docker-daemon', 'docker-storage'],
+};
+
+/** Context options of docker-sign / docker-verify: the transports of their subcommand only. */
+function legacyContextOptions(shell: CommandShell, source: SourceKind): ContextOptions {
+  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source] });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mains
+
+function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
+  if (parsed.kind === 'output') {
+    out.out(parsed.text);
+    return ExitCodes.Ok;
+  }
+  if (parsed.kind === 'error') {
+    out.err(`${out.prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${out.prog}: see ${out.prog} --help\n`);
+    return ExitCodes.Usage;
+  }
+  return undefined;
+}
+
+export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
+  const parsed = await parseDockerSignArgs(args);
+  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args) });
+  const early = printParsed(shell.out, parsed);
+  if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
+  const a = parsed.args;
+  // Signing in a repository goes through the engine both ways (docker-daemon: -> docker-daemon:).
+  const where = { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' as const };
+  return shell.sign(
+    async () => {
+      const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source));
+      const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
+      const key = await shell.resolveKey(keyOpts, '-k/--keyid');
+      const source = legacyReference(a.source, a.srcImage, where);
+      const destination = legacyReference(a.source, a.destImage, where);
+      return { ctx, options: { source, destination, key, kind: a.signatureType, dryRun: a.dryRun } };
+    },
+    { input: () => ({ source: a.srcImage, destination: a.destImage }), started: (source) => `Verifying Integrity: ${source} ...\n` },
+  );
+}
+
+export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
+  const parsed = await parseDockerVerifyArgs(args);
+  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug });
+  const early = printParsed(shell.out, parsed);
+  if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
+  const a = parsed.args;
+  let ctx: CliContext;
+  let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
+  let store: LocalStore | undefined;
+  try {
+    ctx = await contextFactory(legacyContextOptions(shell, a.source));
+    verify = await createVerifyFunction(ctx);
+    if (a.source === 'repository') {
+      const { chooseLocalStore } = await import('@dsv/source-repository');
+      store = await chooseLocalStore(ctx.system);
+      if (store.root) ctx.system.dockerRoot = store.root;
+      shell.out.debug(`repository: reading ${store.transport}: (${store.why}${store.transport === 'docker-storage' ? '; on-disk integrity' : '; using the Docker engine API'})`);
+    }
+  } catch (e) {
+    return shell.fail(e);
+  }
+  return shell.verifyEach(a.images, async (image) => {
+    const ref = legacyReference(a.source, image, { ...(a.archive ? { archive: a.archive } : {}), purpose: 'read', ...(store ? { store } : {}) });
+    shell.out.debug(`reading ${ref}`);
+    return store ? verifyLocalImage(ctx, image, store, { verify }, shell.out.debug) : runVerify(ctx, ref, { verify });
+  });
+}
