@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as vitest from 'vitest';
-import { SignerRegistry, loadSignerPlugins, type SignerPlugin } from '@dsv/core';
+import { SignerRegistry, type SignerPlugin } from '@dsv/core';
+import { loadSignerPlugins } from '@dsv/runtime';
 import { registerSuite, signerSuite } from '@dsv/conformance';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
 
