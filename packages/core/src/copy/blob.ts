@@ -121,6 +121,11 @@ class DiffIdTap extends Transform {
     cb();
   }
 
+  /** Stops inflating (the copy gave up on this blob). */
+  abort(): void {
+    if (!this.ended) this.inflater.destroy(new Error('blob stream abandoned'));
+  }
+
   /** After the stream: the compression found and the content digest (blobDigest: the VerifiedBlob's). */
   async result(blobDigest: () => Digest): Promise<{ compression: Compression; diffId?: Digest; error?: DsvError }> {
     if (!this.ended) this.inflater.destroy(new Error('blob stream ended early'));
@@ -190,9 +195,11 @@ export async function moveBlob(ctx: BlobContext, job: BlobJob): Promise<BlobOutc
     }
   } catch (e) {
     // A destination may report a failed stream in its own words; the stream's error says what broke.
-    if (!out.errored) throw e;
-    failure = asDsvError(out.errored, `blob ${d.digest}`);
-    if (!check) throw failure;
+    failure = out.errored ? asDsvError(out.errored, `blob ${d.digest}`) : undefined;
+    if (!failure || !check) {
+      tap?.abort();
+      throw failure ?? e;
+    }
   } finally {
     await opened;
     for (const s of stages) if (!s.destroyed && s !== tap) s.destroy();
@@ -206,6 +213,7 @@ export async function moveBlob(ctx: BlobContext, job: BlobJob): Promise<BlobOutc
     if (failure) outcome.error = failure;
     else if (r.error) outcome.inflateError = r.error;
     else if (r.diffId) outcome.diffId = r.diffId;
+    else outcome.error = new DsvError('IoError', `blob ${d.digest}: not read to its end (its diff_id is unproven)`, { digest: d.digest });
     if (!tap.destroyed) tap.destroy();
   }
   if (failure) {
