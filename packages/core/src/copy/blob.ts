@@ -105,11 +105,14 @@ class DiffIdTap extends Transform {
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     const inflater = this.inflater;
-    if (this.inflateError || inflater.destroyed || inflater.write(chunk) || inflater.destroyed) return cb(null, chunk);
+    // The chunk goes on at once (the upload does not wait for its inflation); only the next one waits
+    // for an inflater that is behind.
+    this.push(chunk);
+    if (this.inflateError || inflater.destroyed || inflater.write(chunk) || inflater.destroyed) return cb();
     const release = () => {
       inflater.off('drain', release);
       inflater.off('close', release);
-      cb(null, chunk);
+      cb();
     };
     inflater.on('drain', release);
     inflater.on('close', release);
