@@ -1,3 +1,4 @@
+/** Digests: parsing and validation, hashing exact bytes, and streams that hash (and check) what flows through them. */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { DsvError } from './errors.js';
@@ -126,4 +127,35 @@ export class DigestingStream extends Transform {
     }
     cb(null, this.held);
   }
+}
+
+/**
+ * A blob stream that checks itself against one descriptor: a DigestingStream whose digest and size are
+ * required. It fails on a mismatch and holds back its last chunk until both match, so a destination
+ * handed one for the same descriptor (see verifiedFor) may store what it reads without hashing it again;
+ * it must still never make a blob visible from a stream that errored.
+ */
+export class VerifiedBlob extends DigestingStream {
+  // Private fields: what the stream checks cannot be changed after it is made.
+  readonly #digest: Digest;
+  readonly #size: number;
+
+  constructor(descriptor: { digest: string; size: number }, name = `blob ${descriptor.digest}`) {
+    super({ digest: descriptor.digest, size: descriptor.size, name });
+    this.#digest = parseDigest(descriptor.digest).digest;
+    this.#size = descriptor.size;
+  }
+
+  get digest(): Digest {
+    return this.#digest;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+}
+
+/** True when `stream` is a VerifiedBlob checking exactly this descriptor's digest and size. */
+export function verifiedFor(stream: unknown, descriptor: { digest: string; size: number }): stream is VerifiedBlob {
+  return stream instanceof VerifiedBlob && stream.digest === descriptor.digest && stream.size === descriptor.size;
 }

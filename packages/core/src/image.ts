@@ -98,6 +98,8 @@ export interface ResolveOptions {
   platform?: string;
   /** The top-level manifest must have this digest (a by-digest reference). */
   expectedDigest?: Digest;
+  /** The top manifest, already read (it is not read again). */
+  top?: Manifest;
 }
 
 /** Checks the top manifest's digest against an expected one (in its algorithm). */
@@ -114,7 +116,7 @@ export function checkTopDigest(top: Manifest, expected: Digest | undefined): voi
  * Limits.indexDepth). Configurations are not read. With `platform`, only matching children.
  */
 export async function resolveManifests(source: ImageSource, opts: ResolveOptions = {}): Promise<{ top: Manifest; manifests: ResolvedManifest[] }> {
-  const top = await readManifest(source);
+  const top = opts.top ?? (await readManifest(source));
   checkTopDigest(top, opts.expectedDigest);
   if (opts.platform !== undefined) matchesPlatform({ mediaType: '', digest: '' as Digest, size: 0 }, opts.platform); // validates the syntax
   if (top.kind === 'manifest') return { top, manifests: [{ manifest: top }] };

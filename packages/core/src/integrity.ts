@@ -189,6 +189,14 @@ export async function runLimited<T>(tasks: (() => Promise<T>)[], limit: number):
   return results;
 }
 
+/** Reorders `items` (in place) as `order` lists their descriptors; anything it leaves out keeps its place first. */
+export function inSequence<T>(items: T[], order: readonly Descriptor[], descriptor: (t: T) => Descriptor): void {
+  const rank = new Map<string, number>();
+  order.forEach((d, i) => rank.set(d.digest, rank.get(d.digest) ?? i));
+  const at = (t: T) => rank.get(descriptor(t).digest) ?? -1;
+  items.sort((a, b) => at(a) - at(b));
+}
+
 function imageLabel(check: ImageCheck, many: boolean): string {
   return many ? `${check.platform ?? check.manifestDigest}: ` : '';
 }
@@ -205,7 +213,7 @@ export async function checkIntegrity(
 
   const configs: (ImageConfig | undefined)[] = [];
   const images: ImageCheck[] = [];
-  const tasks: (() => Promise<void>)[] = [];
+  const tasks: { blob: Descriptor; run: () => Promise<void> }[] = [];
   // One stream per distinct (blob, expected diff_id algorithm): a layer shared by images is read once.
   const streamed = new Map<string, Promise<BlobResult>>();
 
@@ -247,7 +255,7 @@ export async function checkIntegrity(
       const layer: LayerCheck = { index, descriptor, compression: 'none', digestOk: false, sizeOk: false, diffIdOk: false };
       if (expectedDiffId !== undefined) layer.expectedDiffId = expectedDiffId;
       check.layers.push(layer);
-      tasks.push(async () => {
+      const run = async (): Promise<void> => {
         const key = `${descriptor.digest}|${descriptor.size}|${expectedDiffId ? parseDigest(expectedDiffId).algorithm : 'sha256'}`;
         let p = streamed.get(key);
         if (!p) {
@@ -285,11 +293,18 @@ export async function checkIntegrity(
           const why = await source.diagnoseBlob(descriptor).catch((e: unknown) => asDsvError(e, where));
           if (why) layer.error = new DsvError(layer.error.code, `${where}: ${why.message}`, { ...layer.error.details, ...why.details }, { cause: layer.error });
         }
-      });
+      };
+      tasks.push({ blob: descriptor, run });
     });
   }
 
-  await runLimited(tasks, opts.concurrency ?? 4);
+  // Tasks are in manifest order: a sequential source gets them one at a time, in its order.
+  const sequential = source.blobOrder === 'sequential';
+  if (sequential && source.blobSequence) inSequence(tasks, source.blobSequence(tasks.map((t) => t.blob)), (t) => t.blob);
+  await runLimited(
+    tasks.map((t) => t.run),
+    sequential ? 1 : (opts.concurrency ?? 4),
+  );
   for (const check of images) {
     check.ok = check.configOk && check.layers.every((l) => l.digestOk && l.sizeOk && l.diffIdOk);
   }

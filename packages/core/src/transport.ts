@@ -97,6 +97,15 @@ export interface ImageReference {
 export interface ImageSource {
   readonly reference: ImageReference;
   /**
+   * Whether blobs may be asked for in any order and several at once ('any', the default), or only one at
+   * a time, in order ('sequential': a source that reads one stream front to back, like the Engine's image
+   * export). Readers honour it: a sequential source is read one blob at a time, in the order its
+   * `blobSequence` gives, else in manifest order (config, then layers).
+   */
+  readonly blobOrder?: 'any' | 'sequential';
+  /** A sequential source: `blobs` in the order it serves them cheapest (all of them, each once). */
+  blobSequence?(blobs: readonly Descriptor[]): Descriptor[];
+  /**
    * Without `instanceDigest`: the manifest (or list/index) the reference names. With it: that child
    * manifest of a list/index, by digest. Returns the exact bytes received. A transport that cannot
    * verify the top-level digest itself still returns the bytes; callers hash them.
@@ -127,13 +136,6 @@ export interface DsvErrorLike extends Error {
 export interface PutBlobOptions {
   /** A repository on the same registry that holds the blob (cross-repository mount). */
   mountFrom?: ImageReference;
-  /**
-   * The stream checks itself (a DigestingStream, or pass-through streams after one): it errors when its
-   * bytes do not match the descriptor's digest and size, and delivers its last chunk only once they do.
-   * A destination may then skip hashing and counting it; it must still never make a blob visible from
-   * a stream that errored.
-   */
-  verifiedStream?: boolean;
 }
 
 export interface ImageDestination {
@@ -143,8 +145,9 @@ export interface ImageDestination {
   /** True when the blob is already stored (skip the upload). */
   hasBlob(descriptor: Descriptor): Promise<boolean>;
   /**
-   * Stores a blob. The destination verifies digest and size of what it stores (or relies on a
-   * `verifiedStream`), and fails, storing nothing under that digest, on a mismatch.
+   * Stores a blob. The destination verifies digest and size of what it stores, and fails, storing nothing
+   * under that digest, on a mismatch. A stream for which core's `verifiedFor(stream, descriptor)` holds
+   * (a VerifiedBlob) checks itself: the destination may skip hashing it, never storing it if it errors.
    */
   putBlob(descriptor: Descriptor, stream: Readable, options?: PutBlobOptions): Promise<void>;
   /**

@@ -80,6 +80,8 @@ class DockerArchiveRef implements DockerArchiveReference {
 
 export class DockerArchiveSource implements ImageSource {
   readonly reference: ImageReference;
+  /** Entries are read by offset from an indexed archive file. */
+  readonly blobOrder = 'any';
   readonly archive: DockerSaveArchive;
   readonly image: ArchiveImage;
   private manifest!: { bytes: Buffer; mediaType: string; digest: Digest };

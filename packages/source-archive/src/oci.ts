@@ -130,6 +130,8 @@ export function splitLayoutReference(transportName: string, within: string): { p
 
 export class OciLayoutSource implements ImageSource {
   readonly reference: ImageReference;
+  /** Blobs are files (or entries read by offset from an indexed archive). */
+  readonly blobOrder = 'any';
   readonly store: LayoutStore;
   readonly index: OciIndexDoc;
   readonly descriptor: Descriptor;

@@ -7,6 +7,7 @@ import {
   formatDockerReference,
   parseDigest,
   parseDockerReference,
+  verifiedFor,
   type Descriptor,
   type Digest,
   type DockerReference,
@@ -73,6 +74,7 @@ export class DockerImageReference implements ImageReference {
 
 export class DockerImageSource implements ImageSource {
   readonly reference: DockerImageReference;
+  readonly blobOrder = 'any';
   readonly client: RegistryClient;
 
   constructor(reference: DockerImageReference, client: RegistryClient) {
@@ -153,9 +155,10 @@ export class DockerImageDestination implements ImageDestination {
     return this.client.mountBlob(this.reference.repository, descriptor.digest, from);
   }
 
-  async putBlob(descriptor: Descriptor, stream: Readable, options?: PutBlobOptions): Promise<void> {
+  async putBlob(descriptor: Descriptor, stream: Readable, _options?: PutBlobOptions): Promise<void> {
     parseDigest(descriptor.digest);
-    await this.client.uploadBlob(this.reference.repository, descriptor.digest, stream, { size: descriptor.size, verify: options?.verifiedStream !== true });
+    // A VerifiedBlob checks itself (and fails before its last byte): the client need not hash it again.
+    await this.client.uploadBlob(this.reference.repository, descriptor.digest, stream, { size: descriptor.size, verify: !verifiedFor(stream, descriptor) });
   }
 
   async putManifest(bytes: Uint8Array, mediaType: string, instanceDigest?: Digest): Promise<void> {

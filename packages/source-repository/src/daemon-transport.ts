@@ -10,8 +10,11 @@
  *  2. getBlob(layer): another GET of the same image *by id* (so a moved tag cannot change what we read)
  *     read by a forward-only cursor: it skips the entries before the wanted one and returns its bytes;
  *     the next getBlob continues that export when its entry comes later, else a new export starts.
- *     In archive order: two exports in all; worst case one per layer (O(n²) bytes on the socket), in
- *     exchange for bounded memory and no temporary files.
+ *     The source declares itself sequential and gives its archive order (blobSequence), which is not
+ *     the manifest's (docker save sorts layer directories by name): readers that honour it cost one
+ *     export for every blob, two in all for reading an image, with bounded memory and no temporary
+ *     files. (One in all would need the export spooled: the manifest, hence every layer's size, is only
+ *     known at its end.)
  *
  * Writing. The destination streams a docker-save tar into `POST /images/load` as blobs arrive: each
  * putBlob() adds `blobs/sha256/<hex>` to the request body (checked against its digest and size as it
@@ -26,7 +29,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { extract as tarExtract, pack as tarPack, type Pack } from 'tar-stream';
-import { DsvError, DigestingStream, MediaTypes, digestOf, isDigest, parseDigest, type Descriptor, type Digest } from '@dsv/core';
+import { DsvError, DigestingStream, MediaTypes, digestOf, isDigest, parseDigest, verifiedFor, type Descriptor, type Digest } from '@dsv/core';
 import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core';
 import { scanDockerArchiveStream } from '@dsv/source-archive';
 import { EngineClient, engineOptionsFrom, imagePath, readJsonMessages } from './engine.js';
@@ -91,6 +94,8 @@ interface LayerEntry {
 
 class DaemonSource implements ImageSource {
   readonly reference: ImageReference;
+  /** One export stream, read front to back: see blobSequence. */
+  readonly blobOrder = 'sequential';
   private readonly client: EngineClient;
   private readonly id: Digest;
   private readonly ctx?: SystemContext;
@@ -154,6 +159,17 @@ class DaemonSource implements ImageSource {
       throw new DsvError('NotFound', `${this.reference.toString()} is a single image, it has no manifest ${instanceDigest}`, { digest: instanceDigest });
     }
     return { bytes: manifest, mediaType: MediaTypes.DockerManifest };
+  }
+
+  /** Archive order (the config, served from memory, first): one export serves them all. */
+  blobSequence(blobs: readonly Descriptor[]): Descriptor[] {
+    const s = this.scanned;
+    if (!s) return [...blobs];
+    const position = (d: Descriptor): number => {
+      const layer = s.layers.find((l) => l.digest === d.digest);
+      return layer ? (s.order.get(layer.entry) ?? -1) : -1;
+    };
+    return [...blobs].sort((a, b) => position(a) - position(b));
   }
 
   async getBlob(descriptor: Descriptor): Promise<Readable> {
@@ -373,11 +389,12 @@ class DaemonDestination implements ImageDestination {
       return;
     }
     const pack = this.start();
-    const verify = new DigestingStream({ digest: descriptor.digest, size: descriptor.size });
+    // A VerifiedBlob for this descriptor checks itself (its last byte comes only once it matched).
+    const verify = verifiedFor(stream, descriptor) ? undefined : new DigestingStream({ digest: descriptor.digest, size: descriptor.size });
     try {
       await new Promise<void>((resolve, reject) => {
         const entry = pack.entry({ name: `blobs/sha256/${hex}`, size: descriptor.size, mode: 0o644, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
-        pipeline(stream, verify, entry).catch(reject);
+        (verify ? pipeline(stream, verify, entry) : pipeline(stream, entry)).catch(reject);
         // The daemon may give up while we stream.
         this.response!.catch(reject);
       });

@@ -86,6 +86,8 @@ class StorageReference implements ImageReference {
 
 class StorageSource implements ImageSource {
   readonly reference: ImageReference;
+  /** Each layer is rebuilt from its own tar-split file and layer directory. */
+  readonly blobOrder = 'any';
   private readonly store: DockerStore;
   private readonly image: StoreImage;
   private readonly ctx?: SystemContext;
