@@ -1,4 +1,5 @@
 // Address rules for hosts a registry names (token realms, redirect targets): a registry that is not itself loopback or private never makes dsv contact loopback, link-local or private addresses.
+import { lookup as dnsLookupCallback } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { DsvError, type ErrorCode } from '@dsv/core';
@@ -90,6 +91,32 @@ export class AddressGuard {
       host: url.host,
       addressClass: cls,
     });
+  }
+
+  /**
+   * The lookup for connections to a host other than the registry's own: its answers obey the same rule,
+   * so a name that resolves to a public address when checked and to a forbidden one when connecting
+   * (DNS rebinding) is still refused. (An IP literal is not looked up: `check` has judged it.)
+   */
+  lookupFor(base: LookupFunction | undefined): LookupFunction {
+    const lookup = (base ?? dnsLookupCallback) as LookupFunction;
+    return ((host: string, options: object, callback: (err: Error | null, address?: unknown, family?: number) => void) => {
+      lookup(host, options as never, (err, address, family) => {
+        if (err) return callback(err, address, family);
+        const ips = Array.isArray(address) ? address.map((a: { address: string }) => a.address) : [String(address)];
+        void this.registryIsInternal().then((internal) => {
+          const cls = internal ? undefined : ips.map((ip) => this.classify(ip)).find((c) => c !== 'public');
+          if (!cls) return callback(null, address, family);
+          callback(
+            new DsvError('RemoteError', `registry ${this.registry}: refusing to connect to ${host}: it now resolves to a ${cls} address, and the registry is not`, {
+              registry: this.registry,
+              host,
+              addressClass: cls,
+            }),
+          );
+        });
+      });
+    }) as LookupFunction;
   }
 
   private registryIsInternal(): Promise<boolean> {

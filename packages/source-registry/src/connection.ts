@@ -22,13 +22,15 @@ export class Connections {
     if (agent) return agent;
     const cfg = this.cfg;
     const own = url.host === cfg.endpoint;
+    const ownHost = url.hostname === new URL(`http://${cfg.endpoint}/`).hostname;
+    const lookup = ownHost ? cfg.lookup : cfg.addresses.lookupFor(cfg.lookup);
     const skipVerify = own ? cfg.insecureListed : isListedInsecure(url.host, cfg.insecureRegistries);
     agent = new Agent({
       connect: {
         ...(url.protocol === 'https:' ? { secureContext: this.secureContext(url.host, skipVerify) } : {}),
         rejectUnauthorized: !skipVerify,
         timeout: cfg.connectTimeoutMs,
-        ...(cfg.lookup ? { lookup: cfg.lookup } : {}),
+        ...(lookup ? { lookup } : {}),
       },
       headersTimeout: cfg.timeoutMs,
       bodyTimeout: cfg.timeoutMs,

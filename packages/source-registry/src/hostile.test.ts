@@ -224,6 +224,25 @@ describe('redirects', () => {
     expect(wire.connections()).toBe(0);
   });
 
+  it('a redirect host that resolves public when checked and loopback when connecting (DNS rebinding) is refused', async () => {
+    const wire = await tripwire();
+    let asked = 0;
+    const rebinding = ((host: string, _o: unknown, cb: (e: null, a: Array<{ address: string; family: number }>) => void) => {
+      const address = host === 'cdn.rebind.test' && asked++ > 0 ? '127.0.0.2' : '127.0.0.1';
+      cb(null, [{ address, family: 4 }]);
+    }) as never;
+    const f = await fake((req, res) => {
+      if (req.url === '/v2/') return ok(res, Buffer.from('{}'));
+      res.writeHead(307, { location: `http://cdn.rebind.test:${wire.port}/blob` }).end();
+    });
+    const c = client(f.host, { classifyAddress: asPublic, lookup: rebinding, ctx: { retryTimes: 0 } });
+    const e = await failure(c.getBlob('app', blobDigest));
+    expect(e.code).toBe('RemoteError');
+    expect(e.message).toContain('refusing to connect to cdn.rebind.test: it now resolves to a loopback address');
+    expect(asked).toBe(2);
+    expect(wire.connections()).toBe(0);
+  });
+
   it('a loopback registry may redirect to another loopback address', async () => {
     const cdn = await fake((_req, res) => ok(res, blob));
     const f = await fake((req, res) => {
