@@ -74,6 +74,11 @@ export interface SystemContext {
   debug?: (message: string) => void;
   /** Abort everything. */
   signal?: AbortSignal;
+  /**
+   * Total deadline of one network request, answer included, in ms (--timeout). Transports scale it for
+   * transfers whose size they know (a registry: this plus the time the blob takes at a minimum rate).
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface ProgressEvent {

@@ -4,9 +4,9 @@ import { TokenCache, findChallenge, parseAuthChallenge, type AuthChallenge } fro
 import type { ClientConfig } from './config.js';
 import { isDockerHub, resolveCredentials, type Credentials } from './credentials.js';
 import { retrying } from './retry.js';
-import { isLoopbackHost } from './tls.js';
+import { Deadline } from './deadline.js';
 import type { RawResponse, RoundTrip } from './types.js';
-import { headerAll, readCapped, readErrorBody, registryError, safeUrl, type Headers } from './util.js';
+import { headerAll, readBody, readErrorBody, registryError, safeUrl, type Headers } from './util.js';
 
 /** Token responses larger than this are refused. */
 export const TOKEN_LIMIT_BYTES = 1024 * 1024;
@@ -63,7 +63,12 @@ export class Authorizer {
     return `Bearer ${await this.bearerToken(ch, scopes, forceNew)}`;
   }
 
-  private checkRealm(realm: string): URL {
+  /**
+   * The realm's URL when dsv may ask it for a token: Docker Hub's must be its token service; elsewhere HTTPS
+   * on any host (Docker Hub and GitLab name another host), plain HTTP only on the registry's own host when
+   * that is loopback or listed insecure, and never an address the registry may not send dsv to (addresses.ts).
+   */
+  private async checkRealm(realm: string): Promise<URL> {
     const cfg = this.cfg;
     let url: URL;
     try {
@@ -78,20 +83,27 @@ export class Authorizer {
       }
       return url;
     }
-    if (url.protocol === 'https:') return url;
-    if (url.protocol === 'http:' && (isLoopbackHost(url.hostname) || cfg.insecureListed)) return url;
-    throw new DsvError(
-      'AuthFailed',
-      `registry ${cfg.registry}: refusing token realm ${safeUrl(url)}: not HTTPS (credentials would travel in clear); list the registry as insecure to allow it`,
-      { registry: cfg.registry, realm: safeUrl(url) },
-    );
+    if (url.protocol === 'http:') {
+      const ownHost = url.hostname === new URL(`http://${cfg.endpoint}/`).hostname;
+      if (!ownHost || !(cfg.loopback || cfg.insecureListed)) {
+        throw new DsvError(
+          'AuthFailed',
+          `registry ${cfg.registry}: refusing token realm ${safeUrl(url)}: not HTTPS (credentials would travel in clear); plain HTTP only on the registry's own host, when it is loopback or listed insecure`,
+          { registry: cfg.registry, realm: safeUrl(url) },
+        );
+      }
+    } else if (url.protocol !== 'https:') {
+      throw new DsvError('AuthFailed', `registry ${cfg.registry}: refusing token realm ${safeUrl(url)}: not an HTTPS URL`, { registry: cfg.registry, realm: safeUrl(url) });
+    }
+    await cfg.addresses.check(url, 'token realm', 'AuthFailed');
+    return url;
   }
 
   private async bearerToken(ch: AuthChallenge, scopes: string[], forceNew: boolean): Promise<string> {
     const cfg = this.cfg;
     const realmRaw = ch.params['realm'];
     if (!realmRaw) throw new DsvError('AuthFailed', `registry ${cfg.registry} sent a Bearer challenge without a realm`, { registry: cfg.registry });
-    const realm = this.checkRealm(realmRaw);
+    const realm = await this.checkRealm(realmRaw);
     const service = ch.params['service'];
     const wanted = [...new Set(scopes)].sort();
     const key = TokenCache.key(realm.href, service, wanted);
@@ -102,6 +114,24 @@ export class Authorizer {
     this.tokens.delete(key);
     const creds = await this.credentials();
     const what = `token for ${wanted.join(' ') || 'registry access'} from ${safeUrl(realm)}`;
+    const deadline = new Deadline(cfg.requestTimeoutMs, `${creds?.identityToken ? 'POST' : 'GET'} ${what}`, cfg.ctx.signal);
+    try {
+      return await this.fetchToken(realm, service, wanted, key, creds, what, deadline);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  private async fetchToken(
+    realm: URL,
+    service: string | undefined,
+    wanted: string[],
+    key: string,
+    creds: Credentials | undefined,
+    what: string,
+    deadline: Deadline,
+  ): Promise<string> {
+    const cfg = this.cfg;
     let res: RawResponse;
     if (creds?.identityToken) {
       const form = new URLSearchParams();
@@ -111,7 +141,7 @@ export class Authorizer {
       if (service) form.set('service', service);
       if (wanted.length) form.set('scope', wanted.join(' '));
       const body = Buffer.from(form.toString(), 'utf8');
-      res = await retrying(cfg, what, () => this.roundTrip(what, realm, 'POST', { 'content-type': 'application/x-www-form-urlencoded' }, body), true);
+      res = await retrying(cfg, what, () => this.roundTrip(what, realm, 'POST', { 'content-type': 'application/x-www-form-urlencoded' }, body, deadline), true, deadline);
     } else {
       const url = new URL(realm.href);
       if (service) url.searchParams.set('service', service);
@@ -121,7 +151,7 @@ export class Authorizer {
         headers['authorization'] = basic(creds);
         url.searchParams.set('account', creds.username);
       }
-      res = await retrying(cfg, what, () => this.roundTrip(what, url, 'GET', headers), true);
+      res = await retrying(cfg, what, () => this.roundTrip(what, url, 'GET', headers, undefined, deadline), true, deadline);
     }
     cfg.stats.tokenFetches++;
     if (res.status !== 200) {
@@ -134,7 +164,7 @@ export class Authorizer {
       }
       throw registryError(res.status, body, { what, host: realm.host });
     }
-    const bytes = await readCapped(res.body, res.headers, cfg.tokenLimitBytes ?? TOKEN_LIMIT_BYTES, `${what}: token response`);
+    const bytes = await readBody(res, cfg.tokenLimitBytes ?? TOKEN_LIMIT_BYTES, `${what}: token response`, creds?.identityToken ? 'POST' : 'GET');
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       doc = JSON.parse(bytes.toString('utf8')) as typeof doc;

@@ -1,13 +1,20 @@
 // Blob reads: HEAD for existence, and downloads as one checked stream that resumes a broken connection.
 import { Readable } from 'node:stream';
 import { DsvError, Digester, parseDigest, type Digest, type SystemContext } from '@dsv/core';
+import { transferTimeoutMs } from './deadline.js';
 import { checkRepo, pullScope } from './names.js';
 import type { Pipeline } from './pipeline.js';
 import type { RawResponse } from './types.js';
 import { backoff, header, isTransientNetworkError, networkError, registryError } from './util.js';
 
-async function openBlob(p: Pipeline, repo: string, digest: string, offset: number): Promise<RawResponse> {
+/**
+ * GET of a blob from `offset`. Its deadline (answer included) is the request deadline plus the time the
+ * bytes take at 64 KiB/s: `size` when the descriptor gives it, else the answer's Content-Length. A blob of
+ * neither is held to the idle timeout alone (and a size mismatch, once it ends).
+ */
+async function openBlob(p: Pipeline, repo: string, digest: string, offset: number, size: number | undefined): Promise<RawResponse> {
   const what = `blob ${digest} in ${repo}`;
+  const base = p.cfg.requestTimeoutMs;
   const res = await p.send({
     what,
     method: 'GET',
@@ -15,7 +22,12 @@ async function openBlob(p: Pipeline, repo: string, digest: string, offset: numbe
     headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
     scopes: [pullScope(repo)],
     followRedirects: true,
+    timeoutMs: transferTimeoutMs(base, size === undefined ? undefined : Math.max(0, size - offset)),
   });
+  if (size === undefined) {
+    const cl = header(res.headers, 'content-length');
+    res.deadline?.extend(cl !== undefined && /^\d+$/.test(cl) ? transferTimeoutMs(base, Number(cl)) : Number.POSITIVE_INFINITY);
+  }
   return p.expect(res, offset > 0 ? [200, 206] : [200], what, { digest, repository: repo });
 }
 
@@ -28,7 +40,7 @@ async function openBlob(p: Pipeline, repo: string, digest: string, offset: numbe
 export async function getBlob(p: Pipeline, repository: string, digest: string, opts: { size?: number; verify?: boolean } = {}): Promise<Readable> {
   const repo = checkRepo(repository);
   const parsed = parseDigest(digest);
-  const first = await openBlob(p, repo, parsed.digest, 0);
+  const first = await openBlob(p, repo, parsed.digest, 0, opts.size);
   const what = `blob ${parsed.digest}`;
   let resumes = 0;
   return new BlobDownload(first, {
@@ -41,18 +53,18 @@ export async function getBlob(p: Pipeline, repository: string, digest: string, o
     resume: async (received, error, url) => {
       if (error instanceof DsvError && error.code !== 'Network') throw error;
       if (!isTransientNetworkError(error) || resumes >= p.cfg.retryTimes || p.cfg.ctx.signal?.aborted) {
-        throw error instanceof DsvError ? error : networkError(error, `${what}: download broke off after ${received} bytes`, url);
+        throw error instanceof DsvError ? error : networkError(error, `${what} in ${repo}: download broke off after ${received} bytes`, url, 'GET');
       }
       resumes++;
       p.cfg.stats.resumes++;
       p.cfg.debug(`${what}: connection broke after ${received} bytes; resuming (${resumes}/${p.cfg.retryTimes})`);
       await p.cfg.sleep(backoff(resumes - 1, p.cfg.retryBaseDelayMs), p.cfg.ctx.signal);
-      const res = await openBlob(p, repo, parsed.digest, received);
+      const res = await openBlob(p, repo, parsed.digest, received, opts.size);
       if (res.status === 206) {
         const cr = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
         if (cr && Number(cr[1]) === received) return { res, skip: 0 };
         await res.body.dump().catch(() => undefined);
-        return { res: await openBlob(p, repo, parsed.digest, 0), skip: received };
+        return { res: await openBlob(p, repo, parsed.digest, 0, opts.size), skip: received };
       }
       return { res, skip: received };
     },

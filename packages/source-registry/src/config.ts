@@ -1,6 +1,7 @@
 // The client's settings, resolved once from its options and SystemContext: the one place the package reads SystemContext's environment-derived fields and applies their defaults.
 import { homedir } from 'node:os';
 import { DsvError, type SystemContext, type TlsRootsSource } from '@dsv/core';
+import { AddressGuard, classifyAddress, resolverFrom } from './addresses.js';
 import { defaultChildEnv, defaultCredentialsStore, isDockerHub, type Credentials } from './credentials.js';
 import { defaultCertsDirs, isListedInsecure, isLoopbackHost, splitHostPort } from './tls.js';
 import { newStats, type ClientStats, type RegistryClientOptions } from './types.js';
@@ -37,6 +38,12 @@ export interface ClientConfig {
   retryBaseDelayMs: number;
   timeoutMs: number;
   connectTimeoutMs: number;
+  /** Total deadline of one request (options, else SystemContext.requestTimeoutMs, else 120 s). */
+  requestTimeoutMs: number;
+  /** Longest Retry-After honoured (default 30 s). */
+  maxRetryAfterMs: number;
+  /** Which hosts named by the registry (realms, redirects) may be contacted. */
+  addresses: AddressGuard;
   manifestLimitBytes: number | undefined;
   tokenLimitBytes: number | undefined;
   chunkSize: number | undefined;
@@ -74,6 +81,9 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
     retryBaseDelayMs: opts.retryBaseDelayMs ?? 250,
     timeoutMs: opts.timeoutMs ?? 60_000,
     connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
+    requestTimeoutMs: positive(opts.requestTimeoutMs ?? ctx.requestTimeoutMs, 120_000, 'request timeout'),
+    maxRetryAfterMs: opts.maxRetryAfterMs ?? 30_000,
+    addresses: new AddressGuard(reg, endpoint, resolverFrom(opts.lookup), opts.classifyAddress ?? classifyAddress),
     manifestLimitBytes: opts.manifestLimitBytes,
     tokenLimitBytes: opts.tokenLimitBytes,
     chunkSize: opts.chunkSize,
@@ -83,4 +93,10 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
     stats: newStats(),
     debug: (message) => ctx.debug?.(`registry ${reg}: ${message}`),
   };
+}
+
+function positive(ms: number | undefined, fallback: number, what: string): number {
+  if (ms === undefined) return fallback;
+  if (!Number.isFinite(ms) || ms <= 0) throw new DsvError('Usage', `${what} must be a positive number of milliseconds`);
+  return ms;
 }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { DsvError } from '@dsv/core';
 import type { ClientConfig } from './config.js';
+import type { Deadline } from './deadline.js';
 import { Agent, request, type HttpMethod } from './http.js';
 import { hasCertsDMaterial, isListedInsecure, loadCertsD, trustContext, trustRoots, type TlsMaterial } from './tls.js';
 import type { RawResponse } from './types.js';
@@ -21,13 +22,15 @@ export class Connections {
     if (agent) return agent;
     const cfg = this.cfg;
     const own = url.host === cfg.endpoint;
+    const ownHost = url.hostname === new URL(`http://${cfg.endpoint}/`).hostname;
+    const lookup = ownHost ? cfg.lookup : cfg.addresses.lookupFor(cfg.lookup);
     const skipVerify = own ? cfg.insecureListed : isListedInsecure(url.host, cfg.insecureRegistries);
     agent = new Agent({
       connect: {
         ...(url.protocol === 'https:' ? { secureContext: this.secureContext(url.host, skipVerify) } : {}),
         rejectUnauthorized: !skipVerify,
         timeout: cfg.connectTimeoutMs,
-        ...(cfg.lookup ? { lookup: cfg.lookup } : {}),
+        ...(lookup ? { lookup } : {}),
       },
       headersTimeout: cfg.timeoutMs,
       bodyTimeout: cfg.timeoutMs,
@@ -62,7 +65,7 @@ export class Connections {
   }
 
   /** One request, no retries, no redirects, no auth; connection failures become Network errors. */
-  async raw(what: string, url: URL, method: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<RawResponse> {
+  async raw(what: string, url: URL, method: string, headers: Record<string, string>, body?: Buffer | Readable, deadline?: Deadline): Promise<RawResponse> {
     const cfg = this.cfg;
     if (this.closed) throw new DsvError('Usage', `registry client for ${cfg.registry} is closed`);
     cfg.stats.requests++;
@@ -71,7 +74,8 @@ export class Connections {
         method: method as HttpMethod,
         headers: { 'user-agent': 'dsv', ...headers },
         body: body ?? null,
-        signal: cfg.ctx.signal ?? null,
+        // The deadline's signal aborts the answer's body too, with the error naming the request as reason.
+        signal: deadline?.signal ?? cfg.ctx.signal ?? null,
         // undici closes the connection after every HEAD (for servers that send a body with one); registries
         // do not, and a blob check per layer would otherwise cost a new connection — a TLS handshake — each.
         ...(method === 'HEAD' ? { reset: false } : {}),
@@ -79,8 +83,9 @@ export class Connections {
       cfg.debug(`${method} ${safeUrl(url)} → ${r.statusCode}`);
       return { status: r.statusCode, headers: r.headers as Headers, body: r.body, url };
     } catch (e) {
+      if (deadline?.expired) throw deadline.error();
       if (cfg.ctx.signal?.aborted) throw e;
-      throw networkError(e, what, url);
+      throw networkError(e, what, url, method);
     }
   }
 

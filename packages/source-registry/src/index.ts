@@ -9,3 +9,6 @@ export { resolveCredentials, credentialHelperGet, defaultCredentialsStore, defau
 export type { Credentials, ChildEnv } from './credentials.js';
 export { isLoopbackHost, isListedInsecure, loadCertsD, defaultCertsDirs, probeTls, trustRoots, trustContext, SYSTEM_CA_FILES } from './tls.js';
 export type { TlsMaterial, TlsProbe, TrustRoots } from './tls.js';
+export { classifyAddress } from './addresses.js';
+export type { AddressClass } from './addresses.js';
+export { MIN_TRANSFER_BYTES_PER_SECOND } from './deadline.js';

@@ -3,7 +3,7 @@ import { DsvError, Limits, MediaTypes, digestOf, parseDigest, type Digest } from
 import { checkRef, checkRepo, pullScope, pushScope } from './names.js';
 import type { Pipeline } from './pipeline.js';
 import type { ManifestHead, ManifestResult } from './types.js';
-import { header, oneLine, readCapped } from './util.js';
+import { header, oneLine, readBody } from './util.js';
 
 /** Every manifest type we can read, for the Accept header. */
 export const MANIFEST_ACCEPT = [
@@ -40,7 +40,7 @@ export async function getManifest(p: Pipeline, repository: string, reference: st
     followRedirects: true,
   });
   await p.expect(res, [200], what, { repository: repo, reference: ref });
-  const bytes = await readCapped(res.body, res.headers, p.cfg.manifestLimitBytes ?? Limits.manifestBytes, what);
+  const bytes = await readBody(res, p.cfg.manifestLimitBytes ?? Limits.manifestBytes, what);
   const digest = digestOf(bytes, wanted ? parseDigest(wanted).algorithm : 'sha256');
   if (wanted && digest !== wanted) {
     throw new DsvError('DigestMismatch', `${what}: content digest ${digest} does not match`, { digest: wanted, actual: digest, repository: repo });

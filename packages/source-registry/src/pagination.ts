@@ -2,7 +2,7 @@
 import { DsvError, Limits } from '@dsv/core';
 import { checkRepo, pullScope } from './names.js';
 import type { Pipeline } from './pipeline.js';
-import { headerAll, readCapped } from './util.js';
+import { headerAll, readBody } from './util.js';
 
 /** `Link: </v2/…?last=x&n=2>; rel="next"` → absolute URL. */
 export function nextLink(values: string[], base: URL): URL | undefined {
@@ -44,7 +44,7 @@ async function paginated(p: Pipeline, what: string, path: string, field: string,
     seen.add(url.href);
     const res = await p.send({ what, method: 'GET', url, scopes, followRedirects: true });
     await p.expect(res, [200], what, details);
-    const bytes = await readCapped(res.body, res.headers, p.cfg.manifestLimitBytes ?? Limits.manifestBytes, what);
+    const bytes = await readBody(res, p.cfg.manifestLimitBytes ?? Limits.manifestBytes, what);
     let doc: Record<string, unknown>;
     try {
       doc = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;

@@ -4,6 +4,7 @@ import { DsvError } from '@dsv/core';
 import { Authorizer } from './authorizer.js';
 import type { ClientConfig } from './config.js';
 import { Connections } from './connection.js';
+import { Deadline, transferTimeoutMs } from './deadline.js';
 import { following } from './redirect.js';
 import { retrying } from './retry.js';
 import { Scheme } from './scheme.js';
@@ -18,7 +19,7 @@ export class Pipeline {
 
   constructor(readonly cfg: ClientConfig) {
     this.connections = new Connections(cfg);
-    this.roundTrip = (what, url, method, headers, body) => this.connections.raw(what, url, method, headers, body);
+    this.roundTrip = (what, url, method, headers, body, deadline) => this.connections.raw(what, url, method, headers, body, deadline);
     this.auth = new Authorizer(cfg, this.roundTrip);
     this.scheme = new Scheme(cfg, this.connections, (headers) => this.auth.learnChallenge(headers));
   }
@@ -28,6 +29,30 @@ export class Pipeline {
    * 401 a fresh challenge/token — at most twice, then AuthFailed (no 401 loop).
    */
   async send(req: SendRequest): Promise<RawResponse> {
+    const deadline = new Deadline(req.timeoutMs ?? this.timeoutFor(req), `${req.method} ${req.what} on ${this.cfg.registry}`, this.cfg.ctx.signal);
+    try {
+      const res = await this.sendWithin(req, deadline);
+      // The deadline covers the answer's body too: it ends when the caller has read (or dropped) it.
+      res.body.once('close', () => deadline.clear());
+      return { ...res, deadline };
+    } catch (e) {
+      deadline.clear();
+      throw e;
+    }
+  }
+
+  /** The base deadline, plus the time a body of known size takes at the minimum rate; none for a stream of unknown length. */
+  private timeoutFor(req: SendRequest): number {
+    const base = this.cfg.requestTimeoutMs;
+    if (Buffer.isBuffer(req.body)) return transferTimeoutMs(base, req.body.length);
+    if (req.body instanceof Readable) {
+      const len = req.headers?.['content-length'];
+      return len !== undefined && /^\d+$/.test(len) ? transferTimeoutMs(base, Number(len)) : Number.POSITIVE_INFINITY;
+    }
+    return base;
+  }
+
+  private async sendWithin(req: SendRequest, deadline: Deadline): Promise<RawResponse> {
     const cfg = this.cfg;
     const replayable = !(req.body instanceof Readable);
     let scopes = req.scopes;
@@ -39,9 +64,10 @@ export class Pipeline {
         async () => {
           const auth = await this.auth.authorization(scopes, forceNew);
           forceNew = false;
-          return following(cfg, this.roundTrip, req, { ...req.headers, ...(auth ? { authorization: auth } : {}) });
+          return following(cfg, this.roundTrip, req, { ...req.headers, ...(auth ? { authorization: auth } : {}) }, deadline);
         },
         replayable,
+        deadline,
       );
       if (res.status !== 401 || res.url.origin !== req.url.origin) return res;
       const before = this.auth.challenge;

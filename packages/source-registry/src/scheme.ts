@@ -2,6 +2,8 @@
 import type { DsvError } from '@dsv/core';
 import type { ClientConfig } from './config.js';
 import type { Connections } from './connection.js';
+import { Deadline } from './deadline.js';
+import { waitToRetry } from './retry.js';
 import { hasCertsDMaterial, probeTls, splitHostPort } from './tls.js';
 import type { RawResponse } from './types.js';
 import { backoff, header, isTlsProtocolError, isTransientNetworkError, readErrorBody, registryError, retryAfterMs, type Headers } from './util.js';
@@ -44,40 +46,45 @@ export class Scheme {
       });
       if (probe.tls === false) usePlainHttp(probe.codes);
     }
-    for (let attempt = 0; ; attempt++) {
-      let res: RawResponse;
-      try {
-        res = await this.connections.raw('ping', new URL('/v2/', base), 'GET', {});
-      } catch (e) {
-        if (base.protocol === 'https:' && allowHttp && isTlsProtocolError(e)) {
-          usePlainHttp((e as DsvError).details?.['causeCodes']);
-          attempt--;
+    const what = 'registry API check';
+    const deadline = new Deadline(cfg.requestTimeoutMs, `GET /v2/ (${what}) on ${cfg.registry}`, cfg.ctx.signal);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        let res: RawResponse;
+        try {
+          res = await this.connections.raw(what, new URL('/v2/', base), 'GET', {}, undefined, deadline);
+        } catch (e) {
+          if (base.protocol === 'https:' && allowHttp && isTlsProtocolError(e)) {
+            usePlainHttp((e as DsvError).details?.['causeCodes']);
+            attempt--;
+            continue;
+          }
+          if (attempt < cfg.retryTimes && isTransientNetworkError(e)) {
+            await waitToRetry(cfg, what, (e as Error).message, backoff(attempt, cfg.retryBaseDelayMs), false, attempt, deadline);
+            continue;
+          }
+          throw e;
+        }
+        if ((res.status === 429 || res.status >= 500) && attempt < cfg.retryTimes) {
+          await res.body.dump();
+          const asked = retryAfterMs(header(res.headers, 'retry-after'));
+          await waitToRetry(cfg, what, String(res.status), asked ?? backoff(attempt, cfg.retryBaseDelayMs), asked !== undefined, attempt, deadline);
           continue;
         }
-        if (attempt < cfg.retryTimes && isTransientNetworkError(e)) {
-          cfg.stats.retries++;
-          await cfg.sleep(backoff(attempt, cfg.retryBaseDelayMs), cfg.ctx.signal);
-          continue;
+        if (res.status === 401) {
+          this.onChallenge(res.headers);
+          await res.body.dump();
+          return base;
         }
-        throw e;
+        if (res.status >= 200 && res.status < 300) {
+          await res.body.dump();
+          return base;
+        }
+        const body = await readErrorBody(res.body);
+        throw registryError(res.status, body, { what: `registry API check (GET /v2/)`, host: cfg.registry });
       }
-      if ((res.status === 429 || res.status >= 500) && attempt < cfg.retryTimes) {
-        await res.body.dump();
-        cfg.stats.retries++;
-        await cfg.sleep(retryAfterMs(header(res.headers, 'retry-after')) ?? backoff(attempt, cfg.retryBaseDelayMs), cfg.ctx.signal);
-        continue;
-      }
-      if (res.status === 401) {
-        this.onChallenge(res.headers);
-        await res.body.dump();
-        return base;
-      }
-      if (res.status >= 200 && res.status < 300) {
-        await res.body.dump();
-        return base;
-      }
-      const body = await readErrorBody(res.body);
-      throw registryError(res.status, body, { what: `registry API check (GET /v2/)`, host: cfg.registry });
+    } finally {
+      deadline.clear();
     }
   }
 }

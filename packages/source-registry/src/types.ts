@@ -2,7 +2,9 @@
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Digest, SystemContext } from '@dsv/core';
+import type { AddressClass } from './addresses.js';
 import type { Credentials } from './credentials.js';
+import type { Deadline } from './deadline.js';
 import type { ResponseData } from './http.js';
 import type { Headers } from './util.js';
 
@@ -23,6 +25,15 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   /** Connect timeout (default 30 s). */
   connectTimeoutMs?: number;
+  /**
+   * Total deadline of a request, answer included (default SystemContext.requestTimeoutMs, else 120 s).
+   * Blob transfers of known size get this plus the time the size takes at 64 KiB/s.
+   */
+  requestTimeoutMs?: number;
+  /** Longest Retry-After dsv waits (default 30 s); a registry asking for more fails the request at once. */
+  maxRetryAfterMs?: number;
+  /** Classifies an IP address for the realm/redirect rules (tests declare a loopback fake "public"). Default: classifyAddress. */
+  classifyAddress?: (ip: string) => AddressClass;
   manifestLimitBytes?: number;
   tokenLimitBytes?: number;
   /** Host name resolution (pinning, tests). Default: the system resolver. */
@@ -80,6 +91,8 @@ export interface RawResponse {
   headers: Headers;
   body: ResponseData['body'];
   url: URL;
+  /** The request's deadline (Pipeline.send), still running while the body is read. */
+  deadline?: Deadline;
 }
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -95,7 +108,16 @@ export interface SendRequest {
   /** Token scopes it needs. */
   scopes: string[];
   followRedirects?: boolean;
+  /** Its total deadline in ms (default: the client's requestTimeoutMs, scaled by a known body size). */
+  timeoutMs?: number;
 }
 
 /** One request on the wire: the signature of the connection layer, which retry and redirect wrap. */
-export type RoundTrip = (what: string, url: URL, method: string, headers: Record<string, string>, body?: Buffer | Readable) => Promise<RawResponse>;
+export type RoundTrip = (
+  what: string,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body?: Buffer | Readable,
+  deadline?: Deadline,
+) => Promise<RawResponse>;

@@ -62,6 +62,23 @@ export async function readCapped(
   return Buffer.concat(chunks, total);
 }
 
+/**
+ * readCapped on a response's body; a connection that breaks off (or a request deadline) while it is read
+ * becomes a Network error naming the request (`what`, `method`, the response's URL) rather than undici's bare message.
+ */
+export async function readBody(
+  res: { body: AsyncIterable<Buffer> & { destroy?: (e?: Error) => void }; headers: Headers; url: URL },
+  cap: number,
+  what: string,
+  method = 'GET',
+): Promise<Buffer> {
+  try {
+    return await readCapped(res.body, res.headers, cap, what);
+  } catch (e) {
+    throw networkError(e, what, res.url, method);
+  }
+}
+
 /** Reads at most `cap` bytes of an error body, silently dropping the rest. */
 export async function readErrorBody(body: AsyncIterable<Buffer> & { destroy?: (e?: Error) => void }, cap = ERROR_BODY_LIMIT): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -168,7 +185,8 @@ export function isTlsProtocolError(e: unknown): boolean {
   );
 }
 
-export function networkError(e: unknown, what: string, url: URL): DsvError {
+/** A failure of `method` `url` (about `what`) as a Network error naming the request: what, method, host and path. */
+export function networkError(e: unknown, what: string, url: URL, method?: string): DsvError {
   if (e instanceof DsvError) return e;
   const codes = errorCodes(e);
   const first = codes.find((c) => c !== 'UND_ERR_SOCKET' && c !== 'UND_ERR_CONNECT') ?? codes[0] ?? 'ERROR';
@@ -178,7 +196,7 @@ export function networkError(e: unknown, what: string, url: URL): DsvError {
   const hint = certProblem ? `; the certificate did not verify: put its CA in <certs.d>/${url.host}/ca.crt or the system CA bundle (SSL_CERT_FILE)` : '';
   return new DsvError(
     'Network',
-    `${what}: ${safeUrl(url)}: ${first}${msg && !msg.includes(first) ? ` (${msg})` : ''}${hint}`,
+    `${what}: ${method ? `${method} ` : ''}${safeUrl(url)}: ${first}${msg && !msg.includes(first) ? ` (${msg})` : ''}${hint}`,
     { url: safeUrl(url), causeCodes: codes, transient },
     { cause: e },
   );
@@ -190,8 +208,8 @@ export function backoff(attempt: number, baseMs: number, maxMs = 10_000): number
   return Math.round(exp / 2 + (Math.random() * exp) / 2);
 }
 
-/** Retry-After as milliseconds (delay-seconds or HTTP-date), capped; undefined when absent/invalid. */
-export function retryAfterMs(value: string | undefined, capMs = 60_000, now = Date.now()): number | undefined {
+/** Retry-After as milliseconds (delay-seconds or HTTP-date), as asked (callers cap it); undefined when absent/invalid. */
+export function retryAfterMs(value: string | undefined, capMs = Number.POSITIVE_INFINITY, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
   if (/^\d+(\.\d+)?$/.test(v)) return Math.min(capMs, Math.round(Number(v) * 1000));
