@@ -5,6 +5,7 @@
  */
 import { DsvError } from '@dsv/core';
 import type { TufKey } from './canonical.js';
+import { canonicalKeyId } from './keys.js';
 import { defaultRequest, makeFetcher, type AuthorizeFunction, type Fetcher, type RequestFunction } from './http.js';
 import { DEFAULT_LIMITS, type TrustLimits } from './limits.js';
 import {
@@ -30,7 +31,10 @@ export interface NotaryClientOptions {
 
 export interface RoleSummary {
   role: string;
+  /** TUF key ids (for x509 keys, of the certificate). */
   keyIds: string[];
+  /** The ids `notary` and `docker trust inspect` show (for x509 keys, of the bare public key); same order as keyIds. */
+  canonicalKeyIds: string[];
   threshold: number;
   /** The key ids whose signatures verified on this role's document (absent for roles not published). */
   signedBy?: string[];
@@ -70,6 +74,8 @@ export interface VerifiedTag {
   role: string;
   /** Key ids whose signatures verified on that role's document. */
   keyIds: string[];
+  /** The same keys as `notary`/`docker trust inspect` name them. */
+  canonicalKeyIds: string[];
   signers: string[];
   /** Expiry of every document the answer depends on, by role. */
   expiries: Record<string, string>;
@@ -83,6 +89,10 @@ interface Walked {
 }
 
 const TAG_ROLES = ['targets/releases', 'targets'];
+
+function canonicalIds(ids: readonly string[], keys: Record<string, TufKey>): string[] {
+  return ids.map((id) => (keys[id] ? canonicalKeyId(keys[id]!, id) : id));
+}
 
 function hexSha256(meta: FileMeta, role: string, tag: string): string {
   const b = meta.hashes.sha256 === undefined ? undefined : Buffer.from(meta.hashes.sha256, 'base64');
@@ -163,7 +173,7 @@ export class NotaryClient {
     const rs = root.signed;
     const write = new Map<string, Uint8Array>([['root', root.raw]]);
     const summary = (role: string, doc: Signed<Common>, keyIds: string[], rk: { keyids: string[]; threshold: number }): RoleSummary => ({
-      role, keyIds: rk.keyids, threshold: rk.threshold, signedBy: keyIds, version: doc.signed.version, expires: doc.signed.expires,
+      role, keyIds: rk.keyids, canonicalKeyIds: canonicalIds(rk.keyids, rs.keys), threshold: rk.threshold, signedBy: keyIds, version: doc.signed.version, expires: doc.signed.expires,
     });
 
     const tsRaw = await this.#fetch.get(this.#url(gun, 'timestamp.json'), this.#limits.timestamp, `${gun} timestamp`);
@@ -222,7 +232,7 @@ export class NotaryClient {
     const top = await load('targets', rs.keys, rs.roles.targets!);
     if (!top) throw new DsvError('NoSignatures', `snapshot of ${gun} names no targets`, { gun });
     const rt = rs.roles.targets!;
-    const out: Walked[] = [{ ...top, summary: { role: 'targets', keyIds: rt.keyids, threshold: rt.threshold, signedBy: top.keyIds, version: top.doc.signed.version, expires: top.doc.signed.expires } }];
+    const out: Walked[] = [{ ...top, summary: { role: 'targets', keyIds: rt.keyids, canonicalKeyIds: canonicalIds(rt.keyids, rs.keys), threshold: rt.threshold, signedBy: top.keyIds, version: top.doc.signed.version, expires: top.doc.signed.expires } }];
     const queue: Array<{ parent: Walked; paths: string[] | undefined }> = [{ parent: out[0]!, paths: undefined }];
     while (queue.length) {
       const { parent, paths: parentPaths } = queue.shift()!;
@@ -236,7 +246,7 @@ export class NotaryClient {
         if (parentPaths && !paths.every((p) => pathAllowed(p, parentPaths)))
           throw new DsvError('Untrusted', `delegation ${dr.name} claims paths outside those of ${parent.role}`, { role: dr.name });
         const got = await load(dr.name, d.keys, dr);
-        const summary: RoleSummary = { role: dr.name, keyIds: dr.keyids, threshold: dr.threshold, paths };
+        const summary: RoleSummary = { role: dr.name, keyIds: dr.keyids, canonicalKeyIds: canonicalIds(dr.keyids, d.keys), threshold: dr.threshold, paths };
         if (!got) {
           out.push({ role: dr.name, doc: { signed: { _type: 'Targets', version: 0, expires: '', targets: {} }, signatures: [], raw: new Uint8Array() }, keyIds: [], summary });
           continue;
@@ -267,7 +277,10 @@ export class NotaryClient {
     const roles = [state.root, state.timestamp, state.snapshot, state.targets, ...state.delegations];
     const expiries: Record<string, string> = {};
     for (const r of roles) if (r.expires && (['root', 'timestamp', 'snapshot', 'targets'].includes(r.role) || r.role === t.role)) expiries[r.role] = r.expires;
-    return { gun, tag, digest: t.digest, length: t.length, role: t.role, keyIds: roles.find((r) => r.role === t.role)!.signedBy ?? [], signers: t.signers, expiries };
+    const r = roles.find((x) => x.role === t.role)!;
+    const keyIds = r.signedBy ?? [];
+    const canonicalKeyIds = keyIds.map((id) => r.canonicalKeyIds[r.keyIds.indexOf(id)] ?? id);
+    return { gun, tag, digest: t.digest, length: t.length, role: t.role, keyIds, canonicalKeyIds, signers: t.signers, expiries };
   }
 }
 

@@ -6,5 +6,6 @@ export type { RequestFunction, RequestInit as TrustRequestInit, AuthorizeFunctio
 export { DEFAULT_LIMITS } from './limits.js';
 export type { TrustLimits } from './limits.js';
 export { notaryCanonicalJson, keyId } from './canonical.js';
+export { canonicalKeyId } from './keys.js';
 export type { TufKey } from './canonical.js';
 export { assertManifestMatches, trustServerFor, dockerTrustPaths } from './manifest.js';

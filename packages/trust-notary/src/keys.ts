@@ -5,7 +5,7 @@
  */
 import { constants, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { DsvError } from '@dsv/core';
-import type { TufKey } from './canonical.js';
+import { keyId, type TufKey } from './canonical.js';
 
 export interface LoadedKey {
   key: KeyObject;
@@ -50,4 +50,14 @@ export function verifySignature(k: LoadedKey, method: string, data: Buffer, sig:
     return false;
   }
   return false;
+}
+
+/**
+ * The id the notary and docker CLIs show for a key: for an x509-wrapped key, the key id of the bare public
+ * key inside the certificate (`ecdsa`/`rsa`, DER SubjectPublicKeyInfo); for any other key, its key id.
+ */
+export function canonicalKeyId(k: TufKey, id = keyId(k)): string {
+  if (!k.keytype.endsWith('-x509')) return id;
+  const spki = loadKey(k, id).key.export({ format: 'der', type: 'spki' }).toString('base64');
+  return keyId({ keytype: k.keytype.slice(0, -'-x509'.length), keyval: { public: spki } });
 }
