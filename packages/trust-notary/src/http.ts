@@ -35,7 +35,7 @@ export function defaultRequest(caFiles: readonly string[] = []): RequestFunction
   return (url, init) => undiciFetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
 }
 
-async function readBounded(res: Response, limit: number, what: string): Promise<Uint8Array> {
+export async function readBounded(res: Response, limit: number, what: string): Promise<Uint8Array> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
     await res.body?.cancel();

@@ -9,3 +9,5 @@ export { notaryCanonicalJson, keyId } from './canonical.js';
 export { canonicalKeyId } from './keys.js';
 export type { TufKey } from './canonical.js';
 export { assertManifestMatches, trustServerFor, dockerTrustPaths } from './manifest.js';
+export { bearerAuthorizer, parseChallenge } from './auth.js';
+export type { BearerAuthOptions } from './auth.js';

@@ -54,7 +54,8 @@ export interface RepoSpec {
   rootVersion?: number;
   version?: number;
   targets: Record<string, unknown>;
-  delegations?: Array<{ name: string; key: TestKey; paths: string[]; targets: Record<string, unknown>; signWith?: TestKey[] }>;
+  /** Delegations of `targets`, or of the delegation named by `parent`. */
+  delegations?: Array<{ name: string; key: TestKey; paths: string[]; targets: Record<string, unknown>; signWith?: TestKey[]; parent?: string }>;
   timestampExpires?: string;
   /** Root signed by these keys instead of `rootKeys`. */
   rootSignedBy?: TestKey[];
@@ -81,20 +82,24 @@ export function buildRepo(s: RepoSpec): Map<string, Uint8Array> {
   );
   const files = new Map<string, Uint8Array>([['root', root]]);
   const dels = s.delegations ?? [];
+  const delegationsOf = (parent: string) => {
+    const kids = dels.filter((d) => (d.parent ?? 'targets') === parent);
+    return {
+      keys: Object.fromEntries(kids.map((d) => [d.key.id, d.key.pub])),
+      roles: kids.map((d) => ({ name: d.name, keyids: [d.key.id], threshold: 1, paths: d.paths })),
+    };
+  };
   const targets = signDoc(
     {
       _type: 'Targets', expires: FUTURE, targets: s.targets, version: v,
-      delegations: {
-        keys: Object.fromEntries(dels.map((d) => [d.key.id, d.key.pub])),
-        roles: dels.map((d) => ({ name: d.name, keyids: [d.key.id], threshold: 1, paths: d.paths })),
-      },
+      delegations: delegationsOf('targets'),
     },
     [s.targetsKey],
   );
   files.set('targets', targets);
   const snapMeta: Record<string, unknown> = { root: meta(root), targets: meta(targets) };
   for (const d of dels) {
-    const raw = signDoc({ _type: 'Targets', expires: FUTURE, targets: d.targets, version: v, delegations: { keys: {}, roles: [] } }, d.signWith ?? [d.key]);
+    const raw = signDoc({ _type: 'Targets', expires: FUTURE, targets: d.targets, version: v, delegations: delegationsOf(d.name) }, d.signWith ?? [d.key]);
     files.set(d.name, raw);
     snapMeta[d.name] = meta(raw);
   }
