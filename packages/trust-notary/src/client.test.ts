@@ -171,4 +171,28 @@ describe('NotaryClient', () => {
     files = buildRepo(spec);
     await failsWith(c.verifyTag(GUN, 'latest'), 'Untrusted', /root went back from version 2 to 1/);
   });
+
+  it('walks a rotation through the intermediate root versions the server keeps', async () => {
+    const spec = base();
+    let files = buildRepo(spec);
+    const { c, trustDir } = client(() => files);
+    await c.verifyTag(GUN, 'latest');
+    const k2 = makeKey('ecdsa');
+    const k3 = makeKey('ecdsa');
+    const v2 = buildRepo({ ...spec, rootKeys: [k2], rootVersion: 2, rootSignedBy: [rootKey, k2] }).get('root')!;
+    const v3 = buildRepo({ ...spec, rootKeys: [k3], rootVersion: 3, rootSignedBy: [k2, k3] });
+    files = v3;
+    // Without version 2, version 3 is not signed by the pinned root.
+    await failsWith(c.verifyTag(GUN, 'latest'), 'SignatureInvalid', /root \(by the pinned root\): 0 valid/);
+    files = new Map(v3).set('2.root', v2);
+    expect((await c.verifyTag(GUN, 'latest')).role).toBe('targets');
+    expect(readFileSync(pinned(trustDir))).toEqual(Buffer.from(v3.get('root')!));
+    // A version 2 not signed by version 1 breaks the chain.
+    const forged = buildRepo({ ...spec, rootKeys: [k2], rootVersion: 2, rootSignedBy: [k2] }).get('root')!;
+    const { c: c2 } = client(() => files);
+    files = buildRepo(spec);
+    await c2.verifyTag(GUN, 'latest');
+    files = new Map(v3).set('2.root', forged);
+    await failsWith(c2.verifyTag(GUN, 'latest'), 'SignatureInvalid', /root version 2 \(by version 1\): 0 valid/);
+  });
 });

@@ -157,8 +157,20 @@ export class NotaryClient {
       const pinned = parseDocument<RootSigned>(cachedRaw, 'root');
       checkVersion(root, 'root', pinned.signed.version);
       if (!Buffer.from(raw).equals(Buffer.from(cachedRaw))) {
-        // A new root (a rotation, or the same version re-signed) is followed only when the pinned root's root keys sign it.
-        verifyThreshold(root, pinned.signed.keys, pinned.signed.roles.root!, 'root (by the pinned root)', now);
+        // A new root (a rotation, or the same version re-signed) is followed only when the root trusted
+        // before it signs it: the pinned root, or the last of the versions `<n>.root.json` walked up to it.
+        let trusted = pinned;
+        for (let v = pinned.signed.version + 1; v < root.signed.version && v - pinned.signed.version <= this.#limits.maxRootHops; v++) {
+          const midRaw = await this.#fetch.get(this.#url(gun, `${v}.root.json`), this.#limits.root, `${gun} root version ${v}`);
+          if (!midRaw) break;
+          const mid = parseDocument<RootSigned>(midRaw, 'root');
+          if (mid.signed.version !== v) throw new DsvError('Untrusted', `trust server's root version ${v} for ${gun} says it is version ${mid.signed.version}`, { gun });
+          verifyThreshold(mid, trusted.signed.keys, trusted.signed.roles.root!, `root version ${v} (by version ${trusted.signed.version})`, now);
+          verifyThreshold(mid, mid.signed.keys, mid.signed.roles.root!, `root version ${v}`, now);
+          trusted = mid;
+        }
+        const by = trusted === pinned ? 'the pinned root' : `root version ${trusted.signed.version}`;
+        verifyThreshold(root, trusted.signed.keys, trusted.signed.roles.root!, `root (by ${by})`, now);
       }
     }
     verifyThreshold(root, root.signed.keys, root.signed.roles.root!, 'root', now);

@@ -10,6 +10,8 @@ export interface TrustLimits {
   targets: number;
   /** At most this many delegation roles are walked. */
   maxDelegations: number;
+  /** At most this many intermediate root versions are walked on a rotation. */
+  maxRootHops: number;
   /** At most this many redirects on one fetch (same host only). */
   maxRedirects: number;
 }
@@ -20,5 +22,6 @@ export const DEFAULT_LIMITS: TrustLimits = {
   snapshot: 1024 * 1024,
   targets: 8 * 1024 * 1024,
   maxDelegations: 256,
+  maxRootHops: 64,
   maxRedirects: 3,
 };
