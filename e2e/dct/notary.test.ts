@@ -24,6 +24,7 @@ let server: NotaryServer;
 let publisher: ReturnType<typeof notaryClient>;
 let work: string;
 let gun: string;
+const readers: NotaryClient[] = [];
 
 function push(tag: string, to = tag): void {
   run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--all', '--dest-tls-verify=false', `oci:${join(work, 'layout')}:${tag}`, `docker://${gun}:${to}`]);
@@ -42,7 +43,9 @@ async function sign(tag: string, roles: string[] = []): Promise<void> {
 }
 function reader(extra: Partial<ConstructorParameters<typeof NotaryClient>[0]> = {}): { c: NotaryClient; trustDir: string } {
   const trustDir = tempDir('dsv-trust-');
-  return { trustDir, c: new NotaryClient({ server: server.url, trustDir, caFiles: [server.caCert], ...extra }) };
+  const c = new NotaryClient({ server: server.url, trustDir, caFiles: [server.caCert], ...extra });
+  readers.push(c);
+  return { trustDir, c };
 }
 async function error(p: Promise<unknown>): Promise<DsvError> {
   const e = await p.then(() => undefined, (x: unknown) => x);
@@ -71,6 +74,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all(readers.map((r) => r.close()));
   await Promise.all([reg?.stop(), server?.stop()]);
   removeTempDirs();
 });
@@ -89,6 +93,7 @@ describe('Docker Content Trust with notary-server, the notary client and a real 
     expect(existsSync(join(trustDir, 'tuf', gun, 'metadata', 'root.json'))).toBe(true);
     // The notary client's own trust dir (same layout as docker's) pins the same root and reads the same.
     const theirs = new NotaryClient({ server: server.url, trustDir: publisher.trustDir, caFiles: [server.caCert] });
+    readers.push(theirs);
     expect((await theirs.verifyTag(gun, 'v1')).digest).toBe(v.digest);
     // The listing agrees with the notary client's.
     expect(publisher.run(['list', gun])).toContain(v.digest.slice('sha256:'.length));

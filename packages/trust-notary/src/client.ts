@@ -106,13 +106,21 @@ export class NotaryClient {
   readonly #o: NotaryClientOptions;
   readonly #limits: TrustLimits;
   readonly #fetch: Fetcher;
+  readonly #close: () => Promise<void>;
 
   constructor(options: NotaryClientOptions) {
     const u = new URL(options.server);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new DsvError('Usage', `trust server must be an https:// URL: ${options.server}`);
     this.#o = options;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.#fetch = makeFetcher(options.request ?? defaultRequest(options.caFiles), options.authorize, this.#limits.maxRedirects);
+    const own = options.request ? undefined : defaultRequest(options.caFiles);
+    this.#close = own ? () => own.close() : async () => {};
+    this.#fetch = makeFetcher(options.request ?? own!, options.authorize, this.#limits.maxRedirects);
+  }
+
+  /** Closes the connections of the default HTTP client (an injected `request` is the caller's to close). */
+  close(): Promise<void> {
+    return this.#close();
   }
 
   #now(): Date {

@@ -22,7 +22,7 @@ export type RequestFunction = (url: string, init: RequestInit) => Promise<Respon
 export type AuthorizeFunction = (challenge: string, url: string) => Promise<string | undefined>;
 
 /** undici with the system roots plus `caFiles` (e.g. `$DOCKER_CONFIG/tls/<host:port>/ca.crt`). */
-export function defaultRequest(caFiles: readonly string[] = []): RequestFunction {
+export function defaultRequest(caFiles: readonly string[] = []): RequestFunction & { close(): Promise<void> } {
   const ca = [...rootCertificates];
   for (const f of caFiles) {
     try {
@@ -32,7 +32,8 @@ export function defaultRequest(caFiles: readonly string[] = []): RequestFunction
     }
   }
   const dispatcher = new Agent({ connect: { ca }, headersTimeout: 30_000, bodyTimeout: 30_000 });
-  return (url, init) => undiciFetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
+  const request = (url: string, init: RequestInit) => undiciFetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
+  return Object.assign(request, { close: () => dispatcher.close() });
 }
 
 export async function readBounded(res: Response, limit: number, what: string): Promise<Uint8Array> {
