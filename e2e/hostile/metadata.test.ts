@@ -136,7 +136,7 @@ describe('docker save metadata', () => {
       editManifest(d, (m) => {
         const entry = m.find((e) => (e.RepoTags as string[] | null)?.includes('app:1'))!;
         const text = readFileSync(join(d, entry.Config as string), 'utf8');
-        expect(text).toContain('"config":{"Cmd":');
+        expect(text).toContain('"Cmd":["/bin/sh"]');
         const evil = text.replace('"config":{', '"config":{"Cmd":["/evil"],');
         const name = `${sha(evil)}.json`;
         writeFileSync(join(d, name), evil);
