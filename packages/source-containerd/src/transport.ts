@@ -152,7 +152,7 @@ export function gcRefLabels(bytes: Uint8Array, mediaType: string): Record<string
 }
 
 export class ContainerdDestination implements ImageDestination {
-  private lease: string | undefined;
+  private leasePromise: Promise<string> | undefined;
   private top: Descriptor | undefined;
   private committed = false;
   constructor(readonly reference: ContainerdReference, private readonly client: ContainerdClient, private readonly ctx?: SystemContext) {}
@@ -161,16 +161,24 @@ export class ContainerdDestination implements ImageDestination {
     return [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
   }
 
-  /** The write lease, created on first use: nothing written is collected before the record exists. */
-  private async ensureLease(): Promise<string> {
-    if (this.lease) return this.lease;
+  /** The write lease, created once on first use: nothing written is collected before the record exists. */
+  private ensureLease(): Promise<string> {
+    this.leasePromise ??= this.createLease();
+    return this.leasePromise;
+  }
+
+  private async createLease(): Promise<string> {
     const id = `dsv-${Date.now()}-${randomBytes(6).toString('hex')}`;
     const expiry = new Date(Date.now() + (this.reference.options.leaseExpirySeconds ?? 3600) * 1000);
-    await this.client.unary('leases', 'Create', ['CreateRequest', 'CreateResponse'], {
-      id,
-      labels: { 'containerd.io/gc.expire': expiry.toISOString().replace(/\.\d{3}Z$/, 'Z') },
-    });
-    this.lease = id;
+    try {
+      await this.client.unary('leases', 'Create', ['CreateRequest', 'CreateResponse'], {
+        id,
+        labels: { 'containerd.io/gc.expire': expiry.toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      });
+    } catch (e) {
+      this.leasePromise = undefined;
+      throw e;
+    }
     return id;
   }
 
@@ -234,9 +242,9 @@ export class ContainerdDestination implements ImageDestination {
   }
 
   private async dropLease(): Promise<void> {
-    const id = this.lease;
+    const id = this.leasePromise ? await this.leasePromise.catch(() => undefined) : undefined;
     if (!id) return;
-    this.lease = undefined;
+    this.leasePromise = undefined;
     await this.client.unary('leases', 'Delete', ['DeleteRequest', 'google.protobuf.Empty'], { id, sync: false });
   }
 
