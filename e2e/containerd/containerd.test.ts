@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyImage, verifyImage, isDsvError, type Digest, type ImageReference } from '@dsv/core';
-import { buildSampleImage, noise, ociArchive, type SampleImage } from '@dsv/conformance';
+import { buildSampleImage, buildSampleIndex, noise, ociArchive, type SampleImage, type SampleIndex } from '@dsv/conformance';
 import { dockerTransport } from '@dsv/source-registry';
 import { createContainerdTransport } from '@dsv/source-containerd';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
@@ -44,7 +44,7 @@ async function verify(ref: ImageReference) {
   }
 }
 
-function importSample(namespace: string, img: SampleImage, name: string): void {
+function importSample(namespace: string, img: SampleImage | SampleIndex, name: string): void {
   const archive = join(tempDir('dsvc-arc-'), 'image.tar');
   writeFileSync(archive, ociArchive({ image: img, tag: name }));
   importArchive(c, namespace, archive);
@@ -93,6 +93,26 @@ describe('containerd: transport', () => {
     await copy(t.parseReference('example.com/other:v1'), t.parseReference('example.com/moved:v1'));
     const line = c.ctr('default', ['images', 'ls']).split('\n').find((l) => l.startsWith('example.com/moved:v1'));
     expect(line).toContain(other.manifestDigest);
+  });
+
+  it('reads, verifies and copies a multi-platform index, labelling it for the collector', async () => {
+    const images = await Promise.all(
+      ['linux/amd64', 'linux/arm64'].map((platform) => buildSampleImage({ layers: [{ 'p.txt': `${platform}\n` }], platform, format: 'oci', compression: 'gzip' })),
+    );
+    const index = buildSampleIndex(images, { format: 'oci' });
+    importSample('multi', index, 'example.com/multi:1');
+    const t = createContainerdTransport({ address: c.socket, namespace: 'multi' });
+    const read = await verify(t.parseReference('example.com/multi:1'));
+    expect(read.digest).toBe(index.digest);
+    expect(read.kind).toBe('index');
+    expect(read.images.map((i) => i.integrity.ok)).toEqual([true, true]);
+    const result = await copy(t.parseReference('example.com/multi:1'), t.parseReference('example.com/multi:copy'), true);
+    expect(result.kind).toBe('index');
+    const signed = await verify(t.parseReference('example.com/multi:copy'));
+    expect(signed.ok).toBe(true);
+    const line = c.ctr('multi', ['content', 'ls']).split('\n').find((l) => l.startsWith(result.destinationDigest))!;
+    expect(line).toContain(`containerd.io/gc.ref.content.m.0=${result.images[0]!.manifestDigest}`);
+    expect(line).toContain(`containerd.io/gc.ref.content.m.1=${result.images[1]!.manifestDigest}`);
   });
 
   it('fails naming the blob when one byte of it changed in the content store', async () => {
@@ -184,6 +204,23 @@ describe('containerd: transport', () => {
       expect(isDsvError(err, 'Network')).toBe(true);
       expect((err as Error).message).toContain(socket);
     }
+  });
+
+  it('deletes its lease on close() without commit(), so what it wrote is collected', async () => {
+    const blob = noise(30_000, 'discarded');
+    const { digestOf } = await import('@dsv/core');
+    const digest = digestOf(blob);
+    const t = createContainerdTransport({ address: c.socket, namespace: 'discard' });
+    const d = await t.parseReference('example.com/discarded:1').newDestination();
+    const { Readable } = await import('node:stream');
+    await d.putBlob({ mediaType: 'application/octet-stream', digest, size: blob.length }, Readable.from([blob]));
+    expect(c.ctr('discard', ['leases', 'ls', '-q']).trim()).not.toBe('');
+    await d.close();
+    expect(c.ctr('discard', ['leases', 'ls', '-q']).trim()).toBe('');
+    const deadline = Date.now() + 20_000;
+    while (c.ctr('discard', ['content', 'ls', '-q']).includes(digest) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(c.ctr('discard', ['content', 'ls', '-q'])).not.toContain(digest);
+    expect(c.ctr('discard', ['images', 'ls', '-q'])).not.toContain('discarded');
   });
 
   it('lets the lease of a killed copy expire, and its blobs with it', async () => {

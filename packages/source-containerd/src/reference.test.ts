@@ -9,7 +9,7 @@ const D = `sha256:${'a'.repeat(64)}`;
 describe('parseContainerdReference', () => {
   it('reads NAME:TAG as the record name, defaulting the tag to latest', () => {
     expect(parseContainerdReference('docker.io/library/app:1')).toEqual({ name: 'docker.io/library/app:1', repository: 'docker.io/library/app', tag: '1', namespace: undefined, address: undefined, digest: undefined });
-    expect(parseContainerdReference('docker.io/library/app').name).toBe('docker.io/library/app:latest');
+    expect(parseContainerdReference('docker.io/library/app')).toMatchObject({ name: 'docker.io/library/app:latest', untagged: 'docker.io/library/app' });
     expect(parseContainerdReference('localhost:5000/app').name).toBe('localhost:5000/app:latest');
     expect(parseContainerdReference('localhost:5000/app:v2').tag).toBe('v2');
   });
@@ -30,6 +30,7 @@ describe('parseContainerdReference', () => {
   });
 
   it('round-trips through formatContainerdReference', () => {
+    expect(formatContainerdReference(parseContainerdReference('[ns]example.com/a'))).toBe('[ns]example.com/a:latest');
     for (const text of ['[ns@/tmp/c.sock]example.com/a:b', '[ns]example.com/a:b', 'example.com/a:b', `example.com/a@${D}`]) {
       expect(formatContainerdReference(parseContainerdReference(text))).toBe(text);
     }

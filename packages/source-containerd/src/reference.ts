@@ -13,6 +13,8 @@ export interface ParsedContainerdReference {
   repository: string;
   tag?: string;
   digest?: Digest;
+  /** The name as written, when `name` added the default tag `latest` to it. */
+  untagged?: string;
 }
 
 const NAMESPACE_RE = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
@@ -57,9 +59,10 @@ export function parseContainerdReference(within: string): ParsedContainerdRefere
     if (!/^[\w][\w.-]{0,127}$/.test(tag)) throw invalid(within, `bad tag "${tag}"`);
   }
   if (repository === '' || repository.endsWith('/')) throw invalid(within, 'missing image name');
-  if (tag === undefined && digest === undefined) tag = 'latest';
-  const name = digest !== undefined ? rest : `${repository}:${tag}`;
-  return { namespace, address, name, repository, tag, digest };
+  if (tag === undefined && digest === undefined) {
+    return { namespace, address, name: `${repository}:latest`, repository, tag: 'latest', digest, untagged: rest };
+  }
+  return { namespace, address, name: digest !== undefined ? rest : `${repository}:${tag}`, repository, tag, digest };
 }
 
 /** The text after `containerd:` for a parsed reference. */

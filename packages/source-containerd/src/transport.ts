@@ -85,7 +85,12 @@ export class ContainerdReference implements ImageReference {
 /** The descriptor the reference names: the image record's target, or content by digest. */
 async function resolveTarget(client: ContainerdClient, ref: ParsedContainerdReference): Promise<Descriptor> {
   try {
-    const res = await client.unary('images', 'Get', ['GetImageRequest', 'GetImageResponse'], { name: ref.name });
+    const get = (name: string) => client.unary('images', 'Get', ['GetImageRequest', 'GetImageResponse'], { name });
+    // A record stored without a tag is found by the name as written when NAME:latest is not there.
+    const res = await get(ref.name).catch((e: unknown) => {
+      if (ref.untagged === undefined || grpcCode(e) !== GrpcStatus.NOT_FOUND) throw e;
+      return get(ref.untagged);
+    });
     const t = (res.image as Msg).target as Msg;
     if (ref.digest !== undefined && t.digest !== ref.digest) {
       throw new DsvError(ErrorCodes.DigestMismatch, `containerd image ${ref.name} points at ${t.digest}, not ${ref.digest}`, { expected: ref.digest, actual: t.digest });
