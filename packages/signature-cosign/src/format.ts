@@ -7,6 +7,8 @@ import type { KeyObject, X509Certificate } from 'node:crypto';
 import { DsvError, digestOf, parseDigest } from '@dsv/core';
 import { MAX_ATTACHMENT_LAYERS, type CosignAttachment } from './attachment.js';
 import { readPublicKeys } from './keys.js';
+import { verifyImageBundle } from './bundle.js';
+import { readBundleReferrers, type ReferrerBundle } from './referrers.js';
 import { readCosignSignatures, type TagStore } from './store.js';
 import { verifyCosignAttachment, type CosignTrust } from './verify.js';
 import { readCertificates } from './x509.js';
@@ -86,19 +88,57 @@ export async function trustFor(req: SigstoreRequirementLike, keys: Array<{ kind:
   return trust;
 }
 
-export function cosignFormat(opts: { source: CosignSignatureSource; now?: Date }): CosignSignatureFormat {
+/** Where an image's Sigstore bundles (cosign v3 referrers) come from. */
+export type CosignBundleSource = (image: CosignImage) => Promise<ReferrerBundle[]>;
+
+/** A bundle candidate (cosign v3), as listed. */
+interface BundleCandidate {
+  kind: 'bundle';
+  referrer: string;
+  bundle: Uint8Array;
+}
+
+function isBundleCandidate(v: unknown): v is BundleCandidate {
+  return typeof v === 'object' && v !== null && (v as BundleCandidate).kind === 'bundle' && (v as BundleCandidate).bundle instanceof Uint8Array;
+}
+
+/**
+ * `source`: the tag scheme's attachments; `bundles` (optional): cosign v3 bundles from referrers. A
+ * bundle's identity is the repository its in-toto statement names (no tag): match it with
+ * matchRepository or exactRepository.
+ */
+export function cosignFormat(opts: { source: CosignSignatureSource; bundles?: CosignBundleSource; now?: Date }): CosignSignatureFormat {
   return {
     name: 'cosign',
     requirementTypes: ['sigstoreSigned'] as const,
     async listSignatures(image) {
       const list = await opts.source(image);
       if (list.length > MAX_ATTACHMENT_LAYERS) throw new DsvError('LimitExceeded', `the image has more than ${MAX_ATTACHMENT_LAYERS} cosign attachments`);
-      return list.map((data, i) => ({ origin: `cosign signature ${i + 1}`, data }));
+      const out: Array<{ origin: string; data: unknown }> = list.map((data, i) => ({ origin: `cosign signature ${i + 1}`, data }));
+      for (const b of opts.bundles ? await opts.bundles(image) : []) out.push({ origin: `sigstore bundle ${b.referrer}`, data: { kind: 'bundle', ...b } });
+      return out;
     },
     async verifySignature(candidate, keys, image, ctx) {
+      const req = ctx.requirement as SigstoreRequirementLike;
+      if (isBundleCandidate(candidate.data)) {
+        if (req.type !== 'sigstoreSigned') return { valid: false, code: 'unsupported', reason: `sigstore bundles cannot satisfy ${req.type}` };
+        let trust: CosignTrust;
+        try {
+          trust = await trustFor(req, keys, ctx, opts.now);
+        } catch (e) {
+          return { valid: false, code: 'unknown-key', reason: (e as Error).message };
+        }
+        const v = verifyImageBundle(candidate.data.bundle, image, trust);
+        const fact: CosignFact = { valid: v.valid };
+        if (v.keyId) fact.keyId = v.keyId;
+        if (v.signer) fact.signer = v.signer;
+        if (!v.valid) return { ...fact, code: v.code ?? 'bad-signature', reason: v.reason ?? 'invalid' };
+        fact.manifestDigest = v.manifestDigest!;
+        if (v.subjectName) fact.identity = v.subjectName;
+        return fact;
+      }
       const att = candidate.data as CosignAttachment;
       if (typeof att !== 'object' || att === null || !(att.payload instanceof Uint8Array)) return { valid: false, code: 'malformed', reason: 'not a cosign attachment' };
-      const req = ctx.requirement as SigstoreRequirementLike;
       if (req.type !== 'sigstoreSigned') return { valid: false, code: 'unsupported', reason: `cosign signatures cannot satisfy ${req.type}` };
       let trust: CosignTrust;
       try {
@@ -129,5 +169,13 @@ export function tagSchemeSource(storeFor: (image: CosignImage) => TagStore | und
   return async (image) => {
     const store = storeFor(image);
     return store ? readCosignSignatures(store, image.manifestDigest) : [];
+  };
+}
+
+/** A source reading the image's bundle referrers through the referrers tag schema (`sha256-<hex>`). */
+export function referrersTagSource(storeFor: (image: CosignImage) => TagStore | undefined): CosignBundleSource {
+  return async (image) => {
+    const store = storeFor(image);
+    return store ? readBundleReferrers(store, image.manifestDigest) : [];
   };
 }

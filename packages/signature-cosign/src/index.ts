@@ -17,6 +17,14 @@ export { verifyCosignAttachment, type CosignTrust, type CosignVerification, type
 export { checkRekorEntry, parseRekorBundle, rekorLogId, verifyRekorSet, type RekorBundle } from './rekor.js';
 export { chainError, fulcioIssuer, readCertificates, subjectAltNames } from './x509.js';
 export {
-  cosignFormat, tagSchemeSource, trustFor,
-  type CosignFact, type CosignImage, type CosignSignatureFormat, type CosignSignatureSource, type SigstoreRequirementLike,
+  cosignFormat, referrersTagSource, tagSchemeSource, trustFor,
+  type CosignBundleSource, type CosignFact, type CosignImage, type CosignSignatureFormat, type CosignSignatureSource, type SigstoreRequirementLike,
 } from './format.js';
+export {
+  createImageBundle, dssePae, parseBundle, publicKeyHint, verifyImageBundle,
+  BUNDLE_V03_MEDIA_TYPE, COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, type BundleVerification,
+} from './bundle.js';
+export {
+  addBundleReferrer, bundleReferrerManifest, parseReferrersIndex, readBundleReferrers, referrersTag,
+  OCI_EMPTY, OCI_INDEX, type ImageSubject, type ReferrerBundle,
+} from './referrers.js';
