@@ -10,7 +10,7 @@ import { digestOf, type SystemContext } from '@dsv/core';
 import { evaluatePolicy, parsePolicy } from '@dsv/policy';
 import { dockerTransport } from '@dsv/source-registry';
 import {
-  addCosignSignatures, cosignFormat, generateKeyPair, parseSerialisedAttachment, readCosignSignatures, readPrivateKey,
+  addBundleReferrer, addCosignSignatures, createImageBundle, cosignFormat, readBundleReferrers, referrersTag, referrersTagSource, generateKeyPair, parseSerialisedAttachment, readCosignSignatures, readPrivateKey,
   signImage, signatureTag, tagSchemeSource, tagStoreFor, writeKeyPair, MAX_ATTACHMENT_LAYERS,
 } from '@dsv/signature-cosign';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
@@ -123,5 +123,27 @@ describe('cosign tag scheme with a real registry', () => {
     const v = await judge('hostile/app', `${reg.host}/hostile/app:v1`, manifest, { type: 'sigstoreSigned', keyPath: join(FIX, 'cosign.pub') });
     expect(v.allowed).toBe(false);
     expect(v.requirements[0]!.reason).toMatch(/more than 1000/);
+  });
+
+  it('cosign v3 bundle: a referrer (subject = the image) recorded in the referrers tag schema of distribution 2.8 verifies through the registry transport', async () => {
+    const manifest = await manifestOf('app/signed', 'v1');
+    const digest = digestOf(manifest);
+    const api = await fetch(`http://${reg.host}/v2/app/signed/referrers/${digest}`);
+    expect(api.status).toBe(404); // distribution 2.8 has no referrers API: the tag schema is the way
+    const { privateKey } = (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const bundle = createImageBundle({ repository: `${reg.host}/app/signed`, manifestDigest: digest, privateKey });
+    const subject = { mediaType: JSON.parse(Buffer.from(manifest).toString()).mediaType ?? 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length };
+    const referrer = await addBundleReferrer(storeFor('app/signed'), subject, bundle);
+    const index = JSON.parse(Buffer.from(await fetch(`http://${reg.host}/v2/app/signed/manifests/${referrersTag(digest)}`, { headers: { Accept: 'application/vnd.oci.image.index.v1+json' } }).then((r) => r.arrayBuffer())).toString());
+    expect(index.manifests.map((m: { digest: string }) => m.digest)).toEqual([referrer]);
+    const read = await readBundleReferrers(storeFor('app/signed'), digest);
+    expect(Buffer.from(read[0]!.bundle).equals(Buffer.from(bundle))).toBe(true);
+    const pem = (await import('node:crypto')).createPublicKey(privateKey).export({ format: 'pem', type: 'spki' });
+    writeFileSync(join(work, 'bundle.pub'), pem);
+    const policy = parsePolicy(Buffer.from(JSON.stringify({ default: [{ type: 'sigstoreSigned', keyPath: join(work, 'bundle.pub'), signedIdentity: { type: 'matchRepository' } }] })));
+    const format = cosignFormat({ source: tagSchemeSource(() => storeFor('app/signed')), bundles: referrersTagSource(() => storeFor('app/signed')) });
+    const v = await evaluatePolicy(policy, { transport: 'docker', dockerReference: `${reg.host}/app/signed:v1`, manifestDigest: digest, manifestBytes: manifest }, { formats: [format] });
+    expect(v.allowed, JSON.stringify(v)).toBe(true);
+    expect(v.requirements[0]!.signatures.find((s) => s.accepted)!.origin).toBe(`sigstore bundle ${referrer}`);
   });
 });
