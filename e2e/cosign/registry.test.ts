@@ -134,7 +134,8 @@ describe('cosign tag scheme with a real registry', () => {
     const bundle = createImageBundle({ repository: `${reg.host}/app/signed`, manifestDigest: digest, privateKey });
     const subject = { mediaType: JSON.parse(Buffer.from(manifest).toString()).mediaType ?? 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length };
     const referrer = await addBundleReferrer(storeFor('app/signed'), subject, bundle);
-    const index = JSON.parse(Buffer.from(await fetch(`http://${reg.host}/v2/app/signed/manifests/${referrersTag(digest)}`, { headers: { Accept: 'application/vnd.oci.image.index.v1+json' } }).then((r) => r.arrayBuffer())).toString());
+    const res = await fetch(`http://${reg.host}/v2/app/signed/manifests/${referrersTag(digest)}`, { headers: { Accept: 'application/vnd.oci.image.index.v1+json' } });
+    const index = JSON.parse(await res.text());
     expect(index.manifests.map((m: { digest: string }) => m.digest)).toEqual([referrer]);
     const read = await readBundleReferrers(storeFor('app/signed'), digest);
     expect(Buffer.from(read[0]!.bundle).equals(Buffer.from(bundle))).toBe(true);
