@@ -1,18 +1,14 @@
-// Every cosign fixture made by real signers (containers/image's test data) gives its expected result.
+// Every cosign fixture made by real signers (containers/image's test data) gives its expected result
+// under the policy engine (here because a signer package's own tests may not import @dsv/policy).
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { digestOf } from '@dsv/core';
 import { evaluatePolicy, parsePolicy } from '@dsv/policy';
 import { describe, expect, it } from 'vitest';
-import { parseSerialisedAttachment, type CosignAttachment } from './attachment.js';
-import { cosignFormat } from './format.js';
-import { readPublicKeys } from './keys.js';
-import { rekorLogId } from './rekor.js';
-import { verifyCosignAttachment } from './verify.js';
-import { readCertificates } from './x509.js';
+import { cosignFormat, parseSerialisedAttachment, readCertificates, readPublicKeys, rekorLogId, verifyCosignAttachment, type CosignAttachment } from '@dsv/signature-cosign';
 
-const FIX = join(dirname(fileURLToPath(import.meta.url)), '../fixtures');
+const FIX = join(dirname(fileURLToPath(import.meta.url)), '../../packages/signature-cosign/fixtures');
 const file = (rel: string) => new Uint8Array(readFileSync(join(FIX, rel)));
 
 function loadDir(name: string): { manifest?: Uint8Array; attachments: CosignAttachment[] } {
