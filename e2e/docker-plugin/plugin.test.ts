@@ -159,6 +159,16 @@ describe('local images (the daemon the CLI points at)', () => {
     expect(trusted.stdout).toContain('valid, trusted');
   });
 
+  it('signs and verifies with the GnuPG home named by GNUPGHOME alone', () => {
+    const env: NodeJS.ProcessEnv = { ...baseEnv, GNUPGHOME: gpg.home };
+    delete env.DSV_GPG_DATASTORE;
+    const s = docker(['sign', '-k', gpg.keyId, '--passphrase-file', passFile, 'dsv-plugin/app:1', 'dsv-plugin/app:gnupghome'], env);
+    expect(s.code, s.all).toBe(0);
+    const v = docker(['verify', 'dsv-plugin/app:gnupghome'], env);
+    expect(v.code, v.all).toBe(0);
+    expect(v.stdout).toContain(gpg.signingKeyId);
+  });
+
   it('a missing local image is named, with a hint at --remote', () => {
     const r = docker(['verify', 'dsv-plugin/none:1']);
     expect(r.code, r.all).toBe(2);

@@ -143,3 +143,13 @@ export async function runInspect(
     await source.close();
   }
 }
+
+/** --no-check-signatures: a verify function that checks nothing (no key is loaded; signatures show as unchecked). */
+export const uncheckedVerify = async (): Promise<VerificationResult> => ({ status: 'unknown-key', type: 'unchecked', reason: 'signatures not checked' });
+
+/** A verify result judged on integrity alone (the original's --no-check-signatures): signature problems are not failures. */
+export function integrityVerdict(result: VerifyResult): VerifyResult {
+  const notSignature = (f: string) => !/(^|: )(no signatures$|signatures? )/.test(f);
+  const images = result.images.map((img) => ({ ...img, ok: img.integrity.ok, failures: img.integrity.ok ? [] : img.failures.filter(notSignature) }));
+  return { ...result, images, ok: images.length > 0 && images.every((i) => i.ok), failures: result.failures.filter(notSignature) };
+}

@@ -6,12 +6,14 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { copyImage, DsvError, isPlatformString, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
-import { createContext, type CliContext } from './context.js';
+import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { runVerify } from './commands.js';
+import { applyPkiFormat } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
 import { newYargs } from './parser.js';
-import { errorJson } from './report.js';
+import { errorJson, verifyFailureLines } from './report.js';
 import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
 
@@ -32,6 +34,8 @@ export interface CopyArgs {
   signBy?: string;
   keyType?: string;
   passphraseFile?: string;
+  /** --pki-format legacy|v2 for --sign-by. */
+  pkiFormat?: string;
   signatureType: SignatureKind;
   removeSignatures: boolean;
   all: boolean;
@@ -73,6 +77,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
         .option('key-type', { alias: 't', type: 'string', describe: 'Signature type for --sign-by: gpg, pki or a plugin type [env DSV_KEYTYPE]' })
         .option('passphrase-file', { type: 'string', describe: 'Passphrase for --sign-by [env DSV_KEYPASS; prompted on a terminal]' })
+        .option('pki-format', { type: 'string', describe: 'PKI signature armour for --sign-by: legacy (docker-sign-verify\'s) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image)' })
         .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
@@ -131,6 +136,8 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   if (kt !== undefined) a.keyType = kt;
   const pf = one(argv.passphraseFile);
   if (pf !== undefined) a.passphraseFile = pf;
+  const pkiFormat = one(argv.pkiFormat);
+  if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
   if (retry !== undefined) a.retryTimes = Number(retry);
   return { kind: 'run', args: a };
 }
@@ -142,7 +149,15 @@ function mountSource(src: ImageReference, dst: ImageReference): ImageReference |
   return host(src) === host(dst) ? src : undefined;
 }
 
-export async function copyMain(args: string[], io: CliIo = processIo(), prog = 'dsv-copy'): Promise<number> {
+/** How `dsv copy` runs the copy job beyond its arguments. */
+export interface CopyMainOptions {
+  /** Check every blob before DEST changes (the original's `dsv copy SRC DEST`). */
+  verify?: boolean;
+  /** Also check the embedded signatures (trusted keys as for verify) before DEST changes. */
+  checkSignatures?: boolean;
+}
+
+export async function copyMain(args: string[], io: CliIo = processIo(), prog = 'dsv-copy', opts: CopyMainOptions = {}): Promise<number> {
   const parsed = await parseCopyArgs(args, prog);
   const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
   const out = shell.out;
@@ -160,11 +175,11 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
         references: [a.source, a.destination],
-        signers: a.command === 'copy' && a.signBy !== undefined,
+        signers: a.command === 'copy' && (a.signBy !== undefined || opts.checkSignatures === true),
       }),
     );
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
-    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out) : await copy(ctx, a, shell);
+    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out) : await copy(ctx, a, shell, opts);
     shell.progress.clear();
     return code;
   } catch (e) {
@@ -172,10 +187,24 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
   }
 }
 
-async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell): Promise<number> {
+async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions): Promise<number> {
   const out = shell.out;
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
+  if (opts.checkSignatures) {
+    // Integrity and signatures of the source, judged as `dsv verify` does, before anything is written.
+    const verify = await createVerifyFunction(ctx);
+    const checked = await runVerify(ctx, srcRef, { verify, ...(a.platform ? { platform: a.platform } : {}) });
+    shell.progress.clear();
+    if (!checked.ok) {
+      for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
+      out.err(`${out.prog}: error: ${srcRef.toString()} not copied: not verified\n`);
+      if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }, null, 2)}\n`);
+      return ExitCodes.NotTrusted;
+    }
+    if (!a.json) out.out(`Source verified: ${srcRef.toString()} (${checked.digest})\n`);
+  }
+  applyPkiFormat(ctx.signerSettings, a.pkiFormat);
   let sign: { signer: Awaited<ReturnType<ReturnType<CliContext['signers']['get']>['createSigner']>>; kind: SignatureKind } | undefined;
   if (a.signBy !== undefined) {
     const key = await shell.resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
@@ -196,6 +225,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell): Promise<
       result = await copyImage(source, destination, {
         ...(sign ? { sign } : {}),
         removeSignatures: a.removeSignatures,
+        ...(opts.verify ? { verify: true } : {}),
         ...(a.platform ? { platform: a.platform } : {}),
         jobs: a.jobs,
         dryRun: a.dryRun,

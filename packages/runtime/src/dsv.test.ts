@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { dsvMain, parseDsvArgs } from './dsv.js';
+import { dsvMain, parseDsvArgs, splitDsvArgs } from './dsv.js';
+import { integrityVerdict } from './commands.js';
+import { shapeOutput } from './shell.js';
 import { captureIo } from './__tests__/capture.js';
 
 describe('dsv arguments', () => {
@@ -62,5 +64,63 @@ describe('dsv arguments', () => {
     expect(await dsvMain(['--help'], io)).toBe(0);
     expect(io.outText()).toContain('docker-archive:PATH');
     expect(io.outText()).toContain('Exit codes');
+  });
+
+  it('takes the original dsv command line: -s is --silent before the command and --signature-type after sign', async () => {
+    expect(splitDsvArgs(['-s', '--platform', 'linux/amd64', 'sign', '-s', 'endorse', 'a', 'b'])).toEqual({
+      globals: ['--silent', '--platform', 'linux/amd64'],
+      command: 'sign',
+      rest: ['-s', 'endorse', 'a', 'b'],
+    });
+    const p = await parseDsvArgs(['--no-check-signatures', '--dry-run', '-v', '-s', 'sign', '-s', 'resign', '-k', 'KEY', '-p', 'secret-pass', '-t', 'pki', 'src:1', 'dst:1']);
+    expect(p.kind === 'run' && p.args).toMatchObject({
+      command: 'sign', source: 'src:1', destination: 'dst:1', key: 'KEY', keypass: 'secret-pass', keyType: 'pki',
+      signatureType: 'resign', dryRun: true, debug: true, output: 'silent', checkSignatures: false,
+    });
+    const long = await parseDsvArgs(['--check-signatures', '--quiet', 'sign', '--signature-type', 'endorse', '--keyid', 'K', '--keypass', 'pw12', '--sigtype', 'gpg', 'a', 'b']);
+    expect(long.kind === 'run' && long.args).toMatchObject({ key: 'K', keypass: 'pw12', keyType: 'gpg', signatureType: 'endorse', output: 'quiet' });
+    expect(long.kind === 'run' && long.args.checkSignatures).toBeUndefined();
+    const v = await parseDsvArgs(['--no-check-signatures', '-q', 'verify', 'a', 'b']);
+    expect(v.kind === 'run' && v.args).toMatchObject({ command: 'verify', images: ['a', 'b'], checkSignatures: false, output: 'quiet' });
+    expect(await parseDsvArgs(['sign', '--pki-format', 'legacy', '-k', 'k.pem', 'a'])).toMatchObject({ kind: 'run', args: { pkiFormat: 'legacy' } });
+  });
+
+  it('never echoes --keypass, even in a usage error', async () => {
+    const io = captureIo();
+    expect(await dsvMain(['sign', '--keypass', 'hunter2-secret', '--bogus', 'a'], io)).toBe(2);
+    expect(io.errText()).toMatch(/^dsv: error: /);
+    expect(io.outText() + io.errText()).not.toContain('hunter2-secret');
+  });
+
+  it('--silent prints nothing, even for a usage error; the exit code says it', async () => {
+    const io = captureIo();
+    expect(await dsvMain(['-s', 'verify', '--bogus', 'a'], io)).toBe(2);
+    expect(io.outText() + io.errText()).toBe('');
+  });
+
+  it('-q keeps errors and the verdict lines only; a --json report is kept whole', async () => {
+    const io = captureIo();
+    const q = shapeOutput(io, 'quiet', false);
+    q.io.stdout.write('Verifying Integrity: x ...\n  manifest digest: sha256:1\nVerified: x (sha256:1)\n');
+    q.io.stderr.write('dsv: error: boom\n');
+    q.io.stdout.write('NOT verified: y (sha256:2)\n');
+    q.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(io.outText()).toBe('Verified: x (sha256:1)\nNOT verified: y (sha256:2)\n');
+    expect(io.errText()).toBe('dsv: error: boom\n');
+    const j = captureIo();
+    const qj = shapeOutput(j, 'quiet', true);
+    qj.io.stdout.write('{"ok": true}\n');
+    qj.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(j.outText()).toBe('{"ok": true}\n');
+  });
+
+  it('--no-check-signatures judges integrity alone', () => {
+    const img = (ok: boolean, failures: string[]) => ({ manifestDigest: 'sha256:m', configDigest: 'sha256:c', integrity: { ok }, signatures: [], ok: false, failures });
+    const unsigned = { reference: 'r', digest: 'sha256:d', kind: 'manifest', ok: false, failures: ['no signatures'], images: [img(true, ['no signatures'])] };
+    expect(integrityVerdict(unsigned as never)).toMatchObject({ ok: true, failures: [], images: [{ ok: true, failures: [] }] });
+    const broken = { ...unsigned, failures: ['layer 0 sha256:l: digest mismatch', 'no signatures'], images: [img(false, ['layer 0 sha256:l: digest mismatch', 'no signatures'])] };
+    expect(integrityVerdict(broken as never)).toMatchObject({ ok: false, failures: ['layer 0 sha256:l: digest mismatch'] });
   });
 });

@@ -1,17 +1,22 @@
 /**
  * dsv: the modern command line, with transport-prefixed references.
  *   dsv sign SRC [DEST]   dsv verify IMAGE...   dsv inspect IMAGE   dsv copy …   dsv docker-plugin install|uninstall
+ * It also takes the original docker-sign-verify's `dsv` command line, with its meanings:
+ *   dsv [--check-signatures|--no-check-signatures] [--dry-run] [-v|--debug] [-q|--quiet] [-s|--silent]
+ *       sign [-s|--signature-type T] -k|--keyid KEY [-p|--keypass PASS] [-t|--sigtype gpg|pki] SRC DEST
+ *   dsv … verify IMAGE...      dsv … copy SRC DEST (a verified copy)
  */
 import type { Argv } from 'yargs';
 import { isPlatformString, type SignatureKind } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
-import { runInspect, runVerify } from './commands.js';
+import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './commands.js';
+import { applyPkiFormat } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
-import { processIo, type CliIo } from './io.js';
+import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { errorJson, formatInspectText, inspectReportJson } from './report.js';
-import { CommandShell } from './shell.js';
+import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
@@ -21,6 +26,10 @@ export interface DsvCommonArgs {
   json: boolean;
   insecureRegistries: string[];
   platform?: string;
+  /** -q/--quiet: only errors and the verdict; -s/--silent (before the command): nothing, the exit code says it. */
+  output?: 'quiet' | 'silent';
+  /** --no-check-signatures: integrity only (set only when false). */
+  checkSignatures?: false;
 }
 export interface DsvSignArgs extends DsvCommonArgs {
   command: 'sign';
@@ -29,6 +38,10 @@ export interface DsvSignArgs extends DsvCommonArgs {
   key?: string;
   keyType?: string;
   passphraseFile?: string;
+  /** -p/--keypass (the original's; a secret: scrubbed from all output). */
+  keypass?: string;
+  /** --pki-format legacy|v2. */
+  pkiFormat?: string;
   signatureType: SignatureKind;
   dryRun: boolean;
 }
@@ -64,6 +77,10 @@ export function dsvParser(): Argv {
     .exitProcess(false)
     .strict()
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr: digests, layers, signatures, stack traces' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('silent', { type: 'boolean', default: false, describe: 'No output at all: the exit code says it (-s before the command)' })
+    .option('check-signatures', { type: 'boolean', default: true, describe: 'Check embedded signatures; --no-check-signatures checks integrity only' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
     .option('platform', {
@@ -77,11 +94,12 @@ export function dsvParser(): Argv {
     })
     .command('sign <source> [destination]', 'Verify integrity, then embed a signature in SOURCE and store it as DESTINATION (default: SOURCE)', (y) =>
       y
-        .option('key', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file, PKI key file, or a plugin key [env DSV_KEYID]' })
-        .option('key-type', { alias: 't', type: 'string', describe: 'Signature type: gpg, pki or a plugin type [env DSV_KEYTYPE, default gpg]' })
+        .option('key', { alias: ['k', 'keyid'], type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file, PKI key file, or a plugin key [env DSV_KEYID]' })
+        .option('key-type', { alias: ['t', 'sigtype'], type: 'string', describe: 'Signature type: gpg, pki or a plugin type [env DSV_KEYTYPE, default gpg]' })
         .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; prompted on a terminal]' })
-        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
-        .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' }),
+        .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
+        .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)')),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
       y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }),
@@ -97,7 +115,29 @@ export function dsvParser(): Argv {
     .wrap(Math.min(110, process.stdout.columns ?? 100));
 }
 
-export async function parseDsvArgs(args: string[]): Promise<ParsedDsv> {
+/** Options before the command that take a value (so the value is not taken for the command). */
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform']);
+
+/**
+ * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
+ * is rewritten; after `sign` it is --signature-type), the command, and what follows it.
+ */
+export function splitDsvArgs(args: string[]): { globals: string[]; command?: string; rest: string[] } {
+  const globals: string[] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--' || !a.startsWith('-') || a === '-') break;
+    globals.push(a === '-s' ? '--silent' : a);
+    if (GLOBALS_WITH_VALUE.has(a) && i + 1 < args.length) globals.push(args[++i]!);
+  }
+  const command = args[i];
+  return command === undefined ? { globals, rest: [] } : { globals, command, rest: args.slice(i + 1) };
+}
+
+export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
+  const split = splitDsvArgs(rawArgs);
+  const args = [...split.globals, ...(split.command !== undefined ? [split.command] : []), ...split.rest];
   let err: string | undefined;
   let output = '';
   const argv = (await dsvParser().parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
@@ -112,6 +152,9 @@ export async function parseDsvArgs(args: string[]): Promise<ParsedDsv> {
     insecureRegistries: asList(argv.insecureRegistry),
   };
   if (typeof argv.platform === 'string') common.platform = argv.platform;
+  if (argv.silent === true) common.output = 'silent';
+  else if (argv.quiet === true) common.output = 'quiet';
+  if (argv.checkSignatures === false) common.checkSignatures = false;
   const cmd = String((argv._ as unknown[])[0]);
   const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
   switch (cmd) {
@@ -130,6 +173,10 @@ export async function parseDsvArgs(args: string[]): Promise<ParsedDsv> {
       if (keyType !== undefined) a.keyType = keyType;
       const pf = one(argv.passphraseFile);
       if (pf !== undefined) a.passphraseFile = pf;
+      const kp = one(argv.keypass);
+      if (kp !== undefined) a.keypass = kp;
+      const pkiFormat = one(argv.pkiFormat);
+      if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
       return { kind: 'run', args: a };
     }
     case 'verify':
@@ -151,20 +198,49 @@ export interface DsvOptions {
   pluginLaunchers?: PluginLaunchers;
 }
 
-/** `dsv copy …` and `dsv docker-plugin …`: runtime jobs, loaded only when used. */
-async function runNested(name: 'copy' | 'docker-plugin', rest: string[], io: CliIo, opts: DsvOptions): Promise<number> {
-  if (name === 'copy') return (await import('./copy.js')).copyMain(rest, io, 'dsv copy');
-  const { dockerPluginCommand } = await import('./docker-plugin/docker-plugin-command.js');
-  return dockerPluginCommand(rest, io, opts.pluginLaunchers);
+/** The original's options before `copy` / `docker-plugin`; the others are handed on to the nested command. */
+function nestedGlobals(globals: string[]): { output?: 'quiet' | 'silent'; checkSignatures?: boolean; forward: string[] } {
+  const r: { output?: 'quiet' | 'silent'; checkSignatures?: boolean; forward: string[] } = { forward: [] };
+  for (const g of globals) {
+    if (g === '--check-signatures') r.checkSignatures = true;
+    else if (g === '--no-check-signatures') r.checkSignatures = false;
+    else if (g === '--silent') r.output = 'silent';
+    else if ((g === '-q' || g === '--quiet') && r.output !== 'silent') r.output = 'quiet';
+    else r.forward.push(g);
+  }
+  return r;
+}
+
+/**
+ * `dsv copy …` and `dsv docker-plugin …`: runtime jobs, loaded only when used. `dsv [options] copy SRC DEST`
+ * (no options of dsv-copy's own after `copy`) is the original's verified copy: every blob, and the
+ * embedded signatures unless --no-check-signatures, checked before DEST changes. With dsv-copy's options it
+ * is dsv-copy (signatures checked only when --check-signatures is given).
+ */
+async function runNested(name: 'copy' | 'docker-plugin', globals: string[], rest: string[], io: CliIo, opts: DsvOptions): Promise<number> {
+  const g = nestedGlobals(globals);
+  const shaped = shapeOutput(io, g.output, [...globals, ...rest].includes('--json'));
+  try {
+    if (name === 'copy') {
+      const original = rest.length === 2 && rest.every((r) => !r.startsWith('-'));
+      const checkSignatures = g.checkSignatures ?? original;
+      return await (await import('./copy.js')).copyMain([...g.forward, ...rest], shaped.io, 'dsv copy', { verify: original || checkSignatures, checkSignatures });
+    }
+    const { dockerPluginCommand } = await import('./docker-plugin/docker-plugin-command.js');
+    return await dockerPluginCommand(rest, shaped.io, opts.pluginLaunchers);
+  } finally {
+    shaped.flush();
+  }
 }
 
 export async function dsvMain(args: string[], io: CliIo = processIo(), opts: DsvOptions | typeof createContext = {}): Promise<number> {
   const options: DsvOptions = typeof opts === 'function' ? { contextFactory: opts } : opts;
-  const contextFactory = options.contextFactory ?? createContext;
-  if (args[0] === 'copy' || args[0] === 'docker-plugin') return runNested(args[0], args.slice(1), io, options);
+  const split = splitDsvArgs(args);
+  if (split.command === 'copy' || split.command === 'docker-plugin') return runNested(split.command, split.globals, split.rest, io, options);
   const parsed = await parseDsvArgs(args);
   if (parsed.kind !== 'run') {
-    const out = new CommandShell(io, { prog: 'dsv' }).out;
+    const silent = split.globals.includes('--silent') || args.includes('--silent');
+    const out = new CommandShell(silent ? shapeOutput(io, 'silent', false).io : io, { prog: 'dsv', secrets: secretsInArgs(args) }).out;
     if (parsed.kind === 'output') {
       out.out(parsed.text);
       return ExitCodes.Ok;
@@ -172,15 +248,26 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
     out.err(`dsv: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\ndsv: see dsv --help\n`);
     return ExitCodes.Usage;
   }
-  const a = parsed.args;
-  if (a.command === 'copy') return runNested('copy', a.rest, io, options);
-  const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug });
+  const shaped = shapeOutput(io, parsed.args.output, parsed.args.json);
+  try {
+    return await dsvRun(parsed.args, shaped.io, options, secretsInArgs(args));
+  } finally {
+    shaped.flush();
+  }
+}
+
+async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: string[]): Promise<number> {
+  const contextFactory = options.contextFactory ?? createContext;
+  if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
+  const integrityOnly = a.checkSignatures === false;
+  const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
   let ctx: CliContext;
   try {
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
         references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
+        ...(a.command === 'verify' && integrityOnly ? { signers: false } : {}),
       }),
     );
   } catch (e) {
@@ -190,8 +277,14 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
     case 'sign':
       return shell.sign(
         async () => {
+          applyPkiFormat(ctx.signerSettings, a.pkiFormat);
           const key = await shell.resolveKey(
-            { ...(a.key !== undefined ? { key: a.key } : {}), ...(a.keyType !== undefined ? { keyType: a.keyType } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) },
+            {
+              ...(a.key !== undefined ? { key: a.key } : {}),
+              ...(a.keyType !== undefined ? { keyType: a.keyType } : {}),
+              ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
+              ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
+            },
             '--key',
           );
           return { ctx, options: { source: a.source, destination: a.destination, key, kind: a.signatureType, dryRun: a.dryRun, ...(a.platform ? { platform: a.platform } : {}) } };
@@ -201,11 +294,14 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
     case 'verify': {
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
       try {
-        verify = await createVerifyFunction(ctx, { trust: a.trust });
+        verify = integrityOnly ? uncheckedVerify : await createVerifyFunction(ctx, { trust: a.trust });
       } catch (e) {
         return shell.verifyFailed(a.images, e);
       }
-      return shell.verifyEach(a.images, (input) => runVerify(ctx, input, { verify, ...(a.platform ? { platform: a.platform } : {}) }));
+      return shell.verifyEach(a.images, async (input) => {
+        const result = await runVerify(ctx, input, { verify, ...(a.platform ? { platform: a.platform } : {}) });
+        return integrityOnly ? integrityVerdict(result) : result;
+      });
     }
     case 'inspect':
       return dsvInspect(ctx, a, shell);

@@ -5,7 +5,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { DockerEndpoint, SystemContext, TlsRootsSource } from '@dsv/core';
+import { DsvError, type DockerEndpoint, type SystemContext, type TlsRootsSource } from '@dsv/core';
 
 /** An environment as the runtime reads it (process.env, or a test's). */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -86,12 +86,31 @@ export function gpgHomeFromEnv(env: Environment): string {
   return env.DSV_GPG_DATASTORE || env.GNUPGHOME || join(homeOf(env), '.gnupg');
 }
 
-/** Signer settings per type: gpg { gpgHome }, pki { datastore } (DSV_PKI_DATASTORE, default ~/.dsv.pem). */
+export const PKI_FORMATS = ['legacy', 'v2'] as const;
+export type PkiFormat = (typeof PKI_FORMATS)[number];
+
+/** A PKI signature format as given (--pki-format, DSV_PKI_FORMAT): legacy or v2, any case; Usage error otherwise. */
+export function parsePkiFormat(value: string, from = '--pki-format'): PkiFormat {
+  const v = value.trim().toLowerCase();
+  if (!(PKI_FORMATS as readonly string[]).includes(v)) throw new DsvError('Usage', `invalid ${from} "${value}": legacy or v2`);
+  return v as PkiFormat;
+}
+
+/**
+ * Signer settings per type: gpg { gpgHome }, pki { datastore } (DSV_PKI_DATASTORE, default ~/.dsv.pem) and
+ * { format } from DSV_PKI_FORMAT when set (unset: the pki signer's default, legacy armour for a bare RSA key).
+ */
 export function signerSettingsFromEnv(env: Environment): Record<string, Record<string, unknown>> {
-  return {
-    gpg: { gpgHome: gpgHomeFromEnv(env) },
-    pki: { datastore: env.DSV_PKI_DATASTORE || join(homeOf(env), '.dsv.pem') },
-  };
+  const pki: Record<string, unknown> = { datastore: env.DSV_PKI_DATASTORE || join(homeOf(env), '.dsv.pem') };
+  // Checked when signing (the pki signer refuses other values), so a bad value never breaks a verify.
+  if (env.DSV_PKI_FORMAT?.trim()) pki.format = env.DSV_PKI_FORMAT.trim().toLowerCase();
+  return { gpg: { gpgHome: gpgHomeFromEnv(env) }, pki };
+}
+
+/** Applies --pki-format (it wins over DSV_PKI_FORMAT) to the pki signer's settings. */
+export function applyPkiFormat(settings: Record<string, Record<string, unknown>>, format: string | undefined): void {
+  if (format === undefined) return;
+  settings.pki = { ...(settings.pki ?? {}), format: parsePkiFormat(format) };
 }
 
 /** Trust files named by the environment: DSV_TRUST (any type), DSV_GPG_TRUST, DSV_PKI_TRUST (':' or ','). */

@@ -17,12 +17,16 @@ export {
 export {
   DEFAULT_DOCKER_HOST,
   dockerEndpointFromEnv,
+  applyPkiFormat,
   gpgHomeFromEnv,
+  parsePkiFormat,
+  PKI_FORMATS,
   signerSettingsFromEnv,
   systemContextFromEnv,
   tlsRootsFromEnv,
   trustFromEnv,
   type Environment,
+  type PkiFormat,
   type SystemContextOptions,
 } from './environment.js';
 export {

@@ -2,7 +2,8 @@
  * docker-sign and docker-verify: the original Python tool's interface, kept exactly
  *   docker-sign [--dry-run] [-s|--signature-type sign|endorse|resign] [--debug|-v]
  *               (registry | repository | archive --archive FILE)
- *               [-k|--keyid KEY] [-p|--keypass PASS] [-t|--sigtype gpg|pki] SRC_IMAGE DEST_IMAGE
+ *               [-k|--keyid KEY] [-p|--keypass PASS] [-t|--sigtype gpg|pki] [--pki-format legacy|v2]
+ *               SRC_IMAGE DEST_IMAGE
  *   docker-verify [--debug|-v] (registry | repository | archive --archive FILE) IMAGE...
  * Options may come before or after the subcommand.
  */
@@ -17,6 +18,7 @@ import { runVerify, verifyLocalImage } from './commands.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
 import { CommandShell } from './shell.js';
+import { applyPkiFormat } from './environment.js';
 import { VERSION } from './version.js';
 
 export type SourceKind = 'registry' | 'repository' | 'archive';
@@ -31,6 +33,7 @@ export interface LegacySignArgs {
   keyid?: string;
   keypass?: string;
   sigtype?: string;
+  pkiFormat?: string;
   srcImage: string;
   destImage: string;
 }
@@ -45,9 +48,9 @@ export interface LegacyVerifyArgs {
 export type Parsed<T> = { kind: 'run'; args: T } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
 const EXIT_HELP = 'Exit codes: 0 ok; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error; 3 operational failure.';
-const SIGN_EPILOGUE = `Environment: DSV_KEYID, DSV_KEYPASS, DSV_KEYTYPE (GPG|PKI), DSV_GPG_DATASTORE (GnuPG home), DSV_CREDENTIALS_STORE, DSV_DEFAULT_REGISTRY, DSV_INSECURE_REGISTRIES, DSV_CERTS_D, DOCKER_HOST, DSV_SIGNER_PLUGINS.
+const SIGN_EPILOGUE = `Environment: DSV_KEYID, DSV_KEYPASS, DSV_KEYTYPE (GPG|PKI), DSV_GPG_DATASTORE or GNUPGHOME (GnuPG home), DSV_PKI_FORMAT, DSV_CREDENTIALS_STORE, DSV_DEFAULT_REGISTRY, DSV_INSECURE_REGISTRIES, DSV_CERTS_D, DOCKER_HOST, DSV_SIGNER_PLUGINS.
 ${EXIT_HELP}`;
-const VERIFY_EPILOGUE = `Trusted keys: the GnuPG home (DSV_GPG_DATASTORE, default ~/.gnupg), the PKI trust store (DSV_PKI_DATASTORE, default ~/.dsv.pem), and key files in DSV_GPG_TRUST / DSV_PKI_TRUST / DSV_TRUST (':'-separated).
+const VERIFY_EPILOGUE = `Trusted keys: the GnuPG home (DSV_GPG_DATASTORE, else GNUPGHOME, default ~/.gnupg), the PKI trust store (DSV_PKI_DATASTORE, default ~/.dsv.pem), and key files in DSV_GPG_TRUST / DSV_PKI_TRUST / DSV_TRUST (':'-separated).
 repository: reads Docker's store (DSV_DOCKER_ROOT) when readable, else the engine (DOCKER_HOST).
 ${EXIT_HELP}`;
 
@@ -93,6 +96,7 @@ export function dockerSignParser(): Argv {
     .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
     .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
+    .option('pki-format', { type: 'string', describe: "PKI signature armour: legacy (the original's; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]" })
     .epilogue(SIGN_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -149,7 +153,7 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
     };
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
-    for (const k of ['keyid', 'keypass', 'sigtype'] as const) {
+    for (const k of ['keyid', 'keypass', 'sigtype', 'pkiFormat'] as const) {
       const v = str(argv[k]);
       if (v !== undefined) out[k] = v;
     }
@@ -234,6 +238,7 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
   return shell.sign(
     async () => {
       const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source));
+      applyPkiFormat(ctx.signerSettings, a.pkiFormat);
       const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
       const key = await shell.resolveKey(keyOpts, '-k/--keyid');
       const source = legacyReference(a.source, a.srcImage, where);

@@ -4,6 +4,7 @@
  * sign and verify reports (text or JSON) with their exit codes. dsv, docker-sign / docker-verify, dsv copy
  * and the Docker plugin differ only in their arguments and in a line or two of text.
  */
+import { Writable } from 'node:stream';
 import type { VerifyResult } from '@dsv/core';
 import type { ContextOptions, RuntimeContext } from './context.js';
 import { runSign, type SignOptions } from './commands.js';
@@ -146,4 +147,43 @@ export class CommandShell {
     const code = exitCodeFor(error);
     return this.fail(error, () => verifyReportJson(inputs.map((input) => ({ input, error })), code));
   }
+}
+
+/** The lines that say how a command ended (verify, sign, copy). */
+const VERDICT = /^(Verified:|NOT verified:|Created new image:|Dry run completed|Copied |Would copy )/;
+
+/** A stream that hands every write to `write` at once (no TTY: no progress bar, no prompt). */
+function sink(write: (text: string) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      write(chunk.toString());
+      cb();
+    },
+  });
+}
+
+/**
+ * The original's -q/--quiet and -s/--silent applied to a command's I/O. quiet: stderr (errors) as is,
+ * without a progress bar; of stdout only the verdict lines (`Verified:`, `NOT verified:`, `Created new
+ * image:`, `Copied …`; else the last line), written by flush() (a --json report is kept whole). silent: nothing at all. flush() once, at the end.
+ */
+export function shapeOutput(io: CliIo, mode: 'quiet' | 'silent' | undefined, json: boolean): { io: CliIo; flush(): void } {
+  if (mode === undefined) return { io, flush() {} };
+  if (mode === 'silent') return { io: { ...io, stdout: sink(() => {}), stderr: sink(() => {}) }, flush() {} };
+  let buffered = '';
+  const shaped: CliIo = { ...io, stdout: sink((t) => (buffered += t)), stderr: sink((t) => io.stderr.write(t)) };
+  return {
+    io: shaped,
+    flush() {
+      if (json) {
+        if (buffered) io.stdout.write(buffered);
+        return;
+      }
+      const lines = buffered.split('\n').filter((l) => l.trim() !== '');
+      const verdicts = lines.filter((l) => VERDICT.test(l));
+      const keep = verdicts.length ? verdicts : lines.slice(-1);
+      if (keep.length) io.stdout.write(`${keep.join('\n')}\n`);
+      buffered = '';
+    },
+  };
 }

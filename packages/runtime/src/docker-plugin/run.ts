@@ -11,6 +11,7 @@ import { runVerify, verifyLocalImage } from '../commands.js';
 import { ExitCodes } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { CommandShell } from '../shell.js';
+import { applyPkiFormat } from '../environment.js';
 import { formatHelp, formatUsageError, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { engineEndpoint, resolveDockerEndpoint, type DockerCliEndpoint, type DockerGlobals } from './docker-context.js';
 import { SIGN_SPEC, VERIFY_SPEC } from './specs.js';
@@ -101,6 +102,7 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
         shell.contextOptions({ system: pluginSystem(ep, io.env), insecureRegistries: list(a.values['insecure-registry']) }),
       );
       if (opts.signal) ctx.system.signal = opts.signal;
+      applyPkiFormat(ctx.signerSettings, str(a.values['pki-format']));
       // Local (docker-daemon: -> docker-daemon:) unless --remote or the image is not in the daemon.
       if (!remote) {
         const local = ctx.parseImage(`docker-daemon:${image}`);

@@ -19,6 +19,7 @@ export const SIGN_SPEC: CommandSpec = {
     { long: 'key', short: 'k', type: 'string', description: 'Signing key: GnuPG key id, fingerprint or key file; PKI key file; or a plugin key (env DSV_KEYID)' },
     { long: 'key-type', short: 't', type: 'string', valueName: 'type', description: 'Signature type: gpg, pki or a plugin type (env DSV_KEYTYPE; default gpg)' },
     { long: 'passphrase-file', type: 'string', valueName: 'file', description: 'Read the key passphrase from this file (else env DSV_KEYPASS, else prompted on a terminal)' },
+    { long: 'pki-format', type: 'string', valueName: 'format', description: "PKI signature armour: legacy (docker-sign-verify's; default for a bare RSA key) or v2 (env DSV_PKI_FORMAT)" },
     { long: 'remote', type: 'bool', description: 'Sign the image in its registry (docker://IMAGE -> docker://DEST), not in the local image store' },
     { long: 'signature-type', short: 's', type: 'string', valueName: 'type', description: 'sign (co-sign), endorse (countersign) or resign (replace all signatures)', defaultText: 'sign' },
   ],

@@ -1,0 +1,23 @@
+// The environment the runtime reads: GnuPG home and PKI signature format.
+import { describe, expect, it } from 'vitest';
+import { applyPkiFormat, gpgHomeFromEnv, parsePkiFormat, signerSettingsFromEnv } from './environment.js';
+
+describe('environment', () => {
+  it('finds the GnuPG home in DSV_GPG_DATASTORE, then GNUPGHOME, then ~/.gnupg', () => {
+    expect(gpgHomeFromEnv({ HOME: '/h', DSV_GPG_DATASTORE: '/a', GNUPGHOME: '/b' })).toBe('/a');
+    expect(gpgHomeFromEnv({ HOME: '/h', GNUPGHOME: '/b' })).toBe('/b');
+    expect(gpgHomeFromEnv({ HOME: '/h' })).toBe('/h/.gnupg');
+    expect(signerSettingsFromEnv({ HOME: '/h', GNUPGHOME: '/b' }).gpg).toEqual({ gpgHome: '/b' });
+  });
+
+  it('passes DSV_PKI_FORMAT to the pki signer; --pki-format wins; other values are usage errors', () => {
+    expect(signerSettingsFromEnv({ HOME: '/h' }).pki).toEqual({ datastore: '/h/.dsv.pem' });
+    const settings = signerSettingsFromEnv({ HOME: '/h', DSV_PKI_FORMAT: ' Legacy ' });
+    expect(settings.pki).toEqual({ datastore: '/h/.dsv.pem', format: 'legacy' });
+    applyPkiFormat(settings, 'V2');
+    expect(settings.pki).toEqual({ datastore: '/h/.dsv.pem', format: 'v2' });
+    applyPkiFormat(settings, undefined);
+    expect(settings.pki!.format).toBe('v2');
+    expect(() => parsePkiFormat('pem')).toThrow(expect.objectContaining({ code: 'Usage', message: expect.stringContaining('--pki-format "pem"') }));
+  });
+});
