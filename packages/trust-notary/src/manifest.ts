@@ -12,10 +12,12 @@ export function assertManifestMatches(target: { digest: string; length: number }
     throw new DsvError('SizeMismatch', `the registry serves ${manifest.length} bytes, but trust data signs ${target.length}`, { expected: target.length, actual: manifest.length });
 }
 
-/** As the docker CLI: `DOCKER_CONTENT_TRUST_SERVER`, else notary.docker.io for Docker Hub, else `https://<registry>`. */
-export function trustServerFor(registry: string, env: NodeJS.ProcessEnv = process.env): string {
-  const s = env.DOCKER_CONTENT_TRUST_SERVER;
-  if (s) return s;
+/**
+ * As the docker CLI: the configured server (the runtime passes `DOCKER_CONTENT_TRUST_SERVER`), else
+ * notary.docker.io for Docker Hub, else `https://<registry>`.
+ */
+export function trustServerFor(registry: string, configured?: string): string {
+  if (configured) return configured;
   if (registry === 'docker.io' || registry === 'index.docker.io' || registry === 'registry-1.docker.io') return 'https://notary.docker.io';
   return `https://${registry}`;
 }
