@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Assembles the one installable package `dsv` from the built esbuild bundles and packs it:
-//   node tools/pack-dsv.mjs [--no-pack]   → dist/dsv/ (the package) and dist/dsv-<version>.tgz
+//   node tools/pack-dsv.mjs [--out DIR] [--no-pack]   → DIR/dsv/ (the package) and DIR/dsv-<version>.tgz
+// (DIR: dist/ at the top of the checkout by default)
 // Run `npm run build` first. The package has NO dependencies: the bundles inline every @dsv package and
 // every npm dependency (tools/bundle-apps.mjs bundles with no externals), so `npm install -g` of the tarball
 // needs no registry and no network, and what runs is exactly what the tests ran. The script refuses to pack
@@ -15,13 +16,15 @@
 import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outRoot = join(root, 'dist');
+const outAt = process.argv.indexOf('--out');
+const outRoot = outAt > 0 ? resolve(process.argv[outAt + 1] ?? '') : join(root, 'dist');
 const pkgDir = join(outRoot, 'dsv');
 
+const shown = (p) => (p.startsWith(root) ? relative(root, p) : p);
 const readJson = async (p) => JSON.parse(await readFile(join(root, p), 'utf8'));
 const rootPkg = await readJson('package.json');
 const cliPkg = await readJson('apps/cli/package.json');
@@ -78,12 +81,12 @@ await writeFile(join(tmp, 'README.md'), await packageReadme());
 
 await rm(pkgDir, { recursive: true, force: true });
 await rename(tmp, pkgDir);
-console.log(`pack-dsv: ${relative(root, pkgDir)} (dsv ${version})`);
+console.log(`pack-dsv: ${shown(pkgDir)} (dsv ${version})`);
 
 if (!process.argv.includes('--no-pack')) {
   const out = execFileSync('npm', ['pack', '--json', '--pack-destination', outRoot], { cwd: pkgDir, encoding: 'utf8' });
   const [{ filename, entryCount, size }] = JSON.parse(out);
-  console.log(`pack-dsv: ${relative(root, join(outRoot, filename))} (${entryCount} files, ${Math.round(size / 1024)} kB)`);
+  console.log(`pack-dsv: ${shown(join(outRoot, filename))} (${entryCount} files, ${Math.round(size / 1024)} kB)`);
 }
 
 /** Every import left in the bundles must be a Node built-in: the package declares no dependencies. */
@@ -110,10 +113,11 @@ async function assertSelfContained(dir) {
   if (bad.size) throw new Error(`pack-dsv: the bundles import packages the dsv package does not carry:\n  ${[...bad].join('\n  ')}`);
 }
 
-/** The package's README: the root README's opening (install and first steps) plus where the rest lives. */
+/** The package's README: the root README's title and Install section, and where the rest lives. */
 async function packageReadme() {
   const text = await readFile(join(root, 'README.md'), 'utf8');
-  const cut = text.indexOf('\n## The registry flow');
-  const head = cut > 0 ? text.slice(0, cut) : text;
-  return `${head.trimEnd()}\n\nThe full documentation is in the project's README.\n`;
+  const cut = text.indexOf('\n## Run from a checkout');
+  if (cut < 0) throw new Error('pack-dsv: README.md has no "## Run from a checkout" section to end the package README at');
+  const url = String(rootPkg.repository?.url ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
+  return `${text.slice(0, cut).trimEnd()}\n\nUsage, exit codes and environment: the project's README${url ? ` (${url})` : ''}, and \`dsv --help\`.\n`;
 }
