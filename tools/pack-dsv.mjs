@@ -5,7 +5,8 @@
 // Run `npm run build` first. The package has NO dependencies: the bundles inline every @dsv package and
 // every npm dependency (tools/bundle-apps.mjs bundles with no externals), so `npm install -g` of the tarball
 // needs no registry and no network, and what runs is exactly what the tests ran. The script refuses to pack
-// a bundle that still imports anything but a Node built-in.
+// a bundle that still imports anything but a Node built-in. The bundles' *.LEGAL.txt files (the licences of
+// the code they inline) travel with them.
 //
 // Layout (the launchers and bundles keep their relative paths, so `new URL('../bin/…', import.meta.url)` in
 // the cli's bundle finds the Docker CLI plugin launchers that `dsv docker-plugin install` points at):
@@ -30,7 +31,8 @@ const rootPkg = await readJson('package.json');
 const cliPkg = await readJson('apps/cli/package.json');
 const copyPkg = await readJson('apps/copy/package.json');
 
-// The bundles print apps/cli's version (`dsv --version`); the package must carry the same one.
+// `dsv --version` prints the runtime's VERSION, kept in step with the apps (the e2e test compares it with the
+// installed package's); the package, the apps and the root carry one version.
 const version = rootPkg.version;
 if (!version) throw new Error('pack-dsv: the root package.json has no "version"');
 for (const p of [cliPkg, copyPkg]) {
