@@ -1,6 +1,6 @@
 // The ImageSource and ImageDestination conformance suites (@dsv/conformance) on core's memory transport.
 import * as vitest from 'vitest';
-import { clearMemoryStore, memoryTransport } from '@dsv/core';
+import { clearMemoryStore, memoryTransport } from '@dsv/core/testing';
 import { buildSampleImage, destinationSuite, registerSuite, sourceSuite } from '@dsv/conformance';
 
 for (const compression of ['gzip', 'zstd', 'none'] as const) {

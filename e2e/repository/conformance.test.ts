@@ -37,6 +37,7 @@ function bound(ref: ImageReference, ctx: SystemContext, writeVia: ImageReference
   return {
     transport: ref.transport,
     within: ref.within,
+    digest: ref.digest,
     toString: () => ref.toString(),
     newSource: (c?: SystemContext): Promise<ImageSource> => ref.newSource({ ...ctx, ...c }),
     newDestination: (c?: SystemContext): Promise<ImageDestination> => writeVia.newDestination({ ...ctx, ...c }),

@@ -3,7 +3,7 @@
 // layout that adds OCI blobs and index.json).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaTypes, digestOf, type Descriptor } from '@dsv/core';
+import { MediaTypes, digestOf, type Descriptor } from '@dsv/core/formats';
 import type { SampleImage, SampleIndex } from './sample-image.js';
 import { buildTar, type TarEntry } from './tar.js';
 

@@ -4,7 +4,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { decompressor, digestOf } from '@dsv/core';
+import { decompressor, digestOf } from '@dsv/core/formats';
 import { buildSampleImageSync, buildSampleIndex, buildTar, noise, runSuite, zstdRawFrame, type SampleImageOptions, type Suite } from './index.js';
 
 async function inflate(bytes: Uint8Array): Promise<Buffer> {

@@ -3,7 +3,8 @@
 // a by-digest putManifest is checked against its digest; hasBlob() sees what putBlob() stored; and a
 // committed image reads back with its config (and, where the transport keeps it, its manifest) intact.
 import { Readable } from 'node:stream';
-import { digestOf, parseManifest, type Descriptor, type Digest, type ImageDestination, type ImageReference } from '@dsv/core';
+import { digestOf, parseManifest, type Descriptor, type Digest } from '@dsv/core/formats';
+import type { ImageDestination, ImageReference } from '@dsv/core/transport';
 import { check, checkEqual, checkFails, checkRejects, type Suite } from './harness.js';
 import { buildSampleImageSync, noise, type SampleImage } from './sample-image.js';
 

@@ -1,7 +1,7 @@
 // Suites as plain data (named async checks around a setup and a teardown), so any test runner can
 // run them: registerSuite() hands them to vitest / jest / mocha / node:test style functions, runSuite()
 // runs them with none. Checks fail by throwing a ConformanceError (or whatever the code under test throws).
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 
 export interface SuiteCheck<C> {
   name: string;

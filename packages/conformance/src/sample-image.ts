@@ -4,7 +4,9 @@
 // options always give the same bytes, hence the same digests.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { digestOf, MediaTypes, memoryTransport, type Descriptor, type Digest, type ImageDestination, type ImageReference } from '@dsv/core';
+import { digestOf, MediaTypes, type Descriptor, type Digest } from '@dsv/core/formats';
+import { memoryTransport } from '@dsv/core/testing';
+import type { ImageDestination, ImageReference } from '@dsv/core/transport';
 import { compress, type SampleCompression } from './compress.js';
 import { buildTar, layerTar, SAMPLE_MTIME, type TarEntry } from './tar.js';
 

@@ -2,7 +2,7 @@
 // sign / verify round trip, also as an embedded signature in an image config; a bad signature is
 // reported invalid (resolved, never thrown); an untrusted key is unknown-key; and failures arrive as
 // DsvErrors with stable codes and without secrets in their messages.
-import { addSignature, ImageConfig, verifySignatures, type ErrorCode, type Signer, type Verifier } from '@dsv/core';
+import { addSignature, ImageConfig, verifySignatures, type ErrorCode, type Signer, type Verifier } from '@dsv/core/formats';
 import { check, checkEqual, checkRejects, ConformanceError, type Suite } from './harness.js';
 import { buildSampleImageSync } from './sample-image.js';
 

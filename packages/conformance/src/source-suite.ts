@@ -2,18 +2,16 @@
 // with its digest and size, NotFound for a missing blob, a passing integrity check, and a copy to memory
 // and back that keeps the manifest digest.
 import type { Readable } from 'node:stream';
+import { copyImage, verifyIntegrity } from '@dsv/core/operations';
 import {
-  copyImage,
   Digester,
   digestOf,
-  memoryTransport,
   parseManifest,
-  verifyIntegrity,
   type Descriptor,
   type Digest,
-  type ImageReference,
-  type ImageSource,
-} from '@dsv/core';
+} from '@dsv/core/formats';
+import { memoryTransport } from '@dsv/core/testing';
+import type { ImageReference, ImageSource } from '@dsv/core/transport';
 import { check, checkEqual, checkRejects, type Suite } from './harness.js';
 
 export interface SourceSetup {

@@ -24,7 +24,6 @@ export * from './manifest.js';
 export * from './config.js';
 export * from './signatures.js';
 export * from './transports.js';
-export * from './memory-transport.js';
 export * from './decompress.js';
 export * from './image.js';
 export * from './integrity.js';

@@ -1,5 +1,8 @@
 /**
- * Generic image operations the apps call (copy with signing, verify, inspect); they live in ./copy/, by
- * stage. Kept so the package's index and existing imports stay as they are.
+ * `@dsv/core/operations`: the generic image operations the apps call (copy with signing, verify,
+ * inspect; they live in ./copy/, by stage), the streaming integrity engine, and the derived helpers
+ * that read and resolve an image from an ImageSource.
  */
 export * from './copy/index.js';
+export * from './integrity.js';
+export * from './image.js';

@@ -93,6 +93,8 @@ export interface ImageReference {
   readonly transport: Transport;
   /** The reference as the transport writes it after `name:`; parseReference(this.within) round-trips. */
   readonly within: string;
+  /** The digest the reference names (`…@sha256:…`) when it names one; apps read it here instead of parsing `within`. */
+  readonly digest: Digest | undefined;
   /** `transport:within` (`docker://host/repo:tag` for docker). */
   toString(): string;
   newSource(ctx?: SystemContext): Promise<ImageSource>;

@@ -16,6 +16,7 @@ function fake(name: string, prefix = `${name}:`): Transport {
       return {
         transport: t,
         within,
+        digest: undefined,
         toString: () => `${prefix}${within}`,
         newSource: () => Promise.reject(new Error('no')),
         newDestination: () => Promise.reject(new Error('no')),

@@ -5,18 +5,19 @@
 import type { LocalStore } from '@dsv/source-repository';
 import {
   copyImage,
-  isDsvError,
   inspectImage,
   resolveImages,
   verifyImage,
   type CopyResult,
-  type Digest,
-  type ImageReference,
+  type VerifyResult,
+} from '@dsv/core/operations';
+import {
+  isDsvError,
   type KeyInfo,
   type SignatureKind,
   type VerificationResult,
-  type VerifyResult,
-} from '@dsv/core';
+} from '@dsv/core/formats';
+import type { ImageReference } from '@dsv/core/transport';
 import type { CliContext } from './context.js';
 import type { ResolvedKey } from './keys.js';
 import type { SignSummary } from './report.js';
@@ -35,10 +36,6 @@ export interface SignOptions {
   onStart?: (info: { source: ImageReference; destination: ImageReference; key: KeyInfo; kind: SignatureKind }) => void;
 }
 
-function byDigest(ref: ImageReference): Digest | undefined {
-  const m = /@((?:sha256:[0-9a-f]{64})|(?:sha512:[0-9a-f]{128}))$/.exec(ref.within);
-  return m ? (m[1] as Digest) : undefined;
-}
 
 /** Verifies integrity, signs every image (every platform, or --platform) and stores it under DEST. */
 export async function runSign(ctx: CliContext, opts: SignOptions): Promise<SignSummary> {
@@ -93,7 +90,7 @@ export interface VerifyOptions {
 /** Integrity of every blob, then every embedded signature, for every platform image (or --platform). */
 export async function runVerify(ctx: CliContext, image: string | ImageReference, opts: VerifyOptions): Promise<VerifyResult> {
   const ref = typeof image === 'string' ? ctx.parseImage(image) : image;
-  const expectedDigest = byDigest(ref);
+  const expectedDigest = ref.digest;
   const source = await ref.newSource(ctx.system);
   try {
     return await verifyImage(source, opts.verify, {
@@ -134,7 +131,7 @@ export async function runInspect(
   const ref = typeof image === 'string' ? ctx.parseImage(image) : image;
   const source = await ref.newSource(ctx.system);
   try {
-    const expectedDigest = byDigest(ref);
+    const expectedDigest = ref.digest;
     return await inspectImage(source, opts.verify, {
       ...(opts.platform ? { platform: opts.platform } : {}),
       ...(expectedDigest ? { expectedDigest } : {}),

@@ -5,17 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
+import { DsvError, SignerRegistry, type VerificationResult } from '@dsv/core/formats';
 import {
-  DsvError,
-  SignerRegistry,
   knownTransportOf,
   type ImageReference,
   type SystemContext,
   type ProgressEvent,
   type TransportManifest,
   type TransportRegistry,
-  type VerificationResult,
-} from '@dsv/core';
+} from '@dsv/core/transport';
 import { signerSettingsFromEnv, systemContextFromEnv, trustFromEnv, type Environment } from './environment.js';
 import { loadSignerPlugins } from './plugins.js';
 import { createTransportRegistry, loadTransportManifests, transportNames } from './transports.js';

@@ -5,7 +5,9 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
-import { copyImage, DsvError, isPlatformString, resolveImages, type CopyResult, type Digest, type ImageReference, type SignatureKind } from '@dsv/core';
+import { copyImage, resolveImages, type CopyResult } from '@dsv/core/operations';
+import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@dsv/core/formats';
+import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runVerify } from './commands.js';
 import { applyPkiFormat } from './environment.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DsvError, ErrorCodes, type ErrorCode } from '@dsv/core';
+import { DsvError, ErrorCodes, type ErrorCode } from '@dsv/core/formats';
 import { ExitCodeByErrorCode, ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
 
 describe('exit codes', () => {

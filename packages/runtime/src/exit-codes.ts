@@ -1,4 +1,4 @@
-import { isDsvError, type ErrorCode } from '@dsv/core';
+import { isDsvError, type ErrorCode } from '@dsv/core/formats';
 
 /** Process exit codes shared by `dsv`, `docker-sign` and `docker-verify` (and the apps that reuse them). */
 export const ExitCodes = {

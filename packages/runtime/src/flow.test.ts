@@ -2,13 +2,9 @@
 // plugin, so argument handling, exit codes and reports are tested without gpg, docker or a registry.
 import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  SignerRegistry,
-  TransportRegistry,
-  clearMemoryStore,
-  memoryTransport,
-  type SignerPlugin,
-} from '@dsv/core';
+import { SignerRegistry, type SignerPlugin } from '@dsv/core/formats';
+import { TransportRegistry } from '@dsv/core/transport';
+import { clearMemoryStore, memoryTransport } from '@dsv/core/testing';
 import { buildSampleImageSync, writeMemoryImage } from '@dsv/conformance';
 import { captureIo } from './__tests__/capture.js';
 import { systemContextFromEnv, type CliContext, type ContextOptions } from './context.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isDsvError } from '@dsv/core';
+import { isDsvError } from '@dsv/core/formats';
 import { readPassphraseFile, resolveKey, resolveKeyName, resolveKeyType, resolvePassphrase } from './keys.js';
 
 const noTty = { interactive: false };

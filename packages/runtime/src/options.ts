@@ -1,4 +1,4 @@
-import { isSignatureKind, SIGNATURE_KINDS, type SignatureKind } from '@dsv/core';
+import { isSignatureKind, SIGNATURE_KINDS, type SignatureKind } from '@dsv/core/formats';
 
 /** The `-s/--signature-type` option as every dsv command line declares it (yargs), with its own help text. */
 export function signatureTypeOption(describe: string) {

@@ -2,9 +2,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { executableSignerPlugin, findSignerExecutable } from './plugin-exec.js';
-import { SignerRegistry } from '@dsv/core';
+import { SignerRegistry } from '@dsv/core/formats';
 import { loadSignerPlugins } from './plugins.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsv-exec-'));

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { DsvError, ErrorCodes, type ErrorCode } from '@dsv/core';
+import { DsvError, ErrorCodes, type ErrorCode } from '@dsv/core/formats';
 import type {
   KeyInfo,
   Signer,
@@ -15,7 +15,7 @@ import type {
   VerificationResult,
   Verifier,
   VerifierOptions,
-} from '@dsv/core';
+} from '@dsv/core/formats';
 
 export const EXEC_PLUGIN_PROTOCOL_VERSION = 1;
 /** Largest reply (stdout) accepted from a plugin executable. */

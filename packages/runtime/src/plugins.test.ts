@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DsvError } from '@dsv/core';
-import { SignerRegistry, type SignerPlugin } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
+import { SignerRegistry, type SignerPlugin } from '@dsv/core/formats';
 import { loadSignerPlugins, signerPluginSpecs } from './plugins.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsv-plugins-'));

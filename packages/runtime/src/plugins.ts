@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DsvError, oneLineError as oneLine, validateSignerPlugin, type SignerRegistry } from '@dsv/core';
+import { DsvError, oneLineError as oneLine, validateSignerPlugin, type SignerRegistry } from '@dsv/core/formats';
 import { executableSignerPlugin } from './plugin-exec.js';
 
 export interface LoadSignerPluginsOptions {

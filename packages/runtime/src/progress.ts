@@ -2,7 +2,7 @@
  * A one-line progress bar for long transfers, drawn on stderr only when it is a terminal; on a pipe
  * (or with --json) nothing is printed at all.
  */
-import type { ProgressEvent } from '@dsv/core';
+import type { ProgressEvent } from '@dsv/core/transport';
 
 export interface Progress {
   /** Give this to SystemContext.onProgress / copy / verify options; undefined when disabled. */

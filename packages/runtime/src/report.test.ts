@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { formatSignText, formatVerifyText, verifyFailureLines, verifyReportJson, signReportJson } from './report.js';
 import { Output, secretsInArgs } from './io.js';
 import { renderProgress } from './progress.js';

@@ -2,7 +2,8 @@
  * Human and JSON output of sign / verify / inspect. Pure functions from results to text, so the
  * docker plugin and dsv-copy can print the same way. Never given secrets.
  */
-import type { CopyResult, ImageVerification, KeyInfo, LayerCheck, SignatureReport, VerifyResult } from '@dsv/core';
+import type { CopyResult, ImageVerification, LayerCheck, SignatureReport, VerifyResult } from '@dsv/core/operations';
+import type { KeyInfo } from '@dsv/core/formats';
 import { exitCodeFor } from './exit-codes.js';
 
 export interface FormatOptions {

@@ -4,7 +4,8 @@
  * plugins are found. A manifest names its transports without loading them; a registry is built from the
  * manifests whose transports a command uses (each package costs start-up time).
  */
-import { DsvError, TransportRegistry, knownTransportOf, oneLineError, type SystemContext, type TransportManifest } from '@dsv/core';
+import { DsvError, oneLineError } from '@dsv/core/formats';
+import { TransportRegistry, knownTransportOf, type SystemContext, type TransportManifest } from '@dsv/core/transport';
 import { transportManifest as archiveManifest } from '@dsv/source-archive/manifest';
 import { transportManifest as registryManifest } from '@dsv/source-registry/manifest';
 import { transportManifest as repositoryManifest } from '@dsv/source-repository/manifest';

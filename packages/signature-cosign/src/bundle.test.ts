@@ -3,7 +3,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import { clearMemoryStore, digestOf, memoryStoreFaults, memoryTransport } from '@dsv/core';
+import { digestOf } from '@dsv/core';
+import { clearMemoryStore, memoryStoreFaults, memoryTransport } from '@dsv/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createImageBundle, publicKeyHint, verifyImageBundle } from './bundle.js';
 import { cosignFormat, referrersTagSource } from './format.js';

@@ -3,7 +3,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clearMemoryStore, digestOf, memoryStoreFaults, memoryTransport } from '@dsv/core';
+import { digestOf } from '@dsv/core';
+import { clearMemoryStore, memoryStoreFaults, memoryTransport } from '@dsv/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   attachmentManifest, layerOf, parseAttachmentManifest, parseSerialisedAttachment, serialiseAttachment, signatureTag,

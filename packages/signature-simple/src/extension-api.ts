@@ -4,7 +4,7 @@
  * each new signature is one PUT of that object alone. Requests go through an injected fetch-like function.
  */
 import { randomBytes } from 'node:crypto';
-import { DsvError, parseDigest } from '@dsv/core';
+import { DsvError, parseDigest } from '@dsv/core/formats';
 import { readBounded, type RequestFunction } from './http.js';
 import { MAX_SIGNATURE_BYTES, MAX_SIGNATURE_LIST_BYTES, MAX_SIGNATURES } from './limits.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { digestOf } from '@dsv/core';
+import { digestOf } from '@dsv/core/formats';
 import { fixture } from './__tests__/fixtures.js';
 import { lookasideSource, simpleSigningFormat } from './format.js';
 import { writeLookasideSignatures } from './lookaside.js';

@@ -3,7 +3,7 @@
  * caller's source reads them) and verifies each against a signedBy requirement's keys. The shapes match
  * @dsv/policy's SignatureFormat structurally, so this package does not depend on the policy package.
  */
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { MAX_SIGNATURES } from './limits.js';
 import { readLookasideSignatures } from './lookaside.js';
 import type { RequestFunction } from './http.js';

@@ -1,5 +1,5 @@
 /** The injected HTTP request function (fetch-compatible, so a registry client's authenticated fetch fits) and bounded body reads. */
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 
 /** fetch-compatible: the default is Node's global fetch (undici). */
 export type RequestFunction = (url: string, init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string }) => Promise<Response>;

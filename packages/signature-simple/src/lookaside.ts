@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DsvError, parseDigest, parseDockerReference } from '@dsv/core';
+import { DsvError, parseDigest, parseDockerReference } from '@dsv/core/formats';
 import { readBounded, type RequestFunction } from './http.js';
 import { MAX_SIGNATURE_BYTES, MAX_SIGNATURES } from './limits.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as openpgp from 'openpgp';
-import { digestOf } from '@dsv/core';
+import { digestOf } from '@dsv/core/formats';
 import { fixture } from './__tests__/fixtures.js';
 import { keyFileSigner, readPublicKeys, verifySimpleSignature } from './openpgp.js';
 import { createPayload, parsePayload } from './payload.js';

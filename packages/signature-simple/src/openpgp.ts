@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { MAX_SIGNATURE_BYTES } from './limits.js';
 import { parsePayload, type SimpleSigningPayload } from './payload.js';
 

@@ -2,7 +2,7 @@
  * The containers-signature(5) payload ("atomic container signature"): created in the canonical shape and
  * parsed as strictly as containers/image does (exact critical fields, no duplicate keys, integer timestamp).
  */
-import { DsvError, JsonSyntaxError, parseJsonAst, type JsonAst, type JsonObjectAst } from '@dsv/core';
+import { DsvError, JsonSyntaxError, parseJsonAst, type JsonAst, type JsonObjectAst } from '@dsv/core/formats';
 
 export const SIGNATURE_TYPE = 'atomic container signature';
 

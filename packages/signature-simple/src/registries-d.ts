@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { DsvError, formatDockerReference, parseDockerReference } from '@dsv/core';
+import { DsvError, formatDockerReference, parseDockerReference } from '@dsv/core/formats';
 
 /** One `default-docker` or `docker.<scope>` entry. */
 export interface LookasideNamespace {

@@ -1,5 +1,5 @@
 /** Making a simple signature for an image, and checking one's claims against a manifest's exact bytes. */
-import { DsvError, digestOf, formatDockerReference, parseDigest, parseDockerReference, type DigestAlgorithm } from '@dsv/core';
+import { DsvError, digestOf, formatDockerReference, parseDigest, parseDockerReference, type DigestAlgorithm } from '@dsv/core/formats';
 import type { PayloadSigner } from './openpgp.js';
 import { createPayload, type SimpleSigningPayload } from './payload.js';
 

@@ -4,7 +4,7 @@
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { createGpgVerifier } from './verifier.js';
 import { armorAsSignature, binaryOf, cleanup, detachedSign, eccKey, enc, tmp, writeTmp } from './__tests__/helpers.js';
 

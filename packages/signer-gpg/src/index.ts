@@ -6,7 +6,7 @@
  * Importing this package is cheap: the plugin object and `isPgpSignature` need no OpenPGP code, and
  * the signer / verifier modules (which load openpgp.js) are imported on first use only.
  */
-import { loadOnce, type Signer, type SignerOptions, type SignerPlugin, type VerifierOptions } from '@dsv/core';
+import { loadOnce, type Signer, type SignerOptions, type SignerPlugin, type VerifierOptions } from '@dsv/core/formats';
 import { isPgpSignature } from './detect.js';
 import type { GpgSignerOptions } from './signer.js';
 import type { GpgVerifier, GpgVerifierOptions } from './verifier.js';

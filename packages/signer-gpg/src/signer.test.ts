@@ -1,6 +1,6 @@
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDsvError, type SignerPlugin } from '@dsv/core';
+import { isDsvError, type SignerPlugin } from '@dsv/core/formats';
 import gpgDefault, { createGpgSigner, createGpgVerifier, gpgPlugin, isPgpSignature } from './index.js';
 import { DAY, cleanup, eccKey, enc, rsaKey, tmp, writeTmp } from './__tests__/helpers.js';
 

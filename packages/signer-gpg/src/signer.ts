@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
-import { DsvError, type KeyInfo, type Signer } from '@dsv/core';
+import { DsvError, type KeyInfo, type Signer } from '@dsv/core/formats';
 import { dearmor } from './armor.js';
 import {
   GPG_ERR_BAD_PASSPHRASE, GPG_ERR_NO_PASSPHRASE, GpgMissingError, defaultGpgHome, gpgErrorCode, gpgMessage, hasKeyring, runGpg,

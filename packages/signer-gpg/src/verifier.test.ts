@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDsvError } from '@dsv/core';
+import { isDsvError } from '@dsv/core/formats';
 import { createGpgVerifier, isPgpSignature, type GpgVerifier } from './verifier.js';
 import {
   DAY, HOUR, armorAsSignature, binaryOf, cleanup, craftSignature, detachedSign, eccKey, enc, rsaKey, tmp, writeTmp,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
-import { DsvError, type VerificationResult, type Verifier } from '@dsv/core';
+import { DsvError, type VerificationResult, type Verifier } from '@dsv/core/formats';
 import { ArmorError, PACKET_NAMES, PacketError, dearmor, splitPackets } from './armor.js';
 import { GpgMissingError, defaultGpgHome, hasKeyring, runGpg } from './gpg.js';
 import { ALLOWED_HASHES, describeError, hashName, hex, primaryUserId, readPublicKeys, strictConfig } from './keys.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { createPkiVerifier } from './index.js';
 import { formatV2Signature } from './armor.js';
 import { signWith } from './algorithms.js';

@@ -3,7 +3,7 @@
  * Ed25519; reads and writes docker-sign-verify's `PKI SIGNATURE` armour (written for RSA keys without
  * a certificate chain) and the versioned `DSV PKI SIGNATURE` armour (see README.md).
  */
-import { DsvError, loadOnce, type Signer, type SignerOptions, type SignerPlugin, type Verifier, type VerifierOptions } from '@dsv/core';
+import { DsvError, loadOnce, type Signer, type SignerOptions, type SignerPlugin, type Verifier, type VerifierOptions } from '@dsv/core/formats';
 import { isPkiSignature } from './armor.js';
 import type { PkiSignerOptions } from './signer.js';
 import type { PkiVerifierOptions } from './verifier.js';

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DsvError, SignerRegistry } from '@dsv/core';
+import { DsvError, SignerRegistry } from '@dsv/core/formats';
 import { createPkiSigner, createPkiVerifier, pkiPlugin, parsePkiSignature } from './index.js';
 import { formatLegacySignature, formatV2Signature } from './armor.js';
 import { signWith } from './algorithms.js';

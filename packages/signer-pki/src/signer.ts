@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { DsvError, type KeyInfo, type Signer } from '@dsv/core';
+import { DsvError, type KeyInfo, type Signer } from '@dsv/core/formats';
 import { algorithmsForKey, keyProblem, signWith } from './algorithms.js';
 import { formatLegacySignature, formatV2Signature, type PkiAlgorithm } from './armor.js';
 import { loadCert, signerUsageProblem, validityProblem, type Cert } from './chain.js';

@@ -1,6 +1,6 @@
 import { constants, createHash, createPublicKey, publicDecrypt, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { DsvError, type VerificationResult, type Verifier } from '@dsv/core';
+import { DsvError, type VerificationResult, type Verifier } from '@dsv/core/formats';
 import { algorithmsForKey, keyProblem, verifyWith } from './algorithms.js';
 import { isPkiSignature, parsePkiSignature, type ParsedPkiSignature } from './armor.js';
 import { buildAndValidate, loadCert, signerUsageProblem, validityProblem, type Cert } from './chain.js';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isDsvError, type Descriptor } from '@dsv/core';
+import { isDsvError, type Descriptor } from '@dsv/core/formats';
 import { DockerSaveArchive, TarIndex, dockerArchiveTransport } from './index.js';
 import { configFor, fakeSign, layerTar, legacyArchive, ociSaveArchive, readAll, sha, simpleCopy, tempDir, writeTemp } from './__tests__/support.js';
 

@@ -9,15 +9,17 @@ import {
   MediaTypes,
   digestOf,
   parseDigest,
-  registerCleanup,
   type Descriptor,
   type Digest,
+} from '@dsv/core/formats';
+import {
+  registerCleanup,
   type ImageDestination,
   type ImageReference,
   type ImageSource,
   type SystemContext,
   type Transport,
-} from '@dsv/core';
+} from '@dsv/core/transport';
 import { DockerSaveArchive, type ArchiveImage, type SaveManifestEntry } from './docker-save.js';
 import { familiarName, familiarRepository, fullName, parseTaggedName, sameName, type TaggedName } from './names.js';
 import { tarChunks, writeTarFile, type TarAddition } from './tar.js';
@@ -53,6 +55,11 @@ class DockerArchiveRef implements DockerArchiveReference {
         this.name = parseTaggedName(rest);
       }
     }
+  }
+
+  /** An archive names its images by NAME:TAG or @index, never by digest. */
+  get digest(): Digest | undefined {
+    return undefined;
   }
 
   toString(): string {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { DsvError, Limits, MediaTypes, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core';
+import { DsvError, Limits, MediaTypes, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core/formats';
 import { TarIndex, type TarEntry } from './tar.js';
 import { parseTaggedName, sameName, type TaggedName } from './names.js';
 import { checkDescribed, descriptorOf, detectCompression, digestFromBlobPath, isObject, parseJson, type Compression } from './util.js';

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { parseSaveManifest } from './docker-save.js';
 import { TarIndex, dockerArchiveTransport, ociTransport, scanDockerArchiveStream } from './index.js';
 import { configFor, layerTar, legacyArchive, ociSaveArchive, readAll, sha, tempDir } from './__tests__/support.js';

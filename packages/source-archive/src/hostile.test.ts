@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { dockerArchiveTransport, ociArchiveTransport, scanDockerArchiveStream } from './index.js';
 import { buildTar, configFor, hex, layerTar, legacyArchive, writeTemp } from './__tests__/support.js';
 

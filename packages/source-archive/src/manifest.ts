@@ -2,7 +2,7 @@
  * The transports this package provides, announced for discovery (package.json "dsv.transports"): importing
  * this module loads nothing else; load() imports the archive code on first use.
  */
-import type { TransportManifest } from '@dsv/core';
+import type { TransportManifest } from '@dsv/core/transport';
 
 export const transportManifest: TransportManifest = {
   package: '@dsv/source-archive',

@@ -1,6 +1,6 @@
 // Docker image names as they appear in `docker save` archives (RepoTags, `repositories`, index.json
 // annotations): normalised to `domain/path:tag` for comparison, written in the familiar short form.
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 
 export interface TaggedName {
   /** `docker.io`, `localhost:5000`, ... */

@@ -11,15 +11,17 @@ import {
   MediaTypes,
   digestOf,
   parseDigest,
-  registerCleanup,
   type Descriptor,
   type Digest,
+} from '@dsv/core/formats';
+import {
+  registerCleanup,
   type ImageDestination,
   type ImageReference,
   type ImageSource,
   type SystemContext,
   type Transport,
-} from '@dsv/core';
+} from '@dsv/core/transport';
 import { TarIndex, tarChunks, writeTarFile, type TarAddition } from './tar.js';
 import { blobPath, checkDescribed, descriptorOf, ensureDirectory, exists, ioError, isObject, parseJson, removeNow, siblingTemp, storeVerified, sweepBeside, writeAtomic } from './util.js';
 
@@ -289,6 +291,10 @@ class OciRef implements ImageReference {
     const s = splitLayoutReference(transport.name, within);
     this.path = s.path;
     if (s.tag !== undefined) this.tag = s.tag;
+  }
+  /** A layout reference names an image by its ref name, never by digest. */
+  get digest(): Digest | undefined {
+    return undefined;
   }
   toString(): string {
     return `${this.transport.name}:${this.within}`;

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline, finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
-import { DsvError, Limits, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core';
+import { DsvError, Limits, digestOf, parseDigest, type Descriptor, type Digest } from '@dsv/core/formats';
 import { MAX_MANIFEST_JSON, checkRepositories, configNameDigest, diffIdsOf, parseSaveManifest, type SaveManifestEntry } from './docker-save.js';
 import { familiarName, familiarRepository, parseTaggedName } from './names.js';
 import { MAX_TAR_ENTRIES, checkEntryName, normaliseEntryName, tarChunks, type TarAddition, type TarEntryType } from './tar.js';

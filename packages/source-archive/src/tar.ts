@@ -6,7 +6,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable, pipeline as pipelineCb } from 'node:stream';
 import { pipeline as pipelineP } from 'node:stream/promises';
-import { DigestingStream, DsvError } from '@dsv/core';
+import { DigestingStream, DsvError } from '@dsv/core/formats';
 
 const BLOCK = 512;
 /** PAX / GNU long-name records larger than this are refused (real ones are a few hundred bytes). */

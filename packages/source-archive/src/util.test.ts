@@ -2,7 +2,7 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isDsvError } from '@dsv/core';
+import { isDsvError } from '@dsv/core/formats';
 import { ensureDirectory } from './util.js';
 
 describe('ensureDirectory', () => {

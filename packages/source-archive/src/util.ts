@@ -4,7 +4,8 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestingStream, DsvError, digestOf, parseDigest, parseJsonStrict, pidTempName, registerCleanup, sweepStaleTemps, verifiedFor, type Descriptor, type Digest } from '@dsv/core';
+import { DigestingStream, DsvError, digestOf, parseDigest, parseJsonStrict, verifiedFor, type Descriptor, type Digest } from '@dsv/core/formats';
+import { pidTempName, registerCleanup, sweepStaleTemps } from '@dsv/core/transport';
 
 export const GZIP_MAGIC = [0x1f, 0x8b];
 export const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];

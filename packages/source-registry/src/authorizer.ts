@@ -1,5 +1,5 @@
 // Auth layer: the registry's challenge, its credentials, and the Authorization each request carries (Basic, or a Bearer token from the realm, cached per scope set).
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { TokenCache, findChallenge, parseAuthChallenge, type AuthChallenge } from './auth.js';
 import type { ClientConfig } from './config.js';
 import { isDockerHub, resolveCredentials, type Credentials } from './credentials.js';

@@ -1,6 +1,7 @@
 // Blob reads: HEAD for existence, and downloads as one checked stream that resumes a broken connection.
 import { Readable } from 'node:stream';
-import { DsvError, Digester, parseDigest, type Digest, type SystemContext } from '@dsv/core';
+import { DsvError, Digester, parseDigest, type Digest } from '@dsv/core/formats';
+import type { SystemContext } from '@dsv/core/transport';
 import { transferTimeoutMs } from './deadline.js';
 import { checkRepo, pullScope } from './names.js';
 import type { Pipeline } from './pipeline.js';

@@ -1,6 +1,6 @@
 // Scheme, connections, retries and error mapping of the registry client, against a fault-injecting server.
 import { afterEach, describe, expect, it } from 'vitest';
-import { digestOf } from '@dsv/core';
+import { digestOf } from '@dsv/core/formats';
 import { blob, blobDigest, cleanup, client, failure, fake, manifest, manifestDigest, ok, servers } from './__tests__/fake-registry.js';
 
 afterEach(cleanup);

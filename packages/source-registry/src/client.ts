@@ -1,6 +1,6 @@
 // RegistryClient: a thin Docker Registry HTTP API v2 client composed from the layers (connection, scheme, auth, retry, redirect) and the operations (manifests, blobs, uploads, pagination).
 import type { Readable } from 'node:stream';
-import type { Digest } from '@dsv/core';
+import type { Digest } from '@dsv/core/formats';
 import { getBlob, hasBlob } from './blobs.js';
 import { clientConfig } from './config.js';
 import { deleteManifest, getManifest, headManifest, putManifest } from './manifests.js';

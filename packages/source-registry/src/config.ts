@@ -1,6 +1,7 @@
 // The client's settings, resolved once from its options and SystemContext: the one place the package reads SystemContext's environment-derived fields and applies their defaults.
 import { homedir } from 'node:os';
-import { DsvError, type SystemContext, type TlsRootsSource } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
+import type { SystemContext, TlsRootsSource } from '@dsv/core/transport';
 import { AddressGuard, classifyAddress, resolverFrom } from './addresses.js';
 import { defaultChildEnv, defaultCredentialsStore, isDockerHub, type Credentials } from './credentials.js';
 import { defaultCertsDirs, isListedInsecure, isLoopbackHost, splitHostPort } from './tls.js';

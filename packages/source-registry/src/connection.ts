@@ -1,7 +1,7 @@
 // Connections and TLS: one undici Agent per origin with its TLS context (trusted roots, certs.d CAs and client certificate), and the single raw request every layer ends in.
 import type { Readable } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import type { ClientConfig } from './config.js';
 import type { Deadline } from './deadline.js';
 import { Agent, request, type HttpMethod } from './http.js';

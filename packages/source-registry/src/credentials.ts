@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 
 export interface Credentials {
   username?: string;

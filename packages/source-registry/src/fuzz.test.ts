@@ -3,7 +3,7 @@
 // parsed inside the client and not exported, so they are exercised by the client's own tests only.)
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { nextLink, parseAuthChallenge } from './index.js';
 
 const SEED = 20240601;

@@ -1,6 +1,6 @@
 // Manifest reads and writes against a fault-injecting server: limits, digest checks, Content-Type.
 import { afterEach, describe, expect, it } from 'vitest';
-import { digestOf } from '@dsv/core';
+import { digestOf } from '@dsv/core/formats';
 import { type Seen, blobDigest, cleanup, client, failure, fake, manifest, manifestDigest, ok, uploadServer } from './__tests__/fake-registry.js';
 
 afterEach(cleanup);

@@ -1,5 +1,5 @@
 // Manifests: GET (exact bytes, our own digest), HEAD, PUT with their media type, DELETE.
-import { DsvError, Limits, MediaTypes, digestOf, parseDigest, type Digest } from '@dsv/core';
+import { DsvError, Limits, MediaTypes, digestOf, parseDigest, type Digest } from '@dsv/core/formats';
 import { checkRef, checkRepo, pullScope, pushScope } from './names.js';
 import type { Pipeline } from './pipeline.js';
 import type { ManifestHead, ManifestResult } from './types.js';

@@ -1,5 +1,5 @@
 // Repository names, tags and token scopes: validated before they go into a URL.
-import { DsvError, parseDigest, type Digest } from '@dsv/core';
+import { DsvError, parseDigest, type Digest } from '@dsv/core/formats';
 
 const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;

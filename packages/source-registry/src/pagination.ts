@@ -1,5 +1,5 @@
 // Paginated lists: tags and the catalog, following `Link: <…>; rel="next"` on the same origin.
-import { DsvError, Limits } from '@dsv/core';
+import { DsvError, Limits } from '@dsv/core/formats';
 import { checkRepo, pullScope } from './names.js';
 import type { Pipeline } from './pipeline.js';
 import { headerAll, readBody } from './util.js';

@@ -1,6 +1,6 @@
 // The request pipeline every registry call goes through: base URL (scheme), auth (with the 401 rounds), retry, redirect, connection; and the checks on its answers.
 import { Readable } from 'node:stream';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { Authorizer } from './authorizer.js';
 import type { ClientConfig } from './config.js';
 import { Connections } from './connection.js';

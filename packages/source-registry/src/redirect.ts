@@ -1,5 +1,5 @@
 // Redirect layer: follows up to 5 hops where the request allows it, dropping Authorization when leaving the registry's origin, refusing HTTPS → HTTP and targets the address rules forbid.
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import type { ClientConfig } from './config.js';
 import type { Deadline } from './deadline.js';
 import type { RawResponse, RoundTrip, SendRequest } from './types.js';

@@ -1,5 +1,5 @@
 // Scheme and ping: HTTPS, or plain HTTP for loopback and listed-insecure registries whose TLS handshake fails, decided once by a TLS probe and `GET /v2/`, which also brings the auth challenge.
-import type { DsvError } from '@dsv/core';
+import type { DsvError } from '@dsv/core/formats';
 import type { ClientConfig } from './config.js';
 import type { Connections } from './connection.js';
 import { Deadline } from './deadline.js';

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP, type LookupFunction } from 'node:net';
 import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { DsvError, type TlsRootsSource } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
+import type { TlsRootsSource } from '@dsv/core/transport';
 import { errorCodes, isTlsProtocolError } from './util.js';
 
 /** Splits `host[:port]` / `[v6]:port`; host returned without brackets. */

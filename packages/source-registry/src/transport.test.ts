@@ -7,7 +7,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, type Descriptor, type Digest } from '@dsv/core';
+import { digestOf, type Descriptor, type Digest } from '@dsv/core/formats';
 import { RegistryClient } from './client.js';
 import { probeTls, SYSTEM_CA_FILES, trustRoots } from './tls.js';
 import { createDockerTransport, dockerTransport, type DockerImageDestination } from './transport.js';

@@ -11,13 +11,15 @@ import {
   type Descriptor,
   type Digest,
   type DockerReference,
-  type ImageDestination,
-  type ImageReference,
-  type ImageSource,
-  type PutBlobOptions,
-  type SystemContext,
-  type Transport,
-} from '@dsv/core';
+} from '@dsv/core/formats';
+import type {
+  ImageDestination,
+  ImageReference,
+  ImageSource,
+  PutBlobOptions,
+  SystemContext,
+  Transport,
+} from '@dsv/core/transport';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 
 /** Extra, docker-transport-only options (tests, tuning); everything else comes from SystemContext. */

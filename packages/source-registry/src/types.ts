@@ -1,7 +1,8 @@
 // The registry client's options, its counters, what its reads return, and the request/response shapes its layers pass along.
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { Digest, SystemContext } from '@dsv/core';
+import type { Digest } from '@dsv/core/formats';
+import type { SystemContext } from '@dsv/core/transport';
 import type { AddressClass } from './addresses.js';
 import type { Credentials } from './credentials.js';
 import type { Deadline } from './deadline.js';

@@ -1,7 +1,7 @@
 // Blob uploads against a fault-injecting server: the three strategies, cancelling on bad bytes, a lost commit answer.
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { digestOf } from '@dsv/core';
+import { digestOf } from '@dsv/core/formats';
 import { type Seen, blob, cleanup, client, failure, fake, ok, uploadServer } from './__tests__/fake-registry.js';
 import type { RegistryClientOptions } from './client.js';
 

@@ -1,6 +1,6 @@
 // Blob writes: cross-repository mounts and the three upload strategies (monolithic, one streamed body, PATCH chunks), each committed only once digest and size check out.
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { DsvError, Digester, parseDigest, type Digest } from '@dsv/core';
+import { DsvError, Digester, parseDigest, type Digest } from '@dsv/core/formats';
 import { hasBlob } from './blobs.js';
 import { checkRepo, pullScope, pushScope } from './names.js';
 import type { Pipeline } from './pipeline.js';

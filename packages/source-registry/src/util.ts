@@ -1,5 +1,5 @@
 // Helpers shared by the layers: headers, safe URLs for messages, capped bodies, registry error mapping, network error classes, backoff.
-import { DsvError, type ErrorCode } from '@dsv/core';
+import { DsvError, type ErrorCode } from '@dsv/core/formats';
 
 /** Cap for error bodies we read to build a message. */
 export const ERROR_BODY_LIMIT = 64 * 1024;

@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
-import { digestOf, isDsvError, type Descriptor, type SystemContext } from '@dsv/core';
+import { digestOf, isDsvError, type Descriptor } from '@dsv/core/formats';
+import type { SystemContext } from '@dsv/core/transport';
 import { dockerDaemonTransport } from './index.js';
 import { makeTar, tempDir } from './__tests__/fixtures.js';
 

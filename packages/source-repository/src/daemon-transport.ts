@@ -29,8 +29,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { extract as tarExtract, pack as tarPack, type Pack } from 'tar-stream';
-import { DsvError, DigestingStream, MediaTypes, digestOf, isDigest, parseDigest, verifiedFor, type Descriptor, type Digest } from '@dsv/core';
-import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core';
+import { DsvError, DigestingStream, MediaTypes, digestOf, isDigest, parseDigest, verifiedFor, type Descriptor, type Digest } from '@dsv/core/formats';
+import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core/transport';
 import { scanDockerArchiveStream } from '@dsv/source-archive';
 import { EngineClient, engineOptionsFrom, imagePath, readJsonMessages } from './engine.js';
 import { formatLocalImageRef, parseLocalImageRef, type LocalImageRef } from './reference.js';
@@ -53,6 +53,10 @@ class DaemonReference implements ImageReference {
     this.transport = transport;
     this.within = within;
     this.image = parseLocalImageRef(within, 'docker-daemon');
+  }
+
+  get digest(): Digest | undefined {
+    return this.image.kind === 'name' ? (this.image.digest as Digest | undefined) : undefined;
   }
 
   toString(): string {

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 
 function exec(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

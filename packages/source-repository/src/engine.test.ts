@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDsvError } from '@dsv/core';
+import { isDsvError } from '@dsv/core/formats';
 import { EngineClient, engineOptionsFrom, imagePath, readBody, readJsonMessages } from './engine.js';
 import { Readable } from 'node:stream';
 

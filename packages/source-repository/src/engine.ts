@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { DsvError, type DockerEndpoint, type SystemContext } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
+import type { DockerEndpoint, SystemContext } from '@dsv/core/transport';
 
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { tarSplitSize } from './tarsplit.js';
 
 const SEED = 20240601;

@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SystemContext } from '@dsv/core';
+import type { SystemContext } from '@dsv/core/transport';
 import { DEFAULT_DOCKER_HOST, daemonInfo, engineOptionsFrom } from './engine.js';
 
 export interface LocalStore {

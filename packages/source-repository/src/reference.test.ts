@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { isDsvError } from '@dsv/core';
+import { isDsvError } from '@dsv/core/formats';
 import { familiarName, formatLocalImageRef, parseLocalImageRef } from './reference.js';
 import { dockerDaemonTransport, dockerStorageTransport } from './index.js';
 

@@ -1,4 +1,4 @@
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 
 /** What a docker-storage: / docker-daemon: reference names: a tagged/digested name, or an image id. */
 export type LocalImageRef =

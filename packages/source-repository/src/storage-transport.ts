@@ -9,8 +9,8 @@
  * unchanged: config digest = image id, every rebuilt layer hashes to its diff_id.
  */
 import { Readable } from 'node:stream';
-import { DsvError, Digester, MediaTypes, digestOf, type Descriptor, type Digest } from '@dsv/core';
-import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core';
+import { DsvError, Digester, MediaTypes, digestOf, type Descriptor, type Digest } from '@dsv/core/formats';
+import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core/transport';
 import { formatLocalImageRef, parseLocalImageRef, type LocalImageRef } from './reference.js';
 import { DockerStore, layerLabel, type StoreImage, type StoreOptions } from './store.js';
 
@@ -58,6 +58,10 @@ class StorageReference implements ImageReference {
       rest = m[3]!;
     }
     this.image = parseLocalImageRef(rest, 'docker-storage');
+  }
+
+  get digest(): Digest | undefined {
+    return this.image.kind === 'name' ? (this.image.digest as Digest | undefined) : undefined;
   }
 
   toString(): string {

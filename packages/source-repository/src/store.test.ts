@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, rmSync, mkdirSync, renameSync } from 'node
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { isDsvError, DigestingStream } from '@dsv/core';
+import { isDsvError, DigestingStream } from '@dsv/core/formats';
 import { dockerStorageTransport, verifyStoreImage, chainIds } from './index.js';
 import { buildStore, sha256, tempDir, type FakeLayer } from './__tests__/fixtures.js';
 

@@ -13,7 +13,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { DsvError, digestOf, isDigest, type Digest } from '@dsv/core';
+import { DsvError, digestOf, isDigest, type Digest } from '@dsv/core/formats';
 import { mountDevicemapperLayer } from './devicemapper.js';
 import type { LocalImageRef } from './reference.js';
 import { formatLocalImageRef } from './reference.js';

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, rmSync, symlinkSync, mkdirSync } from 'nod
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { isDsvError } from '@dsv/core';
+import { isDsvError } from '@dsv/core/formats';
 import { createTarSplitReader, tarSplitSize, readTarSplitEntries } from './tarsplit.js';
 import { disassemble, extract, makeTar, tempDir, type TarFile } from './__tests__/fixtures.js';
 

@@ -17,7 +17,7 @@ import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { posix, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { Crc64 } from './crc64.js';
 
 export const TarSplitEntryType = { File: 1, Segment: 2 } as const;

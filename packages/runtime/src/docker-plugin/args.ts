@@ -3,7 +3,7 @@
  * `--flag=value`, `-k value`, `-kvalue`, `-k=value`, combined boolean shorthands (`-dv`), `--` ends
  * the options, options and arguments may be interleaved. Help text is laid out as `docker <cmd> --help`.
  */
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 
 export interface OptionSpec {
   /** Long name without dashes: `key`, `dry-run`. */

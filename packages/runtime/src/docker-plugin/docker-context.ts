@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DsvError, type DockerEndpoint } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
+import type { DockerEndpoint } from '@dsv/core/transport';
 
 /**
  * The Docker CLI runs a plugin as `docker-<name> [global docker flags] <name> [plugin args]` and exports only

@@ -3,7 +3,7 @@
  * docker-verify launchers where the Docker CLI looks for plugins (DOCKER_CONFIG/cli-plugins, default
  * ~/.docker/cli-plugins), or removes them.
  */
-import { DsvError, isDsvError } from '@dsv/core';
+import { DsvError, isDsvError } from '@dsv/core/formats';
 import { defaultPluginDir, installPlugins, uninstallPlugins, type PluginLaunchers } from './install.js';
 
 export interface PluginCommandIo {

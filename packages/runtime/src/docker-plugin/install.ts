@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { DsvError } from '@dsv/core';
+import { DsvError } from '@dsv/core/formats';
 import { PLUGIN_NAMES, type PluginName } from './metadata.js';
 
 const MARKER = '# dsv docker CLI plugin launcher';

@@ -4,7 +4,8 @@
  * metadata probe stays fast.
  */
 import { join } from 'node:path';
-import { DsvError, isDsvError, isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind, type SystemContext } from '@dsv/core';
+import { DsvError, isDsvError, isPlatformString, isSignatureKind, SIGNATURE_KINDS, type SignatureKind } from '@dsv/core/formats';
+import type { SystemContext } from '@dsv/core/transport';
 import type { LocalStore } from '@dsv/source-repository';
 import { createContext, createVerifyFunction, type CliContext } from '../context.js';
 import { runVerify, verifyLocalImage } from '../commands.js';

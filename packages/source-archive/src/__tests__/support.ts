@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Descriptor, Digest, ImageDestination, ImageSource } from '@dsv/core';
+import type { Descriptor, Digest } from '@dsv/core/formats';
+import type { ImageDestination, ImageSource } from '@dsv/core/transport';
 import { buildSampleImageSync, buildTar as ustar, dockerSaveArchive, type SampleImage } from '@dsv/conformance';
 
 export const sha = (b: Uint8Array | string): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;

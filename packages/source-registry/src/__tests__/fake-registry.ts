@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
-import { digestOf, isDsvError } from '@dsv/core';
+import { digestOf, isDsvError } from '@dsv/core/formats';
 import { RegistryClient, type RegistryClientOptions } from '../client.js';
 
 export interface Seen {
