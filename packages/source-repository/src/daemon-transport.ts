@@ -147,6 +147,8 @@ class DaemonSource implements ImageSource {
       res.on('error', (e) => tee.destroy(new DsvError('RemoteError', `Docker daemon: ${where} broke off: ${(e as Error)?.message ?? String(e)}`, { image: this.id })));
       res.pipe(tee);
       const scan = await scanDockerArchiveStream(tee, { signal: this.ctx?.signal });
+      // Whatever follows the tar's end marker still goes to disk, so the spool's writer can finish.
+      tee.resume();
       const index = await spool.seal();
       if (scan.manifests.length !== 1) throw new DsvError('ArchiveInvalid', `${where} holds ${scan.manifests.length} images, expected 1`, { image: this.id });
       const m = scan.manifests[0]!;
