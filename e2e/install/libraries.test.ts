@@ -56,8 +56,9 @@ let packed: Map<string, PackResult>;
 let packDir: string;
 
 beforeAll(() => {
-  // The published packages are what `npm run build` makes (prepack runs the same build for one package).
-  run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  // The published packages are what `npm run build` made before the tests (npm test builds first; prepack
+  // runs the same build for one package). Building here would replace the bundles under the e2e tests
+  // that are running the launchers at the same time.
   packDir = tempDir('dsv-packed-');
   // --ignore-scripts: the tree is built just above; prepack would build it again, package by package.
   const out = run('npm', ['pack', '--json', '--ignore-scripts', '--workspaces', '--pack-destination', packDir], { cwd: root });

@@ -66,6 +66,11 @@ export interface SystemContext {
   devicemapperPool?: string;
   /** Root of Docker's on-disk store (DSV_DOCKER_ROOT, default /var/lib/docker). */
   dockerRoot?: string;
+  /**
+   * Directory for large temporary files (the docker-daemon: source spools an image export there);
+   * default os.tmpdir(). Like containers/image's BigFilesTemporaryDir.
+   */
+  bigFilesTemporaryDir?: string;
   /** Retries for transient failures. */
   retryTimes?: number;
   /** Called with progress of long transfers (bytes so far / total when known). */

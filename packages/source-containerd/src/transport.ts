@@ -52,6 +52,10 @@ export class ContainerdReference implements ImageReference {
     this.namespace = parsed.namespace ?? options.namespace ?? DEFAULT_NAMESPACE;
     this.address = parsed.address ?? options.address ?? DEFAULT_ADDRESS;
   }
+  /** The digest the reference names (`NAME@sha256:…`), when it names one. */
+  get digest() {
+    return this.parsed.digest;
+  }
   toString(): string {
     return `containerd:${this.within}`;
   }

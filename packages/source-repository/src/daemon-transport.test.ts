@@ -1,13 +1,14 @@
 // docker-daemon: against an in-process fake Engine on a unix socket, for faults the real dockerd does
 // not produce on demand: an export cut mid-layer, a load refused early or failing in its message
-// stream. The real daemon is exercised in e2e/repository.
+// stream; and to count exports and watch the spool file. The real daemon is exercised in e2e/repository
+// and e2e/docker-plugin.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
-import { digestOf, isDsvError, type Descriptor } from '@dsv/core/formats';
-import type { SystemContext } from '@dsv/core/transport';
+import { digestOf, isDsvError, pendingCleanups, tempOwner, type Descriptor, type SystemContext } from '@dsv/core';
 import { dockerDaemonTransport } from './index.js';
 import { makeTar, tempDir } from './__tests__/fixtures.js';
 
@@ -29,6 +30,7 @@ interface Fake {
   mode: { export: 'ok' | 'truncate'; load: 'ok' | 'refuse' | 'stream-error' };
   tags: string[];
   loads: number;
+  exports: number;
 }
 
 let server: Server;
@@ -37,7 +39,8 @@ let save: Buffer;
 let layer: Buffer;
 let config: Buffer;
 let id: string;
-const fake: Fake = { mode: { export: 'ok', load: 'ok' }, tags: [], loads: 0 };
+const fake: Fake = { mode: { export: 'ok', load: 'ok' }, tags: [], loads: 0, exports: 0 };
+let spoolDir: string;
 
 beforeAll(async () => {
   layer = await makeTar([{ name: 'big.bin', content: Buffer.alloc(300_000, 9) }]);
@@ -50,6 +53,7 @@ beforeAll(async () => {
     if (req.method === 'GET' && url === '/images/x:1/json') {
       res.end(JSON.stringify({ Id: id }));
     } else if (req.method === 'GET' && url === `/images/${id}/get`) {
+      fake.exports++;
       res.writeHead(200, { 'Content-Type': 'application/x-tar' });
       if (fake.mode.export === 'truncate') {
         res.write(save.subarray(0, 2048 + 100_000));
@@ -81,7 +85,8 @@ beforeAll(async () => {
     }
   });
   await new Promise<void>((r) => server.listen(socket, () => r()));
-  ctx = { dockerEndpoint: { host: `unix://${socket}` } };
+  spoolDir = tempDir('dsvspool-');
+  ctx = { dockerEndpoint: { host: `unix://${socket}` }, bigFilesTemporaryDir: spoolDir };
 });
 afterAll(async () => {
   server.closeAllConnections();
@@ -107,16 +112,53 @@ describe('docker-daemon: against a fake Engine', () => {
     await src.close();
   });
 
-  test('an export cut in the middle of a layer fails the blob stream (never a clean short end)', async () => {
+  test('one export serves the manifest and every blob, in any order and at once, from a spool removed on close', async () => {
     fake.mode.export = 'ok';
+    fake.exports = 0;
+    const before = pendingCleanups();
     const src = await dockerDaemonTransport.parseReference('x:1').newSource(ctx);
+    expect(src.blobOrder).toBe('any');
     const m = JSON.parse(Buffer.from((await src.getManifest()).bytes).toString());
-    fake.mode.export = 'truncate';
-    const err = await drain(await src.getBlob(m.layers[0])).catch((e) => e);
-    expect(isDsvError(err, 'RemoteError')).toBe(true);
-    expect(err.message).toContain('abc/layer.tar');
+    // The spool: one pid-named temp file in the configured directory, registered for cleanup.
+    const files = readdirSync(spoolDir);
+    expect(files).toHaveLength(1);
+    expect(tempOwner(files[0]!)).toBe(process.pid);
+    expect(pendingCleanups()).toBe(before + 1);
+    const [a, b, c] = await Promise.all([src.getBlob(m.layers[0]), src.getBlob(m.config), src.getBlob(m.layers[0])]);
+    const [ab, bb, cb] = await Promise.all([drain(a), drain(b), drain(c)]);
+    expect(ab.equals(layer) && cb.equals(layer)).toBe(true);
+    expect(bb.equals(config)).toBe(true);
+    expect(digestOf(ab)).toBe(m.layers[0].digest);
+    expect(fake.exports).toBe(1);
     await src.close();
+    expect(readdirSync(spoolDir)).toEqual([]);
+    expect(pendingCleanups()).toBe(before);
+    await expect(src.getBlob(m.layers[0])).rejects.toThrow(/closed/);
+  });
+
+  test('an export cut in the middle of a layer fails the read (never a clean short end) and leaves no spool', async () => {
+    fake.mode.export = 'truncate';
+    const before = pendingCleanups();
+    const src = await dockerDaemonTransport.parseReference('x:1').newSource(ctx);
+    const err = await src.getManifest().catch((e) => e);
+    expect(isDsvError(err, 'RemoteError'), String(err)).toBe(true);
+    expect(err.message).toContain(id);
+    expect(readdirSync(spoolDir)).toEqual([]);
+    expect(pendingCleanups()).toBe(before);
+    // A later attempt exports again and succeeds.
     fake.mode.export = 'ok';
+    const m = JSON.parse(Buffer.from((await src.getManifest()).bytes).toString());
+    expect((await drain(await src.getBlob(m.layers[0]))).equals(layer)).toBe(true);
+    await src.close();
+    expect(readdirSync(spoolDir)).toEqual([]);
+  });
+
+  test('a spool directory that does not exist is a clear IoError', async () => {
+    const src = await dockerDaemonTransport.parseReference('x:1').newSource({ ...ctx, bigFilesTemporaryDir: join(spoolDir, 'missing') });
+    const err = await src.getManifest().catch((e) => e);
+    expect(isDsvError(err, 'IoError'), String(err)).toBe(true);
+    expect(err.message).toMatch(/export spool.*missing.*ENOENT/);
+    await src.close();
   });
 
   test('a load refused by the daemon fails and tags nothing', async () => {

@@ -2,19 +2,17 @@
  * `docker-daemon:NAME[:TAG]` (or an image id, read only): images in a Docker Engine reached over
  * DOCKER_HOST, whatever its storage driver.
  *
- * Reading. The Engine only exports whole images (`GET /images/{id}/get`, a docker-save tar stream), so
- * the source works in two passes and never copies the image to disk or memory:
- *  1. getManifest(): one GET streamed through source-archive's single-pass scanner, which hashes every
- *     entry and keeps manifest.json and the config. We synthesise an uncompressed Docker v2s2 manifest
- *     from it (config = the exact config bytes; layers = digest and size of each layer entry).
- *  2. getBlob(layer): another GET of the same image *by id* (so a moved tag cannot change what we read)
- *     read by a forward-only cursor: it skips the entries before the wanted one and returns its bytes;
- *     the next getBlob continues that export when its entry comes later, else a new export starts.
- *     The source declares itself sequential and gives its archive order (blobSequence), which is not
- *     the manifest's (docker save sorts layer directories by name): readers that honour it cost one
- *     export for every blob, two in all for reading an image, with bounded memory and no temporary
- *     files. (One in all would need the export spooled: the manifest, hence every layer's size, is only
- *     known at its end.)
+ * Reading. The Engine only exports whole images (`GET /images/{id}/get`, a docker-save tar stream), and
+ * dockerd writes manifest.json and the config after the layers, so nothing can be served before the
+ * export ended. The source therefore reads it ONCE, by image id (so a moved tag cannot change what we
+ * read): the stream goes through source-archive's single-pass scanner (which hashes every entry and
+ * keeps manifest.json and the config) and, chunk by chunk as it flows, into a private spool file
+ * (ExportSpool: pid in its name, mode 0600, removed by close() and on SIGINT/SIGTERM/exit) in
+ * SystemContext.bigFilesTemporaryDir or os.tmpdir(). getManifest() synthesises an uncompressed Docker
+ * v2s2 manifest from the scan (config = the exact config bytes; layers = digest and size of each layer
+ * entry); getBlob() streams an entry back from the spool by offset, in any order and concurrently
+ * (blobOrder 'any'). Memory stays bounded (the export is streamed to disk, never held); the disk
+ * holds one image at a time. Readers hash every blob they take against its descriptor as before.
  *
  * Writing. The destination streams a docker-save tar into `POST /images/load` as blobs arrive: each
  * putBlob() adds `blobs/sha256/<hex>` to the request body (checked against its digest and size as it
@@ -25,13 +23,15 @@
  * config and every layer up front; a destination is handed blobs one at a time, so we write the tar
  * entries ourselves with tar-stream.)
  */
-import { PassThrough, Readable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
-import { extract as tarExtract, pack as tarPack, type Pack } from 'tar-stream';
+import { pack as tarPack, type Pack } from 'tar-stream';
 import { DsvError, DigestingStream, MediaTypes, digestOf, isDigest, parseDigest, verifiedFor, type Descriptor, type Digest } from '@dsv/core/formats';
 import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core/transport';
-import { scanDockerArchiveStream } from '@dsv/source-archive';
+import { scanDockerArchiveStream, type TarEntry } from '@dsv/source-archive';
+import { ExportSpool } from './export-spool.js';
 import { EngineClient, engineOptionsFrom, imagePath, readJsonMessages } from './engine.js';
 import { formatLocalImageRef, parseLocalImageRef, type LocalImageRef } from './reference.js';
 import { synthesizeManifest } from './storage-transport.js';
@@ -90,22 +90,29 @@ class DaemonReference implements ImageReference {
 }
 
 interface LayerEntry {
-  entry: string;
+  entry: TarEntry;
   digest: Digest;
   size: number;
   mediaType: string;
 }
 
+interface Scanned {
+  manifest: Uint8Array;
+  config: Buffer;
+  layers: LayerEntry[];
+  spool: ExportSpool;
+}
+
 class DaemonSource implements ImageSource {
   readonly reference: ImageReference;
-  /** One export stream, read front to back: see blobSequence. */
-  readonly blobOrder = 'sequential';
+  /** Blobs come from the spooled export: any order, several at once. */
+  readonly blobOrder = 'any';
   private readonly client: EngineClient;
   private readonly id: Digest;
   private readonly ctx?: SystemContext;
-  private scanned?: { manifest: Uint8Array; config: Buffer; layers: LayerEntry[]; order: Map<string, number> };
-  private cursor?: ExportCursor;
   private readonly open = new Set<IncomingMessage>();
+  private scanning?: Promise<Scanned>;
+  private closed = false;
 
   constructor(reference: ImageReference, client: EngineClient, id: Digest, ctx?: SystemContext) {
     this.reference = reference;
@@ -121,39 +128,59 @@ class DaemonSource implements ImageSource {
     return res;
   }
 
-  private scanning?: Promise<NonNullable<DaemonSource['scanned']>>;
-
-  private scan(): Promise<NonNullable<DaemonSource['scanned']>> {
+  private scan(): Promise<Scanned> {
+    if (this.closed) return Promise.reject(new DsvError('Usage', `${this.reference.toString()}: source already closed`));
     this.scanning ??= this.scanOnce();
     this.scanning.catch(() => (this.scanning = undefined));
     return this.scanning;
   }
 
-  private async scanOnce(): Promise<NonNullable<DaemonSource['scanned']>> {
+  /** The one export: scanned and spooled in the same pass. */
+  private async scanOnce(): Promise<Scanned> {
     const res = await this.export();
-    const scan = await scanDockerArchiveStream(res, { signal: this.ctx?.signal });
-    const where = `the export of ${this.id} from ${this.client.display}`;
-    if (scan.manifests.length !== 1) throw new DsvError('ArchiveInvalid', `${where} holds ${scan.manifests.length} images, expected 1`, { image: this.id });
-    const m = scan.manifests[0]!;
-    const config = scan.configs.get(m.Config);
-    if (!config) throw new DsvError('ArchiveInvalid', `${where} lacks its config ${m.Config}`, { image: this.id });
-    const actual = digestOf(config);
-    if (actual !== this.id) throw new DsvError('DigestMismatch', `${where}: config hashes to ${actual}, not the image id`, { image: this.id, actual });
-    const layers: LayerEntry[] = [];
-    for (const l of m.Layers) {
-      const name = normaliseEntry(l);
-      const e = scan.entries.get(name);
-      if (!e?.digest) throw new DsvError('ArchiveInvalid', `${where} lacks layer ${l}`, { image: this.id, entry: l });
-      // docker save writes plain tars; should a daemon ever export compressed layers, say so.
-      const mediaType = e.compression === 'gzip' ? MediaTypes.DockerLayerGzip : e.compression === 'zstd' ? MediaTypes.DockerLayerZstd : MediaTypes.DockerLayerTar;
-      layers.push({ entry: name, digest: e.digest, size: e.size, mediaType });
+    let spool: ExportSpool;
+    try {
+      spool = await ExportSpool.create(this.ctx?.bigFilesTemporaryDir ?? tmpdir());
+    } catch (e) {
+      res.destroy();
+      throw e;
     }
-    const manifest = synthesizeManifest({ digest: this.id, size: config.length }, layers);
-    // The scanner's entry map keeps the archive's order: a cursor moves forward through it.
-    const order = new Map<string, number>();
-    for (const name of scan.entries.keys()) order.set(name, order.size);
-    this.scanned = { manifest, config, layers, order };
-    return this.scanned;
+    const where = `the export of ${this.id} from ${this.client.display}`;
+    try {
+      const tee = spool.tee();
+      res.on('error', (e) => tee.destroy(new DsvError('RemoteError', `Docker daemon: ${where} broke off: ${(e as Error)?.message ?? String(e)}`, { image: this.id })));
+      res.pipe(tee);
+      const scan = await scanDockerArchiveStream(tee, { signal: this.ctx?.signal });
+      // Whatever follows the tar's end marker still goes to disk, so the spool's writer can finish.
+      tee.resume();
+      const index = await spool.seal();
+      if (scan.manifests.length !== 1) throw new DsvError('ArchiveInvalid', `${where} holds ${scan.manifests.length} images, expected 1`, { image: this.id });
+      const m = scan.manifests[0]!;
+      const config = scan.configs.get(m.Config);
+      if (!config) throw new DsvError('ArchiveInvalid', `${where} lacks its config ${m.Config}`, { image: this.id });
+      const actual = digestOf(config);
+      if (actual !== this.id) throw new DsvError('DigestMismatch', `${where}: config hashes to ${actual}, not the image id`, { image: this.id, actual });
+      const layers: LayerEntry[] = [];
+      for (const l of m.Layers) {
+        const name = normaliseEntry(l);
+        const e = scan.entries.get(name);
+        const at = index.get(name);
+        if (!e?.digest || !at) throw new DsvError('ArchiveInvalid', `${where} lacks layer ${l}`, { image: this.id, entry: l });
+        // The spool is the bytes the scanner hashed; its index must agree with the scan.
+        if (at.type !== 'file' || at.size !== e.size) throw new DsvError('ArchiveInvalid', `${where}: layer ${l} is indexed as ${at.size} bytes, scanned as ${e.size}`, { image: this.id, entry: l });
+        // docker save writes plain tars; should a daemon ever export compressed layers, say so.
+        const mediaType = e.compression === 'gzip' ? MediaTypes.DockerLayerGzip : e.compression === 'zstd' ? MediaTypes.DockerLayerZstd : MediaTypes.DockerLayerTar;
+        layers.push({ entry: at, digest: e.digest, size: e.size, mediaType });
+      }
+      const manifest = synthesizeManifest({ digest: this.id, size: config.length }, layers);
+      if (this.closed) throw new DsvError('Usage', `${this.reference.toString()}: source closed while reading its export`);
+      this.ctx?.debug?.(`docker-daemon: spooled ${where} (${index.fileSize} bytes) to ${spool.path}`);
+      return { manifest, config, layers, spool };
+    } catch (e) {
+      res.destroy();
+      await spool.remove();
+      throw e;
+    }
   }
 
   async getManifest(instanceDigest?: Digest): Promise<{ bytes: Uint8Array; mediaType: string }> {
@@ -165,41 +192,12 @@ class DaemonSource implements ImageSource {
     return { bytes: manifest, mediaType: MediaTypes.DockerManifest };
   }
 
-  /** Archive order (the config, served from memory, first): one export serves them all. */
-  blobSequence(blobs: readonly Descriptor[]): Descriptor[] {
-    const s = this.scanned;
-    if (!s) return [...blobs];
-    const position = (d: Descriptor): number => {
-      const layer = s.layers.find((l) => l.digest === d.digest);
-      return layer ? (s.order.get(layer.entry) ?? -1) : -1;
-    };
-    return [...blobs].sort((a, b) => position(a) - position(b));
-  }
-
   async getBlob(descriptor: Descriptor): Promise<Readable> {
     const s = await this.scan();
     if (descriptor.digest === this.id) return Readable.from([s.config]);
     const layer = s.layers.find((l) => l.digest === descriptor.digest);
     if (!layer) throw new DsvError('NotFound', `blob ${descriptor.digest} is not part of image ${this.id}`, { digest: descriptor.digest });
-    return this.streamEntry(layer.entry, descriptor.digest);
-  }
-
-  /**
-   * Second pass: a layer's bytes from an export of the image. An export already open and positioned
-   * before the wanted entry (the previous blob was read to its end) is continued instead of starting
-   * another, so reading blobs in the archive's order costs one export in all.
-   */
-  private async streamEntry(entry: string, digest: string): Promise<Readable> {
-    const order = this.scanned!.order;
-    const target = order.get(entry);
-    if (target === undefined) throw new DsvError('NotFound', `${entry} is missing from the export of ${this.id}`, { digest, entry });
-    let cursor = this.cursor;
-    if (!cursor || !cursor.canReach(target)) {
-      if (cursor && !cursor.busy) cursor.close();
-      cursor = new ExportCursor(await this.export(), order, `${this.id} from ${this.client.display}`);
-      this.cursor = cursor;
-    }
-    return cursor.take(entry, target, digest);
+    return s.spool.openEntry(layer.entry);
   }
 
   async listTags(): Promise<string[]> {
@@ -214,83 +212,12 @@ class DaemonSource implements ImageSource {
   }
 
   async close(): Promise<void> {
-    this.cursor?.close();
-    this.cursor = undefined;
+    this.closed = true;
     for (const r of this.open) r.destroy();
     this.open.clear();
-  }
-}
-
-/** A forward-only reader over one export stream, handing out one entry at a time. */
-class ExportCursor {
-  private readonly res: IncomingMessage;
-  private readonly ex: ReturnType<typeof tarExtract>;
-  private readonly it: AsyncIterator<Readable & { header: { name: string } }>;
-  private readonly order: Map<string, number>;
-  private readonly where: string;
-  /** Archive position of the last entry taken (-1: none yet). */
-  private position = -1;
-  busy = false;
-  private dead = false;
-
-  constructor(res: IncomingMessage, order: Map<string, number>, where: string) {
-    this.res = res;
-    this.order = order;
-    this.where = where;
-    this.ex = tarExtract();
-    this.it = (this.ex as unknown as AsyncIterable<Readable & { header: { name: string } }>)[Symbol.asyncIterator]();
-    res.on('error', (e) => this.ex.destroy(e));
-    res.pipe(this.ex as unknown as NodeJS.WritableStream);
-  }
-
-  canReach(target: number): boolean {
-    return !this.dead && !this.busy && target > this.position;
-  }
-
-  close(): void {
-    this.dead = true;
-    this.res.destroy();
-    this.ex.destroy();
-  }
-
-  async take(name: string, target: number, digest: string): Promise<Readable> {
-    this.busy = true;
-    const fail = (e: unknown): DsvError => {
-      this.close();
-      if (e instanceof DsvError) return e;
-      return new DsvError('RemoteError', `Docker daemon: reading ${name} of ${this.where} failed: ${(e as Error)?.message ?? String(e)}`, { digest, entry: name });
-    };
-    let entry: Readable;
-    try {
-      for (;;) {
-        const r = await this.it.next();
-        if (r.done) throw new DsvError('NotFound', `${name} is missing from the export of ${this.where}`, { digest, entry: name });
-        const n = normaliseEntry(r.value.header.name);
-        const pos = this.order.get(n);
-        if (pos !== undefined) this.position = pos;
-        if (n === name) {
-          entry = r.value;
-          break;
-        }
-        for await (const _ of r.value) void _;
-        if (this.position > target) throw new DsvError('NotFound', `${name} is missing from the export of ${this.where}`, { digest, entry: name });
-      }
-    } catch (e) {
-      throw fail(e);
-    }
-    const out = new PassThrough({ highWaterMark: 64 * 1024 });
-    let ended = false;
-    entry.on('error', (e: unknown) => out.destroy(fail(e)));
-    entry.on('end', () => {
-      ended = true;
-      this.busy = false;
-    });
-    out.on('close', () => {
-      // Given up before the end: the export cannot be continued.
-      if (!ended) this.close();
-    });
-    entry.pipe(out);
-    return out;
+    const scanned = await this.scanning?.catch(() => undefined);
+    this.scanning = undefined;
+    await scanned?.spool.remove();
   }
 }
 
