@@ -199,8 +199,6 @@ describe('the packed packages installed together, offline', () => {
         if (!typed && !(typesPackage in deps)) gaps.push(`${manifest.name}: imports ${spec}, which has no types (${typesPackage} is not a dependency)`);
       }
     }
-    // KNOWN: @dsv/runtime's declarations use yargs' types, which come from @types/yargs, a devDependency of
-    // the checkout only; it belongs in @dsv/runtime's dependencies. Delete this entry when it is there.
-    expect(gaps).toEqual(['@dsv/runtime: imports yargs, which has no types (@types/yargs is not a dependency)']);
+    expect(gaps).toEqual([]);
   });
 });
