@@ -7,3 +7,4 @@ export * from './sample-image.js';
 export * from './archives.js';
 export { buildTar, layerTar, SAMPLE_MTIME, type TarEntry } from './tar.js';
 export { compress, zstdRawFrame } from './compress.js';
+export { hmacSignerPlugin } from './fake-signer.js';

@@ -1,8 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hmacSignerPlugin } from '@dsv/conformance';
 import { DsvError } from './errors.js';
 import { SignerRegistry, validateSignerPlugin } from './signer-registry.js';
 import type { SignerPlugin } from './signer.js';
@@ -10,35 +10,7 @@ import type { SignerPlugin } from './signer.js';
 const dir = mkdtempSync(join(tmpdir(), 'dsv-plugins-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A tiny in-test plugin: HMAC-SHA256 keyed by the key string. */
-function fakePlugin(type: string, prefix = `${type.toUpperCase()}:`): SignerPlugin {
-  return {
-    type,
-    recognizes: (s) => s.startsWith(prefix),
-    async createSigner({ key }) {
-      return {
-        type,
-        describeKey: async () => ({ type, keyId: key }),
-        sign: async (data) => prefix + key + ':' + createHmac('sha256', key).update(data).digest('hex'),
-      };
-    },
-    async createVerifier({ trust = [], settings }) {
-      return {
-        type,
-        recognizes: (s) => s.startsWith(prefix),
-        async verify(data, sig) {
-          if (settings?.explode) throw new Error('boom');
-          const [, key, mac] = sig.split(':');
-          if (!trust.includes(key!)) return { status: 'unknown-key', type, keyId: key };
-          const want = createHmac('sha256', key!).update(data).digest();
-          const got = Buffer.from(mac ?? '', 'hex');
-          const ok = got.length === want.length && timingSafeEqual(got, want);
-          return ok ? { status: 'valid', type, keyId: key } : { status: 'invalid', type, keyId: key, reason: 'mac' };
-        },
-      };
-    },
-  };
-}
+const fakePlugin = hmacSignerPlugin;
 
 function expectDsv(fn: () => unknown, code: string, re?: RegExp) {
   try {

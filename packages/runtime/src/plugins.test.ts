@@ -1,44 +1,16 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hmacSignerPlugin } from '@dsv/conformance';
 import { DsvError } from '@dsv/core/formats';
-import { SignerRegistry, type SignerPlugin } from '@dsv/core/formats';
+import { SignerRegistry } from '@dsv/core/formats';
 import { loadSignerPlugins, signerPluginSpecs } from './plugins.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsv-plugins-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A tiny in-test plugin: HMAC-SHA256 keyed by the key string. */
-function fakePlugin(type: string, prefix = `${type.toUpperCase()}:`): SignerPlugin {
-  return {
-    type,
-    recognizes: (s) => s.startsWith(prefix),
-    async createSigner({ key }) {
-      return {
-        type,
-        describeKey: async () => ({ type, keyId: key }),
-        sign: async (data) => prefix + key + ':' + createHmac('sha256', key).update(data).digest('hex'),
-      };
-    },
-    async createVerifier({ trust = [], settings }) {
-      return {
-        type,
-        recognizes: (s) => s.startsWith(prefix),
-        async verify(data, sig) {
-          if (settings?.explode) throw new Error('boom');
-          const [, key, mac] = sig.split(':');
-          if (!trust.includes(key!)) return { status: 'unknown-key', type, keyId: key };
-          const want = createHmac('sha256', key!).update(data).digest();
-          const got = Buffer.from(mac ?? '', 'hex');
-          const ok = got.length === want.length && timingSafeEqual(got, want);
-          return ok ? { status: 'valid', type, keyId: key } : { status: 'invalid', type, keyId: key, reason: 'mac' };
-        },
-      };
-    },
-  };
-}
+const fakePlugin = hmacSignerPlugin;
 
 describe('loadSignerPlugins', () => {
   const modDir = join(dir, 'mods');
