@@ -9,11 +9,12 @@ import { TransportRegistry, knownTransportOf, type SystemContext, type Transport
 import { transportManifest as archiveManifest } from '@dsv/source-archive/manifest';
 import { transportManifest as registryManifest } from '@dsv/source-registry/manifest';
 import { transportManifest as repositoryManifest } from '@dsv/source-repository/manifest';
+import { transportManifest as containerdManifest } from '@dsv/source-containerd/manifest';
 import type { Environment } from './environment.js';
 import { configFileSpecs, importPluginModule } from './plugins.js';
 
 /** dsv's own transport packages (registry first: `docker` is the default transport). */
-export const BUILTIN_TRANSPORT_MANIFESTS: readonly TransportManifest[] = [registryManifest, archiveManifest, repositoryManifest];
+export const BUILTIN_TRANSPORT_MANIFESTS: readonly TransportManifest[] = [registryManifest, archiveManifest, repositoryManifest, containerdManifest];
 
 /** Checks that `value` has the TransportManifest shape; PluginError naming `origin` otherwise. */
 export function validateTransportManifest(value: unknown, origin: string): TransportManifest {
