@@ -61,6 +61,24 @@ describe('containerd: through the commands', () => {
     expect(v.code, v.all).toBe(0);
   });
 
+  it('without brackets, CONTAINERD_NAMESPACE and CONTAINERD_ADDRESS name the namespace and socket, as for ctr', async () => {
+    const plain = await bin('cli', 'dsv', ['--no-check-signatures', 'verify', `containerd:${NAME}`]);
+    expect(plain.code, plain.all).toBe(3); // the system socket: no containerd there
+    expect(plain.all).toContain('/run/containerd/containerd.sock');
+    const saved = env;
+    env = { ...env, CONTAINERD_ADDRESS: c.socket, CONTAINERD_NAMESPACE: 'default' };
+    try {
+      const v = await bin('cli', 'dsv', ['--no-check-signatures', 'verify', `containerd:${NAME}`]);
+      expect(v.code, v.all).toBe(0);
+      env = { ...env, CONTAINERD_NAMESPACE: 'elsewhere' };
+      const other = await bin('cli', 'dsv', ['--no-check-signatures', 'verify', `containerd:${NAME}`]);
+      expect(other.code, other.all).not.toBe(0);
+      expect(other.all).toContain('elsewhere');
+    } finally {
+      env = saved;
+    }
+  });
+
   it('dsv-copy to an OCI layout keeps the manifest digest', async () => {
     const dest = join(work, 'layout');
     const cp = await bin('copy', 'dsv-copy', [ref(NAME), `oci:${dest}:1`]);

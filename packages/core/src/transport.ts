@@ -84,6 +84,9 @@ export interface SystemContext {
    * transfers whose size they know (a registry: this plus the time the blob takes at a minimum rate).
    */
   requestTimeoutMs?: number;
+  /** containerd namespace and socket for references that name none (CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS). */
+  containerdNamespace?: string;
+  containerdAddress?: string;
 }
 
 export interface ProgressEvent {

@@ -58,7 +58,8 @@ export interface SystemContextOptions {
  * DSV_CREDENTIALS_STORE (default ~/.docker/config.json), DSV_INSECURE_REGISTRIES, DSV_CERTS_D (':' or
  * ','; default /etc/docker/certs.d and ~/.docker/certs.d), DSV_DEFAULT_REGISTRY, DSV_DOCKERHUB_AUTH,
  * SSL_CERT_FILE / SSL_CERT_DIR / NODE_EXTRA_CA_CERTS, DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH,
- * DSV_DOCKER_ROOT, DSV_DEVICEMAPPER_POOL, and the whole environment for child processes.
+ * DSV_DOCKER_ROOT, DSV_DEVICEMAPPER_POOL, CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS (as ctr reads them),
+ * and the whole environment for child processes.
  */
 export function systemContextFromEnv(env: Environment, opts: SystemContextOptions = {}): SystemContext {
   const home = homeOf(env);
@@ -76,6 +77,8 @@ export function systemContextFromEnv(env: Environment, opts: SystemContextOption
   if (env.DSV_DOCKERHUB_AUTH) ctx.dockerHubAuth = env.DSV_DOCKERHUB_AUTH;
   if (env.DSV_DOCKER_ROOT) ctx.dockerRoot = env.DSV_DOCKER_ROOT;
   if (env.DSV_DEVICEMAPPER_POOL) ctx.devicemapperPool = env.DSV_DEVICEMAPPER_POOL;
+  if (env.CONTAINERD_NAMESPACE) ctx.containerdNamespace = env.CONTAINERD_NAMESPACE;
+  if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = env.CONTAINERD_ADDRESS;
   if (opts.onProgress) ctx.onProgress = opts.onProgress;
   if (opts.debug) ctx.debug = opts.debug;
   return ctx;

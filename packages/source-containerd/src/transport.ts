@@ -59,14 +59,17 @@ export class ContainerdReference implements ImageReference {
   toString(): string {
     return `containerd:${this.within}`;
   }
-  client(): ContainerdClient {
-    return new ContainerdClient(this.address, this.namespace);
+  /** A client for the reference's namespace and socket: the brackets, else the context's, else the transport's. */
+  client(ctx?: SystemContext): ContainerdClient {
+    const namespace = this.parsed.namespace ?? ctx?.containerdNamespace ?? this.namespace;
+    const address = this.parsed.address ?? ctx?.containerdAddress ?? this.address;
+    return new ContainerdClient(address, namespace);
   }
   async newSource(ctx?: SystemContext): Promise<ImageSource> {
-    const client = this.client();
+    const client = this.client(ctx);
     try {
       const target = await resolveTarget(client, this.parsed);
-      ctx?.debug?.(`containerd: ${this.parsed.name} in ${this.namespace} → ${target.digest}`);
+      ctx?.debug?.(`containerd: ${this.parsed.name} in ${client.namespace} → ${target.digest}`);
       return new ContainerdSource(this, client, target);
     } catch (e) {
       client.close();
@@ -74,7 +77,7 @@ export class ContainerdReference implements ImageReference {
     }
   }
   async newDestination(ctx?: SystemContext): Promise<ImageDestination> {
-    const client = this.client();
+    const client = this.client(ctx);
     // Fail early (and name the socket) when containerd is not there.
     try {
       await client.unary('namespaces', 'List', ['ListNamespacesRequest', 'ListNamespacesResponse'], {});
