@@ -98,7 +98,7 @@ describe('composition (lazy package loading)', () => {
 
   it('registers every transport and both built-in signers', async () => {
     const transports = await createTransportRegistry();
-    expect(transports.names().sort()).toEqual(['docker', 'docker-archive', 'docker-daemon', 'docker-storage', 'oci', 'oci-archive']);
+    expect(transports.names().sort()).toEqual(['containerd', 'docker', 'docker-archive', 'docker-daemon', 'docker-storage', 'oci', 'oci-archive']);
     expect(transports.defaultTransport).toBe('docker');
     const ctx = await createContext({ env: {}, loadPlugins: false });
     expect(ctx.signers.types().sort()).toEqual(['gpg', 'pki']);

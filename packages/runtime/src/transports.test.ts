@@ -25,7 +25,7 @@ const vaultManifest: TransportManifest = {
 describe('transport manifests', () => {
   it('the built-in packages announce their transports; the runtime imports only their manifests eagerly', () => {
     expect(BUILTIN_TRANSPORT_MANIFESTS.flatMap((m) => m.transports.map((t) => t.name)).sort()).toEqual([
-      'docker', 'docker-archive', 'docker-daemon', 'docker-storage', 'oci', 'oci-archive',
+      'containerd', 'docker', 'docker-archive', 'docker-daemon', 'docker-storage', 'oci', 'oci-archive',
     ]);
     const text = readFileSync(new URL('./transports.ts', import.meta.url), 'utf8');
     const eager = [...text.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^;]*?\sfrom\s+'([^']+)'/gm)].map((m) => m[1]!);
@@ -34,9 +34,9 @@ describe('transport manifests', () => {
 
   it('--help lists what is registered', async () => {
     expect(referencesHelp()).toBe(
-      'References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG.',
+      'References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG, containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST].',
     );
-    expect(referencesHelp([...BUILTIN_TRANSPORT_MANIFESTS, vaultManifest])).toContain('docker-storage:NAME:TAG, vault:NAME:TAG.');
+    expect(referencesHelp([...BUILTIN_TRANSPORT_MANIFESTS, vaultManifest])).toContain('containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST], vault:NAME:TAG.');
     let help = '';
     await dsvParser().parseAsync(['--help'], {}, (_e: unknown, _a: unknown, out: string) => {
       help = out;
