@@ -1,31 +1,5 @@
-export * from './errors.js';
-export * from './digest.js';
-export * from './model.js';
-export type * from './transport.js';
-export type * from './signer.js';
-export * from './signer-registry.js';
-export * from './lazy.js';
-export {
-  canonicalJson,
-  pythonJsonDumps,
-  pythonFloatRepr,
-  compareCodePoints,
-  JsonNumberLiteral,
-  JsonSyntaxError,
-  JsonDuplicateKeyError,
-  parseJsonAst,
-  parseJsonStrict,
-  astToValue,
-  astToLossless,
-} from './canonical-json.js';
-export type { JsonAst, JsonObjectAst, JsonArrayAst, JsonStringAst, JsonNumberAst, JsonLiteralAst, JsonMemberAst } from './canonical-json.js';
-export * from './reference.js';
-export * from './manifest.js';
-export * from './config.js';
-export * from './signatures.js';
-export * from './transports.js';
-export * from './decompress.js';
-export * from './image.js';
-export * from './integrity.js';
+// `@dsv/core`: everything but the test helpers — the union of the `formats`, `transport` and `operations`
+// subpaths (package.json "exports"); `@dsv/core/testing` holds the memory transport.
+export * from './formats.js';
+export * from './transport-api.js';
 export * from './operations.js';
-export * from './cleanup.js';
