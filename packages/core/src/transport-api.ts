@@ -8,3 +8,4 @@ export type * from './transport.js';
 export * from './transports.js';
 export { VerifiedBlob, verifiedFor } from './digest.js';
 export * from './cleanup.js';
+export { readBounded } from './bounded-read.js';

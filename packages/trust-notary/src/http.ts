@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { DsvError } from '@dsv/core';
+import { readBounded } from '@dsv/core/transport';
+
+export { readBounded };
 
 export interface RequestInit {
   method: 'GET';
@@ -34,29 +37,6 @@ export function defaultRequest(caFiles: readonly string[] = []): RequestFunction
   const dispatcher = new Agent({ connect: { ca }, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const request = (url: string, init: RequestInit) => undiciFetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
   return Object.assign(request, { close: () => dispatcher.close() });
-}
-
-export async function readBounded(res: Response, limit: number, what: string): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) {
-    await res.body?.cancel();
-    throw new DsvError('LimitExceeded', `${what} is larger than ${limit} bytes`, { limit });
-  }
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new DsvError('LimitExceeded', `${what} is larger than ${limit} bytes`, { limit });
-    }
-    chunks.push(value);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }
 
 export interface Fetcher {
