@@ -18,6 +18,7 @@ import { newYargs } from './parser.js';
 import { errorJson, verifyFailureLines } from './report.js';
 import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
@@ -48,6 +49,8 @@ export interface CopyArgs {
   retryTimes?: number;
   insecureRegistries: string[];
   debug: boolean;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
 }
 export interface VerifySameArgs {
   command: 'verify-same';
@@ -57,6 +60,8 @@ export interface VerifySameArgs {
   json: boolean;
   insecureRegistries: string[];
   debug: boolean;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
 }
 export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -74,6 +79,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
+    .option('timeout', timeoutOption())
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
       y
         .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
@@ -111,6 +117,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
+    ...(timeoutArg(argv.timeout) !== undefined ? { timeoutMs: timeoutArg(argv.timeout)! } : {}),
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
   const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
@@ -176,6 +183,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        ...timeoutSystem(a.timeoutMs),
         references: [a.source, a.destination],
         signers: a.command === 'copy' && (a.signBy !== undefined || opts.checkSignatures === true),
       }),

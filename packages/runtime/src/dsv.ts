@@ -18,6 +18,7 @@ import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { errorJson, formatInspectText, inspectReportJson } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { referencesHelp } from './transports.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 
@@ -30,6 +31,8 @@ export interface DsvCommonArgs {
   output?: 'quiet' | 'silent';
   /** --no-check-signatures: integrity only (set only when false). */
   checkSignatures?: false;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
 }
 export interface DsvSignArgs extends DsvCommonArgs {
   command: 'sign';
@@ -83,6 +86,7 @@ export function dsvParser(): Argv {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
+    .option('timeout', timeoutOption())
     .option('platform', {
       type: 'string',
       describe: 'Only this platform of a multi-platform image: os/arch[/variant]',
@@ -116,7 +120,7 @@ export function dsvParser(): Argv {
 }
 
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--timeout']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -152,6 +156,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     insecureRegistries: asList(argv.insecureRegistry),
   };
   if (typeof argv.platform === 'string') common.platform = argv.platform;
+  const timeoutMs = timeoutArg(argv.timeout);
+  if (timeoutMs !== undefined) common.timeoutMs = timeoutMs;
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
@@ -266,6 +272,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        ...timeoutSystem(a.timeoutMs),
         references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
         ...(a.command === 'verify' && integrityOnly ? { signers: false } : {}),
       }),
