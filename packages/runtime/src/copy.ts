@@ -11,7 +11,7 @@ import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runVerify } from './commands.js';
 import { applyPkiFormat } from './environment.js';
-import { ExitCodes } from './exit-codes.js';
+import { ExitCodes, exitCodeForVerify } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
 import { newYargs } from './parser.js';
@@ -210,7 +210,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
       for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
       out.err(`${out.prog}: error: ${srcRef.toString()} not copied: not verified\n`);
       if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }, null, 2)}\n`);
-      return ExitCodes.NotTrusted;
+      return exitCodeForVerify(checked);
     }
     if (!a.json) out.out(`Source verified: ${srcRef.toString()} (${checked.digest})\n`);
   }
