@@ -69,7 +69,7 @@ describe('exit codes', () => {
             },
           },
         ],
-      }) as VerifyResult;
+      }) as unknown as VerifyResult;
     expect(exitCodeForVerify(result({}, true))).toBe(0);
     expect(exitCodeForVerify(result({}))).toBe(1);
     expect(exitCodeForVerify(result({ layer: new DsvError('DigestMismatch', 'x') }))).toBe(1);
