@@ -19,6 +19,7 @@ import { errorJson, formatInspectText, inspectReportJson } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
+import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 
 export interface DsvCommonArgs {
@@ -30,6 +31,13 @@ export interface DsvCommonArgs {
   output?: 'quiet' | 'silent';
   /** --no-check-signatures: integrity only (set only when false). */
   checkSignatures?: false;
+  /** --all-tags (with --jobs, --shard): the arguments are repositories, every tag is worked on. */
+  allTags?: FleetArgs;
+}
+export interface FleetArgs {
+  jobs: number;
+  /** --shard INDEX/COUNT as given. */
+  shard?: string;
 }
 export interface DsvSignArgs extends DsvCommonArgs {
   command: 'sign';
@@ -104,13 +112,15 @@ export function dsvParser(): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; prompted on a terminal]' })
         .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
-        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)')),
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
+        .options(fleetOptions('sign')),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
       y
         .option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST); cosign:FILE checks cosign signatures with that public key' })
         .option('policy', { type: 'string', describe: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned) [env DSV_POLICY]' })
-        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' }),
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' })
+        .options(fleetOptions('verify')),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
@@ -163,6 +173,13 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
+  if (argv.allTags === true) {
+    const jobs = Number(argv.jobs ?? DEFAULT_FLEET_JOBS);
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_FLEET_JOBS) return { kind: 'error', message: `invalid --jobs "${String(argv.jobs)}": 1..${MAX_FLEET_JOBS}` };
+    common.allTags = { jobs, ...(typeof argv.shard === 'string' ? { shard: argv.shard } : {}) };
+  } else if (argv.shard !== undefined || argv.jobs !== undefined) {
+    return { kind: 'error', message: `${argv.shard !== undefined ? '--shard' : '--jobs'} needs --all-tags` };
+  }
   const cmd = String((argv._ as unknown[])[0]);
   const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
   switch (cmd) {
@@ -287,6 +304,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   } catch (e) {
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
+  if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
   switch (a.command) {
     case 'sign':
       return shell.sign(
@@ -322,6 +340,69 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     case 'inspect':
       return dsvInspect(ctx, a, shell);
   }
+}
+
+/** The --all-tags options of sign and verify. */
+function fleetOptions(command: 'sign' | 'verify') {
+  return {
+    'all-tags': { type: 'boolean', describe: `${command === 'sign' ? 'Sign' : 'Verify'} every tag of the REPOSITORY argument(s) (docker://HOST/REPO); one line per tag and a summary` },
+    jobs: { type: 'number', describe: `With --all-tags: tags worked on at once [default ${DEFAULT_FLEET_JOBS}]` },
+    shard: { type: 'string', describe: 'With --all-tags: only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' },
+  } as const;
+}
+
+/** sign / verify --all-tags: the fleet jobs. */
+async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: CommandShell): Promise<number> {
+  const fleet = a.allTags!;
+  const { parseShard } = await import('./fleet/shard.js');
+  const { shardFromEnv } = await import('./environment.js');
+  let shard;
+  let shardSource: string | undefined;
+  try {
+    if (fleet.shard !== undefined) {
+      shard = parseShard(fleet.shard);
+      shardSource = '--shard';
+    } else {
+      const fromEnv = shardFromEnv(ctx.env);
+      if (fromEnv) {
+        shard = parseShard(fromEnv.value, fromEnv.source);
+        shardSource = fromEnv.source;
+      }
+    }
+  } catch (e) {
+    return shell.fail(e, () => ({ command: a.command, allTags: true, ok: false, error: errorJson(e) }));
+  }
+  const common = { jobs: fleet.jobs, ...(shard ? { shard } : {}), ...(shardSource ? { shardSource } : {}), ...(a.platform ? { platform: a.platform } : {}) };
+  const { signAllTags, verifyAllTags } = await import('./fleet/commands.js');
+  if (a.command === 'verify') {
+    const { policyFromEnv } = await import('./environment.js');
+    const policyFile = a.policy ?? policyFromEnv(ctx.env);
+    return verifyAllTags(ctx, shell, {
+      ...common,
+      repositories: a.images,
+      trust: a.trust,
+      ...(policyFile !== undefined ? { policyFile } : {}),
+      ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+      ...(a.checkSignatures === false ? { integrityOnly: true } : {}),
+    });
+  }
+  if (a.destination !== a.source) return shell.fail(new DsvError('Usage', `sign --all-tags signs every tag of ${a.source} in place: no DESTINATION (${a.destination})`));
+  let key;
+  try {
+    applyPkiFormat(ctx.signerSettings, a.pkiFormat);
+    key = await shell.resolveKey(
+      {
+        ...(a.key !== undefined ? { key: a.key } : {}),
+        ...(a.keyType !== undefined ? { keyType: a.keyType } : {}),
+        ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
+        ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
+      },
+      '--key',
+    );
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sign', allTags: true, ok: false, error: errorJson(e) }));
+  }
+  return signAllTags(ctx, shell, { ...common, repositories: [a.source], key, dryRun: a.dryRun });
 }
 
 /** verify --policy / DSV_POLICY / --trust cosign:FILE: the detached-signature verify (undefined: not asked for). */

@@ -141,3 +141,16 @@ export function signatureFormatFromEnv(env: Environment): SignatureFormatName | 
   const v = env.DSV_SIGNATURE_FORMAT?.trim();
   return v ? parseSignatureFormat(v, 'DSV_SIGNATURE_FORMAT') : undefined;
 }
+
+/**
+ * The shard of a fleet command from the environment: a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (or
+ * DSV_SHARD_INDEX) with DSV_SHARD_COUNT, as `INDEX/COUNT`. An index without a count is a usage error.
+ */
+export function shardFromEnv(env: Environment): { value: string; source: string } | undefined {
+  const index = env.DSV_SHARD_INDEX?.trim() || env.JOB_COMPLETION_INDEX?.trim();
+  const indexName = env.DSV_SHARD_INDEX?.trim() ? 'DSV_SHARD_INDEX' : 'JOB_COMPLETION_INDEX';
+  const count = env.DSV_SHARD_COUNT?.trim();
+  if (!index && !count) return undefined;
+  if (!index || !count) throw new DsvError('Usage', `${index ? indexName : 'DSV_SHARD_COUNT'} is set but ${index ? 'DSV_SHARD_COUNT' : 'JOB_COMPLETION_INDEX / DSV_SHARD_INDEX'} is not: a shard needs both an index and a count`);
+  return { value: `${index}/${count}`, source: `${indexName}/DSV_SHARD_COUNT` };
+}
