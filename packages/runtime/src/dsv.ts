@@ -71,7 +71,19 @@ export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
   rest: string[];
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs;
+export interface DsvSyncArgs extends DsvCommonArgs {
+  command: 'sync';
+  source: string;
+  destination: string;
+  jobs: number;
+  shard?: string;
+  scoped: boolean;
+  dryRun: boolean;
+  policy?: string;
+  registriesD?: string;
+  removeSignatures: boolean;
+}
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvSyncArgs;
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -125,6 +137,15 @@ export function dsvParser(): Argv {
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
     )
+    .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
+      y
+        .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
+        .option('shard', { type: 'string', describe: 'Only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' })
+        .option('scoped', { type: 'boolean', default: false, describe: 'Name each repository at DEST by its whole source name (host/repo), not its last path component' })
+        .option('policy', { type: 'string', describe: 'Copy only images this containers-policy.json accepts (signed-only sync) [env DSV_POLICY]' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores' })
+        .option('remove-signatures', { type: 'boolean', default: false, describe: 'Do not carry detached signatures' }),
+    )
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .demandCommand(1, 'missing command: sign, verify or inspect')
@@ -177,7 +198,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     const jobs = Number(argv.jobs ?? DEFAULT_FLEET_JOBS);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_FLEET_JOBS) return { kind: 'error', message: `invalid --jobs "${String(argv.jobs)}": 1..${MAX_FLEET_JOBS}` };
     common.allTags = { jobs, ...(typeof argv.shard === 'string' ? { shard: argv.shard } : {}) };
-  } else if (argv.shard !== undefined || argv.jobs !== undefined) {
+  } else if ((argv.shard !== undefined || argv.jobs !== undefined) && (argv._ as unknown[])[0] !== 'sync') {
     return { kind: 'error', message: `${argv.shard !== undefined ? '--shard' : '--jobs'} needs --all-tags` };
   }
   const cmd = String((argv._ as unknown[])[0]);
@@ -211,6 +232,21 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       const registriesD = one(argv['registries.d']);
       if (registriesD !== undefined) v.registriesD = registriesD;
       return { kind: 'run', args: v };
+    }
+    case 'sync': {
+      const jobs = Number(argv.jobs ?? DEFAULT_FLEET_JOBS);
+      if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_FLEET_JOBS) return { kind: 'error', message: `invalid --jobs "${String(argv.jobs)}": 1..${MAX_FLEET_JOBS}` };
+      const y: DsvSyncArgs = {
+        ...common, command: 'sync', source: String(argv.source), destination: String(argv.destination), jobs,
+        scoped: argv.scoped === true, dryRun: argv.dryRun === true, removeSignatures: argv.removeSignatures === true,
+      };
+      const shard = one(argv.shard);
+      if (shard !== undefined) y.shard = shard;
+      const policy = one(argv.policy);
+      if (policy !== undefined) y.policy = policy;
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) y.registriesD = registriesD;
+      return { kind: 'run', args: y };
     }
     case 'inspect':
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
@@ -297,7 +333,9 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
+        ...(a.command === 'sync'
+          ? { transports: ['docker', 'oci'] }
+          : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image] }),
         ...(a.command === 'verify' && integrityOnly ? { signers: false } : {}),
       }),
     );
@@ -305,6 +343,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
   if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
+  if (a.command === 'sync') return syncRun(ctx, a, shell);
   switch (a.command) {
     case 'sign':
       return shell.sign(
@@ -351,24 +390,45 @@ function fleetOptions(command: 'sign' | 'verify') {
   } as const;
 }
 
+/** The shard: --shard, else JOB_COMPLETION_INDEX (or DSV_SHARD_INDEX) with DSV_SHARD_COUNT. */
+async function fleetShard(ctx: CliContext, flag: string | undefined): Promise<{ shard?: import('./fleet/shard.js').Shard; shardSource?: string }> {
+  const { parseShard } = await import('./fleet/shard.js');
+  if (flag !== undefined) return { shard: parseShard(flag), shardSource: '--shard' };
+  const { shardFromEnv } = await import('./environment.js');
+  const fromEnv = shardFromEnv(ctx.env);
+  return fromEnv ? { shard: parseShard(fromEnv.value, fromEnv.source), shardSource: fromEnv.source } : {};
+}
+
+async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Promise<number> {
+  let sharding;
+  try {
+    sharding = await fleetShard(ctx, a.shard);
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sync', ok: false, error: errorJson(e) }));
+  }
+  const { policyFromEnv } = await import('./environment.js');
+  const policyFile = a.policy ?? policyFromEnv(ctx.env);
+  const { runSync } = await import('./fleet/sync.js');
+  return runSync(ctx, shell, {
+    source: a.source,
+    destination: a.destination,
+    jobs: a.jobs,
+    scoped: a.scoped,
+    dryRun: a.dryRun,
+    removeSignatures: a.removeSignatures,
+    ...sharding,
+    ...(policyFile !== undefined ? { policyFile } : {}),
+    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+  });
+}
+
 /** sign / verify --all-tags: the fleet jobs. */
 async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: CommandShell): Promise<number> {
   const fleet = a.allTags!;
-  const { parseShard } = await import('./fleet/shard.js');
-  const { shardFromEnv } = await import('./environment.js');
   let shard;
   let shardSource: string | undefined;
   try {
-    if (fleet.shard !== undefined) {
-      shard = parseShard(fleet.shard);
-      shardSource = '--shard';
-    } else {
-      const fromEnv = shardFromEnv(ctx.env);
-      if (fromEnv) {
-        shard = parseShard(fromEnv.value, fromEnv.source);
-        shardSource = fromEnv.source;
-      }
-    }
+    ({ shard, shardSource } = await fleetShard(ctx, fleet.shard));
   } catch (e) {
     return shell.fail(e, () => ({ command: a.command, allTags: true, ok: false, error: errorJson(e) }));
   }
