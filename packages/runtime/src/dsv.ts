@@ -44,6 +44,16 @@ export interface DsvSignArgs extends DsvCommonArgs {
   pkiFormat?: string;
   signatureType: SignatureKind;
   dryRun: boolean;
+  /** --format embedded|simple|cosign (DSV_SIGNATURE_FORMAT otherwise; default embedded). */
+  format?: string;
+  /** Set when DEST was given (a usage error with a detached format). */
+  destinationGiven?: true;
+  /** --sign-identity REF (detached formats). */
+  signIdentity?: string;
+  /** --cosign-bundle. */
+  cosignBundle?: true;
+  /** --registries.d DIR. */
+  registriesD?: string;
 }
 export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
@@ -104,7 +114,11 @@ export function dsvParser(): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; prompted on a terminal]' })
         .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
-        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)')),
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
+        .option('format', { type: 'string', describe: 'embedded (in the image config; the default), simple (containers-signature, detached) or cosign (.sig tag); detached formats leave the image unchanged and take no DEST [env DSV_SIGNATURE_FORMAT]' })
+        .option('sign-identity', { type: 'string', describe: 'The identity a detached signature claims (default: the image reference)' })
+        .option('cosign-bundle', { type: 'boolean', describe: 'With --format cosign: a Sigstore bundle referrer instead of the .sig tag' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory naming the lookaside store for simple signatures' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
       y
@@ -185,6 +199,14 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (kp !== undefined) a.keypass = kp;
       const pkiFormat = one(argv.pkiFormat);
       if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
+      const format = one(argv.format);
+      if (format !== undefined) a.format = format;
+      if (one(argv.destination) !== undefined) a.destinationGiven = true;
+      const signIdentity = one(argv.signIdentity);
+      if (signIdentity !== undefined) a.signIdentity = signIdentity;
+      if (argv.cosignBundle === true) a.cosignBundle = true;
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) a.registriesD = registriesD;
       return { kind: 'run', args: a };
     }
     case 'verify': {
@@ -288,7 +310,9 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
   switch (a.command) {
-    case 'sign':
+    case 'sign': {
+      const detached = await detachedSign(ctx, a, shell);
+      if (detached !== undefined) return detached;
       return shell.sign(
         async () => {
           applyPkiFormat(ctx.signerSettings, a.pkiFormat);
@@ -305,6 +329,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         },
         { input: () => a },
       );
+    }
     case 'verify': {
       const detached = await detachedVerify(ctx, a, shell);
       if (detached !== undefined) return detached;
@@ -322,6 +347,36 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     case 'inspect':
       return dsvInspect(ctx, a, shell);
   }
+}
+
+/** sign --format simple|cosign (or DSV_SIGNATURE_FORMAT): a detached signature (undefined: embedded, today's sign). */
+async function detachedSign(ctx: CliContext, a: DsvSignArgs, shell: CommandShell): Promise<number | undefined> {
+  const { parseSignatureFormat, signatureFormatFromEnv } = await import('./environment.js');
+  let format;
+  try {
+    format = a.format !== undefined ? parseSignatureFormat(a.format) : signatureFormatFromEnv(ctx.env) ?? 'embedded';
+    if (format === 'embedded') {
+      if (a.signIdentity !== undefined || a.cosignBundle) throw new DsvError('Usage', `${a.signIdentity !== undefined ? '--sign-identity' : '--cosign-bundle'} needs --format simple or cosign`);
+      return undefined;
+    }
+    if (a.destinationGiven) throw new DsvError('Usage', `--format ${format} writes a detached signature and leaves the image unchanged: give no DESTINATION (${a.destination})`);
+    if (a.dryRun) throw new DsvError('Usage', `--dry-run is not supported with --format ${format}`);
+    if (a.platform) throw new DsvError('Usage', `--platform is not supported with --format ${format}: a detached signature signs the whole image manifest`);
+    if (a.keyType !== undefined) throw new DsvError('Usage', `--key-type is for embedded signatures; --format ${format} takes ${format === 'cosign' ? 'a cosign key' : 'an OpenPGP key'} with --key`);
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sign', ok: false, source: a.source, error: errorJson(e) }));
+  }
+  const { runDetachedSign } = await import('./detached/sign-command.js');
+  return runDetachedSign(ctx, shell, {
+    format,
+    image: a.source,
+    ...(a.key !== undefined ? { key: a.key } : {}),
+    ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
+    ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
+    ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
+    ...(a.cosignBundle ? { cosignBundle: true } : {}),
+    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+  });
 }
 
 /** verify --policy / DSV_POLICY / --trust cosign:FILE: the detached-signature verify (undefined: not asked for). */

@@ -141,3 +141,13 @@ export function signatureFormatFromEnv(env: Environment): SignatureFormatName | 
   const v = env.DSV_SIGNATURE_FORMAT?.trim();
   return v ? parseSignatureFormat(v, 'DSV_SIGNATURE_FORMAT') : undefined;
 }
+
+/** COSIGN_PASSWORD (as cosign reads it): the passphrase of a cosign key when none of --passphrase-file / DSV_KEYPASS is given. */
+export function cosignPasswordFromEnv(env: Environment): string | undefined {
+  return env.COSIGN_PASSWORD;
+}
+
+/** DSV_GPG_BINARY: the gpg binary (default `gpg` on PATH). */
+export function gpgBinaryFromEnv(env: Environment): string {
+  return env.DSV_GPG_BINARY || 'gpg';
+}
