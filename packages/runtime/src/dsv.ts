@@ -73,7 +73,13 @@ export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
   rest: string[];
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs;
+export interface DsvKeygenArgs extends DsvCommonArgs {
+  command: 'generate-key-pair';
+  format: string;
+  outputPrefix?: string;
+  passphraseFile?: string;
+}
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs;
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -128,6 +134,12 @@ export function dsvParser(): Argv {
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
+    )
+    .command('generate-key-pair', 'Write a new cosign key pair, cosign.key (encrypted) and cosign.pub, in the working directory', (y) =>
+      y
+        .option('format', { type: 'string', demandOption: true, describe: 'cosign' })
+        .option('output-prefix', { type: 'string', describe: 'Write PREFIX.key and PREFIX.pub instead (a path prefix)' })
+        .option('passphrase-file', { type: 'string', describe: 'Read the new key\'s passphrase from this file [env DSV_KEYPASS, COSIGN_PASSWORD; prompted on a terminal]' }),
     )
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
@@ -221,6 +233,14 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
+    case 'generate-key-pair': {
+      const k: DsvKeygenArgs = { ...common, command: 'generate-key-pair', format: String(one(argv.format)) };
+      const prefix = one(argv.outputPrefix);
+      if (prefix !== undefined) k.outputPrefix = prefix;
+      const pf = one(argv.passphraseFile);
+      if (pf !== undefined) k.passphraseFile = pf;
+      return { kind: 'run', args: k };
+    }
     default:
       return { kind: 'error', message: `unknown command "${cmd}" (sign, verify, inspect)` };
   }
@@ -295,6 +315,11 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
 async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: string[]): Promise<number> {
   const contextFactory = options.contextFactory ?? createContext;
   if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
+  if (a.command === 'generate-key-pair') {
+    const { runGenerateKeyPair } = await import('./detached/keygen-command.js');
+    const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
+    return runGenerateKeyPair(shell, { format: a.format, ...(a.outputPrefix !== undefined ? { outputPrefix: a.outputPrefix } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) });
+  }
   const integrityOnly = a.checkSignatures === false;
   const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
   let ctx: CliContext;
