@@ -52,6 +52,16 @@ export interface DsvSignArgs extends DsvCommonArgs {
   pkiFormat?: string;
   signatureType: SignatureKind;
   dryRun: boolean;
+  /** --format embedded|simple|cosign (DSV_SIGNATURE_FORMAT otherwise; default embedded). */
+  format?: string;
+  /** Set when DEST was given (a usage error with a detached format). */
+  destinationGiven?: true;
+  /** --sign-identity REF (detached formats). */
+  signIdentity?: string;
+  /** --cosign-bundle. */
+  cosignBundle?: true;
+  /** --registries.d DIR. */
+  registriesD?: string;
 }
 export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
@@ -83,7 +93,13 @@ export interface DsvSyncArgs extends DsvCommonArgs {
   registriesD?: string;
   removeSignatures: boolean;
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvSyncArgs;
+export interface DsvKeygenArgs extends DsvCommonArgs {
+  command: 'generate-key-pair';
+  format: string;
+  outputPrefix?: string;
+  passphraseFile?: string;
+}
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs;
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -125,7 +141,11 @@ export function dsvParser(): Argv {
         .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
-        .options(fleetOptions('sign')),
+        .options(fleetOptions('sign'))
+        .option('format', { type: 'string', describe: 'embedded (in the image config; the default), simple (containers-signature, detached) or cosign (.sig tag); detached formats leave the image unchanged and take no DEST [env DSV_SIGNATURE_FORMAT]' })
+        .option('sign-identity', { type: 'string', describe: 'The identity a detached signature claims (default: the image reference)' })
+        .option('cosign-bundle', { type: 'boolean', describe: 'With --format cosign: a Sigstore bundle referrer instead of the .sig tag' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory naming the lookaside store for simple signatures' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
       y
@@ -145,6 +165,12 @@ export function dsvParser(): Argv {
         .option('policy', { type: 'string', describe: 'Copy only images this containers-policy.json accepts (signed-only sync) [env DSV_POLICY]' })
         .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores' })
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Do not carry detached signatures' }),
+    )
+    .command('generate-key-pair', 'Write a new cosign key pair, cosign.key (encrypted) and cosign.pub, in the working directory', (y) =>
+      y
+        .option('format', { type: 'string', demandOption: true, describe: 'cosign' })
+        .option('output-prefix', { type: 'string', describe: 'Write PREFIX.key and PREFIX.pub instead (a path prefix)' })
+        .option('passphrase-file', { type: 'string', describe: 'Read the new key\'s passphrase from this file [env DSV_KEYPASS, COSIGN_PASSWORD; prompted on a terminal]' }),
     )
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
@@ -223,6 +249,14 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (kp !== undefined) a.keypass = kp;
       const pkiFormat = one(argv.pkiFormat);
       if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
+      const format = one(argv.format);
+      if (format !== undefined) a.format = format;
+      if (one(argv.destination) !== undefined) a.destinationGiven = true;
+      const signIdentity = one(argv.signIdentity);
+      if (signIdentity !== undefined) a.signIdentity = signIdentity;
+      if (argv.cosignBundle === true) a.cosignBundle = true;
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) a.registriesD = registriesD;
       return { kind: 'run', args: a };
     }
     case 'verify': {
@@ -252,6 +286,14 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
+    case 'generate-key-pair': {
+      const k: DsvKeygenArgs = { ...common, command: 'generate-key-pair', format: String(one(argv.format)) };
+      const prefix = one(argv.outputPrefix);
+      if (prefix !== undefined) k.outputPrefix = prefix;
+      const pf = one(argv.passphraseFile);
+      if (pf !== undefined) k.passphraseFile = pf;
+      return { kind: 'run', args: k };
+    }
     default:
       return { kind: 'error', message: `unknown command "${cmd}" (sign, verify, inspect)` };
   }
@@ -326,6 +368,11 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
 async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: string[]): Promise<number> {
   const contextFactory = options.contextFactory ?? createContext;
   if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
+  if (a.command === 'generate-key-pair') {
+    const { runGenerateKeyPair } = await import('./detached/keygen-command.js');
+    const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
+    return runGenerateKeyPair(shell, { format: a.format, ...(a.outputPrefix !== undefined ? { outputPrefix: a.outputPrefix } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) });
+  }
   const integrityOnly = a.checkSignatures === false;
   const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
   let ctx: CliContext;
@@ -345,7 +392,9 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
   if (a.command === 'sync') return syncRun(ctx, a, shell);
   switch (a.command) {
-    case 'sign':
+    case 'sign': {
+      const detached = await detachedSign(ctx, a, shell);
+      if (detached !== undefined) return detached;
       return shell.sign(
         async () => {
           applyPkiFormat(ctx.signerSettings, a.pkiFormat);
@@ -362,6 +411,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         },
         { input: () => a },
       );
+    }
     case 'verify': {
       const detached = await detachedVerify(ctx, a, shell);
       if (detached !== undefined) return detached;
@@ -418,6 +468,36 @@ async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Pr
     removeSignatures: a.removeSignatures,
     ...sharding,
     ...(policyFile !== undefined ? { policyFile } : {}),
+    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+  });
+}
+
+/** sign --format simple|cosign (or DSV_SIGNATURE_FORMAT): a detached signature (undefined: embedded, today's sign). */
+async function detachedSign(ctx: CliContext, a: DsvSignArgs, shell: CommandShell): Promise<number | undefined> {
+  const { parseSignatureFormat, signatureFormatFromEnv } = await import('./environment.js');
+  let format;
+  try {
+    format = a.format !== undefined ? parseSignatureFormat(a.format) : signatureFormatFromEnv(ctx.env) ?? 'embedded';
+    if (format === 'embedded') {
+      if (a.signIdentity !== undefined || a.cosignBundle) throw new DsvError('Usage', `${a.signIdentity !== undefined ? '--sign-identity' : '--cosign-bundle'} needs --format simple or cosign`);
+      return undefined;
+    }
+    if (a.destinationGiven) throw new DsvError('Usage', `--format ${format} writes a detached signature and leaves the image unchanged: give no DESTINATION (${a.destination})`);
+    if (a.dryRun) throw new DsvError('Usage', `--dry-run is not supported with --format ${format}`);
+    if (a.platform) throw new DsvError('Usage', `--platform is not supported with --format ${format}: a detached signature signs the whole image manifest`);
+    if (a.keyType !== undefined) throw new DsvError('Usage', `--key-type is for embedded signatures; --format ${format} takes ${format === 'cosign' ? 'a cosign key' : 'an OpenPGP key'} with --key`);
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sign', ok: false, source: a.source, error: errorJson(e) }));
+  }
+  const { runDetachedSign } = await import('./detached/sign-command.js');
+  return runDetachedSign(ctx, shell, {
+    format,
+    image: a.source,
+    ...(a.key !== undefined ? { key: a.key } : {}),
+    ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
+    ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
+    ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
+    ...(a.cosignBundle ? { cosignBundle: true } : {}),
     ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
   });
 }

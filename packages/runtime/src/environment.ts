@@ -154,3 +154,13 @@ export function shardFromEnv(env: Environment): { value: string; source: string 
   if (!index || !count) throw new DsvError('Usage', `${index ? indexName : 'DSV_SHARD_COUNT'} is set but ${index ? 'DSV_SHARD_COUNT' : 'JOB_COMPLETION_INDEX / DSV_SHARD_INDEX'} is not: a shard needs both an index and a count`);
   return { value: `${index}/${count}`, source: `${indexName}/DSV_SHARD_COUNT` };
 }
+
+/** COSIGN_PASSWORD (as cosign reads it): the passphrase of a cosign key when none of --passphrase-file / DSV_KEYPASS is given. */
+export function cosignPasswordFromEnv(env: Environment): string | undefined {
+  return env.COSIGN_PASSWORD;
+}
+
+/** DSV_GPG_BINARY: the gpg binary (default `gpg` on PATH). */
+export function gpgBinaryFromEnv(env: Environment): string {
+  return env.DSV_GPG_BINARY || 'gpg';
+}

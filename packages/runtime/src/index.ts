@@ -76,3 +76,4 @@ export * from './docker-plugin/index.js';
 export { VERSION } from './version.js';
 export { signatureTypeOption } from './options.js';
 export { newYargs } from './parser.js';
+export * from './detached/index.js';
