@@ -14,6 +14,14 @@ describe('dsv-copy arguments', () => {
     if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');
     expect(p.args).toMatchObject({ signBy: 'ABCD', keyType: 'pki', passphraseFile: '/p', signatureType: 'endorse', jobs: 3, retryTimes: 5 });
   });
+  test('--verify asks for full integrity (diff_ids too); off by default', async () => {
+    const p = await parseCopyArgs(['--verify', 'a', 'b']);
+    if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');
+    expect(p.args.verify).toBe(true);
+    const q = await parseCopyArgs(['a', 'b']);
+    if (q.kind !== 'run' || q.args.command !== 'copy') throw new Error('expected copy');
+    expect(q.args.verify).toBe(false);
+  });
   test('verify-same', async () => {
     const p = await parseCopyArgs(['verify-same', 'docker://r1/a:1', 'docker://r2/a:1']);
     expect(p).toMatchObject({ kind: 'run', args: { command: 'verify-same', source: 'docker://r1/a:1', destination: 'docker://r2/a:1' } });
@@ -45,7 +53,7 @@ describe('dsv-copy --help', () => {
     const text = r.kind === 'output' ? r.text : '';
     expect(text.split('\n').filter((l) => l.length > 110)).toEqual([]);
     const flat = text.replace(/\s+/g, ' ');
-    for (const p of ['hashing every byte', 'docker://host/repo:tag', 'oci-archive:PATH[:TAG],', 'silently dropping platforms', 'PKI key file, plugin key)', 'same config digest per platform', 'operational failure.']) {
+    for (const p of ['hashing every byte', 'docker://host/repo:tag', 'oci-archive:PATH[:TAG],', 'silently dropping platforms', 'PKI key file, plugin key)', 'same config digest per platform', 'operational failure.', '--verify also inflates every layer']) {
       expect(flat, p).toContain(p);
     }
   });

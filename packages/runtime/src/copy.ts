@@ -26,6 +26,7 @@ const HELP = `Copies an image between any two places, hashing every byte on the 
 References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
 
 Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
+A plain copy checks every blob's digest and size (as skopeo does); --verify also inflates every layer and checks it against the config's diff_ids, all before DEST changes.
 Unsigned and unchanged, the manifest is copied byte for byte (same digest at DEST). Embedded signatures travel with the config; --sign-by adds one, --remove-signatures strips them (that changes the image and its digest).
 Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational failure.`;
 
@@ -40,6 +41,8 @@ export interface CopyArgs {
   pkiFormat?: string;
   signatureType: SignatureKind;
   removeSignatures: boolean;
+  /** --verify: also prove every layer against the config's rootfs.diff_ids before DEST changes. */
+  verify: boolean;
   all: boolean;
   platform?: string;
   dryRun: boolean;
@@ -82,6 +85,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('pki-format', { type: 'string', describe: 'PKI signature armour for --sign-by: legacy (docker-sign-verify\'s) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image)' })
+        .option('verify', { type: 'boolean', default: false, describe: 'Full integrity before DEST changes: also inflate every layer and check it against the config\'s rootfs.diff_ids' })
         .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Read and check everything, write nothing; print what would be written' })
         .option('jobs', { alias: 'j', type: 'number', default: DEFAULT_JOBS, describe: 'Blobs transferred in parallel' })
@@ -129,6 +133,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     command: 'copy',
     signatureType: kind,
     removeSignatures: argv.removeSignatures === true,
+    verify: argv.verify === true,
     all,
     dryRun: argv.dryRun === true,
     jobs,
@@ -227,7 +232,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
       result = await copyImage(source, destination, {
         ...(sign ? { sign } : {}),
         removeSignatures: a.removeSignatures,
-        ...(opts.verify ? { verify: true } : {}),
+        ...(opts.verify || a.verify ? { verify: true } : {}),
         ...(a.platform ? { platform: a.platform } : {}),
         jobs: a.jobs,
         dryRun: a.dryRun,
