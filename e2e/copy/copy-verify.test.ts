@@ -4,13 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import type { Digest } from '@dsv/core';
+import { buildSampleImage, writeOciLayout, type SampleLayerSpec } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dsvCopy = join(root, 'apps', 'copy', 'bin', 'dsv-copy.js');
-const WRONG = `sha256:${'e'.repeat(64)}` as const;
+const WRONG = `sha256:${'e'.repeat(64)}` as Digest;
 
 let reg: StartedRegistry;
 let work: string;
@@ -24,7 +25,7 @@ const inspectDigest = (ref: string) => JSON.parse(run(requireTool('skopeo'), ['i
 beforeAll(async () => {
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-copy-verify-e2e-');
-  const layers = [{ 'etc/hello': 'verified copy\n' }, { 'app/data.bin': Buffer.alloc(200_000, 3) }];
+  const layers: SampleLayerSpec[] = [{ 'etc/hello': 'verified copy\n' }, { 'app/data.bin': Buffer.alloc(200_000, 3) }];
   writeOciLayout(join(work, 'good'), { image: await buildSampleImage({ format: 'oci', layers }), tag: 'v1' });
   const good = await buildSampleImage({ format: 'oci', layers });
   // The same layers, but the config claims another diff_id for layer 1: every blob digest is right.
