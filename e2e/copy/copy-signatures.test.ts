@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { createDockerTransport } from '@dsv/source-registry';
 import {
   addBundleReferrer, createImageBundle, parseCosignPayload, readBundleReferrers, readCosignSignatures, signImage, tagStoreFor, verifyCosignAttachment,
@@ -275,6 +275,44 @@ describe('dsv-copy and cosign signatures', () => {
   });
 });
 
+describe('dsv-copy: which manifests keep their signatures', () => {
+  it('a multi-platform copy carries the signatures of the index and of each image; --platform those of that image only', async () => {
+    const layout = join(work, 'multi');
+    writeOciLayout(layout, { image: buildSampleIndex([
+      await buildSampleImage({ format: 'oci', layers: [{ 'p/amd64': 'amd64\n' }], platform: 'linux/amd64' }),
+      await buildSampleImage({ format: 'oci', layers: [{ 'p/arm64': 'arm64\n' }], platform: 'linux/arm64/v8' }),
+    ]), tag: 'v1' });
+    expect(skopeo(['--policy', insecure(), 'copy', '--all', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${a.host}/app/multi:v1`]).code).toBe(0);
+    const index = JSON.parse(skopeo(['--policy', insecure(), 'inspect', '--tls-verify=false', '--raw', `docker://${a.host}/app/multi:v1`]).out);
+    const top = digestAt(`docker://${a.host}/app/multi:v1`)!;
+    const arm = (index.manifests as { digest: string; platform: { architecture: string } }[]).find((m) => m.platform.architecture === 'arm64')!.digest;
+    for (const d of [top, arm]) await signImage(tagStore(`${a.host}/app/multi:v1`), { dockerReference: `${a.host}/app/multi:v1`, manifestDigest: d, privateKey: cosignKey.privateKey });
+
+    const all = copy(['--json', `docker://${a.host}/app/multi:v1`, `docker://${b.host}/app/multi:v1`]);
+    expect(all.code, all.all).toBe(0);
+    expect(JSON.parse(all.stdout).signatures.carried).toMatchObject({ cosign: 2 });
+    for (const d of [top, arm]) expect(await readCosignSignatures(tagStore(`${b.host}/app/multi:v1`), d)).toHaveLength(1);
+
+    const one = copy(['--json', '--platform', 'linux/arm64/v8', `docker://${a.host}/app/multi:v1`, `docker://${b.host}/app/arm:v1`]);
+    expect(one.code, one.all).toBe(0);
+    expect(JSON.parse(one.stdout).signatures.carried).toMatchObject({ cosign: 1 });
+    expect(digestAt(`docker://${b.host}/app/arm:v1`)).toBe(arm);
+    expect(await readCosignSignatures(tagStore(`${b.host}/app/arm:v1`), arm)).toHaveLength(1);
+    expect(await readCosignSignatures(tagStore(`${b.host}/app/arm:v1`), top)).toHaveLength(0);
+  });
+
+  it('an embedded --sign-by changes the image: the old digest\'s detached signatures are not carried, and the summary says so', () => {
+    const digest = digestAt(`docker://${a.host}/app/simple:v1`)!;
+    const r = copy(['--registries.d', regd, '--sign-by', ours.fingerprint, '--passphrase-file', join(work, 'pass'), `docker://${a.host}/app/simple:v1`, `docker://${b.host}/app/embedded:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toContain(`1 detached signature(s) of ${digest} not carried: the copy changed that manifest`);
+    const now = digestAt(`docker://${b.host}/app/embedded:v1`)!;
+    expect(now).not.toBe(digest);
+    expect(lookasideFiles(storeB, 'app/embedded', digest)).toEqual([]);
+    expect(lookasideFiles(storeB, 'app/embedded', now)).toEqual([]);
+  });
+});
+
 describe('dsv-copy --policy', () => {
   const signedOnly = () => policy('signed-only.json', {
     default: [{ type: 'reject' }],
@@ -296,6 +334,12 @@ describe('dsv-copy --policy', () => {
     const digest = digestAt(`docker://${a.host}/app/simple:v1`)!;
     expect(digestAt(`docker://${b.host}/gated/app:v1`)).toBe(digest);
     expect(lookasideFiles(storeB, 'gated/app', digest)).toEqual(['signature-1']);
+  });
+
+  it('DSV_POLICY gates a copy as --policy does', () => {
+    const r = copy(['--registries.d', regd, `docker://${a.host}/app/unsigned:v1`, `docker://${b.host}/gated/env:v1`], { DSV_POLICY: signedOnly() });
+    expect(r.code, r.all).toBe(1);
+    expect(digestAt(`docker://${b.host}/gated/env:v1`)).toBeUndefined();
   });
 
   it('a policy that cannot be parsed is a usage error (exit 2), never "accept"', () => {

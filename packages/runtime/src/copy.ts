@@ -12,7 +12,7 @@ import { createContext, createVerifyFunction, type CliContext } from './context.
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
 import { runVerify } from './commands.js';
-import { applyPkiFormat } from './environment.js';
+import { applyPkiFormat, policyFromEnv } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
@@ -102,7 +102,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('sign-identity', { type: 'string', describe: 'Identity a detached signature claims (default: DEST)' })
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image) and carry no detached ones' })
         .option('registries.d', { type: 'string', describe: 'registries.d directory naming lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' })
-        .option('policy', { type: 'string', describe: 'Copy only if this containers-policy.json accepts the source (judged before anything is written)' })
+        .option('policy', { type: 'string', describe: 'Copy only if this containers-policy.json accepts the source (judged before anything is written) [env DSV_POLICY]' })
         .option('verify', { type: 'boolean', default: false, describe: 'Full integrity before DEST changes: also inflate every layer and check it against the config\'s rootfs.diff_ids' })
         .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Read and check everything, write nothing; print what would be written' })
@@ -206,6 +206,11 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     return ExitCodes.Usage;
   }
   const a = parsed.args;
+  // DSV_POLICY gates copies as it gates verify (--policy wins).
+  if (a.command === 'copy' && a.policy === undefined) {
+    const fromEnv = policyFromEnv(io.env);
+    if (fromEnv !== undefined) a.policy = fromEnv;
+  }
   try {
     const ctx = await createContext(
       shell.contextOptions({
