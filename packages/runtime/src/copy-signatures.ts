@@ -23,6 +23,8 @@ import { VERSION } from './version.js';
 
 /** Largest referrer manifest carried (the referrers index and each referrer are small JSON documents). */
 const MAX_REFERRER_MANIFEST = 4 * 1024 * 1024;
+/** All referrer manifests of one image together (they are held until DEST is written). */
+const MAX_REFERRER_BYTES = 16 * 1024 * 1024;
 
 /** The detached signatures of one source manifest. */
 export interface FoundSignatures {
@@ -85,8 +87,11 @@ async function readReferrers(ctx: CliContext, ref: ImageReference, subject: Dige
       throw e;
     }
     const out: FoundSignatures['referrers'] = [];
+    let held = 0;
     for (const e of parseReferrersIndex(index, subject, digestOf(index))) {
       if (e.size > MAX_REFERRER_MANIFEST) throw new DsvError('LimitExceeded', `referrer ${e.digest} of ${subject}: larger than ${MAX_REFERRER_MANIFEST} bytes`);
+      held += e.size;
+      if (held > MAX_REFERRER_BYTES) throw new DsvError('LimitExceeded', `the referrers of ${subject} add up to more than ${MAX_REFERRER_BYTES} bytes of manifests; refusing to carry them`);
       const { bytes } = await source.getManifest(e.digest as Digest);
       if (bytes.length !== e.size || digestOf(bytes, parseDigest(e.digest).algorithm) !== e.digest) {
         throw new DsvError('DigestMismatch', `referrer ${e.digest} of ${subject}: the manifest received has another digest or size`);
@@ -96,6 +101,9 @@ async function readReferrers(ctx: CliContext, ref: ImageReference, subject: Dige
         m = JSON.parse(Buffer.from(bytes).toString('utf8'));
       } catch {
         throw new DsvError('ManifestInvalid', `referrer ${e.digest} of ${subject}: not JSON`);
+      }
+      if (!['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].includes(e.mediaType)) {
+        throw new DsvError('Usage', `referrer ${e.digest} of ${subject} is a ${e.mediaType}; only image-manifest referrers are carried (--remove-signatures copies without them)`);
       }
       if (m?.subject?.digest !== subject) throw new DsvError('ManifestInvalid', `referrer ${e.digest}: its subject is ${String(m?.subject?.digest)}, not ${subject}`);
       const blobs = [...(m.config ? [m.config] : []), ...(Array.isArray(m.layers) ? m.layers : [])];
@@ -120,19 +128,19 @@ export async function planCarry(ctx: CliContext, stores: DetachedStores, src: Im
   const srcDocker = src.transport.name === 'docker';
   const srcTagged = TAGGED.has(src.transport.name);
   if (!srcDocker && !srcTagged) return { found: [] };
-  const found: FoundSignatures[] = [];
-  for (const digest of await manifestsOf(ctx, src, platform)) {
-    const f: FoundSignatures = {
-      digest,
-      simple: srcDocker ? await stores.readSimple(dockerName(src), digest) : [],
-      cosign: await readCosignSignatures(tagStoreFor(src, ctx.system), digest),
-      referrers: await readReferrers(ctx, src, digest),
-    };
-    if (total(f) > 0) {
-      ctx.debug(`${src.toString()}: ${digest} has ${f.simple.length} simple signature(s), ${f.cosign.length} cosign attachment(s), ${f.referrers.length} referrer(s)`);
-      found.push(f);
-    }
-  }
+  // Every manifest's stores looked up at once (a few small requests each), reported in manifest order.
+  const all = await Promise.all(
+    (await manifestsOf(ctx, src, platform)).map(async (digest): Promise<FoundSignatures> => {
+      const [simple, cosign, referrers] = await Promise.all([
+        srcDocker ? stores.readSimple(dockerName(src), digest) : Promise.resolve([]),
+        readCosignSignatures(tagStoreFor(src, ctx.system), digest),
+        readReferrers(ctx, src, digest),
+      ]);
+      return { digest, simple, cosign, referrers };
+    }),
+  );
+  const found = all.filter((f) => total(f) > 0);
+  for (const f of found) ctx.debug(`${src.toString()}: ${f.digest} has ${f.simple.length} simple signature(s), ${f.cosign.length} cosign attachment(s), ${f.referrers.length} referrer(s)`);
   const simple = found.reduce((n, f) => n + f.simple.length, 0);
   const tagged = found.reduce((n, f) => n + f.cosign.length + f.referrers.length, 0);
   const drop = '; --remove-signatures copies the image without them';
