@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { createDockerTransport } from '@dsv/source-registry';
 import {
-  addBundleReferrer, createImageBundle, parseCosignPayload, readBundleReferrers, readCosignSignatures, signImage, tagStoreFor, verifyCosignAttachment,
+  addBundleReferrer, bundleReferrerManifest, createImageBundle, OCI_INDEX, OCI_MANIFEST, referrersTag, parseCosignPayload, readBundleReferrers, readCosignSignatures, signImage, tagStoreFor, verifyCosignAttachment,
 } from '@dsv/signature-cosign';
 import { readPublicKeys, verifySimpleSignature } from '@dsv/signature-simple';
 import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
@@ -310,6 +310,32 @@ describe('dsv-copy: which manifests keep their signatures', () => {
     expect(now).not.toBe(digest);
     expect(lookasideFiles(storeB, 'app/embedded', digest)).toEqual([]);
     expect(lookasideFiles(storeB, 'app/embedded', now)).toEqual([]);
+  });
+});
+
+describe('dsv-copy and hostile referrers', () => {
+  it('a referrer listed for the image but whose subject is another image refuses the copy (one line, nothing written)', async () => {
+    push(`${a.host}/app/lying:v1`);
+    const digest = digestAt(`docker://${a.host}/app/lying:v1`)!;
+    const raw = skopeo(['--policy', insecure(), 'inspect', '--tls-verify=false', '--raw', `docker://${a.host}/app/lying:v1`]).out;
+    const otherSubject = { mediaType: JSON.parse(raw).mediaType as string, digest: `sha256:${'1'.repeat(64)}`, size: 100 };
+    const bundle = createImageBundle({ repository: `${a.host}/app/lying`, manifestDigest: otherSubject.digest, privateKey: cosignKey.privateKey });
+    // A real referrer of ANOTHER subject, listed in this image's referrers tag index.
+    await addBundleReferrer(tagStore(`${a.host}/app/lying:v1`), otherSubject, bundle, { created: new Date(0) });
+    const referrer = bundleReferrerManifest(otherSubject, bundle, { created: new Date(0) });
+    const { digestOf } = await import('@dsv/core');
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: digestOf(referrer), size: referrer.length }] }));
+    const dest = await tagStore(`${a.host}/app/lying:v1`).openDestination(referrersTag(digest));
+    await dest.putManifest(referrer, OCI_MANIFEST, digestOf(referrer));
+    await dest.putManifest(index, OCI_INDEX);
+    await dest.commit();
+    await dest.close();
+
+    const r = copy([`docker://${a.host}/app/lying:v1`, `docker://${b.host}/app/lying:v1`]);
+    expect(r.code, r.all).not.toBe(0);
+    expect(r.stderr).toMatch(/its subject is sha256:1{64}, not sha256:/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(digestAt(`docker://${b.host}/app/lying:v1`)).toBeUndefined();
   });
 });
 
