@@ -20,6 +20,7 @@ import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
+import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 
 export interface DsvCommonArgs {
   debug: boolean;
@@ -49,6 +50,10 @@ export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
   images: string[];
   trust: string[];
+  /** --dct: verify through Docker Content Trust (Notary v1) instead of embedded signatures. */
+  dct?: boolean;
+  /** --server URL: the trust server for --dct. */
+  server?: string;
 }
 export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
@@ -59,7 +64,7 @@ export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
   rest: string[];
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs;
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvTrustArgs;
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -102,11 +107,15 @@ export function dsvParser(): Argv {
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)')),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
-      y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }),
+      y
+        .option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' })
+        .option('dct', { type: 'boolean', default: false, describe: 'Verify through Docker Content Trust (Notary v1) instead of embedded signatures' })
+        .option('server', { type: 'string', describe: 'With --dct: the trust server URL [env DOCKER_CONTENT_TRUST_SERVER; default as the docker CLI]' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
     )
+    .command(...trustCommand())
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .demandCommand(1, 'missing command: sign, verify or inspect')
@@ -179,8 +188,15 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
       return { kind: 'run', args: a };
     }
-    case 'verify':
-      return { kind: 'run', args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) } };
+    case 'verify': {
+      const v: DsvVerifyArgs = { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) };
+      if (argv.dct === true) v.dct = true;
+      const server = one(argv.server);
+      if (server !== undefined) v.server = server;
+      return { kind: 'run', args: v };
+    }
+    case 'trust':
+      return { kind: 'run', args: trustArgs(common, argv) };
     case 'inspect':
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
@@ -266,8 +282,9 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
-        ...(a.command === 'verify' && integrityOnly ? { signers: false } : {}),
+        references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image],
+        ...(a.command === 'verify' && (integrityOnly || a.dct) ? { signers: false } : {}),
+        ...(a.command === 'trust' && a.subcommand === 'inspect' ? { signers: false } : {}),
       }),
     );
   } catch (e) {
@@ -291,7 +308,10 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         },
         { input: () => a },
       );
+    case 'trust':
+      return (await import('./trust/command.js')).runTrust(ctx, a, shell);
     case 'verify': {
+      if (a.dct) return (await import('./trust/verify.js')).dctVerify(ctx, { images: a.images, json: a.json, ...(a.server !== undefined ? { server: a.server } : {}), ...(a.platform ? { platform: a.platform } : {}) }, shell);
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
       try {
         verify = integrityOnly ? uncheckedVerify : await createVerifyFunction(ctx, { trust: a.trust });

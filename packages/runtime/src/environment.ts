@@ -120,3 +120,18 @@ export function applyPkiFormat(settings: Record<string, Record<string, unknown>>
 export function trustFromEnv(env: Environment): { any: string[]; byType: Record<string, string[]> } {
   return { any: list(env.DSV_TRUST, /[:,]/), byType: { gpg: list(env.DSV_GPG_TRUST, /[:,]/), pki: list(env.DSV_PKI_TRUST, /[:,]/) } };
 }
+
+/** Docker Content Trust settings as the docker CLI reads them. */
+export interface ContentTrustSettings {
+  /** DOCKER_CONTENT_TRUST_SERVER, when set. */
+  server?: string;
+  /** DOCKER_CONFIG (default ~/.docker): the trust dir is `<dir>/trust`, trust servers' CAs `<dir>/tls/<host:port>/ca.crt`. */
+  dockerConfigDir: string;
+}
+
+/** DOCKER_CONTENT_TRUST_SERVER and DOCKER_CONFIG (default ~/.docker), for `dsv trust` and `dsv verify --dct`. */
+export function contentTrustFromEnv(env: Environment): ContentTrustSettings {
+  const s: ContentTrustSettings = { dockerConfigDir: env.DOCKER_CONFIG || join(homeOf(env), '.docker') };
+  if (env.DOCKER_CONTENT_TRUST_SERVER) s.server = env.DOCKER_CONTENT_TRUST_SERVER;
+  return s;
+}
