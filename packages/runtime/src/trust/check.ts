@@ -52,8 +52,12 @@ export async function checkDctTag(ctx: CliContext, trust: OpenedTrust, target: T
   return { reference: `${target.gun}:${tag}`, signed, served: { digest: served.digest, length: served.length, mediaType: served.mediaType }, integrity, ok: integrity.ok };
 }
 
-/** Signers as `docker trust inspect` names them: `(Repo Admin)` for targets, a delegation by its name; releases only when alone. */
-export function signerNames(roles: readonly string[]): string[] {
-  const names = roles.filter((r) => r !== 'targets/releases').map((r) => (r === 'targets' ? '(Repo Admin)' : r.replace(/^targets\//, '')));
+/**
+ * Signers as `docker trust inspect` names them: `(Repo Admin)` (`Repo Admin` in its JSON, `pretty` false)
+ * for targets, a delegation by its name; releases only when it is the only one.
+ */
+export function signerNames(roles: readonly string[], pretty = true): string[] {
+  const admin = pretty ? '(Repo Admin)' : 'Repo Admin';
+  const names = roles.filter((r) => r !== 'targets/releases').map((r) => (r === 'targets' ? admin : r.replace(/^targets\//, '')));
   return names.length ? names : roles.map((r) => r.replace(/^targets\//, ''));
 }

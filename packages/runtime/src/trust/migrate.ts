@@ -78,7 +78,7 @@ export async function trustMigrate(ctx: CliContext, a: DsvTrustMigrateArgs, shel
     key: keyInfo ? { type: keyInfo.type, keyId: keyInfo.keyId ?? null } : null,
     ...(error !== undefined ? { error: errorJson(error) } : {}),
     tags: rows.map((r) => ({
-      tag: r.tag, digest: r.digest ?? null, signers: r.signers ?? [], dct: r.dct, action: r.action,
+      tag: r.tag, digest: r.digest ?? null, signers: (r.signers ?? []).map((n) => (n === '(Repo Admin)' ? 'Repo Admin' : n)), dct: r.dct, action: r.action,
       destination: r.destination ?? null, signedDigest: r.signedDigest ?? null, error: r.error !== undefined ? errorJson(r.error) : null,
     })),
   });

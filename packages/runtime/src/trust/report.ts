@@ -52,7 +52,7 @@ export interface DctVerifyOutcome {
 export function signedTagJson(v: VerifiedTag) {
   return {
     gun: v.gun, tag: v.tag, digest: v.digest, length: v.length, role: v.role,
-    signers: signerNames(v.signers), roles: v.signers, keyIds: v.keyIds, canonicalKeyIds: v.canonicalKeyIds, expiries: v.expiries,
+    signers: signerNames(v.signers, false), roles: v.signers, keyIds: v.keyIds, canonicalKeyIds: v.canonicalKeyIds, expiries: v.expiries,
   };
 }
 
@@ -175,7 +175,7 @@ export function trustInspectJson(input: string, server: string, state: TrustStat
     ok: true,
     trustVerified: true,
     signedTags: tags.map((t) => ({
-      tag: t.tag, digest: t.digest, length: t.length, role: t.role, signers: signerNames(t.roles), roles: t.roles,
+      tag: t.tag, digest: t.digest, length: t.length, role: t.role, signers: signerNames(t.roles, false), roles: t.roles,
       registry: t.registry, servedDigest: t.servedDigest ?? null, registryError: t.registryError ?? null,
     })),
     signers: signerKeys(state).map((s) => ({ name: s.name, keys: s.keys, roles: s.roles.map((r) => r.role) })),
