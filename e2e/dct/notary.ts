@@ -29,8 +29,11 @@ function makeTls(dir: string, days = 2): { caCert: string; serverCert: string; s
   return { caCert, serverCert, serverKey };
 }
 
-/** `certDays`: the test CA's and server certificate's lifetime (a test that moves the clock on needs more than the default 2). */
-export async function startNotaryServer(opts: { certDays?: number } = {}): Promise<NotaryServer> {
+/**
+ * `certDays`: the test CA's and server certificate's lifetime (a test that moves the clock on needs more
+ * than the default 2). `tokenAuth`: accept a registry token issuer's tokens (notary-server's `auth.token`).
+ */
+export async function startNotaryServer(opts: { certDays?: number; tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string } } = {}): Promise<NotaryServer> {
   const dir = tempDir('dsv-notary-');
   const tls = makeTls(dir, opts.certDays);
   const port = await freePort();
@@ -40,6 +43,9 @@ export async function startNotaryServer(opts: { certDays?: number } = {}): Promi
     trust_service: { type: 'local', hostname: '', port: '', key_algorithm: 'ecdsa' },
     logging: { level: 'info' },
     storage: { backend: 'memory' },
+    ...(opts.tokenAuth
+      ? { auth: { type: 'token', options: { realm: opts.tokenAuth.realm, service: opts.tokenAuth.service, issuer: opts.tokenAuth.issuer, rootcertbundle: opts.tokenAuth.rootCertBundle } } }
+      : {}),
   }));
   const ca = readFileSync(tls.caCert, 'utf8');
   const proc: RunningProcess = await startProcess(requireTool('notary-server'), ['-config', config, '-logf', 'logfmt'], {

@@ -127,11 +127,14 @@ export interface ContentTrustSettings {
   server?: string;
   /** DOCKER_CONFIG (default ~/.docker): the trust dir is `<dir>/trust`, trust servers' CAs `<dir>/tls/<host:port>/ca.crt`. */
   dockerConfigDir: string;
+  /** Registry credentials for the trust server's token auth: DSV_CREDENTIALS_STORE, else `<dockerConfigDir>/config.json` (as docker). */
+  credentialsStore: string;
 }
 
 /** DOCKER_CONTENT_TRUST_SERVER and DOCKER_CONFIG (default ~/.docker), for `dsv trust` and `dsv verify --dct`. */
 export function contentTrustFromEnv(env: Environment): ContentTrustSettings {
-  const s: ContentTrustSettings = { dockerConfigDir: env.DOCKER_CONFIG || join(homeOf(env), '.docker') };
+  const dockerConfigDir = env.DOCKER_CONFIG || join(homeOf(env), '.docker');
+  const s: ContentTrustSettings = { dockerConfigDir, credentialsStore: env.DSV_CREDENTIALS_STORE || join(dockerConfigDir, 'config.json') };
   if (env.DOCKER_CONTENT_TRUST_SERVER) s.server = env.DOCKER_CONTENT_TRUST_SERVER;
   return s;
 }

@@ -67,7 +67,7 @@ export async function openTrust(ctx: CliContext, target: TrustTarget, opts: { se
   ctx.debug(`trust server ${server}; trust dir ${trustDir}; CA ${haveCa ? caFile : 'system roots only'}`);
   const credentials = async () => {
     const c = await resolveCredentials(target.registry, {
-      credentialsStore: ctx.system.credentialsStore ?? `${settings.dockerConfigDir}/config.json`,
+      credentialsStore: settings.credentialsStore,
       ...(ctx.system.childEnv ? { childEnv: ctx.system.childEnv } : {}),
       debug: ctx.debug,
     });

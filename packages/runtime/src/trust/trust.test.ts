@@ -47,8 +47,9 @@ describe('signer names and destination tags', () => {
 
 describe('the environment', () => {
   it('DOCKER_CONTENT_TRUST_SERVER and DOCKER_CONFIG (default ~/.docker)', () => {
-    expect(contentTrustFromEnv({ HOME: '/home/u' })).toEqual({ dockerConfigDir: '/home/u/.docker' });
-    expect(contentTrustFromEnv({ HOME: '/home/u', DOCKER_CONFIG: '/cfg', DOCKER_CONTENT_TRUST_SERVER: 'https://n:4443' })).toEqual({ dockerConfigDir: '/cfg', server: 'https://n:4443' });
+    expect(contentTrustFromEnv({ HOME: '/home/u' })).toEqual({ dockerConfigDir: '/home/u/.docker', credentialsStore: '/home/u/.docker/config.json' });
+    expect(contentTrustFromEnv({ HOME: '/home/u', DOCKER_CONFIG: '/cfg', DOCKER_CONTENT_TRUST_SERVER: 'https://n:4443' })).toEqual({ dockerConfigDir: '/cfg', credentialsStore: '/cfg/config.json', server: 'https://n:4443' });
+    expect(contentTrustFromEnv({ DOCKER_CONFIG: '/cfg', DSV_CREDENTIALS_STORE: '/c.json' }).credentialsStore).toBe('/c.json');
   });
 });
 
