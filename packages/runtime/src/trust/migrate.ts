@@ -53,9 +53,7 @@ function signerFor(ctx: CliContext, a: DsvTrustMigrateArgs, key: ResolvedKey, on
       return { destination, signedDigest: s.result.destinationDigest };
     };
   }
-  return async () => {
-    throw new DsvError('Unsupported', `--to ${a.to}: signing in this format is not available in this build yet (use --to embedded)`);
-  };
+  throw new DsvError('Unsupported', `--to ${a.to}: not available`);
 }
 
 function formatRow(r: MigratedTag, dryRun: boolean): string {
@@ -87,6 +85,8 @@ export async function trustMigrate(ctx: CliContext, a: DsvTrustMigrateArgs, shel
     if (a.to === 'embedded' && !a.destTag.includes('{tag}') && (a.tags.length !== 1 || target.tag !== undefined))
       throw new DsvError('Usage', `--dest-tag "${a.destTag}" has no {tag}: every migrated tag would overwrite the same tag (name one tag with --tags, or use {tag})`);
     for (const t of a.tags) if (!TAG_RE.test(t)) throw new DsvError('Usage', `--tags: "${t}" is not a valid tag`);
+    // Before any key is read or tag checked: a format this build cannot sign in fails at once.
+    if (a.to !== 'embedded') throw new DsvError('Unsupported', `--to ${a.to}: signing in this format is not available in this build yet (use --to embedded)`);
     const key = await shell.resolveKey(
       { ...(a.key !== undefined ? { key: a.key } : {}), ...(a.keyType !== undefined ? { keyType: a.keyType } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) },
       '--key',
