@@ -141,10 +141,14 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     expect(r.stderr).toContain(`the registry serves ${now.digest}, but trust data signs sha256:${signed.Digest}`);
   });
 
-  it('dsv verify --dct: an expired timestamp fails (exit 1), the clock moved 15 days on with faketime', async () => {
+  it('dsv verify --dct and dsv trust inspect: an expired timestamp fails (exit 1), the clock moved 15 days on with faketime', async () => {
     const r = await runNodeScriptUnderFaketime(['verify', '--dct', `${repo}:v1`]);
     expect(r.code, r.all).toBe(1);
     expect(r.stderr).toMatch(/timestamp expired/);
+    const i = await runNodeScriptUnderFaketime(['trust', 'inspect', '--json', repo]);
+    expect(i.code, i.all).toBe(1);
+    expect(JSON.parse(i.stdout)).toMatchObject({ ok: false, trustVerified: false, error: { code: 'Untrusted' } });
+    expect(i.stderr).toMatch(/timestamp expired/);
   });
 
   it("a delegation signer's signature is attributed to that signer, with docker's key ids", async () => {
