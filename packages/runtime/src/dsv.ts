@@ -21,6 +21,7 @@ import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
+import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 
 export interface DsvCommonArgs {
   debug: boolean;
@@ -71,6 +72,10 @@ export interface DsvVerifyArgs extends DsvCommonArgs {
   policy?: string;
   /** --registries.d DIR. */
   registriesD?: string;
+  /** --dct: verify through Docker Content Trust (Notary v1) instead of embedded signatures. */
+  dct?: boolean;
+  /** --server URL: the trust server for --dct. */
+  server?: string;
 }
 export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
@@ -99,7 +104,7 @@ export interface DsvKeygenArgs extends DsvCommonArgs {
   outputPrefix?: string;
   passphraseFile?: string;
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs;
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs;
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -152,7 +157,9 @@ export function dsvParser(): Argv {
         .option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST); cosign:FILE checks cosign signatures with that public key' })
         .option('policy', { type: 'string', describe: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned) [env DSV_POLICY]' })
         .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' })
-        .options(fleetOptions('verify')),
+        .options(fleetOptions('verify'))
+        .option('dct', { type: 'boolean', default: false, describe: 'Verify through Docker Content Trust (Notary v1) instead of embedded signatures' })
+        .option('server', { type: 'string', describe: 'With --dct: the trust server URL [env DOCKER_CONTENT_TRUST_SERVER; default as the docker CLI]' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
@@ -172,6 +179,7 @@ export function dsvParser(): Argv {
         .option('output-prefix', { type: 'string', describe: 'Write PREFIX.key and PREFIX.pub instead (a path prefix)' })
         .option('passphrase-file', { type: 'string', describe: 'Read the new key\'s passphrase from this file [env DSV_KEYPASS, COSIGN_PASSWORD; prompted on a terminal]' }),
     )
+    .command(...trustCommand())
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .demandCommand(1, 'missing command: sign, verify or inspect')
@@ -265,6 +273,9 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (policy !== undefined) v.policy = policy;
       const registriesD = one(argv['registries.d']);
       if (registriesD !== undefined) v.registriesD = registriesD;
+      if (argv.dct === true) v.dct = true;
+      const server = one(argv.server);
+      if (server !== undefined) v.server = server;
       return { kind: 'run', args: v };
     }
     case 'sync': {
@@ -282,6 +293,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (registriesD !== undefined) y.registriesD = registriesD;
       return { kind: 'run', args: y };
     }
+    case 'trust':
+      return { kind: 'run', args: trustArgs(common, argv) };
     case 'inspect':
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
@@ -382,8 +395,9 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         insecureRegistries: a.insecureRegistries,
         ...(a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
-          : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image] }),
-        ...(a.command === 'verify' && integrityOnly ? { signers: false } : {}),
+          : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),
+        ...(a.command === 'verify' && (integrityOnly || a.dct) ? { signers: false } : {}),
+        ...(a.command === 'trust' && a.subcommand === 'inspect' ? { signers: false } : {}),
       }),
     );
   } catch (e) {
@@ -412,7 +426,10 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         { input: () => a },
       );
     }
+    case 'trust':
+      return (await import('./trust/command.js')).runTrust(ctx, a, shell);
     case 'verify': {
+      if (a.dct) return (await import('./trust/verify.js')).dctVerify(ctx, { images: a.images, json: a.json, ...(a.server !== undefined ? { server: a.server } : {}), ...(a.platform ? { platform: a.platform } : {}) }, shell);
       const detached = await detachedVerify(ctx, a, shell);
       if (detached !== undefined) return detached;
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;

@@ -121,6 +121,24 @@ export function trustFromEnv(env: Environment): { any: string[]; byType: Record<
   return { any: list(env.DSV_TRUST, /[:,]/), byType: { gpg: list(env.DSV_GPG_TRUST, /[:,]/), pki: list(env.DSV_PKI_TRUST, /[:,]/) } };
 }
 
+/** Docker Content Trust settings as the docker CLI reads them. */
+export interface ContentTrustSettings {
+  /** DOCKER_CONTENT_TRUST_SERVER, when set. */
+  server?: string;
+  /** DOCKER_CONFIG (default ~/.docker): the trust dir is `<dir>/trust`, trust servers' CAs `<dir>/tls/<host:port>/ca.crt`. */
+  dockerConfigDir: string;
+  /** Registry credentials for the trust server's token auth: DSV_CREDENTIALS_STORE, else `<dockerConfigDir>/config.json` (as docker). */
+  credentialsStore: string;
+}
+
+/** DOCKER_CONTENT_TRUST_SERVER and DOCKER_CONFIG (default ~/.docker), for `dsv trust` and `dsv verify --dct`. */
+export function contentTrustFromEnv(env: Environment): ContentTrustSettings {
+  const dockerConfigDir = env.DOCKER_CONFIG || join(homeOf(env), '.docker');
+  const s: ContentTrustSettings = { dockerConfigDir, credentialsStore: env.DSV_CREDENTIALS_STORE || join(dockerConfigDir, 'config.json') };
+  if (env.DOCKER_CONTENT_TRUST_SERVER) s.server = env.DOCKER_CONTENT_TRUST_SERVER;
+  return s;
+}
+
 /** DSV_POLICY: a policy file `dsv verify` judges by (--policy wins). /etc/containers/policy.json is never read unless named. */
 export function policyFromEnv(env: Environment): string | undefined {
   return env.DSV_POLICY?.trim() || undefined;
