@@ -79,6 +79,43 @@ describe('containerd: through the commands', () => {
     }
   });
 
+  it('--namespace and --address win over CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS, on dsv and dsv-copy', async () => {
+    const saved = env;
+    env = { ...env, CONTAINERD_ADDRESS: join(work, 'not-here.sock'), CONTAINERD_NAMESPACE: 'elsewhere' };
+    try {
+      const v = await bin('cli', 'dsv', ['--no-check-signatures', '--namespace', 'default', '--address', c.socket, 'verify', `containerd:${NAME}`]);
+      expect(v.code, v.all).toBe(0);
+      const after = await bin('cli', 'dsv', ['inspect', `containerd:${NAME}`, '--namespace', 'default', '--address', `unix://${c.socket}`]);
+      expect(after.code, after.all).toBe(0);
+      expect(after.stdout).toContain(image.manifestDigest);
+      // Only --address: the namespace still comes from the environment (no image there).
+      const envNs = await bin('cli', 'dsv', ['--no-check-signatures', '--address', c.socket, 'verify', `containerd:${NAME}`]);
+      expect(envNs.code, envNs.all).not.toBe(0);
+      expect(envNs.all).toContain('elsewhere');
+      const cp = await bin('copy', 'dsv-copy', ['--namespace', 'flagged', '--address', c.socket, ref(NAME), `containerd:docker.io/library/cli-app:flagged`]);
+      expect(cp.code, cp.all).toBe(0);
+      expect(c.ctr('flagged', ['images', 'ls', '-q'])).toContain('docker.io/library/cli-app:flagged');
+      const nested = await bin('cli', 'dsv', ['--no-check-signatures', '--namespace', 'flagged', '--address', c.socket, 'copy', `containerd:docker.io/library/cli-app:flagged`, `containerd:docker.io/library/cli-app:nested`]);
+      expect(nested.code, nested.all).toBe(0);
+      expect(c.ctr('flagged', ['images', 'ls', '-q'])).toContain('docker.io/library/cli-app:nested');
+      const bad = await bin('cli', 'dsv', ['--namespace', 'no/slash', 'verify', `containerd:${NAME}`]);
+      expect(bad.code, bad.all).toBe(2);
+      expect(bad.stderr.trim().split('\n')[0]).toContain('--namespace "no/slash"');
+    } finally {
+      env = saved;
+    }
+  });
+
+  it('containerd not running: exit 3 naming the socket', async () => {
+    const socket = join(work, 'nothing.sock');
+    const v = await bin('cli', 'dsv', ['--no-check-signatures', '--address', socket, 'verify', `containerd:${NAME}`]);
+    expect(v.code, v.all).toBe(3);
+    expect(v.stderr).toContain(socket);
+    const cp = await bin('copy', 'dsv-copy', [ref(NAME), `containerd:[default@${socket}]docker.io/library/cli-app:none`]);
+    expect(cp.code, cp.all).toBe(3);
+    expect(cp.stderr).toContain(socket);
+  });
+
   it('dsv-copy to an OCI layout keeps the manifest digest', async () => {
     const dest = join(work, 'layout');
     const cp = await bin('copy', 'dsv-copy', [ref(NAME), `oci:${dest}:1`]);

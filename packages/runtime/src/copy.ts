@@ -10,7 +10,7 @@ import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@ds
 import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runVerify } from './commands.js';
-import { applyPkiFormat } from './environment.js';
+import { applyPkiFormat, containerdFromFlags } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
@@ -23,7 +23,7 @@ export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2))
 
 const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.
 
-References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
+References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only), containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST].
 
 Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
 Unsigned and unchanged, the manifest is copied byte for byte (same digest at DEST). Embedded signatures travel with the config; --sign-by adds one, --remove-signatures strips them (that changes the image and its digest).
@@ -48,6 +48,9 @@ export interface CopyArgs {
   retryTimes?: number;
   insecureRegistries: string[];
   debug: boolean;
+  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
+  namespace?: string;
+  address?: string;
 }
 export interface VerifySameArgs {
   command: 'verify-same';
@@ -57,6 +60,8 @@ export interface VerifySameArgs {
   json: boolean;
   insecureRegistries: string[];
   debug: boolean;
+  namespace?: string;
+  address?: string;
 }
 export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -74,6 +79,8 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
+    .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
+    .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
       y
         .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
@@ -111,6 +118,8 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
+    ...(one(argv.namespace) !== undefined ? { namespace: one(argv.namespace)! } : {}),
+    ...(one(argv.address) !== undefined ? { address: one(argv.address)! } : {}),
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
   const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
@@ -176,6 +185,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        system: containerdFromFlags(a),
         references: [a.source, a.destination],
         signers: a.command === 'copy' && (a.signBy !== undefined || opts.checkSignatures === true),
       }),

@@ -78,10 +78,41 @@ export function systemContextFromEnv(env: Environment, opts: SystemContextOption
   if (env.DSV_DOCKER_ROOT) ctx.dockerRoot = env.DSV_DOCKER_ROOT;
   if (env.DSV_DEVICEMAPPER_POOL) ctx.devicemapperPool = env.DSV_DEVICEMAPPER_POOL;
   if (env.CONTAINERD_NAMESPACE) ctx.containerdNamespace = env.CONTAINERD_NAMESPACE;
-  if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = env.CONTAINERD_ADDRESS;
+  if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = containerdSocketPath(env.CONTAINERD_ADDRESS);
   if (opts.onProgress) ctx.onProgress = opts.onProgress;
   if (opts.debug) ctx.debug = opts.debug;
   return ctx;
+}
+
+/** containerd's socket as ctr takes it: a path, or `unix://` and a path (the scheme dropped). */
+export function containerdSocketPath(address: string): string {
+  return address.startsWith('unix://') ? address.slice('unix://'.length) : address;
+}
+
+/** --namespace / --address as the commands take them (they win over CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS). */
+export interface ContainerdFlags {
+  namespace?: string;
+  address?: string;
+}
+
+const CONTAINERD_NAMESPACE = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
+
+/**
+ * The SystemContext settings of --namespace / --address, for `containerd:` references without brackets;
+ * a namespace containerd would refuse or a socket that is not an absolute path is a Usage error naming it.
+ */
+export function containerdFromFlags(flags: ContainerdFlags): Partial<SystemContext> {
+  const r: Partial<SystemContext> = {};
+  if (flags.namespace !== undefined) {
+    if (!CONTAINERD_NAMESPACE.test(flags.namespace)) throw new DsvError('Usage', `invalid --namespace "${flags.namespace}": letters, digits and . _ - inside`);
+    r.containerdNamespace = flags.namespace;
+  }
+  if (flags.address !== undefined) {
+    const path = containerdSocketPath(flags.address);
+    if (!path.startsWith('/')) throw new DsvError('Usage', `invalid --address "${flags.address}": the absolute path of containerd's socket`);
+    r.containerdAddress = path;
+  }
+  return r;
 }
 
 /** The GnuPG home: DSV_GPG_DATASTORE, then GNUPGHOME, then ~/.gnupg. */
