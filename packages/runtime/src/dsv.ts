@@ -7,7 +7,7 @@
  *   dsv … verify IMAGE...      dsv … copy SRC DEST (a verified copy)
  */
 import type { Argv } from 'yargs';
-import { isPlatformString, type SignatureKind } from '@dsv/core';
+import { DsvError, isPlatformString, type SignatureKind } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
@@ -52,6 +52,10 @@ export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
   images: string[];
   trust: string[];
+  /** --policy FILE (containers-policy.json; DSV_POLICY otherwise). */
+  policy?: string;
+  /** --registries.d DIR. */
+  registriesD?: string;
 }
 export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
@@ -79,6 +83,7 @@ export function dsvParser(): Argv {
     .usage(`$0 <command> [options]\n\nSigns and verifies Docker/OCI images where they live.\n\n${referencesHelp()}\n${EXIT_HELP}`)
     .exitProcess(false)
     .strict()
+    .parserConfiguration({ 'dot-notation': false })
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr: digests, layers, signatures, stack traces' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
     .option('silent', { type: 'boolean', default: false, describe: 'No output at all: the exit code says it (-s before the command)' })
@@ -107,7 +112,10 @@ export function dsvParser(): Argv {
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)')),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
-      y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }),
+      y
+        .option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST); cosign:FILE checks cosign signatures with that public key' })
+        .option('policy', { type: 'string', describe: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned) [env DSV_POLICY]' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
@@ -189,8 +197,14 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
       return { kind: 'run', args: a };
     }
-    case 'verify':
-      return { kind: 'run', args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) } };
+    case 'verify': {
+      const v: DsvVerifyArgs = { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) };
+      const policy = one(argv.policy);
+      if (policy !== undefined) v.policy = policy;
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) v.registriesD = registriesD;
+      return { kind: 'run', args: v };
+    }
     case 'inspect':
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
@@ -303,6 +317,8 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         { input: () => a },
       );
     case 'verify': {
+      const detached = await detachedVerify(ctx, a, shell);
+      if (detached !== undefined) return detached;
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
       try {
         verify = integrityOnly ? uncheckedVerify : await createVerifyFunction(ctx, { trust: a.trust });
@@ -317,6 +333,30 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     case 'inspect':
       return dsvInspect(ctx, a, shell);
   }
+}
+
+/** verify --policy / DSV_POLICY / --trust cosign:FILE: the detached-signature verify (undefined: not asked for). */
+async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandShell): Promise<number | undefined> {
+  const { policyFromEnv } = await import('./environment.js');
+  const policyFile = a.policy ?? policyFromEnv(ctx.env);
+  const cosign = a.trust.filter((t) => /^cosign:/i.test(t));
+  if (policyFile === undefined && cosign.length === 0) return undefined;
+  const { runPolicyVerify, splitCosignTrust } = await import('./detached/verify-command.js');
+  let keys: string[];
+  try {
+    const split = splitCosignTrust(a.trust);
+    if (policyFile !== undefined && a.trust.length) throw new DsvError('Usage', `--trust ${a.trust[0]} cannot be combined with a policy (${a.policy !== undefined ? '--policy' : 'DSV_POLICY'}); name every key in the policy file`);
+    if (split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]}: only cosign: keys can be given with --trust cosign: (or put every key in a --policy file)`);
+    keys = split.cosign;
+  } catch (e) {
+    return shell.verifyFailed(a.images, e);
+  }
+  return runPolicyVerify(ctx, shell, a.images, {
+    ...(policyFile !== undefined ? { policyFile } : {}),
+    cosignKeys: keys,
+    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+    ...(a.platform ? { platform: a.platform } : {}),
+  });
 }
 
 async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {

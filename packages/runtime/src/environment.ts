@@ -151,3 +151,24 @@ export function applyPkiFormat(settings: Record<string, Record<string, unknown>>
 export function trustFromEnv(env: Environment): { any: string[]; byType: Record<string, string[]> } {
   return { any: list(env.DSV_TRUST, /[:,]/), byType: { gpg: list(env.DSV_GPG_TRUST, /[:,]/), pki: list(env.DSV_PKI_TRUST, /[:,]/) } };
 }
+
+/** DSV_POLICY: a policy file `dsv verify` judges by (--policy wins). /etc/containers/policy.json is never read unless named. */
+export function policyFromEnv(env: Environment): string | undefined {
+  return env.DSV_POLICY?.trim() || undefined;
+}
+
+export const SIGNATURE_FORMATS = ['embedded', 'simple', 'cosign'] as const;
+export type SignatureFormatName = (typeof SIGNATURE_FORMATS)[number];
+
+/** A signature format as given (--format, DSV_SIGNATURE_FORMAT): embedded, simple or cosign; Usage error otherwise. */
+export function parseSignatureFormat(value: string, from = '--format'): SignatureFormatName {
+  const v = value.trim().toLowerCase();
+  if (!(SIGNATURE_FORMATS as readonly string[]).includes(v)) throw new DsvError('Usage', `invalid ${from} "${value}": embedded, simple or cosign`);
+  return v as SignatureFormatName;
+}
+
+/** DSV_SIGNATURE_FORMAT: the default of `dsv sign --format` (unset: embedded). */
+export function signatureFormatFromEnv(env: Environment): SignatureFormatName | undefined {
+  const v = env.DSV_SIGNATURE_FORMAT?.trim();
+  return v ? parseSignatureFormat(v, 'DSV_SIGNATURE_FORMAT') : undefined;
+}
