@@ -172,3 +172,22 @@ export function signatureFormatFromEnv(env: Environment): SignatureFormatName | 
   const v = env.DSV_SIGNATURE_FORMAT?.trim();
   return v ? parseSignatureFormat(v, 'DSV_SIGNATURE_FORMAT') : undefined;
 }
+
+/** The policy dsv-containerd-verifier judges by when DSV_POLICY is not set (containerd passes it no arguments of ours). */
+export const CONTAINERD_VERIFIER_POLICY = '/etc/dsv/policy.json';
+/** dsv-containerd-verifier's own deadline, under containerd's default per_verifier_timeout of 10 s. */
+export const CONTAINERD_VERIFIER_TIMEOUT_SECONDS = 8;
+
+/**
+ * dsv-containerd-verifier's settings from containerd's environment: the policy (DSV_POLICY, else
+ * /etc/dsv/policy.json) and its deadline in seconds (DSV_VERIFIER_TIMEOUT, default 8; a bad value is a Usage error).
+ */
+export function containerdVerifierSettingsFromEnv(env: Environment): { policy: string; policyFrom: 'DSV_POLICY' | 'default'; timeoutSeconds: number } {
+  const raw = env.DSV_VERIFIER_TIMEOUT?.trim();
+  const timeoutSeconds = raw ? Number(raw) : CONTAINERD_VERIFIER_TIMEOUT_SECONDS;
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) {
+    throw new DsvError('Usage', `invalid DSV_VERIFIER_TIMEOUT "${raw}": seconds, more than 0 and at most 3600`);
+  }
+  const policy = policyFromEnv(env);
+  return policy ? { policy, policyFrom: 'DSV_POLICY', timeoutSeconds } : { policy: CONTAINERD_VERIFIER_POLICY, policyFrom: 'default', timeoutSeconds };
+}
