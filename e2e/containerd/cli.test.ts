@@ -1,14 +1,14 @@
 // The containerd: transport through the shipped commands (registered with the runtime like every
 // transport): dsv verify / inspect / sign and dsv-copy against a real containerd on a private socket, the
 // namespace and socket given in the reference's brackets.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, ociArchive, type SampleImage } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
-import { importArchive, startContainerd, type Containerd } from './containerd-daemon.js';
+import { blobPath, importArchive, startContainerd, type Containerd } from './containerd-daemon.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NAME = 'docker.io/library/cli-app:1';
@@ -114,6 +114,21 @@ describe('containerd: through the commands', () => {
     const cp = await bin('copy', 'dsv-copy', [ref(NAME), `containerd:[default@${socket}]docker.io/library/cli-app:none`]);
     expect(cp.code, cp.all).toBe(3);
     expect(cp.stderr).toContain(socket);
+  });
+
+  it('dsv verify exits 1 naming the blob when one byte of it changed in the content store', async () => {
+    const tampered = await buildSampleImage({ layers: [{ 'etc/a.txt': 'to be changed\n' }, { 'etc/b.txt': 'b\n'.repeat(5000) }], format: 'docker' });
+    const archive = join(work, 'tampered.tar');
+    writeFileSync(archive, ociArchive({ image: tampered, tag: 'docker.io/library/tampered:1' }));
+    importArchive(c, 'tamper', archive);
+    const layer = tampered.layers[1]!.descriptor.digest;
+    const file = blobPath(c, layer);
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0x01;
+    writeFileSync(file, bytes);
+    const v = await bin('cli', 'dsv', ['--no-check-signatures', 'verify', `containerd:[tamper@${c.socket}]docker.io/library/tampered:1`]);
+    expect(v.code, v.all).toBe(1);
+    expect(v.all).toContain(layer);
   });
 
   it('dsv-copy to an OCI layout keeps the manifest digest', async () => {
