@@ -1,15 +1,18 @@
 // dsv-containerd-verifier called exactly as containerd 2's bindir image verifier plugin calls it (bindir.ts:
 // containerd 2 is not installable here), judging images in a real docker-registry by a dsv policy file:
 // simple signatures written by skopeo --sign-by (lookaside named by registries.d), embedded signatures
-// written by dsv sign; unsigned and wrongly signed images, a missing policy, a moved tag, an unreachable
+// written by dsv sign, cosign signatures (a .sig tag written with the cosign library and a generated key); unsigned and wrongly signed images, a missing policy, a moved tag, an unreachable
 // registry and the protocol's own errors all block the pull with one line of reason on stdout.
 import { createServer, type Server, type Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { digestOf } from '@dsv/core';
+import { dockerTransport } from '@dsv/source-registry';
+import { generateKeyPair, readPrivateKey, signImage, tagStoreFor, writeKeyPair } from '@dsv/signature-cosign';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
@@ -75,6 +78,7 @@ beforeAll(async () => {
         docker: {
           [`${reg.host}/app`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'signer.pub') }],
           [`${reg.host}/app/embedded`]: [{ type: 'dsvSigned', keyPath: join(work, 'signer.pub') }],
+          [`${reg.host}/app/cosigned`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepository' } }],
         },
       },
     }),
@@ -86,12 +90,21 @@ beforeAll(async () => {
   env = { PATH: process.env.PATH, HOME: join(work, 'home'), DSV_POLICY: policy };
 
   const layout = (tag: string) => join(work, `layout-${tag}`);
-  for (const tag of ['signed', 'unsigned', 'other']) {
+  for (const tag of ['signed', 'unsigned', 'other', 'cosigned']) {
     writeOciLayout(layout(tag), { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/release': `${tag}\n` }, { 'bin/app': `${tag} app\n` }] }), tag });
   }
   skopeo(['copy', '--dest-tls-verify=false', '--sign-by', signer.fingerprint, `oci:${layout('signed')}:signed`, `docker://${reg.host}/app/signed:v1`], signer.home);
   skopeo(['copy', '--dest-tls-verify=false', '--sign-by', other.fingerprint, `oci:${layout('other')}:other`, `docker://${reg.host}/app/other:v1`], other.home);
   skopeo(['copy', '--dest-tls-verify=false', `oci:${layout('unsigned')}:unsigned`, `docker://${reg.host}/app/unsigned:v1`], other.home);
+  skopeo(['copy', '--dest-tls-verify=false', `oci:${layout('cosigned')}:cosigned`, `docker://${reg.host}/app/cosigned:v1`], other.home);
+  const { keyPath } = writeKeyPair(join(work, 'keys'), generateKeyPair({ passphrase: 'verifier e2e' }));
+  const cosigned = await (await fetch(`http://${reg.host}/v2/app/cosigned/manifests/v1`, { headers: { Accept: ACCEPT } })).arrayBuffer();
+  const tags = tagStoreFor(dockerTransport.parseReference(`${reg.host}/app/cosigned:v1`), { insecureRegistries: [reg.host] });
+  await signImage(tags, {
+    dockerReference: `${reg.host}/app/cosigned:v1`,
+    manifestDigest: digestOf(new Uint8Array(cosigned)),
+    privateKey: readPrivateKey(readFileSync(keyPath), { passphrase: 'verifier e2e' }),
+  });
   const s = await runNodeScript(join(root, 'apps/cli/bin/dsv.js'), ['sign', '--key', signer.fingerprint, `docker://${reg.host}/app/unsigned:v1`, `docker://${reg.host}/app/embedded:v1`], {
     env: { PATH: process.env.PATH, HOME: work, GNUPGHOME: signer.home },
   });
@@ -126,6 +139,13 @@ describe('dsv-containerd-verifier, called as containerd 2 calls its image verifi
     const j = await verifyImage(config(), `${reg.host}/app/embedded:v1`, desc);
     expect(j.ok, j.reason).toBe(true);
     expect(j.reason).toContain('dsvSigned satisfied');
+  });
+
+  it('allows an image with a cosign signature (.sig tag) under sigstoreSigned', async () => {
+    const desc = await descriptorOf('app/cosigned', 'v1');
+    const j = await verifyImage(config(), `${reg.host}/app/cosigned:v1`, desc);
+    expect(j.ok, j.reason).toBe(true);
+    expect(j.reason).toContain('sigstoreSigned satisfied');
   });
 
   it('blocks unsigned and wrongly signed images, saying which requirement failed', async () => {
