@@ -9,6 +9,7 @@ import { buildSampleImage, ociArchive, type SampleImage } from '@dsv/conformance
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { blobPath, importArchive, startContainerd, type Containerd } from './containerd-daemon.js';
+import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NAME = 'docker.io/library/cli-app:1';
@@ -129,6 +130,26 @@ describe('containerd: through the commands', () => {
     const v = await bin('cli', 'dsv', ['--no-check-signatures', 'verify', `containerd:[tamper@${c.socket}]docker.io/library/tampered:1`]);
     expect(v.code, v.all).toBe(1);
     expect(v.all).toContain(layer);
+  });
+
+  it('dsv-copy registry → containerd → registry keeps the manifest digest, and dsv verify reads it in containerd', async () => {
+    let reg: StartedRegistry | undefined;
+    try {
+      reg = await startRegistry({ mode: 'http' });
+      const push = await bin('copy', 'dsv-copy', [ref(NAME), `docker://${reg.host}/dsv/app:1`]);
+      expect(push.code, push.all).toBe(0);
+      const into = await bin('copy', 'dsv-copy', ['--json', '--namespace', 'pulled', '--address', c.socket, `docker://${reg.host}/dsv/app:1`, `containerd:${reg.host}/dsv/app:1`]);
+      expect(into.code, into.all).toBe(0);
+      expect(JSON.parse(into.stdout)).toMatchObject({ sourceDigest: image.manifestDigest, destinationDigest: image.manifestDigest });
+      expect(c.ctr('pulled', ['images', 'ls', '-q'])).toContain(`${reg.host}/dsv/app:1`);
+      const v = await bin('cli', 'dsv', ['--no-check-signatures', 'verify', `containerd:[pulled@${c.socket}]${reg.host}/dsv/app:1`]);
+      expect(v.code, v.all).toBe(0);
+      const back = await bin('copy', 'dsv-copy', ['--json', `containerd:[pulled@${c.socket}]${reg.host}/dsv/app:1`, `docker://${reg.host}/dsv/back:1`]);
+      expect(back.code, back.all).toBe(0);
+      expect(JSON.parse(back.stdout)).toMatchObject({ sourceDigest: image.manifestDigest, destinationDigest: image.manifestDigest });
+    } finally {
+      await reg?.stop();
+    }
   });
 
   it('dsv-copy to an OCI layout keeps the manifest digest', async () => {
