@@ -12,7 +12,7 @@ import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
 import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './commands.js';
-import { applyPkiFormat } from './environment.js';
+import { applyPkiFormat, containerdFromFlags } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { errorJson, formatInspectText, inspectReportJson } from './report.js';
@@ -34,6 +34,9 @@ export interface DsvCommonArgs {
   checkSignatures?: false;
   /** --all-tags (with --jobs, --shard): the arguments are repositories, every tag is worked on. */
   allTags?: FleetArgs;
+  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
+  namespace?: string;
+  address?: string;
 }
 export interface FleetArgs {
   jobs: number;
@@ -129,6 +132,8 @@ export function dsvParser(): Argv {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
+    .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
+    .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .option('platform', {
       type: 'string',
       describe: 'Only this platform of a multi-platform image: os/arch[/variant]',
@@ -189,7 +194,7 @@ export function dsvParser(): Argv {
 }
 
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -235,6 +240,11 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   } else if ((argv.shard !== undefined || argv.jobs !== undefined) && (argv._ as unknown[])[0] !== 'sync') {
     return { kind: 'error', message: `${argv.shard !== undefined ? '--shard' : '--jobs'} needs --all-tags` };
   }
+  const lastOf = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+  const namespace = lastOf(argv.namespace);
+  if (namespace !== undefined) common.namespace = namespace;
+  const address = lastOf(argv.address);
+  if (address !== undefined) common.address = address;
   const cmd = String((argv._ as unknown[])[0]);
   const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
   switch (cmd) {
@@ -393,6 +403,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        system: containerdFromFlags(a),
         ...(a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
           : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),

@@ -78,10 +78,41 @@ export function systemContextFromEnv(env: Environment, opts: SystemContextOption
   if (env.DSV_DOCKER_ROOT) ctx.dockerRoot = env.DSV_DOCKER_ROOT;
   if (env.DSV_DEVICEMAPPER_POOL) ctx.devicemapperPool = env.DSV_DEVICEMAPPER_POOL;
   if (env.CONTAINERD_NAMESPACE) ctx.containerdNamespace = env.CONTAINERD_NAMESPACE;
-  if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = env.CONTAINERD_ADDRESS;
+  if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = containerdSocketPath(env.CONTAINERD_ADDRESS);
   if (opts.onProgress) ctx.onProgress = opts.onProgress;
   if (opts.debug) ctx.debug = opts.debug;
   return ctx;
+}
+
+/** containerd's socket as ctr takes it: a path, or `unix://` and a path (the scheme dropped). */
+export function containerdSocketPath(address: string): string {
+  return address.startsWith('unix://') ? address.slice('unix://'.length) : address;
+}
+
+/** --namespace / --address as the commands take them (they win over CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS). */
+export interface ContainerdFlags {
+  namespace?: string;
+  address?: string;
+}
+
+const CONTAINERD_NAMESPACE = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
+
+/**
+ * The SystemContext settings of --namespace / --address, for `containerd:` references without brackets;
+ * a namespace containerd would refuse or a socket that is not an absolute path is a Usage error naming it.
+ */
+export function containerdFromFlags(flags: ContainerdFlags): Partial<SystemContext> {
+  const r: Partial<SystemContext> = {};
+  if (flags.namespace !== undefined) {
+    if (!CONTAINERD_NAMESPACE.test(flags.namespace)) throw new DsvError('Usage', `invalid --namespace "${flags.namespace}": letters, digits and . _ - inside`);
+    r.containerdNamespace = flags.namespace;
+  }
+  if (flags.address !== undefined) {
+    const path = containerdSocketPath(flags.address);
+    if (!path.startsWith('/')) throw new DsvError('Usage', `invalid --address "${flags.address}": the absolute path of containerd's socket`);
+    r.containerdAddress = path;
+  }
+  return r;
 }
 
 /** The GnuPG home: DSV_GPG_DATASTORE, then GNUPGHOME, then ~/.gnupg. */
@@ -181,4 +212,23 @@ export function cosignPasswordFromEnv(env: Environment): string | undefined {
 /** DSV_GPG_BINARY: the gpg binary (default `gpg` on PATH). */
 export function gpgBinaryFromEnv(env: Environment): string {
   return env.DSV_GPG_BINARY || 'gpg';
+}
+
+/** The policy dsv-containerd-verifier judges by when DSV_POLICY is not set (containerd passes it no arguments of ours). */
+export const CONTAINERD_VERIFIER_POLICY = '/etc/dsv/policy.json';
+/** dsv-containerd-verifier's own deadline, under containerd's default per_verifier_timeout of 10 s. */
+export const CONTAINERD_VERIFIER_TIMEOUT_SECONDS = 8;
+
+/**
+ * dsv-containerd-verifier's settings from containerd's environment: the policy (DSV_POLICY, else
+ * /etc/dsv/policy.json) and its deadline in seconds (DSV_VERIFIER_TIMEOUT, default 8; a bad value is a Usage error).
+ */
+export function containerdVerifierSettingsFromEnv(env: Environment): { policy: string; policyFrom: 'DSV_POLICY' | 'default'; timeoutSeconds: number } {
+  const raw = env.DSV_VERIFIER_TIMEOUT?.trim();
+  const timeoutSeconds = raw ? Number(raw) : CONTAINERD_VERIFIER_TIMEOUT_SECONDS;
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) {
+    throw new DsvError('Usage', `invalid DSV_VERIFIER_TIMEOUT "${raw}": seconds, more than 0 and at most 3600`);
+  }
+  const policy = policyFromEnv(env);
+  return policy ? { policy, policyFrom: 'DSV_POLICY', timeoutSeconds } : { policy: CONTAINERD_VERIFIER_POLICY, policyFrom: 'default', timeoutSeconds };
 }
