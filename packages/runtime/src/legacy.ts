@@ -220,7 +220,7 @@ const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
 
 /** Context options of docker-sign / docker-verify: the transports of their subcommand only. */
 function legacyContextOptions(shell: CommandShell, source: SourceKind, timeoutMs?: number): ContextOptions {
-  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source], ...timeoutSystem(timeoutMs) });
+  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source], system: timeoutSystem(timeoutMs) });
 }
 
 // ---------------------------------------------------------------------------------------------

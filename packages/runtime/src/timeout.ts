@@ -53,7 +53,7 @@ export function timeoutArg(v: unknown): number | undefined {
   return typeof last === 'number' && last > 0 ? last : undefined;
 }
 
-/** Context options' `system` part for --timeout: it wins over DSV_TIMEOUT. */
-export function timeoutSystem(ms: number | undefined): { system?: Partial<SystemContext> } {
-  return ms === undefined ? {} : { system: { requestTimeoutMs: ms } };
+/** The SystemContext settings of --timeout, for context options' `system` (which win over DSV_TIMEOUT). */
+export function timeoutSystem(ms: number | undefined): Partial<SystemContext> {
+  return ms === undefined ? {} : { requestTimeoutMs: ms };
 }
