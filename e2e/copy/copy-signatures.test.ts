@@ -161,6 +161,15 @@ describe('dsv-copy carries simple signatures (skopeo --sign-by, lookaside per re
     expect(exact.out).toMatch(/not accepted|does not match|identity/i);
   });
 
+  it('--dry-run says what would be carried and writes nothing', () => {
+    const digest = digestAt(`docker://${a.host}/app/simple:v1`)!;
+    const r = copy(['--registries.d', regd, '--dry-run', `docker://${a.host}/app/simple:v1`, `docker://${b.host}/app/dry:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toMatch(/signatures would carry: 1 simple, 0 cosign \(\.sig\), 0 referrer\(s\)/);
+    expect(digestAt(`docker://${b.host}/app/dry:v1`)).toBeUndefined();
+    expect(lookasideFiles(storeB, 'app/dry', digest)).toEqual([]);
+  });
+
   it('a second copy adds nothing (the same signature is not stored twice)', () => {
     const r = copy(['--registries.d', regd, `docker://${a.host}/app/simple:v1`, `docker://${b.host}/app/simple:v1`]);
     expect(r.code, r.all).toBe(0);
