@@ -12,7 +12,7 @@ import { createContext, createVerifyFunction, type CliContext } from './context.
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
 import { runVerify } from './commands.js';
-import { applyPkiFormat, policyFromEnv } from './environment.js';
+import { applyPkiFormat, containerdFromFlags, policyFromEnv } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
@@ -25,7 +25,7 @@ export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2))
 
 const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.
 
-References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
+References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only), containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST].
 
 Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
 A plain copy checks every blob's digest and size (as skopeo does); --verify also inflates every layer and checks it against the config's diff_ids, all before DEST changes.
@@ -62,6 +62,9 @@ export interface CopyArgs {
   retryTimes?: number;
   insecureRegistries: string[];
   debug: boolean;
+  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
+  namespace?: string;
+  address?: string;
 }
 export interface VerifySameArgs {
   command: 'verify-same';
@@ -71,6 +74,8 @@ export interface VerifySameArgs {
   json: boolean;
   insecureRegistries: string[];
   debug: boolean;
+  namespace?: string;
+  address?: string;
 }
 export type SignFormat = 'embedded' | 'simple' | 'cosign';
 const SIGN_FORMATS: readonly SignFormat[] = ['embedded', 'simple', 'cosign'];
@@ -91,6 +96,8 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
+    .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
+    .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
       y
         .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
@@ -133,6 +140,8 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
+    ...(one(argv.namespace) !== undefined ? { namespace: one(argv.namespace)! } : {}),
+    ...(one(argv.address) !== undefined ? { address: one(argv.address)! } : {}),
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
   const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
@@ -215,6 +224,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        system: containerdFromFlags(a),
         references: [a.source, a.destination],
         signers: a.command === 'copy' && ((a.signBy !== undefined && a.format === 'embedded') || opts.checkSignatures === true || a.policy !== undefined),
       }),

@@ -38,6 +38,8 @@ export interface DetachedStores {
   supportsExtension(reference: string): Promise<boolean>;
   /** Simple signatures of a registry manifest: the extension API when the registry has it, else the lookaside store (none configured: none). */
   readSimple(reference: string, manifestDigest: string): Promise<Uint8Array[]>;
+  /** Where a simple signature for `reference` would be written (checked before signing). Neither store available: a Usage error saying how to configure one. */
+  simpleWriteTarget(reference: string): Promise<string>;
   /** Stores one simple signature; returns where it went. Neither store available: a Usage error saying how to configure one. */
   writeSimple(reference: string, manifestDigest: string, signature: Uint8Array): Promise<string>;
   /** The cosign tag store of a registry reference's repository. */
@@ -84,6 +86,18 @@ export async function detachedStores(ctx: CliContext, opts: DetachedOptions = {}
     const base = lookasideBase(registries, full(reference), false);
     if (base === undefined) return [];
     return readLookasideSignatures(base, full(reference), manifestDigest);
+  };
+  const simpleWriteTarget = async (reference: string): Promise<string> => {
+    const ref = parseDocker(reference);
+    if (await supportsExtension(reference)) return `the signature extension API of ${ref.registry}`;
+    const base = lookasideBase(registries, full(reference), true);
+    if (base === undefined) {
+      throw new DsvError('Usage', `nowhere to store a simple signature for ${ref.registry}/${ref.repository}: the registry has no signature extension API and registries.d (${registries.dir ?? 'none found'}) names no lookaside-staging or lookaside for it; add a file with "docker: {${ref.registry}: {lookaside-staging: file:///DIR}}" or "default-docker" (--registries.d DIR)`);
+    }
+    if (!base.startsWith('file:')) {
+      throw new DsvError('Usage', `registries.d names ${base} for ${ref.registry}/${ref.repository}; signatures can only be written to a file:// lookaside (set lookaside-staging to a file:// URL)`);
+    }
+    return base;
   };
   const writeSimple = async (reference: string, manifestDigest: string, signature: Uint8Array): Promise<string> => {
     const ref = parseDocker(reference);
@@ -132,6 +146,7 @@ export async function detachedStores(ctx: CliContext, opts: DetachedOptions = {}
     client,
     supportsExtension,
     readSimple,
+    simpleWriteTarget,
     writeSimple,
     tagStore,
     simpleSource: withSubject((i) => readSimple(i.dockerReference!, i.manifestDigest)),
