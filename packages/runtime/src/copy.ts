@@ -16,14 +16,17 @@ import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
 import { newYargs } from './parser.js';
 import { errorJson, verifyFailureLines } from './report.js';
-import { CommandShell } from './shell.js';
+import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
+import { referencesHelp } from './transports.js';
+import { decorateHelp, helpKey } from './help-examples.js';
+import { commandsOf } from './suggest.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
 const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.
 
-References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
+${referencesHelp()} docker:// is the default without a prefix; docker-storage: is a source only.
 
 Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
 Unsigned and unchanged, the manifest is copied byte for byte (same digest at DEST). Embedded signatures travel with the config; --sign-by adds one, --remove-signatures strips them (that changes the image and its digest).
@@ -31,6 +34,8 @@ Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational fai
 
 export interface CopyArgs {
   command: 'copy';
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   source: string;
   destination: string;
   signBy?: string;
@@ -51,6 +56,8 @@ export interface CopyArgs {
 }
 export interface VerifySameArgs {
   command: 'verify-same';
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   source: string;
   destination: string;
   platform?: string;
@@ -72,6 +79,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .strict()
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
@@ -96,15 +104,18 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
 export async function parseCopyArgs(args: string[], scriptName?: string): Promise<ParsedCopy> {
   let err: string | undefined;
   let output = '';
-  const argv = (await copyParser(scriptName).parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
+  const parser = copyParser(scriptName);
+  const argv = (await parser.parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
     if (e) err = e.message;
     output = out;
   })) as Record<string, unknown>;
   if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if (argv.help) return { kind: 'output', text: decorateHelp(output, helpKey(scriptName ?? 'dsv-copy', argv._ as unknown[], commandsOf(parser))) };
+  if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   const platform = one(argv.platform);
   if (platform !== undefined && !isPlatformString(platform)) return { kind: 'error', message: `invalid --platform "${platform}": expected os/arch[/variant]` };
   const common = {
+    ...(argv.quiet === true ? { quiet: true } : {}),
     json: argv.json === true,
     debug: argv.debug === true,
     insecureRegistries: asList(argv.insecureRegistry),
@@ -161,6 +172,15 @@ export interface CopyMainOptions {
 
 export async function copyMain(args: string[], io: CliIo = processIo(), prog = 'dsv-copy', opts: CopyMainOptions = {}): Promise<number> {
   const parsed = await parseCopyArgs(args, prog);
+  if (parsed.kind === 'run' && parsed.args.quiet) {
+    // -q/--quiet: errors and the verdict line only (as dsv -q).
+    const shaped = shapeOutput(io, 'quiet', parsed.args.json);
+    try {
+      return await copyMain(args.filter((a) => a !== '-q' && a !== '--quiet'), shaped.io, prog, opts);
+    } finally {
+      shaped.flush();
+    }
+  }
   const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
   const out = shell.out;
   if (parsed.kind === 'output') {

@@ -19,6 +19,8 @@ import { errorJson, formatInspectText, inspectReportJson } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
+import { decorateHelp, helpKey } from './help-examples.js';
+import { commandsOf, unknownCommandMessage } from './suggest.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 
 export interface DsvCommonArgs {
@@ -109,6 +111,7 @@ export function dsvParser(): Argv {
     )
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
+    .command('completion <shell>', 'Print a shell completion script: bash, zsh or fish (dsv completion --help)')
     .demandCommand(1, 'missing command: sign, verify or inspect')
     .help()
     .version(VERSION)
@@ -140,12 +143,19 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   const args = [...split.globals, ...(split.command !== undefined ? [split.command] : []), ...split.rest];
   let err: string | undefined;
   let output = '';
-  const argv = (await dsvParser().parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
+  const parser = dsvParser();
+  const argv = (await parser.parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
     if (e) err = e.message;
     output = out;
   })) as Record<string, unknown>;
-  if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  const commands = commandsOf(parser);
+  if (err) {
+    const word = split.command;
+    if (word !== undefined && !word.startsWith('-') && !commands.includes(word)) return { kind: 'error', message: unknownCommandMessage(word, commands) };
+    return { kind: 'error', message: err };
+  }
+  if (argv.help) return { kind: 'output', text: decorateHelp(output, helpKey('dsv', argv._ as unknown[], commands)) };
+  if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   const common: DsvCommonArgs = {
     debug: argv.debug === true,
     json: argv.json === true,
@@ -185,9 +195,28 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
+    case 'completion':
+      try {
+        return { kind: 'output', text: await dsvCompletion(String(argv.shell)) };
+      } catch (e) {
+        return { kind: 'error', message: e instanceof Error ? e.message : String(e) };
+      }
     default:
       return { kind: 'error', message: `unknown command "${cmd}" (sign, verify, inspect)` };
   }
+}
+
+/** `dsv completion SHELL`: the script, from the parsers (dsv's, and dsv-copy's for `dsv copy`). */
+async function dsvCompletion(shell: string): Promise<string> {
+  const { completionScript } = await import('./completion.js');
+  const { copyParser } = await import('./copy.js');
+  return completionScript(shell, {
+    prog: 'dsv',
+    parser: dsvParser,
+    globalsWithValue: [...GLOBALS_WITH_VALUE],
+    nested: { copy: () => copyParser('dsv copy'), 'docker-plugin': { flags: ['--dir', '--help', '-h'], words: ['install', 'uninstall'] } },
+    words: { completion: ['bash', 'zsh', 'fish'] },
+  });
 }
 
 /** What `dsv` needs from the app that runs it. */

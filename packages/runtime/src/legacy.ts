@@ -17,15 +17,19 @@ import { newYargs } from './parser.js';
 import { runVerify, verifyLocalImage } from './commands.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
-import { CommandShell } from './shell.js';
+import { CommandShell, shapeOutput } from './shell.js';
 import { applyPkiFormat } from './environment.js';
 import { VERSION } from './version.js';
+import { decorateHelp } from './help-examples.js';
+import { closest, commandsOf, unknownCommandMessage } from './suggest.js';
 
 export type SourceKind = 'registry' | 'repository' | 'archive';
 export const SOURCE_KINDS: readonly SourceKind[] = ['registry', 'repository', 'archive'];
 
 export interface LegacySignArgs {
   source: SourceKind;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   archive?: string;
   dryRun: boolean;
   signatureType: SignatureKind;
@@ -40,6 +44,8 @@ export interface LegacySignArgs {
 
 export interface LegacyVerifyArgs {
   source: SourceKind;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   archive?: string;
   debug: boolean;
   images: string[];
@@ -66,15 +72,25 @@ function commonOptions(y: Argv, withArchive: boolean): Argv {
     : y;
 }
 
-async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string, unknown>) => T): Promise<Parsed<T>> {
+async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string, unknown>) => T, prog = 'docker-sign'): Promise<Parsed<T>> {
   let err: string | undefined;
   let output = '';
   const argv = (await y.parseAsync(args, {}, (e: Error | undefined, _argv: unknown, out: string) => {
     if (e) err = e.message;
     output = out;
   })) as Record<string, unknown>;
-  if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if (err) {
+    // An image name where the subcommand goes: say what is missing, not "Unknown argument: IMAGE".
+    const first = (argv._ as unknown[] | undefined)?.[0];
+    const commands = commandsOf(y);
+    if (typeof first === 'string' && !commands.includes(first)) {
+      const near = closest(first, commands);
+      return { kind: 'error', message: near ? unknownCommandMessage(first, commands, 'subcommand') : `missing \`registry | repository | archive\` before "${first}" (e.g. ${prog} registry ${first})` };
+    }
+    return { kind: 'error', message: err };
+  }
+  if (argv.help) return { kind: 'output', text: decorateHelp(output, prog) };
+  if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   if ((argv._ as unknown[])[0] === 'version') return { kind: 'output', text: `${VERSION}\n` };
   try {
     return { kind: 'run', args: pick(argv) };
@@ -93,6 +109,7 @@ export function dockerSignParser(): Argv {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do not write to destination image sources' })
     .option('signature-type', signatureTypeOption('(Co-)sign (default), endorse / countersign, or resign the source image'))
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
     .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
     .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
@@ -116,6 +133,7 @@ export function dockerVerifyParser(): Argv {
     .exitProcess(false)
     .strict()
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
     .epilogue(VERIFY_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -148,6 +166,7 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
       dryRun: argv.dryRun === true,
       signatureType: (str(argv.signatureType) ?? 'sign') as SignatureKind,
       debug: argv.debug === true,
+      ...(argv.quiet === true ? { quiet: true } : {}),
       srcImage: str(argv.src_image)!,
       destImage: str(argv.dest_image)!,
     };
@@ -158,7 +177,7 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
       if (v !== undefined) out[k] = v;
     }
     return out;
-  });
+  }, 'docker-sign');
 }
 
 export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVerifyArgs>> {
@@ -166,11 +185,11 @@ export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVeri
     const source = sourceOf(argv);
     const images = ((argv.images as unknown[]) ?? []).map(String);
     if (images.length === 0) throw new Error('give at least one IMAGE');
-    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images };
+    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images, ...(argv.quiet === true ? { quiet: true } : {}) };
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
     return out;
-  });
+  }, 'docker-verify');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,6 +234,18 @@ function legacyContextOptions(shell: CommandShell, source: SourceKind): ContextO
 // ---------------------------------------------------------------------------------------------
 // Mains
 
+const withoutQuiet = (args: string[]) => args.filter((a) => a !== '-q' && a !== '--quiet');
+
+/** Runs a command with -q/--quiet's output: errors and the verdict line only. */
+async function quietly(io: CliIo, run: (io: CliIo) => Promise<number>): Promise<number> {
+  const shaped = shapeOutput(io, 'quiet', false);
+  try {
+    return await run(shaped.io);
+  } finally {
+    shaped.flush();
+  }
+}
+
 function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
   if (parsed.kind === 'output') {
     out.out(parsed.text);
@@ -229,6 +260,7 @@ function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
 
 export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerSignArgs(args);
+  if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerSignMain(withoutQuiet(args), shaped, contextFactory));
   const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
@@ -251,6 +283,7 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
 
 export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerVerifyArgs(args);
+  if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerVerifyMain(withoutQuiet(args), shaped, contextFactory));
   const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
