@@ -49,6 +49,7 @@ export class CommandShell {
     this.out.debugEnabled = this.debug;
     this.progress = createProgress(io.stderr, !this.json);
     this.out.beforeStderr = () => this.progress.clear();
+    this.out.beforeStdout = () => this.progress.clear();
   }
 
   /** Context options wired to this shell (environment, --debug, progress). */
