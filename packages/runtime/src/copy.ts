@@ -15,7 +15,7 @@ import { ExitCodes } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
 import { newYargs } from './parser.js';
-import { errorJson, verifyFailureLines } from './report.js';
+import { errorJson, jsonReportText, verifyFailureLines } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
@@ -221,7 +221,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
     if (!checked.ok) {
       for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
       out.err(`${out.prog}: error: ${srcRef.toString()} not copied: not verified\n`);
-      if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }, null, 2)}\n`);
+      if (a.json) out.out(jsonReportText({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }));
       return ExitCodes.NotTrusted;
     }
     if (!a.json) out.out(`Source verified: ${srcRef.toString()} (${checked.digest})\n`);
@@ -262,7 +262,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
     await source.close();
   }
   if (a.json) {
-    out.out(`${JSON.stringify({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result) }, null, 2)}\n`);
+    out.out(jsonReportText({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result) }));
   } else {
     out.out(formatCopy(srcRef.toString(), dstRef.toString(), result, a));
   }
@@ -339,7 +339,7 @@ async function verifySame(ctx: CliContext, a: VerifySameArgs, out: Output): Prom
   });
   const ok = rows.length > 0 && rows.every((r) => r.same);
   if (a.json) {
-    out.out(`${JSON.stringify({ command: 'verify-same', ok, source: { reference: srcRef.toString(), digest: left.digest }, destination: { reference: dstRef.toString(), digest: right.digest }, platforms: rows }, null, 2)}\n`);
+    out.out(jsonReportText({ command: 'verify-same', ok, source: { reference: srcRef.toString(), digest: left.digest }, destination: { reference: dstRef.toString(), digest: right.digest }, platforms: rows }));
   } else {
     out.out(`${srcRef.toString()} (${left.digest})\n${dstRef.toString()} (${right.digest})\n`);
     for (const r of rows) {

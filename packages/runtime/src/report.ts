@@ -180,6 +180,18 @@ export function formatSignText(s: SignSummary, opts: FormatOptions = {}): string
 // ---------------------------------------------------------------------------------------------
 // JSON
 
+/**
+ * The version of every --json report's shape (schemas/*.schema.json); raised when a field changes meaning
+ * or goes away (new fields do not raise it).
+ */
+export const REPORT_SCHEMA_VERSION = 1;
+
+/** A --json report as printed: `schemaVersion` first, then the report. */
+export function jsonReportText(value: unknown): string {
+  const v = value !== null && typeof value === 'object' && !Array.isArray(value) ? { schemaVersion: REPORT_SCHEMA_VERSION, ...value } : value;
+  return `${JSON.stringify(v, null, 2)}\n`;
+}
+
 export interface ErrorJson {
   code: string;
   message: string;

@@ -16,6 +16,7 @@ import {
   formatSignStart,
   formatSignText,
   formatVerifyText,
+  jsonReportText,
   signReportJson,
   verifyFailureLines,
   verifyReportJson,
@@ -58,7 +59,7 @@ export class CommandShell {
   }
 
   writeJson(value: unknown): void {
-    this.out.out(`${JSON.stringify(value, null, 2)}\n`);
+    this.out.out(jsonReportText(value));
   }
 
   /** Reports a failure (one line; the JSON report too with --json) and returns its exit code. */
