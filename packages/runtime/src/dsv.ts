@@ -15,7 +15,7 @@ import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './comm
 import { applyPkiFormat } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo } from './io.js';
-import { errorJson, formatInspectText, inspectReportJson } from './report.js';
+import { errorJson, formatInspectText, formatTagMove, inspectReportJson, tagMove, type SignSummary } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
@@ -46,6 +46,8 @@ export interface DsvSignArgs extends DsvCommonArgs {
   pkiFormat?: string;
   signatureType: SignatureKind;
   dryRun: boolean;
+  /** No DEST was given: SRC's tag moves to the signed image (reported as a tag move). */
+  inPlace?: boolean;
 }
 export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
@@ -118,6 +120,9 @@ export function dsvParser(): Argv {
     .wrap(Math.min(110, process.stdout.columns ?? 100));
 }
 
+/** A reference that names a digest (`…@sha256:…`), whatever its transport. */
+const DIGEST_REFERENCE = /@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+
 /** Options before the command that take a value (so the value is not taken for the command). */
 const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform']);
 
@@ -169,6 +174,10 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
   switch (cmd) {
     case 'sign': {
+      // No DEST means SRC's tag moves to the signed image; a digest cannot move, so refuse before any work.
+      if (argv.destination === undefined && DIGEST_REFERENCE.test(String(argv.source))) {
+        return { kind: 'error', message: `"${String(argv.source)}" names a digest, which cannot be re-pointed to the signed image: give a DEST to store it as (dsv sign SRC DEST)` };
+      }
       const a: DsvSignArgs = {
         ...common,
         command: 'sign',
@@ -177,6 +186,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         signatureType: (one(argv.signatureType) ?? 'sign') as SignatureKind,
         dryRun: argv.dryRun === true,
       };
+      if (argv.destination === undefined) a.inPlace = true;
       const key = one(argv.key);
       if (key !== undefined) a.key = key;
       const keyType = one(argv.keyType);
@@ -318,7 +328,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
           );
           return { ctx, options: { source: a.source, destination: a.destination, key, kind: a.signatureType, dryRun: a.dryRun, ...(a.platform ? { platform: a.platform } : {}) } };
         },
-        { input: () => a },
+        { input: () => a, ...(a.inPlace ? tagMoveReport : {}) },
       );
     case 'verify': {
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
@@ -336,6 +346,12 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
       return dsvInspect(ctx, a, shell);
   }
 }
+
+/** `dsv sign SRC` (no DEST) moved SRC's tag: say from which digest to which, in text and JSON. */
+const tagMoveReport = {
+  done: (s: SignSummary) => formatTagMove(tagMove(s)),
+  json: (s: SignSummary) => ({ tagMoved: tagMove(s) }),
+};
 
 async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {
   try {

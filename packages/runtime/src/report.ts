@@ -323,6 +323,23 @@ export function signReportJson(s: SignSummary | undefined, input: { source: stri
   };
 }
 
+/** Where a tag pointed before signing and where it points now (`dsv sign SRC` without DEST). */
+export interface TagMove {
+  tag: string;
+  from: string;
+  to: string;
+  dryRun: boolean;
+}
+
+export function tagMove(s: SignSummary): TagMove {
+  return { tag: s.destination, from: s.result.sourceDigest, to: s.result.destinationDigest, dryRun: s.result.dryRun };
+}
+
+/** `Tag moved: docker://h/r:1 sha256:old -> sha256:new` (`would move` in a dry run). */
+export function formatTagMove(m: TagMove): string {
+  return `Tag ${m.dryRun ? 'would move' : 'moved'}: ${m.tag} ${m.from} -> ${m.to}\n`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // inspect
 

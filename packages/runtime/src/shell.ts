@@ -86,7 +86,13 @@ export class CommandShell {
    */
   async sign(
     prepare: () => Promise<{ ctx: RuntimeContext; options: Omit<SignOptions, 'onStart' | 'collectLayers'> }>,
-    opts: { input: () => { source: string; destination: string }; started?: (source: string) => string; done?: (s: SignSummary) => string },
+    opts: {
+      input: () => { source: string; destination: string };
+      started?: (source: string) => string;
+      done?: (s: SignSummary) => string;
+      /** Fields added to the JSON report. */
+      json?: (s: SignSummary) => Record<string, unknown>;
+    },
   ): Promise<number> {
     try {
       const { ctx, options } = await prepare();
@@ -100,7 +106,7 @@ export class CommandShell {
         },
       });
       this.progress.clear();
-      if (this.json) this.writeJson(signReportJson(summary, opts.input()));
+      if (this.json) this.writeJson({ ...signReportJson(summary, opts.input()), ...(opts.json ? opts.json(summary) : {}) });
       else {
         this.out.out('Integrity check passed.\n');
         this.out.out(formatSignText(summary, { debug: this.debug }));
@@ -152,7 +158,7 @@ export class CommandShell {
 }
 
 /** The lines that say how a command ended (verify, sign, copy). */
-const VERDICT = /^(Verified:|NOT verified:|Created new image:|Dry run completed|Copied |Would copy )/;
+const VERDICT = /^(Verified:|NOT verified:|Created new image:|Dry run completed|Copied |Would copy |Tag moved:|Tag would move:)/;
 
 /** A stream that hands every write to `write` at once (no TTY: no progress bar, no prompt). */
 function sink(write: (text: string) => void): Writable {
