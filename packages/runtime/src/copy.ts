@@ -13,7 +13,8 @@ import { runVerify } from './commands.js';
 import { applyPkiFormat } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
-import { signatureTypeOption } from './options.js';
+import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
+import type { ProgressMode } from './progress.js';
 import { newYargs } from './parser.js';
 import { errorJson, jsonReportText, verifyFailureLines } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
@@ -34,6 +35,8 @@ Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational fai
 
 export interface CopyArgs {
   command: 'copy';
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
   quiet?: boolean;
   source: string;
@@ -56,6 +59,8 @@ export interface CopyArgs {
 }
 export interface VerifySameArgs {
   command: 'verify-same';
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
   quiet?: boolean;
   source: string;
@@ -80,6 +85,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
@@ -116,6 +122,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   if (platform !== undefined && !isPlatformString(platform)) return { kind: 'error', message: `invalid --platform "${platform}": expected os/arch[/variant]` };
   const common = {
     ...(argv.quiet === true ? { quiet: true } : {}),
+    ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}),
     json: argv.json === true,
     debug: argv.debug === true,
     insecureRegistries: asList(argv.insecureRegistry),
@@ -181,7 +188,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       shaped.flush();
     }
   }
-  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
+  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug, ...(parsed.args.progress ? { progress: parsed.args.progress } : {}) } : {}) });
   const out = shell.out;
   if (parsed.kind === 'output') {
     out.out(parsed.text);

@@ -18,6 +18,8 @@ import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { errorJson, formatInspectText, formatTagMove, inspectReportJson, tagMove, type SignSummary } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
+import { PROGRESS_OPTION } from './options.js';
+import type { ProgressMode } from './progress.js';
 import { referencesHelp } from './transports.js';
 import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf, unknownCommandMessage } from './suggest.js';
@@ -32,6 +34,8 @@ export interface DsvCommonArgs {
   output?: 'quiet' | 'silent';
   /** --no-check-signatures: integrity only (set only when false). */
   checkSignatures?: false;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
 }
 export interface DsvSignArgs extends DsvCommonArgs {
   command: 'sign';
@@ -86,6 +90,7 @@ export function dsvParser(): Argv {
     .option('check-signatures', { type: 'boolean', default: true, describe: 'Check embedded signatures; --no-check-signatures checks integrity only' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
+    .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
     .option('platform', {
       type: 'string',
@@ -124,7 +129,7 @@ export function dsvParser(): Argv {
 const DIGEST_REFERENCE = /@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--progress']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -167,6 +172,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     insecureRegistries: asList(argv.insecureRegistry),
   };
   if (typeof argv.platform === 'string') common.platform = argv.platform;
+  if (argv.progress !== undefined) common.progress = argv.progress as ProgressMode;
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
@@ -299,7 +305,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   const contextFactory = options.contextFactory ?? createContext;
   if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
   const integrityOnly = a.checkSignatures === false;
-  const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
+  const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets, ...(a.progress ? { progress: a.progress } : {}) });
   let ctx: CliContext;
   try {
     ctx = await contextFactory(

@@ -1,5 +1,6 @@
 /** Process I/O for the command lines, injectable for tests, with secrets scrubbed from everything written. */
 import { errorMessage } from './report.js';
+import type { ProgressMode } from './progress.js';
 import { colourEnabled, colourStderr, colourStdout } from './colour.js';
 
 export interface CliIo {
@@ -7,6 +8,8 @@ export interface CliIo {
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stdin: NodeJS.ReadStream;
   env: NodeJS.ProcessEnv;
+  /** How progress is shown when the command does not say (-q/--quiet and --silent: none). */
+  progress?: ProgressMode;
 }
 
 export function processIo(): CliIo {

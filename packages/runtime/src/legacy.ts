@@ -11,7 +11,8 @@ import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
 import { DsvError, type SignatureKind } from '@dsv/core';
 import type { LocalStore } from '@dsv/source-repository';
-import { signatureTypeOption } from './options.js';
+import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
+import type { ProgressMode } from './progress.js';
 import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
 import { newYargs } from './parser.js';
 import { runVerify, verifyLocalImage } from './commands.js';
@@ -28,6 +29,8 @@ export const SOURCE_KINDS: readonly SourceKind[] = ['registry', 'repository', 'a
 
 export interface LegacySignArgs {
   source: SourceKind;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
   quiet?: boolean;
   archive?: string;
@@ -44,6 +47,8 @@ export interface LegacySignArgs {
 
 export interface LegacyVerifyArgs {
   source: SourceKind;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
   quiet?: boolean;
   archive?: string;
@@ -110,6 +115,7 @@ export function dockerSignParser(): Argv {
     .option('signature-type', signatureTypeOption('(Co-)sign (default), endorse / countersign, or resign the source image'))
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
     .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
     .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
@@ -134,6 +140,7 @@ export function dockerVerifyParser(): Argv {
     .strict()
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
     .epilogue(VERIFY_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -167,6 +174,7 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
       signatureType: (str(argv.signatureType) ?? 'sign') as SignatureKind,
       debug: argv.debug === true,
       ...(argv.quiet === true ? { quiet: true } : {}),
+      ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}),
       srcImage: str(argv.src_image)!,
       destImage: str(argv.dest_image)!,
     };
@@ -185,7 +193,7 @@ export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVeri
     const source = sourceOf(argv);
     const images = ((argv.images as unknown[]) ?? []).map(String);
     if (images.length === 0) throw new Error('give at least one IMAGE');
-    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images, ...(argv.quiet === true ? { quiet: true } : {}) };
+    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images, ...(argv.quiet === true ? { quiet: true } : {}), ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}) };
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
     return out;
@@ -261,7 +269,8 @@ function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
 export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerSignArgs(args);
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerSignMain(withoutQuiet(args), shaped, contextFactory));
-  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args) });
+  const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
+  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args), ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
@@ -284,7 +293,8 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
 export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerVerifyArgs(args);
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerVerifyMain(withoutQuiet(args), shaped, contextFactory));
-  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug });
+  const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
+  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug, ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;

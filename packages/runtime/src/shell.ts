@@ -11,7 +11,7 @@ import { runSign, type SignOptions } from './commands.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
 import { Output, isInteractive, type CliIo } from './io.js';
 import { promptSecretOnTty, resolveKey, type KeyOptions, type ResolvedKey } from './keys.js';
-import { createProgress, type Progress } from './progress.js';
+import { createProgress, type Progress, type ProgressMode } from './progress.js';
 import {
   formatSignStart,
   formatSignText,
@@ -31,6 +31,8 @@ export interface ShellOptions {
   debug?: boolean;
   /** Values to scrub from all output besides DSV_KEYPASS (e.g. -p arguments). */
   secrets?: string[];
+  /** --progress (default: the io's, else auto). */
+  progress?: ProgressMode;
 }
 
 export class CommandShell {
@@ -48,7 +50,7 @@ export class CommandShell {
     if (io.env.DSV_KEYPASS) this.out.addSecret(io.env.DSV_KEYPASS);
     for (const s of opts.secrets ?? []) this.out.addSecret(s);
     this.out.debugEnabled = this.debug;
-    this.progress = createProgress(io.stderr, !this.json);
+    this.progress = createProgress(io.stderr, !this.json, { mode: opts.progress ?? io.progress ?? 'auto', prog: opts.prog });
     this.out.beforeStderr = () => this.progress.clear();
     this.out.beforeStdout = () => this.progress.clear();
   }
@@ -177,9 +179,9 @@ function sink(write: (text: string) => void): Writable {
  */
 export function shapeOutput(io: CliIo, mode: 'quiet' | 'silent' | undefined, json: boolean): { io: CliIo; flush(): void } {
   if (mode === undefined) return { io, flush() {} };
-  if (mode === 'silent') return { io: { ...io, stdout: sink(() => {}), stderr: sink(() => {}) }, flush() {} };
+  if (mode === 'silent') return { io: { ...io, stdout: sink(() => {}), stderr: sink(() => {}), progress: 'none' }, flush() {} };
   let buffered = '';
-  const shaped: CliIo = { ...io, stdout: sink((t) => (buffered += t)), stderr: sink((t) => io.stderr.write(t)) };
+  const shaped: CliIo = { ...io, stdout: sink((t) => (buffered += t)), stderr: sink((t) => io.stderr.write(t)), progress: 'none' };
   return {
     io: shaped,
     flush() {
