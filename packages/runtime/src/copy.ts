@@ -10,7 +10,7 @@ import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@ds
 import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { runVerify } from './commands.js';
-import { applyPkiFormat } from './environment.js';
+import { applyPkiFormat, applySignerOpts } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
@@ -35,6 +35,8 @@ Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational fai
 
 export interface CopyArgs {
   command: 'copy';
+  /** --signer-opt [TYPE:]KEY=VALUE for --sign-by. */
+  signerOpts?: string[];
   /** --progress auto|bar|plain|none. */
   progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
@@ -95,6 +97,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Passphrase for --sign-by [env DSV_KEYPASS; prompted on a terminal]' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour for --sign-by: legacy (docker-sign-verify\'s) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
+        .option('signer-opt', { type: 'string', array: true, describe: 'A setting for the --sign-by signer plugin, [TYPE:]KEY=VALUE (repeatable)' })
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image)' })
         .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Read and check everything, write nothing; print what would be written' })
@@ -152,6 +155,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     jobs,
   };
   if (signBy !== undefined) a.signBy = signBy;
+  if (argv.signerOpt !== undefined) a.signerOpts = (argv.signerOpt as unknown[]).map(String);
   const kt = one(argv.keyType);
   if (kt !== undefined) a.keyType = kt;
   const pf = one(argv.passphraseFile);
@@ -238,6 +242,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
   if (a.signBy !== undefined) {
     const key = await shell.resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
     const plugin = ctx.signers.get(key.keyType);
+    applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [plugin.type]);
     const settings = ctx.signerSettings[plugin.type];
     const signer = await plugin.createSigner({ key: key.key, passphrase: key.passphrase, ...(settings && Object.keys(settings).length ? { settings } : {}) });
     sign = { signer, kind: a.signatureType };

@@ -12,7 +12,7 @@ import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
 import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './commands.js';
-import { applyPkiFormat } from './environment.js';
+import { applyPkiFormat, applySignerOpts } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { errorJson, formatInspectText, formatTagMove, inspectReportJson, tagMove, type SignSummary } from './report.js';
@@ -52,11 +52,15 @@ export interface DsvSignArgs extends DsvCommonArgs {
   dryRun: boolean;
   /** No DEST was given: SRC's tag moves to the signed image (reported as a tag move). */
   inPlace?: boolean;
+  /** --signer-opt [TYPE:]KEY=VALUE. */
+  signerOpts?: string[];
 }
 export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
   images: string[];
   trust: string[];
+  /** --signer-opt [TYPE:]KEY=VALUE. */
+  signerOpts?: string[];
 }
 export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
@@ -67,7 +71,10 @@ export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
   rest: string[];
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs;
+export interface DsvPluginsArgs extends DsvCommonArgs {
+  command: 'plugins';
+}
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvPluginsArgs;
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -108,16 +115,18 @@ export function dsvParser(): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; prompted on a terminal]' })
         .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
-        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)')),
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
+        .option('signer-opt', { type: 'string', array: true, describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
-      y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }),
+      y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }).option('signer-opt', { type: 'string', array: true, describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
     )
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
+    .command('plugins <action>', 'Signer plugins: `dsv plugins list` shows each type, where it was found and its version')
     .command('completion <shell>', 'Print a shell completion script: bash, zsh or fish (dsv completion --help)')
     .demandCommand(1, 'missing command: sign, verify or inspect')
     .help()
@@ -193,6 +202,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         dryRun: argv.dryRun === true,
       };
       if (argv.destination === undefined) a.inPlace = true;
+      if (argv.signerOpt !== undefined) a.signerOpts = (argv.signerOpt as unknown[]).map(String);
       const key = one(argv.key);
       if (key !== undefined) a.key = key;
       const keyType = one(argv.keyType);
@@ -206,7 +216,13 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       return { kind: 'run', args: a };
     }
     case 'verify':
-      return { kind: 'run', args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) } };
+      return {
+        kind: 'run',
+        args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust), ...(argv.signerOpt !== undefined ? { signerOpts: (argv.signerOpt as unknown[]).map(String) } : {}) },
+      };
+    case 'plugins':
+      if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
+      return { kind: 'run', args: { ...common, command: 'plugins' } };
     case 'inspect':
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
@@ -304,6 +320,7 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
 async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: string[]): Promise<number> {
   const contextFactory = options.contextFactory ?? createContext;
   if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
+  if (a.command === 'plugins') return (await import('./plugins-command.js')).pluginsList(io, a);
   const integrityOnly = a.checkSignatures === false;
   const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets, ...(a.progress ? { progress: a.progress } : {}) });
   let ctx: CliContext;
@@ -332,6 +349,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
             },
             '--key',
           );
+          applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [key.keyType]);
           return { ctx, options: { source: a.source, destination: a.destination, key, kind: a.signatureType, dryRun: a.dryRun, ...(a.platform ? { platform: a.platform } : {}) } };
         },
         { input: () => a, ...(a.inPlace ? tagMoveReport : {}) },
@@ -339,6 +357,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     case 'verify': {
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
       try {
+        applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], ctx.signers.types());
         verify = integrityOnly ? uncheckedVerify : await createVerifyFunction(ctx, { trust: a.trust });
       } catch (e) {
         return shell.verifyFailed(a.images, e);
