@@ -97,7 +97,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Passphrase for --sign-by [env DSV_KEYPASS; prompted on a terminal]' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour for --sign-by: legacy (docker-sign-verify\'s) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
-        .option('signer-opt', { type: 'string', array: true, describe: 'A setting for the --sign-by signer plugin, [TYPE:]KEY=VALUE (repeatable)' })
+        .option('signer-opt', { type: 'string', describe: 'A setting for the --sign-by signer plugin, [TYPE:]KEY=VALUE (repeatable)' })
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image)' })
         .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Read and check everything, write nothing; print what would be written' })
@@ -155,7 +155,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     jobs,
   };
   if (signBy !== undefined) a.signBy = signBy;
-  if (argv.signerOpt !== undefined) a.signerOpts = (argv.signerOpt as unknown[]).map(String);
+  if (argv.signerOpt !== undefined) a.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
   const kt = one(argv.keyType);
   if (kt !== undefined) a.keyType = kt;
   const pf = one(argv.passphraseFile);

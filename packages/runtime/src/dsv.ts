@@ -116,10 +116,10 @@ export function dsvParser(): Argv {
         .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
-        .option('signer-opt', { type: 'string', array: true, describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' }),
+        .option('signer-opt', { type: 'string', describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
-      y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }).option('signer-opt', { type: 'string', array: true, describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
+      y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }).option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
@@ -202,7 +202,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         dryRun: argv.dryRun === true,
       };
       if (argv.destination === undefined) a.inPlace = true;
-      if (argv.signerOpt !== undefined) a.signerOpts = (argv.signerOpt as unknown[]).map(String);
+      if (argv.signerOpt !== undefined) a.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
       const key = one(argv.key);
       if (key !== undefined) a.key = key;
       const keyType = one(argv.keyType);
@@ -218,7 +218,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     case 'verify':
       return {
         kind: 'run',
-        args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust), ...(argv.signerOpt !== undefined ? { signerOpts: (argv.signerOpt as unknown[]).map(String) } : {}) },
+        args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust), ...(argv.signerOpt !== undefined ? { signerOpts: ([] as unknown[]).concat(argv.signerOpt).map(String) } : {}) },
       };
     case 'plugins':
       if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
@@ -247,7 +247,7 @@ async function dsvCompletion(shell: string): Promise<string> {
     parser: dsvParser,
     globalsWithValue: [...GLOBALS_WITH_VALUE],
     nested: { copy: () => copyParser('dsv copy'), 'docker-plugin': { flags: ['--dir', '--help', '-h'], words: ['install', 'uninstall'] } },
-    words: { completion: ['bash', 'zsh', 'fish'] },
+    words: { completion: ['bash', 'zsh', 'fish'], plugins: ['list'] },
   });
 }
 
