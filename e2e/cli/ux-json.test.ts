@@ -113,11 +113,11 @@ describe('safer signing targets', () => {
     expect(valid('sign', withDest.stdout).tagMoved).toBeUndefined();
   });
 
-  it('dsv sign REPO@sha256:… without DEST is refused up front: exit 2, one line, nothing read', async () => {
+  it('dsv sign REPO@sha256:… without DEST is refused up front: exit 2, one line, nothing read (the registry port is closed)', async () => {
     const digest = `sha256:${'0'.repeat(64)}`;
     const r = await bin('dsv', ['sign', '-k', gpg.fingerprint, `docker://127.0.0.1:9/app@${digest}`]);
     expect(r.code, r.all).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`dsv: error: "docker://127.0.0.1:9/app@${digest}" names a digest, which cannot be re-pointed to the signed image: give a DEST to store it as (dsv sign SRC DEST)\ndsv: see dsv --help\n`);
+    expect(r.stderr).toBe(`dsv: error: "docker://127.0.0.1:9/app@${digest}" names a digest, which cannot be re-pointed to the signed image: give a DEST to store it as (dsv sign SRC DEST)\n`);
   });
 });
