@@ -329,7 +329,7 @@ async function copyWithSignatures(
     if (a.format === 'cosign' && !['docker', 'oci'].includes(dstRef.transport.name)) throw new DsvError('Usage', `--format cosign: ${dstRef.toString()} cannot hold a .sig attachment (docker:// and oci: destinations can)`);
     if (a.signIdentity === undefined && dstRef.transport.name !== 'docker') throw new DsvError('Usage', `--format ${a.format}: DEST ${dstRef.toString()} is not a registry reference; say which identity to sign with --sign-identity REF`);
     const identity = identityOf(a.signIdentity ?? dockerName(dstRef));
-    if (a.format === 'simple') await checkSimpleStore(stores, dstRef, 'the new simple signature');
+    if (a.format === 'simple') await checkSimpleStore(stores, dstRef, 'cannot store the new simple signature');
     const key = await shell.resolveKey({ key: a.signBy, ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
     detachedSign = { signer: await detachedSigner(ctx, a.format, key.key, key.passphrase), identity };
     ctx.debug(`signing the copy at DEST with a ${a.format} signature claiming ${identity}`);
