@@ -3,7 +3,7 @@
 // (registries.d via --registries.d), cosign .sig attachments and bundle referrers carried, --remove-signatures,
 // --sign-by --format simple|cosign (the digest unchanged), --policy gating before anything is written.
 // Only private GnuPG homes, temp dirs and skopeo's --policy / --registries.d flags are used.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,9 +15,10 @@ import {
   addBundleReferrer, bundleReferrerManifest, createImageBundle, OCI_INDEX, OCI_MANIFEST, referrersTag, parseCosignPayload, readBundleReferrers, readCosignSignatures, signImage, tagStoreFor, verifyCosignAttachment,
 } from '@dsv/signature-cosign';
 import { readPublicKeys, verifySimpleSignature } from '@dsv/signature-simple';
-import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
+import { removeTempDirs, requireTool, runNodeScript, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { startExtensionServer, type ExtensionServer } from './signature-extension-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dsvCopy = join(root, 'apps', 'copy', 'bin', 'dsv-copy.js');
@@ -68,12 +69,25 @@ function policy(name: string, body: unknown): string {
   return p;
 }
 
-/** skopeo copy from a registry under a signedBy policy for `keyFile` (and `identity` when given). */
-function skopeoPull(ref: string, keyFile: string, identity?: unknown): { code: number; out: string } {
+function pullArgs(ref: string, keyFile: string, identity?: unknown): string[] {
   const req = { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, keyFile), ...(identity ? { signedIdentity: identity } : {}) };
   const p = policy(`pull-${Math.random().toString(36).slice(2)}.json`, { default: [{ type: 'reject' }], transports: { docker: { [ref.replace(/:[^:/]*$/, '')]: [req] } } });
-  return skopeo(['--policy', p, '--registries.d', regd, 'copy', '--src-tls-verify=false', `docker://${ref}`, `dir:${tempDir('dsv-copysigs-pull-')}`]);
+  return ['--policy', p, '--registries.d', regd, 'copy', '--src-tls-verify=false', `docker://${ref}`, `dir:${tempDir('dsv-copysigs-pull-')}`];
 }
+
+/** skopeo copy from a registry under a signedBy policy for `keyFile` (and `identity` when given). */
+function skopeoPull(ref: string, keyFile: string, identity?: unknown): { code: number; out: string } {
+  return skopeo(pullArgs(ref, keyFile, identity));
+}
+
+/** The same without blocking the event loop (for registries served by this process). */
+function skopeoPullAsync(ref: string, keyFile: string, identity?: unknown): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(requireTool('skopeo'), pullArgs(ref, keyFile, identity), { encoding: 'utf8', timeout: 120_000 }, (e, stdout, stderr) =>
+      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }));
+  });
+}
+const copyAsync = (args: string[]) => runNodeScript(dsvCopy, args, { env, cwd: work });
 
 /** Pushes the sample layout to a registry tag with skopeo, signing with `signer` when given (lookaside per registries.d). */
 function push(dest: string, signer?: GpgHome): void {
@@ -147,6 +161,15 @@ describe('dsv-copy carries simple signatures (skopeo --sign-by, lookaside per re
     expect(exact.out).toMatch(/not accepted|does not match|identity/i);
   });
 
+  it('--dry-run says what would be carried and writes nothing', () => {
+    const digest = digestAt(`docker://${a.host}/app/simple:v1`)!;
+    const r = copy(['--registries.d', regd, '--dry-run', `docker://${a.host}/app/simple:v1`, `docker://${b.host}/app/dry:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toMatch(/signatures would carry: 1 simple, 0 cosign \(\.sig\), 0 referrer\(s\)/);
+    expect(digestAt(`docker://${b.host}/app/dry:v1`)).toBeUndefined();
+    expect(lookasideFiles(storeB, 'app/dry', digest)).toEqual([]);
+  });
+
   it('a second copy adds nothing (the same signature is not stored twice)', () => {
     const r = copy(['--registries.d', regd, `docker://${a.host}/app/simple:v1`, `docker://${b.host}/app/simple:v1`]);
     expect(r.code, r.all).toBe(0);
@@ -178,6 +201,42 @@ describe('dsv-copy carries simple signatures (skopeo --sign-by, lookaside per re
     expect(digestAt(`docker://${b.host}/app/removed:v1`)).toBe(digest);
     expect(lookasideFiles(storeB, 'app/removed', digest)).toEqual([]);
     expect(skopeoPull(`${b.host}/app/removed:v1`, 'theirs.pub', { type: 'matchRepository' }).code).not.toBe(0);
+  });
+});
+
+describe('dsv-copy and the registry signature extension API (an in-process server in front of a real registry: none installable here speaks it)', () => {
+  let ext: ExtensionServer;
+  beforeAll(async () => {
+    ext = await startExtensionServer(b.host);
+  });
+  afterAll(async () => {
+    await ext?.stop();
+  });
+
+  it('carries a lookaside signature into the extension API (one PUT per signature); skopeo reads it there and accepts the copy', async () => {
+    const digest = digestAt(`docker://${a.host}/app/simple:v1`)!;
+    const r = await copyAsync(['--registries.d', regd, '--json', `docker://${a.host}/app/simple:v1`, `docker://${ext.host}/ext/simple:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect(JSON.parse(r.stdout).signatures.carried).toMatchObject({ simple: 1 });
+    const stored = ext.signatures.get(`ext/simple@${digest}`) ?? [];
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.equals(readFileSync(join(storeA, `app/simple@${digest.replace(':', '=')}`, 'signature-1')))).toBe(true);
+    expect(ext.puts.at(-1)).toMatchObject({ schemaVersion: 2, type: 'atomic', name: expect.stringMatching(new RegExp(`^${digest}@[0-9a-f]{32}$`)) });
+    const ok = await skopeoPullAsync(`${ext.host}/ext/simple:v1`, 'theirs.pub', { type: 'remapIdentity', prefix: `${ext.host}/ext`, signedPrefix: `${a.host}/app` });
+    expect(ok.code, ok.out).toBe(0);
+  });
+
+  it('carries signatures out of the extension API into a lookaside, and --sign-by --format simple adds one through it', async () => {
+    const digest = digestAt(`docker://${a.host}/app/simple:v1`)!;
+    const r = await copyAsync(['--registries.d', regd, `docker://${ext.host}/ext/simple:v1`, `docker://${b.host}/fromext/simple:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect(lookasideFiles(storeB, 'fromext/simple', digest)).toEqual(['signature-1']);
+    const s = await copyAsync(['--registries.d', regd, '--sign-by', ours.fingerprint, '--format', 'simple', '--passphrase-file', join(work, 'pass'),
+      `docker://${a.host}/app/unsigned:v1`, `docker://${ext.host}/ext/signed:v1`]);
+    expect(s.code, s.all).toBe(0);
+    expect(ext.signatures.get(`ext/signed@${digestAt(`docker://${a.host}/app/unsigned:v1`)}`) ?? []).toHaveLength(1);
+    const ok = await skopeoPullAsync(`${ext.host}/ext/signed:v1`, 'ours.pub');
+    expect(ok.code, ok.out).toBe(0);
   });
 });
 

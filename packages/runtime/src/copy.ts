@@ -13,13 +13,14 @@ import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.j
 import type { DetachedStores } from './detached/stores.js';
 import { runVerify } from './commands.js';
 import { applyPkiFormat, containerdFromFlags, policyFromEnv } from './environment.js';
-import { ExitCodes } from './exit-codes.js';
+import { ExitCodes, exitCodeForVerify } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
 import { newYargs } from './parser.js';
 import { errorJson, verifyFailureLines } from './report.js';
 import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
@@ -62,6 +63,8 @@ export interface CopyArgs {
   retryTimes?: number;
   insecureRegistries: string[];
   debug: boolean;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
   /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
   namespace?: string;
   address?: string;
@@ -74,6 +77,8 @@ export interface VerifySameArgs {
   json: boolean;
   insecureRegistries: string[];
   debug: boolean;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
   namespace?: string;
   address?: string;
 }
@@ -96,6 +101,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
+    .option('timeout', timeoutOption())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
     .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
@@ -140,6 +146,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
+    ...(timeoutArg(argv.timeout) !== undefined ? { timeoutMs: timeoutArg(argv.timeout)! } : {}),
     ...(one(argv.namespace) !== undefined ? { namespace: one(argv.namespace)! } : {}),
     ...(one(argv.address) !== undefined ? { address: one(argv.address)! } : {}),
   };
@@ -224,7 +231,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        system: containerdFromFlags(a),
+        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs) },
         references: [a.source, a.destination],
         signers: a.command === 'copy' && ((a.signBy !== undefined && a.format === 'embedded') || opts.checkSignatures === true || a.policy !== undefined),
       }),
@@ -306,7 +313,7 @@ async function copyWithSignatures(
       for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
       out.err(`${out.prog}: error: ${srcRef.toString()} not copied: not verified\n`);
       if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }, null, 2)}\n`);
-      return ExitCodes.NotTrusted;
+      return exitCodeForVerify(checked);
     }
     if (!a.json) out.out(`Source verified: ${srcRef.toString()} (${checked.digest})\n`);
   }

@@ -18,6 +18,7 @@ import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { errorJson, formatInspectText, inspectReportJson } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
@@ -32,6 +33,8 @@ export interface DsvCommonArgs {
   output?: 'quiet' | 'silent';
   /** --no-check-signatures: integrity only (set only when false). */
   checkSignatures?: false;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
   /** --all-tags (with --jobs, --shard): the arguments are repositories, every tag is worked on. */
   allTags?: FleetArgs;
   /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
@@ -132,6 +135,7 @@ export function dsvParser(): Argv {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
+    .option('timeout', timeoutOption())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
     .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .option('platform', {
@@ -194,7 +198,7 @@ export function dsvParser(): Argv {
 }
 
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address', '--timeout']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -230,6 +234,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     insecureRegistries: asList(argv.insecureRegistry),
   };
   if (typeof argv.platform === 'string') common.platform = argv.platform;
+  const timeoutMs = timeoutArg(argv.timeout);
+  if (timeoutMs !== undefined) common.timeoutMs = timeoutMs;
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
@@ -403,7 +409,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        system: containerdFromFlags(a),
+        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs) },
         ...(a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
           : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DsvError, type DockerEndpoint, type SystemContext, type TlsRootsSource } from '@dsv/core';
+import { parseDuration } from './timeout.js';
 
 /** An environment as the runtime reads it (process.env, or a test's). */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -59,7 +60,7 @@ export interface SystemContextOptions {
  * ','; default /etc/docker/certs.d and ~/.docker/certs.d), DSV_DEFAULT_REGISTRY, DSV_DOCKERHUB_AUTH,
  * SSL_CERT_FILE / SSL_CERT_DIR / NODE_EXTRA_CA_CERTS, DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH,
  * DSV_DOCKER_ROOT, DSV_DEVICEMAPPER_POOL, CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS (as ctr reads them),
- * and the whole environment for child processes.
+ * DSV_TIMEOUT (a duration, as --timeout; a bad value is a Usage error), and the whole environment for child processes.
  */
 export function systemContextFromEnv(env: Environment, opts: SystemContextOptions = {}): SystemContext {
   const home = homeOf(env);
@@ -79,6 +80,7 @@ export function systemContextFromEnv(env: Environment, opts: SystemContextOption
   if (env.DSV_DEVICEMAPPER_POOL) ctx.devicemapperPool = env.DSV_DEVICEMAPPER_POOL;
   if (env.CONTAINERD_NAMESPACE) ctx.containerdNamespace = env.CONTAINERD_NAMESPACE;
   if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = containerdSocketPath(env.CONTAINERD_ADDRESS);
+  if (env.DSV_TIMEOUT?.trim()) ctx.requestTimeoutMs = parseDuration(env.DSV_TIMEOUT, 'DSV_TIMEOUT');
   if (opts.onProgress) ctx.onProgress = opts.onProgress;
   if (opts.debug) ctx.debug = opts.debug;
   return ctx;
