@@ -2,7 +2,7 @@
 // npm run bench: dsv against skopeo on the same deterministic images, alternating runs, medians and ratios.
 // Not part of npm test. Writes bench/results/latest.md and prints it.
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
-//   BENCH_ONLY=copy,copy-sign,sign,verify,store,containerd (a subset of the rows; default all)
+//   BENCH_ONLY=copy,copy-sign,sign,verify,store,containerd,sync (a subset of the rows; default all)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -11,12 +11,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateImage } from './lib/gen-image.mjs';
 import { startContainerd } from './lib/containerd.mjs';
+import { generateManyTags, MANY_TAGS } from './lib/many-tags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SMALL = process.env.BENCH_SMALL === '1';
-const ALL = ['copy', 'copy-sign', 'sign', 'verify', 'store', 'containerd'];
+const ALL = ['copy', 'copy-sign', 'sign', 'verify', 'store', 'containerd', 'sync'];
 const ONLY = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(',').map((x) => x.trim()));
 const MiB = 1 << 20;
 const work = join(here, '.work');
@@ -273,6 +274,18 @@ async function main() {
     } finally {
       await c.stop();
     }
+  }
+  // 6. dsv sync of a repository of 200 small tagged images into a fresh registry, against skopeo sync (target ≤ 1.0 ×,
+  // memory flat in the number of tags).
+  if (ONLY.has('sync')) {
+    const many = await generateManyTags(join(work, 'many'), join(work, 'many-parts'));
+    execFileSync(node, [bin('cli', 'dsv'), 'sync', `oci:${many.dir}`, `docker://${src.host}/bench`], { env: benchEnv, stdio: 'ignore' });
+    rows.push({
+      ...(await alternate(`sync a repository of ${MANY_TAGS} tagged images registry→registry`,
+        { cmd: node, prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => [bin('cli', 'dsv'), 'sync', `docker://${src.host}/bench/many`, `docker://${d.host}/mirror`] },
+        { cmd: 'skopeo', prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => ['sync', '--src', 'docker', '--dest', 'docker', ...flags, `${src.host}/bench/many`, `${d.host}/mirror`] })),
+      note: `sync: ${MANY_TAGS} images of one 32 KiB layer each; dsv sync and skopeo sync both copy every tag into a fresh registry (target: ratio ≤ 1.0, RSS flat in the number of tags)`,
+    });
   }
   if (storeRow) rows.push(storeRow);
   await src.stop();
