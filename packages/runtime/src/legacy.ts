@@ -11,21 +11,29 @@ import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
 import { DsvError, type SignatureKind } from '@dsv/core';
 import type { LocalStore } from '@dsv/source-repository';
-import { signatureTypeOption } from './options.js';
+import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
+import type { ProgressMode } from './progress.js';
 import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
 import { newYargs } from './parser.js';
 import { runVerify, verifyLocalImage } from './commands.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
-import { CommandShell } from './shell.js';
+import { CommandShell, shapeOutput } from './shell.js';
 import { applyPkiFormat } from './environment.js';
 import { VERSION } from './version.js';
+import { decorateHelp } from './help-examples.js';
+import { closest, commandsOf, unknownCommandMessage } from './suggest.js';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export type SourceKind = 'registry' | 'repository' | 'archive';
 export const SOURCE_KINDS: readonly SourceKind[] = ['registry', 'repository', 'archive'];
 
 export interface LegacySignArgs {
   source: SourceKind;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   archive?: string;
   dryRun: boolean;
   signatureType: SignatureKind;
@@ -34,14 +42,22 @@ export interface LegacySignArgs {
   keypass?: string;
   sigtype?: string;
   pkiFormat?: string;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
   srcImage: string;
   destImage: string;
 }
 
 export interface LegacyVerifyArgs {
   source: SourceKind;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   archive?: string;
   debug: boolean;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
   images: string[];
 }
 
@@ -66,15 +82,25 @@ function commonOptions(y: Argv, withArchive: boolean): Argv {
     : y;
 }
 
-async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string, unknown>) => T): Promise<Parsed<T>> {
+async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string, unknown>) => T, prog = 'docker-sign'): Promise<Parsed<T>> {
   let err: string | undefined;
   let output = '';
   const argv = (await y.parseAsync(args, {}, (e: Error | undefined, _argv: unknown, out: string) => {
     if (e) err = e.message;
     output = out;
   })) as Record<string, unknown>;
-  if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if (err) {
+    // An image name where the subcommand goes: say what is missing, not "Unknown argument: IMAGE".
+    const first = (argv._ as unknown[] | undefined)?.[0];
+    const commands = commandsOf(y);
+    if (typeof first === 'string' && !commands.includes(first)) {
+      const near = closest(first, commands);
+      return { kind: 'error', message: near ? unknownCommandMessage(first, commands, 'subcommand') : `missing \`registry | repository | archive\` before "${first}" (e.g. ${prog} registry ${first})` };
+    }
+    return { kind: 'error', message: err };
+  }
+  if (argv.help) return { kind: 'output', text: decorateHelp(output, prog) };
+  if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   if ((argv._ as unknown[])[0] === 'version') return { kind: 'output', text: `${VERSION}\n` };
   try {
     return { kind: 'run', args: pick(argv) };
@@ -93,10 +119,13 @@ export function dockerSignParser(): Argv {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do not write to destination image sources' })
     .option('signature-type', signatureTypeOption('(Co-)sign (default), endorse / countersign, or resign the source image'))
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
     .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
     .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
     .option('pki-format', { type: 'string', describe: "PKI signature armour: legacy (the original's; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]" })
+    .option('timeout', timeoutOption())
     .epilogue(SIGN_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -116,6 +145,9 @@ export function dockerVerifyParser(): Argv {
     .exitProcess(false)
     .strict()
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
+    .option('timeout', timeoutOption())
     .epilogue(VERIFY_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -148,17 +180,21 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
       dryRun: argv.dryRun === true,
       signatureType: (str(argv.signatureType) ?? 'sign') as SignatureKind,
       debug: argv.debug === true,
+      ...(argv.quiet === true ? { quiet: true } : {}),
+      ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}),
       srcImage: str(argv.src_image)!,
       destImage: str(argv.dest_image)!,
     };
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
+    const timeoutMs = timeoutArg(argv.timeout);
+    if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     for (const k of ['keyid', 'keypass', 'sigtype', 'pkiFormat'] as const) {
       const v = str(argv[k]);
       if (v !== undefined) out[k] = v;
     }
     return out;
-  });
+  }, 'docker-sign');
 }
 
 export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVerifyArgs>> {
@@ -166,11 +202,13 @@ export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVeri
     const source = sourceOf(argv);
     const images = ((argv.images as unknown[]) ?? []).map(String);
     if (images.length === 0) throw new Error('give at least one IMAGE');
-    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images };
+    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images, ...(argv.quiet === true ? { quiet: true } : {}), ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}) };
+    const timeoutMs = timeoutArg(argv.timeout);
+    if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
     return out;
-  });
+  }, 'docker-verify');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,12 +246,24 @@ const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
 };
 
 /** Context options of docker-sign / docker-verify: the transports of their subcommand only. */
-function legacyContextOptions(shell: CommandShell, source: SourceKind): ContextOptions {
-  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source] });
+function legacyContextOptions(shell: CommandShell, source: SourceKind, timeoutMs?: number): ContextOptions {
+  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source], system: timeoutSystem(timeoutMs) });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Mains
+
+const withoutQuiet = (args: string[]) => args.filter((a) => a !== '-q' && a !== '--quiet');
+
+/** Runs a command with -q/--quiet's output: errors and the verdict line only. */
+async function quietly(io: CliIo, run: (io: CliIo) => Promise<number>): Promise<number> {
+  const shaped = shapeOutput(io, 'quiet', false);
+  try {
+    return await run(shaped.io);
+  } finally {
+    shaped.flush();
+  }
+}
 
 function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
   if (parsed.kind === 'output') {
@@ -229,7 +279,9 @@ function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
 
 export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerSignArgs(args);
-  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args) });
+  if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerSignMain(withoutQuiet(args), shaped, contextFactory));
+  const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
+  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args), ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
@@ -237,7 +289,7 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
   const where = { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' as const };
   return shell.sign(
     async () => {
-      const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source));
+      const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source, a.timeoutMs));
       applyPkiFormat(ctx.signerSettings, a.pkiFormat);
       const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
       const key = await shell.resolveKey(keyOpts, '-k/--keyid');
@@ -251,7 +303,9 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
 
 export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerVerifyArgs(args);
-  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug });
+  if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerVerifyMain(withoutQuiet(args), shaped, contextFactory));
+  const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
+  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug, ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
@@ -259,7 +313,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
   let store: LocalStore | undefined;
   try {
-    ctx = await contextFactory(legacyContextOptions(shell, a.source));
+    ctx = await contextFactory(legacyContextOptions(shell, a.source, a.timeoutMs));
     verify = await createVerifyFunction(ctx);
     if (a.source === 'repository') {
       const { chooseLocalStore } = await import('@dsv/source-repository');

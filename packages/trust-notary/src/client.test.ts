@@ -107,7 +107,7 @@ describe('NotaryClient', () => {
     const liar = { ...makeKey('ecdsa'), id: 'ab'.repeat(32) };
     const files = buildRepo({ ...base(), rootKeys: [liar] });
     const { c, trustDir } = client(() => files);
-    await failsWith(c.verifyTag(GUN, 'latest'), 'KeyInvalid', /key id abab.* does not match its key/);
+    await failsWith(c.verifyTag(GUN, 'latest'), 'Untrusted', /key id abab.* does not match its key/);
     expect(existsSync(pinned(trustDir))).toBe(false);
   });
 
@@ -151,7 +151,7 @@ describe('NotaryClient', () => {
     const { c, trustDir } = client(() => new Map(), {
       request: async () => new Response(null, { status: 307, headers: { location: 'https://evil.test/v2/x/_trust/tuf/root.json' } }),
     });
-    await failsWith(c.verifyTag(GUN, 'latest'), 'RemoteError', /redirected .* to another host \(evil\.test\)/);
+    await failsWith(c.verifyTag(GUN, 'latest'), 'Untrusted', /redirected .* to another host \(evil\.test\)/);
     expect(existsSync(pinned(trustDir))).toBe(false);
   });
 

@@ -67,7 +67,8 @@ export function makeFetcher(request: RequestFunction, authorize: AuthorizeFuncti
           const loc = res.headers.get('location');
           if (!loc) throw new DsvError('RemoteError', `trust server redirected ${what} without a location`);
           const next = new URL(loc, current);
-          if (next.origin !== origin) throw new DsvError('RemoteError', `trust server redirected ${what} to another host (${next.host}); refused`, { host: next.host });
+          // Not trusted (exit 1), not an outage: trust data is served by the server the user named, or not at all.
+          if (next.origin !== origin) throw new DsvError('Untrusted', `trust server redirected ${what} to another host (${next.host}); refused`, { host: next.host });
           if (++hops > maxRedirects) throw new DsvError('RemoteError', `trust server redirected ${what} more than ${maxRedirects} times`);
           current = next.href;
           continue;

@@ -32,7 +32,8 @@ export function loadKey(k: TufKey, id: string): LoadedKey {
         return { key: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' }), type: k.keytype };
     }
   } catch (e) {
-    throw new DsvError('KeyInvalid', `trust key ${id} (${k.keytype}) cannot be read: ${(e as Error).message}`, { keyId: id });
+    // A key the trust server serves, not the user's: unreadable means the data is not trusted (exit 1).
+    throw new DsvError('Untrusted', `trust key ${id} (${k.keytype}) cannot be read: ${(e as Error).message}`, { keyId: id });
   }
   throw new DsvError('Unsupported', `trust key ${id} has an unsupported key type ${JSON.stringify(k.keytype)}`, { keyId: id });
 }

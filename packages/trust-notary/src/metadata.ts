@@ -124,7 +124,7 @@ export function verifyThreshold(doc: Signed<Common>, keys: Record<string, TufKey
     if (!allowed.has(s.keyid) || valid.has(s.keyid)) continue;
     const k = keys[s.keyid];
     if (!k) continue;
-    if (keyId(k) !== s.keyid) throw new DsvError('KeyInvalid', `trust metadata ${role}: key id ${s.keyid} does not match its key`, { role, keyId: s.keyid });
+    if (keyId(k) !== s.keyid) throw new DsvError('Untrusted', `trust metadata ${role}: key id ${s.keyid} does not match its key`, { role, keyId: s.keyid });
     const loaded = loadKey(k, s.keyid);
     if (loaded.notAfter && (now > loaded.notAfter || now < loaded.notBefore!)) continue;
     if (verifySignature(loaded, s.method, data, Buffer.from(s.sig, 'base64'))) valid.add(s.keyid);
