@@ -349,16 +349,20 @@ async function copyWithSignatures(
     if (!a.json) out.out(`Source verified: ${srcRef.toString()} (${checked.digest})\n`);
   }
   applyPkiFormat(ctx.signerSettings, a.pkiFormat);
-  let sign: { signer: Awaited<ReturnType<ReturnType<CliContext['signers']['get']>['createSigner']>>; kind: SignatureKind } | undefined;
+  let sign: { signer: ReturnType<ReturnType<CliContext['signers']['get']>['createSigner']>; kind: SignatureKind } | undefined;
   if (a.signBy !== undefined && a.format === 'embedded') {
     const key = await shell.resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
     const plugin = ctx.signers.get(key.keyType);
     applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [plugin.type]);
     const settings = ctx.signerSettings[plugin.type];
-    const signer = await plugin.createSigner({ key: key.key, passphrase: key.passphrase, ...(settings && Object.keys(settings).length ? { settings } : {}) });
+    // Not awaited: the key (and the signer's crypto code) loads while the copy starts; copyImage waits for it
+    // only to sign, and stops when it fails (bench/NOTES.md §14).
+    const signer = plugin.createSigner({ key: key.key, passphrase: key.passphrase, ...(settings && Object.keys(settings).length ? { settings } : {}) });
     sign = { signer, kind: a.signatureType };
-    const info = await signer.describeKey();
-    ctx.debug(`signing with ${info.type} key ${info.keyId}${info.identity ? ` (${info.identity})` : ''}`);
+    signer.then(
+      (s) => s.describeKey().then((info) => ctx.debug(`signing with ${info.type} key ${info.keyId}${info.identity ? ` (${info.identity})` : ''}`), () => undefined),
+      () => undefined,
+    );
   }
   const mountFrom = mountSource(srcRef, dstRef);
   if (mountFrom) ctx.debug(`same registry: blobs are mounted from ${mountFrom.toString()}`);
