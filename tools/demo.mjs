@@ -26,6 +26,9 @@ const work = mkdtempSync(join(tmpdir(), 'dsv-demo-'));
 const keep = process.argv.includes('--keep');
 const MTIME = new Date('2024-01-01T00:00:00Z');
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+// Colour only on a terminal, and never under NO_COLOR (https://no-color.org: set and not empty) or TERM=dumb.
+const colour = process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const paint = (code, text) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
 
 // ---------------------------------------------------------------------------------------------
 // 1. A sample image as a docker-save archive (the legacy layout `docker save` writes)
@@ -157,7 +160,7 @@ function shortPath(s) {
 
 function runBin(title, name, args, { env = {}, expect, mustContain = [], mustNotContain = [] }) {
   step++;
-  console.log(`\n\x1b[1m── ${step}. ${title}\x1b[0m`);
+  console.log(`\n${paint(1, `── ${step}. ${title}`)}`);
   console.log(`$ ${show(name, args, env)}`);
   const res = spawnSync(process.execPath, [bin(name), ...args], {
     cwd: work,
@@ -177,8 +180,8 @@ function runBin(title, name, args, { env = {}, expect, mustContain = [], mustNot
   for (const s of mustNotContain) if (out.includes(s)) problems.push(`output contains "${shortPath(s)}"`);
   if (problems.length) {
     failures.push(`${step}. ${title}: ${problems.join('; ')}`);
-    console.log(`  \x1b[31m✗ ${problems.join('; ')}\x1b[0m`);
-  } else console.log(`  \x1b[32m✓ exit ${code} as expected\x1b[0m`);
+    console.log(`  ${paint(31, `✗ ${problems.join('; ')}`)}`);
+  } else console.log(`  ${paint(32, `✓ exit ${code} as expected`)}`);
   return res;
 }
 
@@ -242,10 +245,10 @@ async function main() {
 
   console.log('');
   if (failures.length) {
-    console.log(`\x1b[31mdemo FAILED: ${failures.length} step(s) did not behave as expected:\x1b[0m`);
+    console.log(paint(31, `demo FAILED: ${failures.length} step(s) did not behave as expected:`));
     for (const f of failures) console.log(`  ${f}`);
   } else {
-    console.log(`\x1b[32mdemo passed: all ${step} steps behaved as expected.\x1b[0m`);
+    console.log(paint(32, `demo passed: all ${step} steps behaved as expected.`));
   }
   return failures.length ? 1 : 0;
 }

@@ -179,7 +179,7 @@ describe('dsv-copy carries simple signatures (skopeo --sign-by, lookaside per re
   it('refuses (exit 2, nothing written) when the destination has no store for the signatures, naming --remove-signatures', () => {
     const r = copy(['--registries.d', join(work, 'regd-only-a'), `docker://${a.host}/app/simple:v1`, `docker://${b.host}/app/nostore:v1`]);
     expect(r.code, r.all).toBe(2);
-    expect(r.stderr).toMatch(/nowhere to store the 1 simple signature/);
+    expect(r.stderr).toMatch(/cannot carry the 1 simple signature\(s\) of .*: nowhere to store a simple signature/);
     expect(r.stderr).toMatch(/--remove-signatures/);
     expect(r.stderr.trim().split('\n').filter((l) => l.includes('error:'))).toHaveLength(1);
     expect(digestAt(`docker://${b.host}/app/nostore:v1`)).toBeUndefined();

@@ -2,9 +2,9 @@
 // skopeo-sync YAML file, OCI layouts on disk both ways, idempotent re-runs, --dry-run, --policy (signed-only
 // sync, the BUILT dsv signing with a key in a private GnuPG home), and --shard.
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
@@ -126,5 +126,47 @@ describe('dsv sync', () => {
       seen.push(...new Set((JSON.parse(r.stdout).results as Array<{ repository: string }>).map((x) => x.repository)));
     }
     expect(seen.sort()).toEqual([`${a.host}/app/one`, `${a.host}/app/two`]);
+  });
+
+  it('carries simple (skopeo-made) and cosign signatures; skopeo accepts the synced image under signedBy; a re-run sends none again', async () => {
+    const regd = join(work, 'registries.d');
+    mkdirSync(regd, { recursive: true });
+    writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${pathToFileURL(join(work, 'sigstore')).href}\n  lookaside-staging: ${pathToFileURL(join(work, 'sigstore')).href}\n`);
+    const theirs = makeGpgHome({ withKey: { name: 'Skopeo Signer', email: 'skopeo@dsv.invalid' } });
+    writeFileSync(join(work, 'theirs.pub'), theirs.exportPublic());
+    execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), '--registries.d', regd, 'copy', '--dest-tls-verify=false', '--sign-by', theirs.fingerprint,
+      `oci:${join(work, 'layout-v2')}:v2`, `docker://${a.host}/signed/img:v2`], { env: { ...process.env, GNUPGHOME: theirs.home }, stdio: 'pipe', timeout: 120_000 });
+    writeFileSync(join(work, 'pw'), 'cosign-pass\n');
+    const keys = await dsv(['generate-key-pair', '--format', 'cosign', '--passphrase-file', join(work, 'pw')]);
+    expect(keys.code, keys.all).toBe(0);
+    const signed = await dsv(['sign', '--format', 'cosign', '--key', join(work, 'cosign.key'), '--passphrase-file', join(work, 'pw'), `docker://${a.host}/signed/img:v2`]);
+    expect(signed.code, signed.all).toBe(0);
+
+    const r = await dsv(['sync', '--json', '--registries.d', regd, `docker://${a.host}/signed/img`, `docker://${b.host}/synced`]);
+    expect(r.code, r.all).toBe(0);
+    expect(JSON.parse(r.stdout).results).toMatchObject([{ tag: 'v2', status: 'copied', signaturesCarried: 2 }]);
+    // The identity skopeo signed names the source repository: the mirror verifies with a remap, as skopeo users do.
+    const remap = join(work, 'remap-policy.json');
+    writeFileSync(remap, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${b.host}/synced`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'theirs.pub'),
+      signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/synced`, signedPrefix: `${a.host}/signed` } }] } } }));
+    try {
+      execFileSync(requireTool('skopeo'), ['--policy', remap, '--registries.d', regd, 'copy', '--remove-signatures', '--src-tls-verify=false', `docker://${b.host}/synced/img:v2`, `oci:${join(work, 'check')}:v2`], { stdio: 'pipe', timeout: 120_000 });
+    } catch (e) {
+      throw new Error(String((e as { stderr: Buffer }).stderr));
+    }
+    // dsv judges both formats at the mirror under one policy, with the same remap.
+    const both = join(work, 'both-policy.json');
+    const remapped = { type: 'remapIdentity', prefix: `${b.host}/synced`, signedPrefix: `${a.host}/signed` };
+    writeFileSync(both, JSON.stringify({ default: [
+      { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'theirs.pub'), signedIdentity: remapped },
+      { type: 'sigstoreSigned', keyPath: join(work, 'cosign.pub'), signedIdentity: remapped },
+    ] }));
+    const judged = await dsv(['verify', '--policy', both, '--registries.d', regd, `docker://${b.host}/synced/img:v2`]);
+    expect(judged.code, judged.all).toBe(0);
+    expect(judged.stdout).toMatch(/signedBy: satisfied/);
+    expect(judged.stdout).toMatch(/sigstoreSigned: satisfied/);
+    const again = await dsv(['sync', '--json', '--registries.d', regd, `docker://${a.host}/signed/img`, `docker://${b.host}/synced`]);
+    expect(again.code, again.all).toBe(0);
+    expect(JSON.parse(again.stdout).results[0]).toMatchObject({ status: 'present' });
   });
 });

@@ -157,7 +157,13 @@ describe('one exit code per failure class, in every command', () => {
     const manifest = readFileSync(join(layout, 'blobs', 'sha256', (JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> }).manifests[0]!.digest.slice(7)));
     const host = await fakeRegistry(
       (req, res) => {
-        if (req.url?.includes('/manifests/')) return res.writeHead(200, { 'content-type': OCI_MANIFEST, 'content-length': String(manifest.length) }).end(req.method === 'HEAD' ? undefined : manifest);
+        if (req.url?.includes('/manifests/')) {
+          // The image's tag (or digest); any other tag (signature tags, referrers) is unknown, as a registry says.
+          if (!/\/manifests\/(v1|sha256:[0-9a-f]{64})$/.test(req.url)) {
+            return res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+          }
+          return res.writeHead(200, { 'content-type': OCI_MANIFEST, 'content-length': String(manifest.length) }).end(req.method === 'HEAD' ? undefined : manifest);
+        }
         res.writeHead(302, { location: `http://127.0.0.1:${httpPort}${req.url}` }).end();
       },
       { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) },

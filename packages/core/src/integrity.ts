@@ -301,6 +301,8 @@ export async function checkIntegrity(
   // Tasks are in manifest order: a sequential source gets them one at a time, in its order.
   const sequential = source.blobOrder === 'sequential';
   if (sequential && source.blobSequence) inSequence(tasks, source.blobSequence(tasks.map((t) => t.blob)), (t) => t.blob);
+  // Every blob announced (done 0, its size from the manifest) before any is read: progress knows the total.
+  if (opts.onProgress) for (const t of tasks) opts.onProgress({ id: t.blob.digest, done: 0, total: t.blob.size, phase: 'verify' });
   await runLimited(
     tasks.map((t) => t.run),
     sequential ? 1 : (opts.concurrency ?? 4),

@@ -3,22 +3,18 @@
  * API, cosign `.sig` attachments, referrers in the referrers tag schema), checked against what DEST can
  * hold before anything is written, and carried to DEST once the image is committed with the same digest.
  */
-import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { DsvError, digestOf, formatDockerReference, parseDigest, parseDockerReference, type Descriptor, type Digest } from '@dsv/core/formats';
 import { readBlobVerified, readManifest, resolveManifests } from '@dsv/core/operations';
 import type { ImageReference } from '@dsv/core/transport';
-import { createSimpleSignature, keyFileSigner, lookasideBase, type PayloadSigner } from '@dsv/signature-simple';
+import { createSimpleSignature } from '@dsv/signature-simple';
 import {
-  addCosignSignatures, parseReferrersIndex, readCosignSignatures, readPrivateKey, referrersTag, signatureTag, signImage, tagStoreFor, OCI_INDEX,
+  addCosignSignatures, parseReferrersIndex, readCosignSignatures, referrersTag, signatureTag, signImage, tagStoreFor, OCI_INDEX,
   type CosignAttachment,
 } from '@dsv/signature-cosign';
 import type { CliContext } from './context.js';
 import type { DetachedStores } from './detached/stores.js';
-import { gpgHomeFromEnv } from './environment.js';
+import { gpgBinaryFromEnv, gpgHomeFromEnv } from './environment.js';
 import { VERSION } from './version.js';
 
 /** Largest referrer manifest carried (the referrers index and each referrer are small JSON documents). */
@@ -148,7 +144,7 @@ export async function planCarry(ctx: CliContext, stores: DetachedStores, src: Im
     if (dst.transport.name !== 'docker') {
       throw new DsvError('Usage', `${dst.toString()} cannot hold the ${simple} simple signature(s) of ${src.toString()} (only docker:// destinations have a signature store)${drop}`);
     }
-    await checkSimpleStore(stores, dst, `the ${simple} simple signature(s) of ${src.toString()}`, drop);
+    await checkSimpleStore(stores, dst, `cannot carry the ${simple} simple signature(s) of ${src.toString()}`, drop);
   }
   if (tagged > 0 && !TAGGED.has(dst.transport.name)) {
     throw new DsvError('Usage', `${dst.toString()} cannot hold the ${tagged} cosign signature(s) / referrer(s) of ${src.toString()} (docker:// and oci: destinations can)${drop}`);
@@ -156,18 +152,14 @@ export async function planCarry(ctx: CliContext, stores: DetachedStores, src: Im
   return { found };
 }
 
-/** DEST (docker://) can store simple signatures: its registry has the extension API, or registries.d names a file:// lookaside for it. */
+/** DEST (docker://) can store simple signatures (the extension API, or a file:// lookaside in registries.d); else a Usage error starting with `what`. */
 export async function checkSimpleStore(stores: DetachedStores, dst: ImageReference, what: string, hint = ''): Promise<void> {
-  const name = stores.parseDocker(dockerName(dst));
-  if (await stores.supportsExtension(dockerName(dst))) return;
-  const full = `${name.registry}/${name.repository}`;
-  const base = lookasideBase(stores.registries, full, true);
-  if (base !== undefined && base.startsWith('file:')) return;
-  throw new DsvError(
-    'Usage',
-    `nowhere to store ${what}: ${name.registry} has no signature extension API and registries.d (${stores.registries.dir ?? 'none found'}) ` +
-      `names ${base === undefined ? 'no lookaside' : `only ${base}, not a file:// lookaside-staging,`} for ${full} (--registries.d DIR)${hint}`,
-  );
+  try {
+    await stores.simpleWriteTarget(dockerName(dst));
+  } catch (e) {
+    if (!(e instanceof DsvError) || e.code !== 'Usage') throw e;
+    throw new DsvError('Usage', `${what}: ${e.message}${hint}`, e.details, { cause: e });
+  }
 }
 
 /** Copies referrers (manifests byte for byte, their blobs streamed and verified) and merges DEST's referrers tag index. */
@@ -251,60 +243,34 @@ export interface DetachedSigner {
   signAndStore(stores: DetachedStores, dst: ImageReference, identity: string, manifestDigest: Digest): Promise<string>;
 }
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** Signs a payload as an OpenPGP signed message with a key in a GnuPG home, through the gpg binary (passphrase on a pipe). */
-function gpgHomeSigner(ctx: CliContext, key: string, passphrase: string | undefined): PayloadSigner {
-  const home = String(ctx.signerSettings.gpg?.gpgHome ?? gpgHomeFromEnv(ctx.env));
-  const binary = ctx.env.DSV_GPG_BINARY || 'gpg';
-  return async (payload) => {
-    const dir = await mkdtemp(join(tmpdir(), 'dsv-sign-'));
-    try {
-      const input = join(dir, 'payload');
-      await writeFile(input, payload, { mode: 0o600 });
-      const args = ['--homedir', home, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--local-user', key, '--sign', '--output', '-', input];
-      const r = spawnSync(binary, args, { input: `${passphrase ?? ''}\n`, env: ctx.system.childEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' }, maxBuffer: 16 * 1024 * 1024 });
-      if (r.error) throw new DsvError('IoError', `cannot run ${binary} (${(r.error as NodeJS.ErrnoException).code ?? 'error'})`);
-      if (r.status !== 0 || r.stdout.length === 0) {
-        const err = r.stderr.toString('utf8');
-        if (/bad passphrase|No passphrase given|Bad passphrase/i.test(err)) throw new DsvError('PassphraseInvalid', `the passphrase for GnuPG key ${key} is wrong`);
-        const line = err.split('\n').find((l) => l.startsWith('gpg: ') && !/WARNING/.test(l)) ?? `gpg exited with ${r.status}`;
-        throw new DsvError('KeyInvalid', `GnuPG key ${key} in ${home} cannot sign: ${line.replace(/^gpg: /, '')}`);
-      }
-      return new Uint8Array(r.stdout);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  };
-}
-
 /**
  * The signer for `--sign-by KEY --format simple|cosign`, with the key loaded (and a throwaway signature
  * made) now, so a wrong key or passphrase fails before DEST changes. simple: an OpenPGP private key
  * file, else a key id / fingerprint in the GnuPG home; cosign: a cosign.key (encrypted) or PKCS#8 PEM key.
  */
 export async function detachedSigner(ctx: CliContext, format: 'simple' | 'cosign', key: string, passphrase: string | undefined): Promise<DetachedSigner> {
+  const { cosignKey, isEncryptedCosignKey, simpleKey } = await import('./detached/signers.js');
   if (format === 'cosign') {
-    if (!isFile(key)) throw new DsvError('Usage', `--sign-by ${key}: --format cosign needs a key file (cosign.key or a PKCS#8 PEM private key)`);
-    const privateKey = readPrivateKey(new Uint8Array(await readFile(key)), { origin: `key file ${key}`, ...(passphrase !== undefined ? { passphrase } : {}) });
+    let encrypted = false;
+    try {
+      encrypted = isEncryptedCosignKey(new Uint8Array(await readFile(key)));
+    } catch {
+      /* cosignKey says why it cannot be read */
+    }
+    const { key: privateKey } = await cosignKey(key, encrypted ? (passphrase ?? '') : undefined);
     return {
       format,
       async signAndStore(_stores, dst, identity, manifestDigest) {
-        const name = identityOf(identity);
-        const digest = await signImage(tagStoreFor(dst, ctx.system), { dockerReference: name, manifestDigest, privateKey });
+        const digest = await signImage(tagStoreFor(dst, ctx.system), { dockerReference: identity, manifestDigest, privateKey });
         return `${dst.toString().replace(/:[^:/@]*$/, '')}:${signatureTag(manifestDigest)}${digest ? '' : ' (already there)'}`;
       },
     };
   }
-  const signer = isFile(key)
-    ? keyFileSigner({ keyFile: key, ...(passphrase !== undefined && passphrase !== '' ? { passphrase } : {}) })
-    : gpgHomeSigner(ctx, key, passphrase);
+  const { signer } = await simpleKey({
+    key, passphrase: passphrase ?? '', gpgHome: String(ctx.signerSettings.gpg?.gpgHome ?? gpgHomeFromEnv(ctx.env)), gpgBinary: gpgBinaryFromEnv(ctx.env),
+    env: ctx.system.childEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' },
+  });
+  // A throwaway signature now: a wrong key or passphrase fails before DEST changes.
   await signer(new TextEncoder().encode('{}'));
   return {
     format,

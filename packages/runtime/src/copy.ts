@@ -12,21 +12,25 @@ import { createContext, createVerifyFunction, type CliContext } from './context.
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
 import { runVerify } from './commands.js';
-import { applyPkiFormat, containerdFromFlags, policyFromEnv } from './environment.js';
+import { applyPkiFormat, applySignerOpts, containerdFromFlags, policyFromEnv } from './environment.js';
 import { ExitCodes, exitCodeForVerify } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
-import { signatureTypeOption } from './options.js';
+import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
+import type { ProgressMode } from './progress.js';
 import { newYargs } from './parser.js';
-import { errorJson, verifyFailureLines } from './report.js';
-import { CommandShell } from './shell.js';
+import { errorJson, jsonReportText, verifyFailureLines } from './report.js';
+import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
+import { referencesHelp } from './transports.js';
+import { decorateHelp, helpKey } from './help-examples.js';
+import { commandsOf } from './suggest.js';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
 const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.
 
-References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only), containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST].
+${referencesHelp()} docker:// is the default without a prefix; docker-storage: is a source only.
 
 Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
 A plain copy checks every blob's digest and size (as skopeo does); --verify also inflates every layer and checks it against the config's diff_ids, all before DEST changes.
@@ -36,6 +40,12 @@ Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational fai
 
 export interface CopyArgs {
   command: 'copy';
+  /** --signer-opt [TYPE:]KEY=VALUE for --sign-by. */
+  signerOpts?: string[];
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   source: string;
   destination: string;
   signBy?: string;
@@ -71,6 +81,10 @@ export interface CopyArgs {
 }
 export interface VerifySameArgs {
   command: 'verify-same';
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   source: string;
   destination: string;
   platform?: string;
@@ -99,6 +113,8 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .parserConfiguration({ 'dot-notation': false })
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
     .option('timeout', timeoutOption())
@@ -111,6 +127,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Passphrase for --sign-by [env DSV_KEYPASS; prompted on a terminal]' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour for --sign-by: legacy (docker-sign-verify\'s) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
+        .option('signer-opt', { type: 'string', describe: 'A setting for the --sign-by signer plugin, [TYPE:]KEY=VALUE (repeatable)' })
         .option('format', { type: 'string', describe: 'Signature format for --sign-by: embedded (default; in the image config, changes the image), simple or cosign (detached; the image is unchanged)' })
         .option('sign-identity', { type: 'string', describe: 'Identity a detached signature claims (default: DEST)' })
         .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image) and carry no detached ones' })
@@ -131,15 +148,19 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
 export async function parseCopyArgs(args: string[], scriptName?: string): Promise<ParsedCopy> {
   let err: string | undefined;
   let output = '';
-  const argv = (await copyParser(scriptName).parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
+  const parser = copyParser(scriptName);
+  const argv = (await parser.parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
     if (e) err = e.message;
     output = out;
   })) as Record<string, unknown>;
   if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if (argv.help) return { kind: 'output', text: decorateHelp(output, helpKey(scriptName ?? 'dsv-copy', argv._ as unknown[], commandsOf(parser))) };
+  if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   const platform = one(argv.platform);
   if (platform !== undefined && !isPlatformString(platform)) return { kind: 'error', message: `invalid --platform "${platform}": expected os/arch[/variant]` };
   const common = {
+    ...(argv.quiet === true ? { quiet: true } : {}),
+    ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}),
     json: argv.json === true,
     debug: argv.debug === true,
     insecureRegistries: asList(argv.insecureRegistry),
@@ -179,6 +200,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     jobs,
   };
   if (signBy !== undefined) a.signBy = signBy;
+  if (argv.signerOpt !== undefined) a.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
   const kt = one(argv.keyType);
   if (kt !== undefined) a.keyType = kt;
   const pf = one(argv.passphraseFile);
@@ -211,7 +233,16 @@ export interface CopyMainOptions {
 
 export async function copyMain(args: string[], io: CliIo = processIo(), prog = 'dsv-copy', opts: CopyMainOptions = {}): Promise<number> {
   const parsed = await parseCopyArgs(args, prog);
-  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
+  if (parsed.kind === 'run' && parsed.args.quiet) {
+    // -q/--quiet: errors and the verdict line only (as dsv -q).
+    const shaped = shapeOutput(io, 'quiet', parsed.args.json);
+    try {
+      return await copyMain(args.filter((a) => a !== '-q' && a !== '--quiet'), shaped.io, prog, opts);
+    } finally {
+      shaped.flush();
+    }
+  }
+  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug, ...(parsed.args.progress ? { progress: parsed.args.progress } : {}) } : {}) });
   const out = shell.out;
   if (parsed.kind === 'output') {
     out.out(parsed.text);
@@ -298,7 +329,7 @@ async function copyWithSignatures(
     if (a.format === 'cosign' && !['docker', 'oci'].includes(dstRef.transport.name)) throw new DsvError('Usage', `--format cosign: ${dstRef.toString()} cannot hold a .sig attachment (docker:// and oci: destinations can)`);
     if (a.signIdentity === undefined && dstRef.transport.name !== 'docker') throw new DsvError('Usage', `--format ${a.format}: DEST ${dstRef.toString()} is not a registry reference; say which identity to sign with --sign-identity REF`);
     const identity = identityOf(a.signIdentity ?? dockerName(dstRef));
-    if (a.format === 'simple') await checkSimpleStore(stores, dstRef, 'the new simple signature');
+    if (a.format === 'simple') await checkSimpleStore(stores, dstRef, 'cannot store the new simple signature');
     const key = await shell.resolveKey({ key: a.signBy, ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
     detachedSign = { signer: await detachedSigner(ctx, a.format, key.key, key.passphrase), identity };
     ctx.debug(`signing the copy at DEST with a ${a.format} signature claiming ${identity}`);
@@ -312,7 +343,7 @@ async function copyWithSignatures(
     if (!checked.ok) {
       for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
       out.err(`${out.prog}: error: ${srcRef.toString()} not copied: not verified\n`);
-      if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }, null, 2)}\n`);
+      if (a.json) out.out(jsonReportText({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }));
       return exitCodeForVerify(checked);
     }
     if (!a.json) out.out(`Source verified: ${srcRef.toString()} (${checked.digest})\n`);
@@ -322,6 +353,7 @@ async function copyWithSignatures(
   if (a.signBy !== undefined && a.format === 'embedded') {
     const key = await shell.resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
     const plugin = ctx.signers.get(key.keyType);
+    applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [plugin.type]);
     const settings = ctx.signerSettings[plugin.type];
     const signer = await plugin.createSigner({ key: key.key, passphrase: key.passphrase, ...(settings && Object.keys(settings).length ? { settings } : {}) });
     sign = { signer, kind: a.signatureType };
@@ -373,7 +405,7 @@ async function copyWithSignatures(
   }
   const signatures = { carried, ...(detachedSign ? { added: { format: a.format, identity: detachedSign.identity, digest: result.destinationDigest, ...(added ? { stored: added } : {}) } } : {}) };
   if (a.json) {
-    out.out(`${JSON.stringify({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result), signatures }, null, 2)}\n`);
+    out.out(jsonReportText({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result), signatures }));
   } else {
     out.out(formatCopy(srcRef.toString(), dstRef.toString(), result, a));
     out.out(formatSignatures(a, carried, detachedSign ? { identity: detachedSign.identity, digest: result.destinationDigest, ...(added ? { stored: added } : {}) } : undefined));
@@ -461,7 +493,7 @@ async function verifySame(ctx: CliContext, a: VerifySameArgs, out: Output): Prom
   });
   const ok = rows.length > 0 && rows.every((r) => r.same);
   if (a.json) {
-    out.out(`${JSON.stringify({ command: 'verify-same', ok, source: { reference: srcRef.toString(), digest: left.digest }, destination: { reference: dstRef.toString(), digest: right.digest }, platforms: rows }, null, 2)}\n`);
+    out.out(jsonReportText({ command: 'verify-same', ok, source: { reference: srcRef.toString(), digest: left.digest }, destination: { reference: dstRef.toString(), digest: right.digest }, platforms: rows }));
   } else {
     out.out(`${srcRef.toString()} (${left.digest})\n${dstRef.toString()} (${right.digest})\n`);
     for (const r of rows) {

@@ -11,7 +11,7 @@ describe('dsv arguments', () => {
       kind: 'run',
       args: {
         command: 'sign', source: 'docker://h/a:1', destination: 'docker://h/a:1', key: 'k.asc', keyType: 'gpg', passphraseFile: 'pw.txt',
-        signatureType: 'sign', dryRun: false, debug: false, json: false, insecureRegistries: [],
+        signatureType: 'sign', dryRun: false, debug: false, json: false, insecureRegistries: [], inPlace: true,
       },
     });
   });

@@ -12,12 +12,16 @@ import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
 import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './commands.js';
-import { applyPkiFormat, containerdFromFlags } from './environment.js';
+import { applyPkiFormat, applySignerOpts, containerdFromFlags } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo } from './io.js';
-import { errorJson, formatInspectText, inspectReportJson } from './report.js';
+import { errorJson, formatInspectText, formatTagMove, inspectReportJson, signReportJson, tagMove, type SignSummary } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
+import { PROGRESS_OPTION } from './options.js';
+import type { ProgressMode } from './progress.js';
+import { decorateHelp, helpKey } from './help-examples.js';
+import { commandsOf, unknownCommandMessage } from './suggest.js';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
@@ -33,6 +37,8 @@ export interface DsvCommonArgs {
   output?: 'quiet' | 'silent';
   /** --no-check-signatures: integrity only (set only when false). */
   checkSignatures?: false;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
   /** --all-tags (with --jobs, --shard): the arguments are repositories, every tag is worked on. */
@@ -59,6 +65,10 @@ export interface DsvSignArgs extends DsvCommonArgs {
   pkiFormat?: string;
   signatureType: SignatureKind;
   dryRun: boolean;
+  /** No DEST was given: SRC's tag moves to the signed image (reported as a tag move). */
+  inPlace?: boolean;
+  /** --signer-opt [TYPE:]KEY=VALUE. */
+  signerOpts?: string[];
   /** --format embedded|simple|cosign (DSV_SIGNATURE_FORMAT otherwise; default embedded). */
   format?: string;
   /** Set when DEST was given (a usage error with a detached format). */
@@ -74,6 +84,8 @@ export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
   images: string[];
   trust: string[];
+  /** --signer-opt [TYPE:]KEY=VALUE. */
+  signerOpts?: string[];
   /** --policy FILE (containers-policy.json; DSV_POLICY otherwise). */
   policy?: string;
   /** --registries.d DIR. */
@@ -110,7 +122,10 @@ export interface DsvKeygenArgs extends DsvCommonArgs {
   outputPrefix?: string;
   passphraseFile?: string;
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs;
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs | DsvPluginsArgs;
+export interface DsvPluginsArgs extends DsvCommonArgs {
+  command: 'plugins';
+}
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -134,6 +149,7 @@ export function dsvParser(): Argv {
     .option('check-signatures', { type: 'boolean', default: true, describe: 'Check embedded signatures; --no-check-signatures checks integrity only' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
+    .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
     .option('timeout', timeoutOption())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
@@ -159,7 +175,8 @@ export function dsvParser(): Argv {
         .option('format', { type: 'string', describe: 'embedded (in the image config; the default), simple (containers-signature, detached) or cosign (.sig tag); detached formats leave the image unchanged and take no DEST [env DSV_SIGNATURE_FORMAT]' })
         .option('sign-identity', { type: 'string', describe: 'The identity a detached signature claims (default: the image reference)' })
         .option('cosign-bundle', { type: 'boolean', describe: 'With --format cosign: a Sigstore bundle referrer instead of the .sig tag' })
-        .option('registries.d', { type: 'string', describe: 'registries.d directory naming the lookaside store for simple signatures' }),
+        .option('registries.d', { type: 'string', describe: 'registries.d directory naming the lookaside store for simple signatures' })
+        .option('signer-opt', { type: 'string', describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
       y
@@ -168,7 +185,8 @@ export function dsvParser(): Argv {
         .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' })
         .options(fleetOptions('verify'))
         .option('dct', { type: 'boolean', default: false, describe: 'Verify through Docker Content Trust (Notary v1) instead of embedded signatures' })
-        .option('server', { type: 'string', describe: 'With --dct: the trust server URL [env DOCKER_CONTENT_TRUST_SERVER; default as the docker CLI]' }),
+        .option('server', { type: 'string', describe: 'With --dct: the trust server URL [env DOCKER_CONTENT_TRUST_SERVER; default as the docker CLI]' })
+        .option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
@@ -191,14 +209,19 @@ export function dsvParser(): Argv {
     .command(...trustCommand())
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
+    .command('plugins <action>', 'Signer plugins: `dsv plugins list` shows each type, where it was found and its version')
+    .command('completion <shell>', 'Print a shell completion script: bash, zsh or fish (dsv completion --help)')
     .demandCommand(1, 'missing command: sign, verify or inspect')
     .help()
     .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns ?? 100));
 }
 
+/** A reference that names a digest (`…@sha256:…`), whatever its transport. */
+const DIGEST_REFERENCE = /@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address', '--timeout']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address', '--timeout', '--progress']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -222,18 +245,26 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   const args = [...split.globals, ...(split.command !== undefined ? [split.command] : []), ...split.rest];
   let err: string | undefined;
   let output = '';
-  const argv = (await dsvParser().parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
+  const parser = dsvParser();
+  const argv = (await parser.parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
     if (e) err = e.message;
     output = out;
   })) as Record<string, unknown>;
-  if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  const commands = commandsOf(parser);
+  if (err) {
+    const word = split.command;
+    if (word !== undefined && !word.startsWith('-') && !commands.includes(word)) return { kind: 'error', message: unknownCommandMessage(word, commands) };
+    return { kind: 'error', message: err };
+  }
+  if (argv.help) return { kind: 'output', text: decorateHelp(output, helpKey('dsv', argv._ as unknown[], commands)) };
+  if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   const common: DsvCommonArgs = {
     debug: argv.debug === true,
     json: argv.json === true,
     insecureRegistries: asList(argv.insecureRegistry),
   };
   if (typeof argv.platform === 'string') common.platform = argv.platform;
+  if (argv.progress !== undefined) common.progress = argv.progress as ProgressMode;
   const timeoutMs = timeoutArg(argv.timeout);
   if (timeoutMs !== undefined) common.timeoutMs = timeoutMs;
   if (argv.silent === true) common.output = 'silent';
@@ -263,6 +294,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         signatureType: (one(argv.signatureType) ?? 'sign') as SignatureKind,
         dryRun: argv.dryRun === true,
       };
+      if (argv.destination === undefined) a.inPlace = true;
+      if (argv.signerOpt !== undefined) a.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
       const key = one(argv.key);
       if (key !== undefined) a.key = key;
       const keyType = one(argv.keyType);
@@ -290,6 +323,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       const registriesD = one(argv['registries.d']);
       if (registriesD !== undefined) v.registriesD = registriesD;
       if (argv.dct === true) v.dct = true;
+      if (argv.signerOpt !== undefined) v.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
       const server = one(argv.server);
       if (server !== undefined) v.server = server;
       return { kind: 'run', args: v };
@@ -311,10 +345,19 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     }
     case 'trust':
       return { kind: 'run', args: trustArgs(common, argv) };
+    case 'plugins':
+      if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
+      return { kind: 'run', args: { ...common, command: 'plugins' } };
     case 'inspect':
       return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
+    case 'completion':
+      try {
+        return { kind: 'output', text: await dsvCompletion(String(argv.shell)) };
+      } catch (e) {
+        return { kind: 'error', message: e instanceof Error ? e.message : String(e) };
+      }
     case 'generate-key-pair': {
       const k: DsvKeygenArgs = { ...common, command: 'generate-key-pair', format: String(one(argv.format)) };
       const prefix = one(argv.outputPrefix);
@@ -326,6 +369,19 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     default:
       return { kind: 'error', message: `unknown command "${cmd}" (sign, verify, inspect)` };
   }
+}
+
+/** `dsv completion SHELL`: the script, from the parsers (dsv's, and dsv-copy's for `dsv copy`). */
+async function dsvCompletion(shell: string): Promise<string> {
+  const { completionScript } = await import('./completion.js');
+  const { copyParser } = await import('./copy.js');
+  return completionScript(shell, {
+    prog: 'dsv',
+    parser: dsvParser,
+    globalsWithValue: [...GLOBALS_WITH_VALUE],
+    nested: { copy: () => copyParser('dsv copy'), 'docker-plugin': { flags: ['--dir', '--help', '-h'], words: ['install', 'uninstall'] } },
+    words: { completion: ['bash', 'zsh', 'fish'], plugins: ['list'] },
+  });
 }
 
 /** What `dsv` needs from the app that runs it. */
@@ -397,13 +453,14 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
 async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: string[]): Promise<number> {
   const contextFactory = options.contextFactory ?? createContext;
   if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
+  if (a.command === 'plugins') return (await import('./plugins-command.js')).pluginsList(io, a);
   if (a.command === 'generate-key-pair') {
     const { runGenerateKeyPair } = await import('./detached/keygen-command.js');
     const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
     return runGenerateKeyPair(shell, { format: a.format, ...(a.outputPrefix !== undefined ? { outputPrefix: a.outputPrefix } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) });
   }
   const integrityOnly = a.checkSignatures === false;
-  const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
+  const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets, ...(a.progress ? { progress: a.progress } : {}) });
   let ctx: CliContext;
   try {
     ctx = await contextFactory(
@@ -426,6 +483,11 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     case 'sign': {
       const detached = await detachedSign(ctx, a, shell);
       if (detached !== undefined) return detached;
+      // An embedded signature without DEST moves SRC's tag to the signed image; a digest cannot move: refuse before any work.
+      if (a.inPlace && DIGEST_REFERENCE.test(a.source)) {
+        const e = new DsvError('Usage', `"${a.source}" names a digest, which cannot be re-pointed to the signed image: give a DEST to store it as (dsv sign SRC DEST)`);
+        return shell.fail(e, () => signReportJson(undefined, a, e));
+      }
       return shell.sign(
         async () => {
           applyPkiFormat(ctx.signerSettings, a.pkiFormat);
@@ -438,9 +500,10 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
             },
             '--key',
           );
+          applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [key.keyType]);
           return { ctx, options: { source: a.source, destination: a.destination, key, kind: a.signatureType, dryRun: a.dryRun, ...(a.platform ? { platform: a.platform } : {}) } };
         },
-        { input: () => a },
+        { input: () => a, ...(a.inPlace ? tagMoveReport : {}) },
       );
     }
     case 'trust':
@@ -451,6 +514,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
       if (detached !== undefined) return detached;
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
       try {
+        applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], ctx.signers.types());
         verify = integrityOnly ? uncheckedVerify : await createVerifyFunction(ctx, { trust: a.trust });
       } catch (e) {
         return shell.verifyFailed(a.images, e);
@@ -465,6 +529,11 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   }
 }
 
+/** `dsv sign SRC` (no DEST) moved SRC's tag: say from which digest to which, in text and JSON. */
+const tagMoveReport = {
+  done: (s: SignSummary) => formatTagMove(tagMove(s)),
+  json: (s: SignSummary) => ({ tagMoved: tagMove(s) }),
+};
 /** The --all-tags options of sign and verify. */
 function fleetOptions(command: 'sign' | 'verify') {
   return {

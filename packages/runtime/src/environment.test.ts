@@ -1,6 +1,6 @@
 // The environment the runtime reads: GnuPG home and PKI signature format.
 import { describe, expect, it } from 'vitest';
-import { applyPkiFormat, gpgHomeFromEnv, parsePkiFormat, signerSettingsFromEnv } from './environment.js';
+import { applyPkiFormat, applySignerOpts, gpgHomeFromEnv, parsePkiFormat, signerSettingsFromEnv, trustEntries } from './environment.js';
 
 describe('environment', () => {
   it('finds the GnuPG home in DSV_GPG_DATASTORE, then GNUPGHOME, then ~/.gnupg', () => {
@@ -19,5 +19,19 @@ describe('environment', () => {
     applyPkiFormat(settings, undefined);
     expect(settings.pki!.format).toBe('v2');
     expect(() => parsePkiFormat('pem')).toThrow(expect.objectContaining({ code: 'Usage', message: expect.stringContaining('--pki-format "pem"') }));
+  });
+
+  it('DSV_TRUST takes FILE and TYPE:FILE entries, separated by "," or ":"', () => {
+    expect(trustEntries('/a/k.asc:example:/b/k.pub:pki:/c/ca.pem')).toEqual(['/a/k.asc', 'example:/b/k.pub', 'pki:/c/ca.pem']);
+    expect(trustEntries('example:/b/k.pub,/a/k.asc, gpg:/d/x.asc')).toEqual(['example:/b/k.pub', '/a/k.asc', 'gpg:/d/x.asc']);
+    expect(trustEntries('keys.asc:ca.pem')).toEqual(['keys.asc', 'ca.pem']);
+    expect(trustEntries(undefined)).toEqual([]);
+  });
+
+  it('--signer-opt [TYPE:]KEY=VALUE reaches the settings of that type, or of the types given', () => {
+    const settings: Record<string, Record<string, unknown>> = { gpg: { gpgHome: '/g' } };
+    applySignerOpts(settings, ['algorithm=sha512', 'gpg:extra=a=b'], ['example']);
+    expect(settings).toEqual({ gpg: { gpgHome: '/g', extra: 'a=b' }, example: { algorithm: 'sha512' } });
+    expect(() => applySignerOpts(settings, ['novalue'], ['x'])).toThrow(expect.objectContaining({ code: 'Usage', message: 'invalid --signer-opt "novalue": expected [TYPE:]KEY=VALUE' }));
   });
 });

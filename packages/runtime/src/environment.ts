@@ -149,9 +149,38 @@ export function applyPkiFormat(settings: Record<string, Record<string, unknown>>
   settings.pki = { ...(settings.pki ?? {}), format: parsePkiFormat(format) };
 }
 
-/** Trust files named by the environment: DSV_TRUST (any type), DSV_GPG_TRUST, DSV_PKI_TRUST (':' or ','). */
+/**
+ * DSV_TRUST's entries, FILE or TYPE:FILE (so a plugin's trust files can be named: `example:/keys/a.pub`).
+ * Separated by ',' (then every entry is taken whole), or by ':' with a bare word (a type name: letters,
+ * digits, '-', '_'; no '/' or '.') joined to the file after it.
+ */
+export function trustEntries(value: string | undefined): string[] {
+  if (value?.includes(',')) return list(value, /,/);
+  const pieces = list(value, /:/);
+  const out: string[] = [];
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    if (/^[a-z][a-z0-9_-]*$/i.test(p) && i + 1 < pieces.length) out.push(`${p}:${pieces[++i]!}`);
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Trust files named by the environment: DSV_TRUST (any type, or TYPE:FILE), DSV_GPG_TRUST, DSV_PKI_TRUST (':' or ','). */
 export function trustFromEnv(env: Environment): { any: string[]; byType: Record<string, string[]> } {
-  return { any: list(env.DSV_TRUST, /[:,]/), byType: { gpg: list(env.DSV_GPG_TRUST, /[:,]/), pki: list(env.DSV_PKI_TRUST, /[:,]/) } };
+  return { any: trustEntries(env.DSV_TRUST), byType: { gpg: list(env.DSV_GPG_TRUST, /[:,]/), pki: list(env.DSV_PKI_TRUST, /[:,]/) } };
+}
+
+/**
+ * --signer-opt [TYPE:]KEY=VALUE (repeatable) into the signers' settings: with TYPE, that type's; without,
+ * each of `types` (the signing key's type for sign; every loaded type for verify). Usage error otherwise.
+ */
+export function applySignerOpts(settings: Record<string, Record<string, unknown>>, opts: readonly string[], types: readonly string[]): void {
+  for (const opt of opts) {
+    const m = /^(?:([a-z0-9][a-z0-9._-]*):)?([A-Za-z_][\w.-]*)=(.*)$/s.exec(opt);
+    if (!m) throw new DsvError('Usage', `invalid --signer-opt "${opt}": expected [TYPE:]KEY=VALUE`);
+    for (const type of m[1] ? [m[1].toLowerCase()] : types) settings[type] = { ...(settings[type] ?? {}), [m[2]!]: m[3]! };
+  }
 }
 
 /** Docker Content Trust settings as the docker CLI reads them. */

@@ -48,6 +48,8 @@ export const ExitCodeByErrorCode: Record<ErrorCode, ExitCode> = {
 
 /** The exit code for anything thrown: DsvErrors by code, anything else is an operational failure. */
 export function exitCodeFor(error: unknown): ExitCode {
+  // A plugin that cannot be loaded is a mistake in the user's setup (a wrong name or file): exit 2.
+  if (isDsvError(error) && error.code === 'PluginError' && error.details.loading === true) return ExitCodes.Usage;
   if (isDsvError(error)) return ExitCodeByErrorCode[error.code] ?? ExitCodes.Operational;
   return ExitCodes.Operational;
 }

@@ -1,11 +1,15 @@
 /** Process I/O for the command lines, injectable for tests, with secrets scrubbed from everything written. */
 import { errorMessage } from './report.js';
+import type { ProgressMode } from './progress.js';
+import { colourEnabled, colourStderr, colourStdout } from './colour.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stdin: NodeJS.ReadStream;
   env: NodeJS.ProcessEnv;
+  /** How progress is shown when the command does not say (-q/--quiet and --silent: none). */
+  progress?: ProgressMode;
 }
 
 export function processIo(): CliIo {
@@ -28,10 +32,16 @@ export class Output {
   debugEnabled = false;
   /** Called before anything is written to stderr (clears a progress bar). */
   beforeStderr: () => void = () => {};
+  /** Called before anything is written to stdout (clears a progress bar on the same terminal). */
+  beforeStdout: () => void = () => {};
+
+  /** Colour on stdout / stderr: only on a terminal and never under NO_COLOR (colour.ts). */
+  readonly colour: { stdout: boolean; stderr: boolean };
 
   constructor(io: CliIo, prog: string) {
     this.#io = io;
     this.prog = prog;
+    this.colour = { stdout: colourEnabled(io.stdout, io.env), stderr: colourEnabled(io.stderr, io.env) };
   }
 
   /** Registers a secret; short ones (< 4 characters) are not scrubbed, as that would mangle output. */
@@ -46,12 +56,15 @@ export class Output {
   }
 
   out(text: string): void {
-    this.#io.stdout.write(this.scrub(text));
+    this.beforeStdout();
+    const t = this.scrub(text);
+    this.#io.stdout.write(this.colour.stdout ? colourStdout(t) : t);
   }
 
   err(text: string): void {
     this.beforeStderr();
-    this.#io.stderr.write(this.scrub(text));
+    const t = this.scrub(text);
+    this.#io.stderr.write(this.colour.stderr ? colourStderr(t) : t);
   }
 
   /**

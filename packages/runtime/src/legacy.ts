@@ -11,15 +11,18 @@ import { resolve as resolvePath } from 'node:path';
 import type { Argv } from 'yargs';
 import { DsvError, type SignatureKind } from '@dsv/core';
 import type { LocalStore } from '@dsv/source-repository';
-import { signatureTypeOption } from './options.js';
+import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
+import type { ProgressMode } from './progress.js';
 import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
 import { newYargs } from './parser.js';
 import { runVerify, verifyLocalImage } from './commands.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
-import { CommandShell } from './shell.js';
+import { CommandShell, shapeOutput } from './shell.js';
 import { applyPkiFormat } from './environment.js';
 import { VERSION } from './version.js';
+import { decorateHelp } from './help-examples.js';
+import { closest, commandsOf, unknownCommandMessage } from './suggest.js';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export type SourceKind = 'registry' | 'repository' | 'archive';
@@ -27,6 +30,10 @@ export const SOURCE_KINDS: readonly SourceKind[] = ['registry', 'repository', 'a
 
 export interface LegacySignArgs {
   source: SourceKind;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   archive?: string;
   dryRun: boolean;
   signatureType: SignatureKind;
@@ -43,6 +50,10 @@ export interface LegacySignArgs {
 
 export interface LegacyVerifyArgs {
   source: SourceKind;
+  /** --progress auto|bar|plain|none. */
+  progress?: ProgressMode;
+  /** -q/--quiet: only errors and the verdict line. */
+  quiet?: boolean;
   archive?: string;
   debug: boolean;
   /** --timeout: deadline of each network request, in ms. */
@@ -71,15 +82,25 @@ function commonOptions(y: Argv, withArchive: boolean): Argv {
     : y;
 }
 
-async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string, unknown>) => T): Promise<Parsed<T>> {
+async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string, unknown>) => T, prog = 'docker-sign'): Promise<Parsed<T>> {
   let err: string | undefined;
   let output = '';
   const argv = (await y.parseAsync(args, {}, (e: Error | undefined, _argv: unknown, out: string) => {
     if (e) err = e.message;
     output = out;
   })) as Record<string, unknown>;
-  if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if (err) {
+    // An image name where the subcommand goes: say what is missing, not "Unknown argument: IMAGE".
+    const first = (argv._ as unknown[] | undefined)?.[0];
+    const commands = commandsOf(y);
+    if (typeof first === 'string' && !commands.includes(first)) {
+      const near = closest(first, commands);
+      return { kind: 'error', message: near ? unknownCommandMessage(first, commands, 'subcommand') : `missing \`registry | repository | archive\` before "${first}" (e.g. ${prog} registry ${first})` };
+    }
+    return { kind: 'error', message: err };
+  }
+  if (argv.help) return { kind: 'output', text: decorateHelp(output, prog) };
+  if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   if ((argv._ as unknown[])[0] === 'version') return { kind: 'output', text: `${VERSION}\n` };
   try {
     return { kind: 'run', args: pick(argv) };
@@ -98,6 +119,8 @@ export function dockerSignParser(): Argv {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do not write to destination image sources' })
     .option('signature-type', signatureTypeOption('(Co-)sign (default), endorse / countersign, or resign the source image'))
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
     .option('keyid', { alias: 'k', type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file; PKI key file [env DSV_KEYID]' })
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
     .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
@@ -122,6 +145,8 @@ export function dockerVerifyParser(): Argv {
     .exitProcess(false)
     .strict()
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
+    .option('progress', PROGRESS_OPTION)
     .option('timeout', timeoutOption())
     .epilogue(VERIFY_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
@@ -155,6 +180,8 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
       dryRun: argv.dryRun === true,
       signatureType: (str(argv.signatureType) ?? 'sign') as SignatureKind,
       debug: argv.debug === true,
+      ...(argv.quiet === true ? { quiet: true } : {}),
+      ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}),
       srcImage: str(argv.src_image)!,
       destImage: str(argv.dest_image)!,
     };
@@ -167,7 +194,7 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
       if (v !== undefined) out[k] = v;
     }
     return out;
-  });
+  }, 'docker-sign');
 }
 
 export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVerifyArgs>> {
@@ -175,13 +202,13 @@ export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVeri
     const source = sourceOf(argv);
     const images = ((argv.images as unknown[]) ?? []).map(String);
     if (images.length === 0) throw new Error('give at least one IMAGE');
-    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images };
+    const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images, ...(argv.quiet === true ? { quiet: true } : {}), ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}) };
     const timeoutMs = timeoutArg(argv.timeout);
     if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
     return out;
-  });
+  }, 'docker-verify');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,6 +253,18 @@ function legacyContextOptions(shell: CommandShell, source: SourceKind, timeoutMs
 // ---------------------------------------------------------------------------------------------
 // Mains
 
+const withoutQuiet = (args: string[]) => args.filter((a) => a !== '-q' && a !== '--quiet');
+
+/** Runs a command with -q/--quiet's output: errors and the verdict line only. */
+async function quietly(io: CliIo, run: (io: CliIo) => Promise<number>): Promise<number> {
+  const shaped = shapeOutput(io, 'quiet', false);
+  try {
+    return await run(shaped.io);
+  } finally {
+    shaped.flush();
+  }
+}
+
 function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
   if (parsed.kind === 'output') {
     out.out(parsed.text);
@@ -240,7 +279,9 @@ function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
 
 export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerSignArgs(args);
-  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args) });
+  if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerSignMain(withoutQuiet(args), shaped, contextFactory));
+  const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
+  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args), ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
@@ -262,7 +303,9 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
 
 export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerVerifyArgs(args);
-  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug });
+  if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerVerifyMain(withoutQuiet(args), shaped, contextFactory));
+  const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
+  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug, ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;

@@ -1,4 +1,12 @@
 import { isSignatureKind, SIGNATURE_KINDS, type SignatureKind } from '@dsv/core/formats';
+import { parseProgressMode } from './progress.js';
+
+/** `--progress auto|bar|plain|none` as every dsv command line declares it (yargs). */
+export const PROGRESS_OPTION = {
+  type: 'string' as const,
+  describe: 'auto (a bar on a terminal, per-blob lines otherwise), bar, plain (per-blob lines) or none',
+  coerce: parseProgressMode,
+};
 
 /** The `-s/--signature-type` option as every dsv command line declares it (yargs), with its own help text. */
 export function signatureTypeOption(describe: string) {

@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 const require = createRequire(import.meta.url);
 const yargsFactory = require('yargs/yargs') as (processArgs?: readonly string[]) => Argv;
 
-/** A new yargs parser; the apps hand it their arguments with parseAsync (it never reads process.argv). */
+/** A new yargs parser; the apps hand it their arguments with parseAsync (it never reads process.argv). -h is --help. */
 export function newYargs(): Argv {
-  return yargsFactory([]);
+  return yargsFactory([]).alias('h', 'help');
 }

@@ -65,7 +65,7 @@ export function executableSignerPlugin(name: string, opts: ExecutableSignerPlugi
   const env = opts.env ?? process.env;
   const exe = opts.executable ?? findSignerExecutable(name, opts.path ?? env.PATH);
   if (!exe) {
-    throw new DsvError('PluginError', `signer plugin executable dsv-signer-${name} was not found on PATH`, {
+    throw new DsvError('PluginError', `signer plugin executable dsv-signer-${name} was not found on PATH or in ~/.dsv/plugins`, {
       plugin: name,
     });
   }
@@ -90,7 +90,7 @@ export function executableSignerPlugin(name: string, opts: ExecutableSignerPlugi
 
   const call = (request: Json, secret?: string) => callExecutable(exe, env, request, timeoutMs, secret);
 
-  return {
+  const plugin: SignerPlugin = {
     type: name,
     recognizes,
     async createSigner(options: SignerOptions): Promise<Signer> {
@@ -139,6 +139,9 @@ export function executableSignerPlugin(name: string, opts: ExecutableSignerPlugi
       };
     },
   };
+  // The version a plugin states in its describe reply (shown by `dsv plugins list`).
+  if (typeof describe.version === 'string' && describe.version) Object.assign(plugin, { version: describe.version.slice(0, 64) });
+  return plugin;
 }
 
 function describeSync(exe: string, env: NodeJS.ProcessEnv, timeoutMs: number): Json {

@@ -1,11 +1,13 @@
 /**
  * Signer plugin discovery: modules and `dsv-signer-<name>` executables named by DSV_SIGNER_PLUGINS
- * (read by the runtime's environment, given here) and the config file, registered in a SignerRegistry
- * (packages/core/PLUGINS.md).
+ * (read by the runtime's environment, given here) and the config file, and executables `dsv-signer-<name>`
+ * found in the plugins directory (~/.dsv/plugins) and on PATH, as docker finds its CLI plugins; all
+ * registered in a SignerRegistry (packages/core/PLUGINS.md, PLUGINS.md).
  */
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DsvError, oneLineError as oneLine, validateSignerPlugin, type SignerRegistry } from '@dsv/core/formats';
 import { executableSignerPlugin } from './plugin-exec.js';
@@ -19,6 +21,79 @@ export interface LoadSignerPluginsOptions {
   configFile?: string;
   /** How a module is imported (default: dynamic import()); tests inject their own. */
   importer?: (spec: string) => Promise<unknown>;
+  /** Also register the executables found in the plugins directory and on PATH (default true). */
+  discover?: boolean;
+  /** Where each loaded type came from, and discovered executables that could not be loaded (dsv plugins list, --debug). */
+  report?: PluginLoadReport;
+}
+
+/** Where a signer type came from. */
+export type PluginOrigin = 'builtin' | 'DSV_SIGNER_PLUGINS' | 'config file' | 'plugins directory' | 'PATH' | 'app';
+
+export interface PluginLoadEntry {
+  type?: string;
+  kind: 'builtin' | 'module' | 'executable';
+  from: PluginOrigin;
+  /** The module specifier or the executable's path. */
+  location: string;
+  version?: string;
+  /** Why a discovered plugin was not registered. */
+  error?: string;
+}
+export interface PluginLoadReport {
+  entries: PluginLoadEntry[];
+}
+
+/** The plugins directory: ~/.dsv/plugins (docker's ~/.docker/cli-plugins, for dsv signers). */
+export function pluginsDirectory(env: NodeJS.ProcessEnv): string {
+  return join(env.HOME || homedir(), '.dsv', 'plugins');
+}
+
+/**
+ * Executables `dsv-signer-<name>` in the plugins directory, then in each absolute PATH directory; the
+ * first of a name wins.
+ */
+export function discoverSignerExecutables(env: NodeJS.ProcessEnv): Array<{ name: string; path: string; from: 'plugins directory' | 'PATH' }> {
+  const found = new Map<string, { name: string; path: string; from: 'plugins directory' | 'PATH' }>();
+  const dirs: Array<[string, 'plugins directory' | 'PATH']> = [[pluginsDirectory(env), 'plugins directory']];
+  for (const d of (env.PATH ?? '').split(delimiter)) if (d && isAbsolute(d)) dirs.push([d, 'PATH']);
+  for (const [dir, from] of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const file of names) {
+      const m = /^dsv-signer-([a-z0-9][a-z0-9._-]{0,63})$/i.exec(file);
+      if (!m || found.has(m[1]!)) continue;
+      const path = join(dir, file);
+      try {
+        if (!statSync(path).isFile()) continue;
+        accessSync(path, constants.X_OK);
+      } catch {
+        continue;
+      }
+      found.set(m[1]!, { name: m[1]!, path, from });
+    }
+  }
+  return [...found.values()];
+}
+
+/**
+ * An import failure in one line without the paths of dsv's own files: "Cannot find package 'x' imported
+ * from /…/bundle/chunk-AB12.js" names a bundle chunk the user never wrote.
+ */
+export function cleanImportError(message: string): string {
+  return oneLine(message).replace(/\s+imported from \S+/g, '').replace(/\s*(?:Did you mean|Require stack)[\s\S]*$/, '').trim();
+}
+
+/** A plugin-loading failure: a usage error of the user's setup (exit 2), still a PluginError by code. */
+function loading(e: unknown): unknown {
+  if (e instanceof DsvError && e.code === 'PluginError' && e.details.loading !== true) {
+    return new DsvError('PluginError', cleanImportError(e.message), { ...e.details, loading: true }, { cause: e });
+  }
+  return e;
 }
 
 /** The plugin specifiers that loadSignerPlugins would load, in order, without duplicates. */
@@ -100,11 +175,46 @@ export const importPluginModule = async (spec: string): Promise<unknown> => {
  * `dsv-signer-<name>` on PATH. Modules must export a SignerPlugin as default or as `plugin`.
  */
 export async function loadSignerPlugins(registry: SignerRegistry, opts: LoadSignerPluginsOptions = {}): Promise<void> {
+  try {
+    await loadNamedPlugins(registry, opts);
+  } catch (e) {
+    throw loading(e);
+  }
+  if (opts.discover !== false) discoverPlugins(registry, opts.env ?? process.env, opts.report);
+}
+
+/**
+ * Registers the executables found in the plugins directory and on PATH whose type is not registered yet.
+ * One that does not describe itself properly is skipped (and reported): a stray file on PATH must not
+ * break every command; naming it (DSV_SIGNER_PLUGINS=exec:NAME) makes its failure an error.
+ */
+function discoverPlugins(registry: SignerRegistry, env: NodeJS.ProcessEnv, report?: PluginLoadReport): void {
+  for (const exe of discoverSignerExecutables(env)) {
+    if (registry.has(exe.name)) continue;
+    const entry: PluginLoadEntry = { type: exe.name, kind: 'executable', from: exe.from, location: exe.path };
+    try {
+      const plugin = executableSignerPlugin(exe.name, { env, executable: exe.path });
+      registry.register(plugin);
+      const version = (plugin as { version?: unknown }).version;
+      if (typeof version === 'string') entry.version = version;
+    } catch (e) {
+      entry.error = cleanImportError(e instanceof Error ? e.message : String(e));
+    }
+    report?.entries.push(entry);
+  }
+}
+
+async function loadNamedPlugins(registry: SignerRegistry, opts: LoadSignerPluginsOptions): Promise<void> {
   const env = opts.env ?? process.env;
   const importer = opts.importer ?? importPluginModule;
+  const envSpecs = new Set((env.DSV_SIGNER_PLUGINS ?? '').split(',').map((x) => x.trim()));
+  const from = (spec: string): PluginOrigin => ((opts.modules ?? []).includes(spec) ? 'app' : envSpecs.has(spec) ? 'DSV_SIGNER_PLUGINS' : 'config file');
   for (const spec of await signerPluginSpecs(opts)) {
     if (spec.startsWith('exec:')) {
-      registry.register(executableSignerPlugin(spec.slice(5), { env }));
+      const plugin = executableSignerPlugin(spec.slice(5), { env, ...(findNamedExecutable(spec.slice(5), env) ?? {}) });
+      registry.register(plugin);
+      const version = (plugin as { version?: unknown }).version;
+      opts.report?.entries.push({ type: plugin.type, kind: 'executable', from: from(spec), location: spec, ...(typeof version === 'string' ? { version } : {}) });
       continue;
     }
     if (spec.startsWith('.') || (spec.includes('\\') && !isAbsolute(spec))) {
@@ -116,7 +226,7 @@ export async function loadSignerPlugins(registry: SignerRegistry, opts: LoadSign
     try {
       mod = await importer(spec);
     } catch (e) {
-      throw new DsvError('PluginError', `cannot load signer plugin module ${spec}: ${oneLine(e)}`, { plugin: spec }, {
+      throw new DsvError('PluginError', `cannot load signer plugin module ${spec}: ${cleanImportError(oneLine(e))}`, { plugin: spec, loading: true }, {
         cause: e,
       });
     }
@@ -141,5 +251,21 @@ export async function loadSignerPlugins(registry: SignerRegistry, opts: LoadSign
       );
     }
     registry.register(plugin);
+    const version = (plugin as { version?: unknown }).version;
+    opts.report?.entries.push({ type: plugin.type, kind: 'module', from: from(spec), location: spec, ...(typeof version === 'string' ? { version } : {}) });
   }
+}
+
+/** `exec:NAME` looks in the plugins directory too (PATH is searched by the executable route itself). */
+function findNamedExecutable(name: string, env: NodeJS.ProcessEnv): { executable: string } | undefined {
+  const p = join(pluginsDirectory(env), `dsv-signer-${name}`);
+  try {
+    if (statSync(p).isFile()) {
+      accessSync(p, constants.X_OK);
+      return { executable: p };
+    }
+  } catch {
+    /* not there */
+  }
+  return undefined;
 }

@@ -145,25 +145,27 @@ describe('output', () => {
   });
 
   it('renders a progress line', () => {
+    const a = `sha256:${'a'.repeat(64)}`;
+    const b = `sha256:${'b'.repeat(64)}`;
     const m = new Map([
-      ['read:a', { id: 'a', done: 512, total: 1024, phase: 'read' as const }],
-      ['read:b', { id: 'b', done: 1024, total: 1024, phase: 'read' as const }],
+      ['read:a', { id: a, done: 512, total: 1024, phase: 'read' as const }],
+      ['read:b', { id: b, done: 1024, total: 1024, phase: 'read' as const }],
     ]);
     expect(renderProgress(m, 4)).toBe('reading [###-] 1.5 KiB / 2.0 KiB (1/2 blobs)');
   });
 });
 
 describe('progress bar', () => {
-  it('draws on a terminal and clears itself, and is absent on a pipe', async () => {
+  it('draws on a terminal and clears itself; none when disabled or --progress none', async () => {
     const { createProgress } = await import('./progress.js');
     const { PassThrough } = await import('node:stream');
     const pipe = Object.assign(new PassThrough(), { isTTY: false });
-    expect(createProgress(pipe).onProgress).toBeUndefined();
+    expect(createProgress(pipe, true, { mode: 'none' }).onProgress).toBeUndefined();
     const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
     let text = '';
     tty.on('data', (b: Buffer) => (text += b.toString()));
     const p = createProgress(tty);
-    p.onProgress!({ id: 'sha256:a', done: 10, total: 10, phase: 'verify' });
+    p.onProgress!({ id: `sha256:${'a'.repeat(64)}`, done: 10, total: 10, phase: 'verify' });
     p.clear();
     expect(text).toContain('verifying [');
     expect(text.endsWith('\r\x1b[K')).toBe(true);

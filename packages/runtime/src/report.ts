@@ -180,6 +180,18 @@ export function formatSignText(s: SignSummary, opts: FormatOptions = {}): string
 // ---------------------------------------------------------------------------------------------
 // JSON
 
+/**
+ * The version of every --json report's shape (schemas/*.schema.json); raised when a field changes meaning
+ * or goes away (new fields do not raise it).
+ */
+export const REPORT_SCHEMA_VERSION = 1;
+
+/** A --json report as printed: `schemaVersion` first, then the report. */
+export function jsonReportText(value: unknown): string {
+  const v = value !== null && typeof value === 'object' && !Array.isArray(value) ? { schemaVersion: REPORT_SCHEMA_VERSION, ...value } : value;
+  return `${JSON.stringify(v, null, 2)}\n`;
+}
+
 export interface ErrorJson {
   code: string;
   message: string;
@@ -309,6 +321,23 @@ export function signReportJson(s: SignSummary | undefined, input: { source: stri
     })),
     error: null,
   };
+}
+
+/** Where a tag pointed before signing and where it points now (`dsv sign SRC` without DEST). */
+export interface TagMove {
+  tag: string;
+  from: string;
+  to: string;
+  dryRun: boolean;
+}
+
+export function tagMove(s: SignSummary): TagMove {
+  return { tag: s.destination, from: s.result.sourceDigest, to: s.result.destinationDigest, dryRun: s.result.dryRun };
+}
+
+/** `Tag moved: docker://h/r:1 sha256:old -> sha256:new` (`would move` in a dry run). */
+export function formatTagMove(m: TagMove): string {
+  return `Tag ${m.dryRun ? 'would move' : 'moved'}: ${m.tag} ${m.from} -> ${m.to}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

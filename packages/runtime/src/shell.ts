@@ -11,11 +11,12 @@ import { runSign, type SignOptions } from './commands.js';
 import { ExitCodes, exitCodeFor, exitCodeForVerify, worstExitCode } from './exit-codes.js';
 import { Output, isInteractive, type CliIo } from './io.js';
 import { promptSecretOnTty, resolveKey, type KeyOptions, type ResolvedKey } from './keys.js';
-import { createProgress, type Progress } from './progress.js';
+import { createProgress, type Progress, type ProgressMode } from './progress.js';
 import {
   formatSignStart,
   formatSignText,
   formatVerifyText,
+  jsonReportText,
   signReportJson,
   verifyFailureLines,
   verifyReportJson,
@@ -30,6 +31,8 @@ export interface ShellOptions {
   debug?: boolean;
   /** Values to scrub from all output besides DSV_KEYPASS (e.g. -p arguments). */
   secrets?: string[];
+  /** --progress (default: the io's, else auto). */
+  progress?: ProgressMode;
 }
 
 export class CommandShell {
@@ -47,8 +50,9 @@ export class CommandShell {
     if (io.env.DSV_KEYPASS) this.out.addSecret(io.env.DSV_KEYPASS);
     for (const s of opts.secrets ?? []) this.out.addSecret(s);
     this.out.debugEnabled = this.debug;
-    this.progress = createProgress(io.stderr, !this.json);
+    this.progress = createProgress(io.stderr, !this.json, { mode: opts.progress ?? io.progress ?? 'auto', prog: opts.prog });
     this.out.beforeStderr = () => this.progress.clear();
+    this.out.beforeStdout = () => this.progress.clear();
   }
 
   /** Context options wired to this shell (environment, --debug, progress). */
@@ -57,7 +61,7 @@ export class CommandShell {
   }
 
   writeJson(value: unknown): void {
-    this.out.out(`${JSON.stringify(value, null, 2)}\n`);
+    this.out.out(jsonReportText(value));
   }
 
   /** Reports a failure (one line; the JSON report too with --json) and returns its exit code. */
@@ -84,7 +88,13 @@ export class CommandShell {
    */
   async sign(
     prepare: () => Promise<{ ctx: RuntimeContext; options: Omit<SignOptions, 'onStart' | 'collectLayers'> }>,
-    opts: { input: () => { source: string; destination: string }; started?: (source: string) => string; done?: (s: SignSummary) => string },
+    opts: {
+      input: () => { source: string; destination: string };
+      started?: (source: string) => string;
+      done?: (s: SignSummary) => string;
+      /** Fields added to the JSON report. */
+      json?: (s: SignSummary) => Record<string, unknown>;
+    },
   ): Promise<number> {
     try {
       const { ctx, options } = await prepare();
@@ -98,7 +108,7 @@ export class CommandShell {
         },
       });
       this.progress.clear();
-      if (this.json) this.writeJson(signReportJson(summary, opts.input()));
+      if (this.json) this.writeJson({ ...signReportJson(summary, opts.input()), ...(opts.json ? opts.json(summary) : {}) });
       else {
         this.out.out('Integrity check passed.\n');
         this.out.out(formatSignText(summary, { debug: this.debug }));
@@ -150,7 +160,7 @@ export class CommandShell {
 }
 
 /** The lines that say how a command ended (verify, sign, copy). */
-const VERDICT = /^(Verified:|NOT verified:|Created new image:|Dry run completed|Copied |Would copy )/;
+const VERDICT = /^(Verified:|NOT verified:|Created new image:|Dry run completed|Copied |Would copy |Tag moved:|Tag would move:)/;
 
 /** A stream that hands every write to `write` at once (no TTY: no progress bar, no prompt). */
 function sink(write: (text: string) => void): Writable {
@@ -169,9 +179,9 @@ function sink(write: (text: string) => void): Writable {
  */
 export function shapeOutput(io: CliIo, mode: 'quiet' | 'silent' | undefined, json: boolean): { io: CliIo; flush(): void } {
   if (mode === undefined) return { io, flush() {} };
-  if (mode === 'silent') return { io: { ...io, stdout: sink(() => {}), stderr: sink(() => {}) }, flush() {} };
+  if (mode === 'silent') return { io: { ...io, stdout: sink(() => {}), stderr: sink(() => {}), progress: 'none' }, flush() {} };
   let buffered = '';
-  const shaped: CliIo = { ...io, stdout: sink((t) => (buffered += t)), stderr: sink((t) => io.stderr.write(t)) };
+  const shaped: CliIo = { ...io, stdout: sink((t) => (buffered += t)), stderr: sink((t) => io.stderr.write(t)), progress: 'none' };
   return {
     io: shaped,
     flush() {

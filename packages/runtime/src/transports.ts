@@ -11,7 +11,7 @@ import { transportManifest as registryManifest } from '@dsv/source-registry/mani
 import { transportManifest as repositoryManifest } from '@dsv/source-repository/manifest';
 import { transportManifest as containerdManifest } from '@dsv/source-containerd/manifest';
 import type { Environment } from './environment.js';
-import { configFileSpecs, importPluginModule } from './plugins.js';
+import { cleanImportError, configFileSpecs, importPluginModule } from './plugins.js';
 
 /** dsv's own transport packages (registry first: `docker` is the default transport). */
 export const BUILTIN_TRANSPORT_MANIFESTS: readonly TransportManifest[] = [registryManifest, archiveManifest, repositoryManifest, containerdManifest];
@@ -19,7 +19,7 @@ export const BUILTIN_TRANSPORT_MANIFESTS: readonly TransportManifest[] = [regist
 /** Checks that `value` has the TransportManifest shape; PluginError naming `origin` otherwise. */
 export function validateTransportManifest(value: unknown, origin: string): TransportManifest {
   const bad = (why: string): never => {
-    throw new DsvError('PluginError', `transport plugin ${origin} is invalid: ${why}`, { plugin: origin });
+    throw new DsvError('PluginError', `transport plugin ${origin} is invalid: ${why}`, { plugin: origin, loading: true });
   };
   if (value === null || typeof value !== 'object') bad('it exports no manifest object');
   const m = value as Record<string, unknown>;
@@ -53,17 +53,17 @@ export async function loadTransportManifests(opts: TransportManifestOptions = {}
   const owner = new Map<string, string>();
   for (const m of manifests) for (const t of m.transports) owner.set(t.name, m.package);
   for (const spec of [...new Set(specs)]) {
-    if (spec.startsWith('.')) throw new DsvError('PluginError', `transport plugin module ${spec} must be a package name or an absolute path`, { plugin: spec });
+    if (spec.startsWith('.')) throw new DsvError('PluginError', `transport plugin module ${spec} must be a package name or an absolute path`, { plugin: spec, loading: true });
     let mod: Record<string, unknown>;
     try {
       mod = ((await (opts.importer ?? importPluginModule)(spec)) ?? {}) as Record<string, unknown>;
     } catch (e) {
-      throw new DsvError('PluginError', `cannot load transport plugin module ${spec}: ${oneLineError(e)}`, { plugin: spec }, { cause: e });
+      throw new DsvError('PluginError', `cannot load transport plugin module ${spec}: ${cleanImportError(oneLineError(e))}`, { plugin: spec, loading: true }, { cause: e });
     }
     const manifest = validateTransportManifest(mod.transportManifest ?? mod.default, `module ${spec}`);
     for (const t of manifest.transports) {
       const taken = owner.get(t.name);
-      if (taken) throw new DsvError('PluginError', `transport plugin module ${spec} provides "${t.name}", which ${taken} already provides`, { plugin: spec, transport: t.name });
+      if (taken) throw new DsvError('PluginError', `transport plugin module ${spec} provides "${t.name}", which ${taken} already provides`, { plugin: spec, transport: t.name, loading: true });
       owner.set(t.name, manifest.package);
     }
     manifests.push(manifest);

@@ -99,6 +99,8 @@ export async function stageImage(plan: ImagePlan, m: ImageManifest, descriptor?:
   const sequential = source.blobOrder === 'sequential';
   if (!sequential) jobs.sort((a, b) => b.job.descriptor.size - a.job.descriptor.size);
   else if (source.blobSequence) inSequence(jobs, source.blobSequence(jobs.map((j) => j.job.descriptor)), (j) => j.job.descriptor);
+  // Checked blobs are all read: announce them (done 0, size from the manifest) so progress knows the total.
+  if (plan.check && plan.ctx.onProgress) for (const j of jobs) plan.ctx.onProgress({ id: j.job.descriptor.digest, done: 0, total: j.job.descriptor.size, phase: 'read' });
   const results = await runLimited(
     jobs.map((j) => () => plan.transfer(j.job)),
     sequential ? 1 : plan.jobs,

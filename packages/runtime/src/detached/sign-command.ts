@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { integrityVerdict, runVerify, uncheckedVerify } from '../commands.js';
 import type { CliContext } from '../context.js';
 import { cosignPasswordFromEnv, gpgBinaryFromEnv, gpgHomeFromEnv } from '../environment.js';
-import { ExitCodes, exitCodeFor } from '../exit-codes.js';
+import { ExitCodes, exitCodeFor, exitCodeForVerify } from '../exit-codes.js';
 import { isInteractive } from '../io.js';
 import { promptSecretOnTty, resolveKeyName, resolvePassphrase } from '../keys.js';
 import { errorJson, verifyFailureLines } from '../report.js';
@@ -93,9 +93,11 @@ export async function runDetachedSign(ctx: CliContext, shell: CommandShell, opts
     shell.progress.clear();
     if (!integrity.ok) {
       for (const line of verifyFailureLines(integrity)) shell.out.err(`${shell.out.prog}: error: ${line}\n`);
-      if (shell.json) shell.writeJson({ ...input(), exitCode: ExitCodes.NotTrusted, error: { code: 'DigestMismatch', message: 'the image failed its integrity check; nothing was signed', exitCode: ExitCodes.NotTrusted }, failures: verifyFailureLines(integrity) });
+      // Not trusted, unless the image could not be read (then as that failure: network, limit, ...).
+      const exitCode = exitCodeForVerify(integrity);
+      if (shell.json) shell.writeJson({ ...input(), exitCode, error: { code: 'DigestMismatch', message: 'the image failed its integrity check; nothing was signed', exitCode }, failures: verifyFailureLines(integrity) });
       else shell.out.out(`NOT signed: ${integrity.reference} failed its integrity check\n`);
-      return ExitCodes.NotTrusted;
+      return exitCode;
     }
     if (!shell.json) shell.out.out('Integrity check passed.\n');
     const source = await ref.newSource(ctx.system);

@@ -8,7 +8,7 @@ import type { VerifyResult } from '@dsv/core/operations';
 import type { Policy, SignatureJudgement } from '@dsv/policy';
 import { integrityVerdict, runVerify, uncheckedVerify } from '../commands.js';
 import type { CliContext } from '../context.js';
-import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
+import { ExitCodes, exitCodeFor, exitCodeForVerify, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, imageVerificationJson, oneLine, verifyFailureLines } from '../report.js';
 import type { CommandShell } from '../shell.js';
 import { judgeImage, loadPolicy, type Judgement, type LoadedPolicy } from './policy.js';
@@ -159,7 +159,7 @@ export async function runPolicyVerify(ctx: CliContext, shell: CommandShell, imag
         for (const line of integrity.ok ? [] : verifyFailureLines(integrity)) shell.out.err(`${shell.out.prog}: error: ${line}\n`);
         for (const r of j.requirements) if (!r.allowed) shell.out.err(`${shell.out.prog}: error: ${input}: ${r.type}: ${oneLine(r.reason)}\n`);
         if (j.requirements.length === 0) shell.out.err(`${shell.out.prog}: error: ${input}: the policy (${j.scope}) has no requirements for it\n`);
-        codes.push(ExitCodes.NotTrusted);
+        codes.push(integrity.ok ? ExitCodes.NotTrusted : exitCodeForVerify(integrity));
       } else codes.push(ExitCodes.Ok);
     }
   } finally {

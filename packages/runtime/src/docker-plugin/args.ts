@@ -4,6 +4,7 @@
  * the options, options and arguments may be interleaved. Help text is laid out as `docker <cmd> --help`.
  */
 import { DsvError } from '@dsv/core/formats';
+import { examplesSection } from '../help-examples.js';
 
 export interface OptionSpec {
   /** Long name without dashes: `key`, `dry-run`. */
@@ -37,7 +38,7 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-const HELP: OptionSpec = { long: 'help', type: 'bool', description: 'Print usage' };
+const HELP: OptionSpec = { long: 'help', short: 'h', type: 'bool', description: 'Print usage' };
 
 function usageError(spec: CommandSpec, message: string): DsvError {
   return new DsvError('Usage', message, { command: spec.name });
@@ -136,6 +137,8 @@ export function formatHelp(spec: CommandSpec, columns = 100): string {
     for (const more of wrapped.slice(1)) lines.push(`  ${' '.repeat(width)}${more}`);
   });
   if (spec.epilog) lines.push('', spec.epilog.trimEnd());
+  const examples = examplesSection(spec.name);
+  if (examples) lines.push('', examples.trimEnd());
   return `${lines.join('\n')}\n`;
 }
 

@@ -4,6 +4,7 @@
  * ~/.docker/cli-plugins), or removes them.
  */
 import { DsvError, isDsvError } from '@dsv/core/formats';
+import { examplesSection } from '../help-examples.js';
 import { defaultPluginDir, installPlugins, uninstallPlugins, type PluginLaunchers } from './install.js';
 
 export interface PluginCommandIo {
@@ -21,10 +22,11 @@ Commands:
   uninstall   Remove the launchers dsv installed (other files are left alone)
 
 Options:
-  --dir DIR   The Docker CLI plugin directory (default: $DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins;
-              system-wide: /usr/local/lib/docker/cli-plugins)
+  --dir DIR   The Docker CLI plugin directory (default: $DOCKER_CONFIG/cli-plugins, else
+              ~/.docker/cli-plugins; system-wide: /usr/local/lib/docker/cli-plugins)
   -h, --help  Print this help
-`;
+
+${examplesSection('dsv docker-plugin')}`;
 
 /** Exit codes: 0 done, 2 usage error or a foreign file in the way, 3 I/O failure. */
 export async function dockerPluginCommand(args: string[], io: PluginCommandIo, launchers?: PluginLaunchers): Promise<number> {

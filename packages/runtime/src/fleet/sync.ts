@@ -15,6 +15,13 @@ import { withoutProgress } from './all-tags.js';
 import { mapPool } from './pool.js';
 import { inShard, type Shard } from './shard.js';
 import { syncDestination, syncSources, type SyncRepository } from './sync-sources.js';
+import type { DetachedStores } from '../detached/stores.js';
+
+/** The signature side of a sync: the stores and copy-signatures.ts, when signatures are carried or judged. */
+interface SyncSignatures {
+  stores: DetachedStores;
+  sigs?: typeof import('../copy-signatures.js');
+}
 
 export interface SyncOptions {
   source: string;
@@ -76,21 +83,27 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
   const mine = repos.filter((r) => inShard(r.name, o.shard));
   if (o.shard) ctx.debug(`shard ${o.shard.index}/${o.shard.count} (${o.shardSource ?? '--shard'}): ${mine.length} of ${repos.length} repositories`);
   let judge: ((ref: ImageReference) => Promise<{ allowed: boolean; reason: string }>) | undefined;
-  let closeStores = async () => {};
-  if (o.policyFile !== undefined) {
-    try {
-      const { detachedStores, judgeImage, loadPolicy } = await import('../detached/index.js');
+  let signatures: SyncSignatures | undefined;
+  try {
+    if (o.policyFile !== undefined || !o.removeSignatures) {
+      const { detachedStores } = await import('../detached/stores.js');
+      signatures = { stores: await detachedStores(ctx, o.registriesD !== undefined ? { registriesD: o.registriesD } : {}) };
+      if (!o.removeSignatures) signatures.sigs = await import('../copy-signatures.js');
+    }
+    if (o.policyFile !== undefined) {
+      const { judgeImage, loadPolicy } = await import('../detached/policy.js');
       const loaded = await loadPolicy(o.policyFile);
-      const stores = await detachedStores(ctx, o.registriesD !== undefined ? { registriesD: o.registriesD } : {});
-      closeStores = () => stores.close();
+      const stores = signatures!.stores;
       judge = async (ref) => {
         const j = await judgeImage(ctx, ref, loaded, { stores });
         return { allowed: j.allowed, reason: j.requirements.filter((r) => !r.allowed).map((r) => `${r.type}: ${r.reason}`).join('; ') || (j.allowed ? '' : 'no requirement applies') };
       };
-    } catch (e) {
-      return shell.fail(e, () => ({ command: 'sync', ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
     }
+  } catch (e) {
+    await signatures?.stores.close();
+    return shell.fail(e, () => ({ command: 'sync', ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
   }
+  const closeStores = async () => signatures?.stores.close();
   const items = mine.flatMap((r) => r.images.map((img) => ({ repository: r.name, tag: img.tag, source: img.source, destination: syncDestination(o.destination, r.destName, img.tag) })));
   try {
     // One OCI layout takes one writer at a time (its index.json is rewritten per tag): the tags of one
@@ -105,12 +118,13 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
       for (const item of lane) {
         let outcome: ImageOutcome;
         try {
-          outcome = await syncOne(ctx, item.source, item.destination, o, judge);
+          outcome = await syncOne(ctx, item.source, item.destination, o, judge, signatures);
         } catch (e) {
           outcome = { status: 'failed', detail: errorMessage(e), error: e };
         }
         if (!shell.json) {
-          const line = `${LABEL[outcome.status]} ${item.source} -> ${item.destination}${outcome.digest ? ` ${outcome.digest}` : ''}${outcome.detail ? `: ${oneLine(outcome.detail)}` : ''}\n`;
+          const sigs = outcome.signatures ? ` (+${outcome.signatures} signature${outcome.signatures === 1 ? '' : 's'})` : '';
+          const line = `${LABEL[outcome.status]} ${item.source} -> ${item.destination}${outcome.digest ? ` ${outcome.digest}` : ''}${sigs}${outcome.detail ? `: ${oneLine(outcome.detail)}` : ''}\n`;
           if (outcome.status === 'failed' || outcome.status === 'rejected') shell.out.err(line);
           else shell.out.out(line);
         }
@@ -150,6 +164,7 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
           tag: r.tag,
           status: r.outcome.status,
           digest: r.outcome.digest ?? null,
+          signaturesCarried: r.outcome.signatures ?? 0,
           ...(r.outcome.detail ? { detail: r.outcome.detail } : {}),
           ...(r.outcome.error !== undefined ? { error: errorJson(r.outcome.error) } : {}),
         })),
@@ -171,27 +186,50 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
 }
 
 async function syncOne(
-  ctx: CliContext, src: string, dst: string, o: SyncOptions, judge: ((ref: ImageReference) => Promise<{ allowed: boolean; reason: string }>) | undefined,
+  ctx: CliContext, src: string, dst: string, o: SyncOptions,
+  judge: ((ref: ImageReference) => Promise<{ allowed: boolean; reason: string }>) | undefined, signatures: SyncSignatures | undefined,
 ): Promise<ImageOutcome> {
   const srcRef = ctx.parseImage(src);
   const dstRef = ctx.parseImage(dst);
   const source = await srcRef.newSource(ctx.system);
   try {
     const top = await readManifest(source);
-    if ((await digestAt(ctx, dstRef)) === top.digest) return { status: 'present', digest: top.digest };
-    if (judge) {
+    const present = (await digestAt(ctx, dstRef)) === top.digest;
+    if (!present && judge) {
       const verdict = await judge(srcRef);
       if (!verdict.allowed) return { status: 'rejected', digest: top.digest, detail: verdict.reason };
     }
-    if (o.dryRun) return { status: 'would-copy', digest: top.digest };
-    const destination = await dstRef.newDestination(ctx.system);
-    let result: CopyResult;
-    try {
-      result = await copyImage(source, destination, { removeSignatures: false, jobs: 2, debug: ctx.debug });
-    } finally {
-      await destination.close();
+    // Every detached signature of the source, and whether DEST can hold them, known before DEST changes.
+    const { stores, sigs } = signatures ?? {};
+    const plan = stores && sigs ? await sigs.planCarry(ctx, stores, srcRef, dstRef) : { found: [] };
+    let kept: Map<Digest, Digest>;
+    let status: Status;
+    let digest = top.digest;
+    if (present) {
+      kept = new Map(plan.found.map((f) => [f.digest, f.digest]));
+      status = 'present';
+    } else if (o.dryRun) {
+      return { status: 'would-copy', digest: top.digest };
+    } else {
+      const destination = await dstRef.newDestination(ctx.system);
+      let result: CopyResult;
+      try {
+        result = await copyImage(source, destination, { removeSignatures: false, jobs: 2, debug: ctx.debug });
+      } finally {
+        await destination.close();
+      }
+      kept = new Map(result.images.map((i) => [i.sourceManifestDigest, i.manifestDigest]));
+      kept.set(result.sourceDigest, result.destinationDigest);
+      digest = result.destinationDigest;
+      status = 'copied';
     }
-    return { status: 'copied', digest: result.destinationDigest };
+    // Signatures DEST already has are not sent again; new ones at the source are, even for an image already there.
+    if (stores && sigs && plan.found.length > 0) {
+      const carried = await sigs.carrySignatures(ctx, stores, plan, srcRef, dstRef, kept, o.dryRun);
+      const n = carried.simple + carried.cosign + carried.referrers;
+      return { status, digest, ...(n ? { signatures: n } : {}) };
+    }
+    return { status, digest };
   } finally {
     await source.close();
   }

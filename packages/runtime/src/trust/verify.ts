@@ -5,7 +5,7 @@
  * unsigned tag, a tag re-pushed without signing, expired or forged trust data.
  */
 import type { CliContext } from '../context.js';
-import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
+import { ExitCodes, exitCodeFor, exitCodeForVerify, worstExitCode } from '../exit-codes.js';
 import { verifyFailureLines } from '../report.js';
 import type { CommandShell } from '../shell.js';
 import { checkDctTag } from './check.js';
@@ -49,7 +49,7 @@ export async function dctVerify(ctx: CliContext, a: DctVerifyArgs, shell: Comman
     if (!a.json) shell.out.out(formatDctVerifyText(outcome.server!, c));
     if (!c.ok) {
       for (const line of verifyFailureLines(c.integrity)) shell.out.err(`${shell.out.prog}: error: ${line}\n`);
-      codes.push(ExitCodes.NotTrusted);
+      codes.push(c.integrity.ok ? ExitCodes.NotTrusted : exitCodeForVerify(c.integrity));
     } else codes.push(ExitCodes.Ok);
   }
   const code = worstExitCode(codes);
