@@ -54,6 +54,12 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'dsv list-tags': [[`dsv list-tags docker://${R}/app`, 'The tags of a repository']],
   'dsv login': [[`echo "$TOKEN" | dsv login ${R} -u ci --password-stdin`, 'Store credentials where docker would']],
   'dsv logout': [[`dsv logout ${R}`, 'Remove them again']],
+  'dsv trust': [
+    [`dsv trust inspect ${R}/app`, 'Docker Content Trust: signed tags, signers, keys, expiries (as docker trust inspect --pretty)'],
+    [`dsv verify --dct ${R}/app:1.0`, 'Exit 0 only if DCT signs exactly the manifest the registry serves'],
+    [`dsv trust migrate ${R}/app --to simple --key signer.sec.asc --dry-run`, 'What a move off DCT would sign (every tag checked first)'],
+    [`dsv trust migrate ${R}/app --to embedded -t pki -k signer.key --dest-tag '{tag}-signed'`, 'Sign every DCT-verified tag into TAG-signed'],
+  ],
   'docker-sign': [
     [`docker-sign registry -k release@example.com ${R}/app:1.0 ${R}/app:1.0-signed`, 'Sign a registry image into a new tag'],
     ['docker-sign repository -k release@example.com app:1.0 app:1.0-signed', "Sign in the local Docker engine's store"],
