@@ -68,6 +68,8 @@ export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
   image: string;
   trust: string[];
+  /** --registries.d DIR. */
+  registriesD?: string;
 }
 export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
@@ -133,7 +135,9 @@ export function dsvParser(): Argv {
         .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
-      y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
+      y
+        .option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE; cosign:FILE checks cosign signatures' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores' }),
     )
     .command('generate-key-pair', 'Write a new cosign key pair, cosign.key (encrypted) and cosign.pub, in the working directory', (y) =>
       y
@@ -229,8 +233,12 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (registriesD !== undefined) v.registriesD = registriesD;
       return { kind: 'run', args: v };
     }
-    case 'inspect':
-      return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
+    case 'inspect': {
+      const i: DsvInspectArgs = { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) };
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) i.registriesD = registriesD;
+      return { kind: 'run', args: i };
+    }
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
     case 'generate-key-pair': {
@@ -430,11 +438,21 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
 
 async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {
   try {
-    const verify = await createVerifyFunction(ctx, { trust: a.trust });
+    const verify = await createVerifyFunction(ctx, { trust: a.trust.filter((t) => !/^cosign:/i.test(t)) });
     const result = await runInspect(ctx, a.image, { verify, ...(a.platform ? { platform: a.platform } : {}) });
+    // Every detached signature too (simple signing, cosign, Sigstore bundles).
+    const { detachedStores } = await import('./detached/stores.js');
+    const { detachedJson, formatDetachedText, listDetachedSignatures } = await import('./detached/inspect.js');
+    const stores = await detachedStores(ctx, a.registriesD !== undefined ? { registriesD: a.registriesD } : {});
+    let detached;
+    try {
+      detached = await listDetachedSignatures(ctx, stores, ctx.parseImage(a.image), { trust: a.trust });
+    } finally {
+      await stores.close();
+    }
     shell.progress.clear();
-    if (a.json) shell.writeJson(inspectReportJson(a.image, result));
-    else shell.out.out(formatInspectText(result, { debug: a.debug }));
+    if (a.json) shell.writeJson({ ...inspectReportJson(a.image, result), detached: detachedJson(detached) });
+    else shell.out.out(formatInspectText(result, { debug: a.debug }) + formatDetachedText(detached));
     return ExitCodes.Ok;
   } catch (e) {
     return shell.fail(e, () => ({ command: 'inspect', ok: false, input: a.image, error: errorJson(e) }));
