@@ -87,8 +87,15 @@ export async function listDetachedSignatures(ctx: CliContext, stores: DetachedSt
   } finally {
     await source.close();
   }
-  const found = await registrySubject(ctx, stores, ref, top);
   const out: DetachedListing = { signatures: [], errors: [] };
+  let found: Awaited<ReturnType<typeof registrySubject>>;
+  try {
+    found = await registrySubject(ctx, stores, ref, top);
+  } catch (e) {
+    // A named registry image that cannot be read or proved: listed as such, the rest of inspect stands.
+    out.errors.push(`the registry image it came from: ${firstLine(e)}`);
+    return out;
+  }
   if (!found) return out;
   out.subject = found.subject;
   if (found.origin) out.origin = found.origin;
@@ -213,7 +220,7 @@ const INDENT = '    ';
 export function formatDetachedText(l: DetachedListing): string {
   const out: string[] = [];
   if (!l.subject) {
-    out.push('detached signatures: none found (no registry manifest known for this image)');
+    out.push(`detached signatures: none found (${l.errors.length ? `could not read ${l.errors.join('; ')}` : 'no registry manifest known for this image'})`);
     return `${out.join('\n')}\n`;
   }
   out.push(`detached signatures of ${l.subject.dockerReference}@${l.subject.manifestDigest}: ${l.signatures.length === 0 ? 'none' : l.signatures.length}`);
