@@ -2,7 +2,7 @@
 // npm run bench: dsv against skopeo on the same deterministic images, alternating runs, medians and ratios.
 // Not part of npm test. Writes bench/results/latest.md and prints it.
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
-//   BENCH_ONLY=copy,copy-sign,sign,verify,store,containerd,sync (a subset of the rows; default all)
+//   BENCH_ONLY=copy,copy-sign,sign,detached-sign,verify,store,containerd,sync (a subset of the rows; default all)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateImage } from './lib/gen-image.mjs';
+import { detachedSignRow } from './lib/detached-sign.mjs';
 import { startContainerd } from './lib/containerd.mjs';
 import { generateManyTags, MANY_TAGS } from './lib/many-tags.mjs';
 
@@ -17,7 +18,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SMALL = process.env.BENCH_SMALL === '1';
-const ALL = ['copy', 'copy-sign', 'sign', 'verify', 'store', 'containerd', 'sync'];
+const ALL = ['copy', 'copy-sign', 'sign', 'detached-sign', 'verify', 'store', 'containerd', 'sync'];
 const ONLY = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(',').map((x) => x.trim()));
 const MiB = 1 << 20;
 const work = join(here, '.work');
@@ -243,6 +244,8 @@ async function main() {
         { cmd: 'skopeo', env: gpgEnv, args: (i) => ['copy', ...flags, '--sign-by', fpr, `docker://${src.host}/${ref}`, `docker://${src.host}/${ref.split(':')[0]}:skopeo-signed-${i}`] })),
       bytes: info.totalCompressed,
     });
+    // 3b. a detached simple signature (the image unchanged), against dsv verify of the same image (8 layers only).
+    if (ONLY.has('detached-sign') && info === eight) rows.push(await detachedSignRow({ alternate, node, dsvBin: bin('cli', 'dsv'), src, ref, fpr, pub, gpgEnv, flags, bytes: info.totalCompressed }));
     if (!ONLY.has('verify')) continue;
     execFileSync(node, [bin('cli', 'dsv'), 'sign', '--key', fpr, `docker://${src.host}/${ref}`, `docker://${src.host}/${signed}`], { env: { ...benchEnv, ...gpgEnv }, stdio: 'ignore' });
     // 2. full verify (every compressed digest and every diff_id) vs skopeo copy … dir: (compressed digests only)
@@ -310,7 +313,7 @@ async function main() {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.flatMap((r) => [
       `| ${r.name} | ${fmt(r.oursWall)} | ${fmt(r.peerWall)}${r.peerName ? ` (${r.peerName})` : ''} | ${r.peerWall ? fmt(r.oursWall / r.peerWall) : '—'} | ${range(r.pairedRange)} | ${fmt(r.oursCpu)} | ${fmt(r.peerCpu)} | ${fmt(r.oursRss, 0)} | ${fmt(r.peerRss, 0)} |`,
-      ...(r.refWall ? [`| ↳ minimal Node client (lib/node-floor.mjs), for reference | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${range(r.refPairedRange)} | — | ${fmt(r.peerCpu)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} |`] : []),
+      ...(r.refWall ? [`| ↳ ${r.refName ?? 'minimal Node client (lib/node-floor.mjs), for reference'} | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${range(r.refPairedRange)} | — | ${fmt(r.peerCpu)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} |`] : []),
     ]),
     '',
     `- load average (1 min) while each row ran: ${rows.filter((r) => r.load).map((r) => `${r.name.split(', against')[0]} ${r.load[0].toFixed(1)}–${r.load[1].toFixed(1)}`).join('; ')} (2 cores: above ≈ 2, other work shared the machine).`,
@@ -319,7 +322,7 @@ async function main() {
     '- ratio per run: each alternation\'s dsv time over the skopeo time measured next to it; the ratio column divides the medians.',
     '- ¹ the peer\'s columns hold the plain dsv-copy on the copy --sign-by rows.',
     '- CPU: user + system seconds of the client process (and the children it waited for, such as gpg), medians; the registries\' own CPU is not counted. With other work on the machine, wall times stretch and CPU seconds stay comparable.',
-    ...(rows.some((r) => r.refWall) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
+    ...(rows.some((r) => r.refWall && !r.refName) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
     ...(extraCa ? [`- environment: NODE_EXTRA_CA_CERTS (${extraCa.file}) is set on this machine and ${KEEP_ENV ? 'was kept (BENCH_KEEP_ENV=1)' : 'left out for every side (BENCH_KEEP_ENV=1 keeps it)'}: Node parses that file at every start, before any code runs — \`node -e 0\` takes ${(extraCa.with * 1000).toFixed(0)} ms with it, ${(extraCa.without * 1000).toFixed(0)} ms without (medians of 9), so with it each dsv row takes ≈ ${((extraCa.with - extraCa.without) * 1000).toFixed(0)} ms longer. The bench's registries speak plain HTTP; skopeo reads no such file.`] : []),
     '- sign: dsv reads every blob once (digest and diff_id checked as it streams), embeds a GPG signature in the config and pushes config + manifest to a new tag; skopeo copy --sign-by writes a simple-signing signature to its lookaside store.',
     '',

@@ -99,6 +99,8 @@ export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
   image: string;
   trust: string[];
+  /** --registries.d DIR. */
+  registriesD?: string;
 }
 export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
@@ -189,7 +191,9 @@ export function dsvParser(): Argv {
         .option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
-      y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
+      y
+        .option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE; cosign:FILE checks cosign signatures' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores' }),
     )
     .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
       y
@@ -348,8 +352,12 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     case 'plugins':
       if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
       return { kind: 'run', args: { ...common, command: 'plugins' } };
-    case 'inspect':
-      return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
+    case 'inspect': {
+      const i: DsvInspectArgs = { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) };
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) i.registriesD = registriesD;
+      return { kind: 'run', args: i };
+    }
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
     case 'completion':
@@ -674,11 +682,21 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
 
 async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {
   try {
-    const verify = await createVerifyFunction(ctx, { trust: a.trust });
+    const verify = await createVerifyFunction(ctx, { trust: a.trust.filter((t) => !/^cosign:/i.test(t)) });
     const result = await runInspect(ctx, a.image, { verify, ...(a.platform ? { platform: a.platform } : {}) });
+    // Every detached signature too (simple signing, cosign, Sigstore bundles).
+    const { detachedStores } = await import('./detached/stores.js');
+    const { detachedJson, formatDetachedText, listDetachedSignatures } = await import('./detached/inspect.js');
+    const stores = await detachedStores(ctx, a.registriesD !== undefined ? { registriesD: a.registriesD } : {});
+    let detached;
+    try {
+      detached = await listDetachedSignatures(ctx, stores, ctx.parseImage(a.image), { trust: a.trust });
+    } finally {
+      await stores.close();
+    }
     shell.progress.clear();
-    if (a.json) shell.writeJson(inspectReportJson(a.image, result));
-    else shell.out.out(formatInspectText(result, { debug: a.debug }));
+    if (a.json) shell.writeJson({ ...inspectReportJson(a.image, result), detached: detachedJson(detached) });
+    else shell.out.out(formatInspectText(result, { debug: a.debug }) + formatDetachedText(detached));
     return ExitCodes.Ok;
   } catch (e) {
     return shell.fail(e, () => ({ command: 'inspect', ok: false, input: a.image, error: errorJson(e) }));

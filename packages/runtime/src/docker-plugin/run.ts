@@ -165,7 +165,32 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
       shell.contextOptions({ system: pluginSystem(ep, io.env), insecureRegistries: list(a.values['insecure-registry']) }),
     );
     if (opts.signal) ctx.system.signal = opts.signal;
-    verify = await createVerifyFunction(ctx, { trust: list(a.values.trust) });
+    const { policyFromEnv } = await import('../environment.js');
+    const policyFile = str(a.values.policy) ?? policyFromEnv(io.env);
+    const trust = list(a.values.trust);
+    if (policyFile !== undefined || trust.some((t) => /^cosign:/i.test(t))) {
+      // Detached signatures and policy: local images judged by the registry manifest they came from.
+      const { runPolicyVerify, splitCosignTrust } = await import('../detached/verify-command.js');
+      const split = splitCosignTrust(trust);
+      if (policyFile !== undefined && trust.length) throw new DsvError('Usage', `--trust ${trust[0]} cannot be combined with a policy; name every key in the policy file`);
+      if (split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]}: only cosign: keys can be given with --trust cosign: (or put every key in a --policy file)`);
+      let local = 'docker-daemon';
+      if (!remote && a.positionals.some((p) => !p.startsWith('docker://'))) {
+        const { chooseLocalStore } = await import('@dsv/source-repository');
+        const chosen = await chooseLocalStore(ctx.system);
+        if (chosen.root) ctx.system.dockerRoot = chosen.root;
+        local = chosen.transport;
+      }
+      const inputs = a.positionals.map((p) => (remote || p.startsWith('docker://') ? remoteRef(p) : `${local}:${p}`));
+      const registriesD = str(a.values['registries.d']);
+      return runPolicyVerify(ctx, shell, inputs, {
+        ...(policyFile !== undefined ? { policyFile } : {}),
+        cosignKeys: split.cosign,
+        ...(registriesD !== undefined ? { registriesD } : {}),
+        ...(platform ? { platform } : {}),
+      });
+    }
+    verify = await createVerifyFunction(ctx, { trust });
     if (!remote && a.positionals.some((p) => !p.startsWith('docker://'))) {
       const { chooseLocalStore } = await import('@dsv/source-repository');
       store = await chooseLocalStore(ctx.system);

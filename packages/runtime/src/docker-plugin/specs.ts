@@ -37,7 +37,9 @@ export const VERIFY_SPEC: CommandSpec = {
   options: [
     ...common,
     { long: 'remote', type: 'bool', description: 'Verify the image in its registry, not in the local image store' },
-    { long: 'trust', type: 'list', valueName: 'file', description: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST; the GnuPG home and PKI trust store are always trusted)' },
+    { long: 'trust', type: 'list', valueName: 'file', description: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST; the GnuPG home and PKI trust store are always trusted); cosign:FILE checks cosign signatures' },
+    { long: 'policy', type: 'string', valueName: 'file', description: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned; env DSV_POLICY); local images by the signatures of the registry manifest they came from' },
+    { long: 'registries.d', type: 'string', valueName: 'dir', description: 'registries.d directory for simple-signing lookaside stores' },
   ],
   epilog: `Local images are checked on disk, file by file, when Docker's store is readable (its root
 from the daemon, or DSV_DOCKER_ROOT); otherwise through the Docker daemon.
