@@ -18,6 +18,9 @@ import { newYargs } from './parser.js';
 import { errorJson, verifyFailureLines } from './report.js';
 import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
+import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
+import { writeDigestFile } from './auth/files.js';
+import type { SystemContext } from '@dsv/core/transport';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
@@ -48,6 +51,10 @@ export interface CopyArgs {
   retryTimes?: number;
   insecureRegistries: string[];
   debug: boolean;
+  /** --digestfile FILE: the digest of the manifest written to DEST. */
+  digestFile?: string;
+  /** --authfile / --src-* / --dest-* registry credentials. */
+  auth?: { source: AuthFlags; destination: AuthFlags };
 }
 export interface VerifySameArgs {
   command: 'verify-same';
@@ -57,6 +64,7 @@ export interface VerifySameArgs {
   json: boolean;
   insecureRegistries: string[];
   debug: boolean;
+  auth?: { source: AuthFlags; destination: AuthFlags };
 }
 export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -65,7 +73,7 @@ const asList = (v: unknown): string[] =>
 const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
 
 export function copyParser(scriptName = 'dsv-copy'): Argv {
-  return newYargs()
+  return copyAuthOptions(newYargs())
     .scriptName(scriptName)
     .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
     .exitProcess(false)
@@ -74,6 +82,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
+    .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest written to DEST to this file' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
       y
         .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
@@ -111,6 +120,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
+    auth: copyAuthFlagsOf(argv),
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
   const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
@@ -141,6 +151,8 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   const pkiFormat = one(argv.pkiFormat);
   if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
   if (retry !== undefined) a.retryTimes = Number(retry);
+  const digestFile = one(argv.digestfile);
+  if (digestFile !== undefined) a.digestFile = digestFile;
   return { kind: 'run', args: a };
 }
 
@@ -161,7 +173,7 @@ export interface CopyMainOptions {
 
 export async function copyMain(args: string[], io: CliIo = processIo(), prog = 'dsv-copy', opts: CopyMainOptions = {}): Promise<number> {
   const parsed = await parseCopyArgs(args, prog);
-  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
+  const shell = new CommandShell(io, { prog, secrets: credsSecretsInArgs(args), ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
   const out = shell.out;
   if (parsed.kind === 'output') {
     out.out(parsed.text);
@@ -181,7 +193,8 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       }),
     );
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
-    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out) : await copy(ctx, a, shell, opts);
+    const sides = await copySides(ctx.system, a, shell);
+    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out, sides) : await copy(ctx, a, shell, opts, sides);
     shell.progress.clear();
     return code;
   } catch (e) {
@@ -189,14 +202,23 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
   }
 }
 
-async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions): Promise<number> {
+/** Each side's SystemContext: its auth files and credentials (--src-* / --dest-*, --authfile, the environment). */
+async function copySides(system: SystemContext, a: CopyArgs | VerifySameArgs, shell: CommandShell): Promise<{ source: SystemContext; destination: SystemContext }> {
+  const flags = a.auth ?? { source: {}, destination: {} };
+  const prompt = shellPrompt(shell);
+  const source = { ...system, ...(await authSystem(shell.io.env, flags.source, prompt, { creds: '--src-creds' })) };
+  const destination = { ...system, ...(await authSystem(shell.io.env, flags.destination, prompt, { creds: '--dest-creds' })) };
+  return { source, destination };
+}
+
+async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
   const out = shell.out;
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
   if (opts.checkSignatures) {
     // Integrity and signatures of the source, judged as `dsv verify` does, before anything is written.
     const verify = await createVerifyFunction(ctx);
-    const checked = await runVerify(ctx, srcRef, { verify, ...(a.platform ? { platform: a.platform } : {}) });
+    const checked = await runVerify({ ...ctx, system: sides.source }, srcRef, { verify, ...(a.platform ? { platform: a.platform } : {}) });
     shell.progress.clear();
     if (!checked.ok) {
       for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
@@ -219,10 +241,10 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
   }
   const mountFrom = mountSource(srcRef, dstRef);
   if (mountFrom) ctx.debug(`same registry: blobs are mounted from ${mountFrom.toString()}`);
-  const source = await srcRef.newSource(ctx.system);
+  const source = await srcRef.newSource(sides.source);
   let result: CopyResult;
   try {
-    const destination = await dstRef.newDestination(ctx.system);
+    const destination = await dstRef.newDestination(sides.destination);
     try {
       result = await copyImage(source, destination, {
         ...(sign ? { sign } : {}),
@@ -241,6 +263,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
   } finally {
     await source.close();
   }
+  if (a.digestFile !== undefined && !result.dryRun) await writeDigestFile(a.digestFile, result.destinationDigest);
   if (a.json) {
     out.out(`${JSON.stringify({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result) }, null, 2)}\n`);
   } else {
@@ -289,8 +312,8 @@ interface SideImages {
   byPlatform: Map<string, { manifestDigest: Digest; configDigest: Digest }>;
 }
 
-async function describeSide(ctx: CliContext, ref: ImageReference, platform?: string): Promise<SideImages> {
-  const source = await ref.newSource(ctx.system);
+async function describeSide(ctx: CliContext, ref: ImageReference, platform?: string, system: SystemContext = ctx.system): Promise<SideImages> {
+  const source = await ref.newSource(system);
   try {
     const { top, images } = await resolveImages(source, platform ? { platform } : {});
     const byPlatform = new Map<string, { manifestDigest: Digest; configDigest: Digest }>();
@@ -306,10 +329,10 @@ async function describeSide(ctx: CliContext, ref: ImageReference, platform?: str
 }
 
 /** The seed-004 check: the same images (config digests, per platform), whatever the manifests look like. */
-async function verifySame(ctx: CliContext, a: VerifySameArgs, out: Output): Promise<number> {
+async function verifySame(ctx: CliContext, a: VerifySameArgs, out: Output, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
-  const [left, right] = await Promise.all([describeSide(ctx, srcRef, a.platform), describeSide(ctx, dstRef, a.platform)]);
+  const [left, right] = await Promise.all([describeSide(ctx, srcRef, a.platform, sides.source), describeSide(ctx, dstRef, a.platform, sides.destination)]);
   const platforms = [...new Set([...left.byPlatform.keys(), ...right.byPlatform.keys()])].sort();
   const rows = platforms.map((p) => {
     const l = left.byPlatform.get(p);

@@ -20,6 +20,8 @@ import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
+import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
+import { writeDigestFile } from './auth/files.js';
 
 export interface DsvCommonArgs {
   debug: boolean;
@@ -30,6 +32,8 @@ export interface DsvCommonArgs {
   output?: 'quiet' | 'silent';
   /** --no-check-signatures: integrity only (set only when false). */
   checkSignatures?: false;
+  /** --authfile / --creds (registry credentials, skopeo's meanings). */
+  auth?: AuthFlags;
 }
 export interface DsvSignArgs extends DsvCommonArgs {
   command: 'sign';
@@ -44,6 +48,8 @@ export interface DsvSignArgs extends DsvCommonArgs {
   pkiFormat?: string;
   signatureType: SignatureKind;
   dryRun: boolean;
+  /** --digestfile FILE: the digest of the manifest written to DEST. */
+  digestFile?: string;
 }
 export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
@@ -54,6 +60,8 @@ export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
   image: string;
   trust: string[];
+  /** --raw: the manifest's exact bytes; --config: the configuration's exact bytes. */
+  raw?: 'manifest' | 'config';
 }
 export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
@@ -93,20 +101,27 @@ export function dsvParser(): Argv {
       },
     })
     .command('sign <source> [destination]', 'Verify integrity, then embed a signature in SOURCE and store it as DESTINATION (default: SOURCE)', (y) =>
-      y
+      authOptions(y)
         .option('key', { alias: ['k', 'keyid'], type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file, PKI key file, or a plugin key [env DSV_KEYID]' })
         .option('key-type', { alias: ['t', 'sigtype'], type: 'string', describe: 'Signature type: gpg, pki or a plugin type [env DSV_KEYTYPE, default gpg]' })
         .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; prompted on a terminal]' })
         .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
-        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)')),
+        .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
+        .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest stored at DEST to this file' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
-      y.option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }),
+      authOptions(y).option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
-      y.option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' }),
+      authOptions(y)
+        .option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE' })
+        .option('raw', { type: 'boolean', default: false, describe: 'Print the manifest (list, index) exactly as stored, nothing else' })
+        .option('config', { type: 'boolean', default: false, describe: 'Print the image configuration exactly as stored (with --platform for a multi-platform image)' }),
     )
+    .command('login', 'Check registry credentials and store them where docker does (dsv login --help)', (y) => y.strict(false))
+    .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
+    .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .demandCommand(1, 'missing command: sign, verify or inspect')
@@ -155,6 +170,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
+  const auth = authFlagsOf(argv);
+  if (auth.authfile !== undefined || auth.creds !== undefined) common.auth = auth;
   const cmd = String((argv._ as unknown[])[0]);
   const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
   switch (cmd) {
@@ -177,12 +194,17 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (kp !== undefined) a.keypass = kp;
       const pkiFormat = one(argv.pkiFormat);
       if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
+      const digestFile = one(argv.digestfile);
+      if (digestFile !== undefined) a.digestFile = digestFile;
       return { kind: 'run', args: a };
     }
     case 'verify':
       return { kind: 'run', args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) } };
-    case 'inspect':
-      return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) } };
+    case 'inspect': {
+      if (argv.raw === true && argv.config === true) return { kind: 'error', message: '--raw and --config: give one (--config prints the configuration\'s exact bytes)' };
+      const raw = argv.config === true ? 'config' : argv.raw === true ? 'manifest' : undefined;
+      return { kind: 'run', args: { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust), ...(raw ? { raw } : {}) } };
+    }
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
     default:
@@ -237,10 +259,12 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
   const options: DsvOptions = typeof opts === 'function' ? { contextFactory: opts } : opts;
   const split = splitDsvArgs(args);
   if (split.command === 'copy' || split.command === 'docker-plugin') return runNested(split.command, split.globals, split.rest, io, options);
+  if (split.command === 'login' || split.command === 'logout') return (await import('./auth/login.js')).loginMain(split.command, [...split.globals, ...split.rest], io);
+  if (split.command === 'list-tags') return (await import('./list-tags.js')).listTagsMain([...split.globals, ...split.rest], io);
   const parsed = await parseDsvArgs(args);
   if (parsed.kind !== 'run') {
     const silent = split.globals.includes('--silent') || args.includes('--silent');
-    const out = new CommandShell(silent ? shapeOutput(io, 'silent', false).io : io, { prog: 'dsv', secrets: secretsInArgs(args) }).out;
+    const out = new CommandShell(silent ? shapeOutput(io, 'silent', false).io : io, { prog: 'dsv', secrets: [...secretsInArgs(args), ...credsSecretsInArgs(args)] }).out;
     if (parsed.kind === 'output') {
       out.out(parsed.text);
       return ExitCodes.Ok;
@@ -250,7 +274,7 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
   }
   const shaped = shapeOutput(io, parsed.args.output, parsed.args.json);
   try {
-    return await dsvRun(parsed.args, shaped.io, options, secretsInArgs(args));
+    return await dsvRun(parsed.args, shaped.io, options, [...secretsInArgs(args), ...credsSecretsInArgs(args)]);
   } finally {
     shaped.flush();
   }
@@ -263,8 +287,10 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
   let ctx: CliContext;
   try {
+    const system = a.auth ? await authSystem(io.env, a.auth, shellPrompt(shell)) : undefined;
     ctx = await contextFactory(
       shell.contextOptions({
+        ...(system ? { system } : {}),
         insecureRegistries: a.insecureRegistries,
         references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
         ...(a.command === 'verify' && integrityOnly ? { signers: false } : {}),
@@ -289,7 +315,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
           );
           return { ctx, options: { source: a.source, destination: a.destination, key, kind: a.signatureType, dryRun: a.dryRun, ...(a.platform ? { platform: a.platform } : {}) } };
         },
-        { input: () => a },
+        { input: () => a, ...(a.digestFile !== undefined ? { written: digestFileWriter(a.digestFile) } : {}) },
       );
     case 'verify': {
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
@@ -308,7 +334,24 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   }
 }
 
+/** --digestfile: the digest of the manifest written to DEST (nothing on a dry run, which writes nothing). */
+function digestFileWriter(path: string) {
+  return async (s: { result: { dryRun: boolean; destinationDigest: string } }) => {
+    if (!s.result.dryRun) await writeDigestFile(path, s.result.destinationDigest);
+  };
+}
+
 async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {
+  if (a.raw) {
+    try {
+      const bytes = await (await import('./inspect-raw.js')).inspectRawBytes(ctx, a.image, { config: a.raw === 'config', ...(a.platform ? { platform: a.platform } : {}) });
+      shell.progress.clear();
+      shell.io.stdout.write(bytes);
+      return ExitCodes.Ok;
+    } catch (e) {
+      return shell.fail(e, () => ({ command: 'inspect', ok: false, input: a.image, error: errorJson(e) }));
+    }
+  }
   try {
     const verify = await createVerifyFunction(ctx, { trust: a.trust });
     const result = await runInspect(ctx, a.image, { verify, ...(a.platform ? { platform: a.platform } : {}) });

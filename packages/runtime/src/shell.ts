@@ -84,7 +84,13 @@ export class CommandShell {
    */
   async sign(
     prepare: () => Promise<{ ctx: RuntimeContext; options: Omit<SignOptions, 'onStart' | 'collectLayers'> }>,
-    opts: { input: () => { source: string; destination: string }; started?: (source: string) => string; done?: (s: SignSummary) => string },
+    opts: {
+      input: () => { source: string; destination: string };
+      started?: (source: string) => string;
+      done?: (s: SignSummary) => string;
+      /** After DEST is written, before the report (--digestfile); a failure fails the command. */
+      written?: (s: SignSummary) => Promise<void>;
+    },
   ): Promise<number> {
     try {
       const { ctx, options } = await prepare();
@@ -98,6 +104,7 @@ export class CommandShell {
         },
       });
       this.progress.clear();
+      if (opts.written) await opts.written(summary);
       if (this.json) this.writeJson(signReportJson(summary, opts.input()));
       else {
         this.out.out('Integrity check passed.\n');

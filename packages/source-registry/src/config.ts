@@ -29,6 +29,10 @@ export interface ClientConfig {
   tlsRoots: TlsRootsSource;
   /** No SystemContext.credentialsStore: ~/.docker/config.json. */
   credentialsStore: string;
+  /** The auth files asked in order (SystemContext.credentialsFiles, else [credentialsStore]). */
+  credentialsFiles: readonly string[];
+  /** Where `credentials` came from, for messages (never the secret). */
+  credentialsSource: string | undefined;
   /** No SystemContext.childEnv: PATH=/usr/local/bin:/usr/bin:/bin and HOME only. */
   childEnv: Readonly<Record<string, string | undefined>>;
   /** Host of Docker Hub's token realm (SystemContext.dockerHubAuth, default auth.docker.io). */
@@ -77,7 +81,9 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
     credentialsStore: ctx.credentialsStore ?? defaultCredentialsStore(homeDir()),
     childEnv: ctx.childEnv ?? defaultChildEnv(homeDir()),
     dockerHubAuth: (ctx.dockerHubAuth ?? DOCKER_HUB_AUTH).replace(/^https?:\/\//, '').replace(/\/.*$/, ''),
-    credentials: opts.credentials,
+    credentialsFiles: ctx.credentialsFiles ?? [ctx.credentialsStore ?? defaultCredentialsStore(homeDir())],
+    credentials: opts.credentials !== undefined ? opts.credentials : ctx.registryCredentials ? { username: ctx.registryCredentials.username, password: ctx.registryCredentials.password } : undefined,
+    credentialsSource: opts.credentials !== undefined ? undefined : ctx.registryCredentials ? (ctx.registryCredentials.source ?? 'the command line') : undefined,
     retryTimes: Math.max(0, ctx.retryTimes ?? 3),
     retryBaseDelayMs: opts.retryBaseDelayMs ?? 250,
     timeoutMs: opts.timeoutMs ?? 60_000,
