@@ -3,7 +3,7 @@
 // REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR/containers/auth.json, --authfile, --creds, dsv-copy's --src-/--dest-
 // forms, dsv login / logout (file and a docker-credential-<name> helper script on PATH: the credential
 // helper protocol has no server of its own here, the script is a real program speaking it).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,16 @@ function bin(name: keyof typeof bins, args: string[], env: NodeJS.ProcessEnv = {
   });
 }
 
+/** skopeo, asynchronously: the token registry's issuer runs in this process and must keep answering. */
+function skopeo(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(requireTool('skopeo'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** A docker config.json / auth.json with one auths entry. */
 function authFile(path: string, host: string, user: string, pass: string): string {
@@ -61,8 +71,8 @@ beforeAll(async () => {
   mkdirSync(join(work, 'home'));
   const sample = join(work, 'sample-oci');
   writeOciLayout(sample, { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/auth': 'auth e2e\n' }] }), tag: '1' });
-  run(requireTool('skopeo'), ['copy', '--quiet', ...tls.skopeoFlags('dest'), `oci:${sample}:1`, `docker://${tls.host}/auth/app:1`]);
-  run(requireTool('skopeo'), ['copy', '--quiet', ...tok.skopeoFlags('dest'), `oci:${sample}:1`, `docker://${tok.host}/auth/app:1`]);
+  await skopeo(['copy', '--quiet', ...tls.skopeoFlags('dest'), `oci:${sample}:1`, `docker://${tls.host}/auth/app:1`]);
+  await skopeo(['copy', '--quiet', ...tok.skopeoFlags('dest'), `oci:${sample}:1`, `docker://${tok.host}/auth/app:1`]);
 }, 300_000);
 
 afterAll(async () => {
@@ -131,11 +141,11 @@ describe('credentials from the environment and flags (skopeo\'s order)', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.all).not.toContain(tls.password!);
-    const inspected = JSON.parse(run(requireTool('skopeo'), ['inspect', ...tok.skopeoFlags(''), `docker://${tok.host}/auth/copied:1`])) as { Digest: string };
+    const inspected = JSON.parse(await skopeo(['inspect', ...tok.skopeoFlags(''), `docker://${tok.host}/auth/copied:1`])) as { Digest: string };
     expect(readFileSync(digestFile, 'utf8')).toBe(inspected.Digest);
     // skopeo writes the same file for the same copy.
     const skopeoDigest = join(work, 'skopeo.digest');
-    run(requireTool('skopeo'), ['copy', '--quiet', ...tls.skopeoFlags('src'), ...tok.skopeoFlags('dest'), '--digestfile', skopeoDigest, `docker://${tls.host}/auth/app:1`, `docker://${tok.host}/auth/copied:2`]);
+    await skopeo(['copy', '--quiet', ...tls.skopeoFlags('src'), ...tok.skopeoFlags('dest'), '--digestfile', skopeoDigest, `docker://${tls.host}/auth/app:1`, `docker://${tok.host}/auth/copied:2`]);
     expect(readFileSync(skopeoDigest, 'utf8')).toBe(readFileSync(digestFile, 'utf8'));
     // The destination refuses the wrong credentials, and says where they came from.
     const refused = await bin('dsv-copy', ['--src-creds', `${tls.username}:${tls.password}`, '--dest-creds', `${tok.username}:bad-dest-pw`, `docker://${tls.host}/auth/app:1`, `docker://${tok.host}/auth/copied:3`]);
@@ -157,7 +167,7 @@ describe('dsv login / dsv logout', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ auths: { [tls.host]: { auth: b64(`${tls.username}:${tls.password}`) } } });
     // The file is docker's format: skopeo reads it, and dsv finds it through DOCKER_CONFIG.
-    run(requireTool('skopeo'), ['inspect', '--authfile', file, '--cert-dir', join(tls.certsDir!, tls.host), `docker://${tls.host}/auth/app:1`]);
+    await skopeo(['inspect', '--authfile', file, '--cert-dir', join(tls.certsDir!, tls.host), `docker://${tls.host}/auth/app:1`]);
     expect((await bin('dsv', ['inspect', `${tls.host}/auth/app:1`], { DOCKER_CONFIG: dc })).code).toBe(0);
     // Without -u: the stored credentials are checked again (as docker login does).
     const again = await bin('dsv', ['login', tls.host], { DOCKER_CONFIG: dc });

@@ -208,7 +208,7 @@ async function checkCredentials(a: LoginArgs, shell: CommandShell, creds: { user
     await client.checkLogin();
   } catch (e) {
     if (e instanceof DsvError && e.code === 'AuthFailed') {
-      throw new DsvError('AuthFailed', `login to ${a.registry} refused: ${e.message.replace(/ \(credentials from the caller\)$/, '')}; tried: ${tried.join('; ')}`, { registry: a.registry, tried }, { cause: e });
+      throw new DsvError('AuthFailed', `login to ${a.registry} refused: ${e.message.replace(/ \(credentials from the caller\)$/, '').replace(/; credentials from the caller\)$/, ')')}; tried: ${tried.join('; ')}`, { registry: a.registry, tried }, { cause: e });
     }
     throw e;
   } finally {
