@@ -16,6 +16,7 @@ describe('registry auth flags', () => {
 
   it('finds the passwords to scrub in every creds flag, whole value and password part', () => {
     expect(credsSecretsInArgs(['--creds', 'u:secret1', '--src-creds=v:secret2', '--dest-creds', 'w:x:y', 'img'])).toEqual(['u:secret1', 'secret1', 'v:secret2', 'secret2', 'w:x:y', 'x:y']);
+    expect(credsSecretsInArgs(['--creds', 'just-a-user', 'img'])).toEqual([]);
   });
 
   it('--creds wins over the files; USER alone asks on a terminal and is a usage error without one', async () => {

@@ -11,13 +11,13 @@ import type { CommandShell } from '../shell.js';
 /** Options whose values hold a password (USER:PASS), scrubbed from all output even when parsing fails. */
 export const CREDS_FLAGS = ['--creds', '--src-creds', '--dest-creds'] as const;
 
-/** The passwords in `--creds USER:PASS`-style arguments (the value and its password part). */
+/** The passwords in `--creds USER:PASS`-style arguments (the value and its password part; USER alone is none). */
 export function credsSecretsInArgs(args: string[]): string[] {
   const found: string[] = [];
   for (const v of secretsInArgs(args, [...CREDS_FLAGS])) {
-    found.push(v);
+    // USER alone holds no secret (the password is asked for); USER:PASS does.
     const colon = v.indexOf(':');
-    if (colon >= 0) found.push(v.slice(colon + 1));
+    if (colon >= 0) found.push(v, v.slice(colon + 1));
   }
   return found;
 }
