@@ -48,8 +48,8 @@ function parser(command: 'login' | 'logout'): Argv {
   }
   return y
     .usage(
-      `$0 [options] [REGISTRY]\n\nChecks the credentials against REGISTRY (default docker.io), then stores them where docker keeps them:\n` +
-        `$DOCKER_CONFIG/config.json (default ~/.docker/config.json) or --authfile, through the credential helper that file names\n` +
+      `$0 [options] [REGISTRY]\n\nChecks the credentials against REGISTRY (default docker.io), then stores them where docker keeps them: ` +
+        `$DOCKER_CONFIG/config.json (default ~/.docker/config.json) or --authfile, through the credential helper that file names ` +
         `(credHelpers, credsStore). Without -u, the stored credentials are checked again; on a terminal, missing ones are asked for.`,
     )
     .command('$0 [registry]', false)
