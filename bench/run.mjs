@@ -2,7 +2,7 @@
 // npm run bench: dsv against skopeo on the same deterministic images, alternating runs, medians and ratios.
 // Not part of npm test. Writes bench/results/latest.md and prints it.
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
-//   BENCH_ONLY=copy,copy-sign,sign,verify,store (a subset of the rows; default all)
+//   BENCH_ONLY=copy,copy-sign,sign,verify,store,containerd (a subset of the rows; default all)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateImage } from './lib/gen-image.mjs';
+import { startContainerd } from './lib/containerd.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SMALL = process.env.BENCH_SMALL === '1';
-const ALL = ['copy', 'copy-sign', 'sign', 'verify', 'store'];
+const ALL = ['copy', 'copy-sign', 'sign', 'verify', 'store', 'containerd'];
 const ONLY = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(',').map((x) => x.trim()));
 const MiB = 1 << 20;
 const work = join(here, '.work');
@@ -244,6 +245,34 @@ async function main() {
       bytes: info.totalCompressed,
       note: 'skopeo copy … dir: checks compressed digests only; dsv also inflates every layer and checks its diff_id',
     });
+  }
+  // 5. verify of the 8-layer image in containerd's content store (containerd:, every compressed digest and
+  // diff_id over its gRPC API), alternated with the verify of the same image in the registry — MiB/s of layer data.
+  if (ONLY.has('containerd')) {
+    const signedRef = 'bench/eight:signed';
+    execFileSync(node, [bin('cli', 'dsv'), 'sign', '--key', fpr, `docker://${src.host}/bench/eight:1`, `docker://${src.host}/${signedRef}`], { env: { ...benchEnv, ...gpgEnv }, stdio: 'ignore' });
+    const c = await startContainerd();
+    try {
+      c.ctr('bench', ['images', 'pull', '--plain-http', '--snapshotter', 'native', `${src.host}/${signedRef}`]);
+      const r = await alternate('verify in containerd (containerd:, 8 layers), against the registry verify', {
+        cmd: node,
+        env: gpgEnv,
+        args: () => [bin('cli', 'dsv'), 'verify', '--trust', pub, `containerd:[bench@${c.socket}]${src.host}/${signedRef}`],
+      }, {
+        cmd: node,
+        env: gpgEnv,
+        args: () => [bin('cli', 'dsv'), 'verify', '--trust', pub, `docker://${src.host}/${signedRef}`],
+      });
+      rows.push({
+        ...r,
+        bytes: eight.totalUncompressed,
+        throughput: eight.totalUncompressed / MiB / r.oursWall,
+        peerName: 'dsv verify docker://',
+        note: 'verify in containerd: the peer column is dsv verify of the same image in the registry, in the same alternation, not skopeo',
+      });
+    } finally {
+      await c.stop();
+    }
   }
   if (storeRow) rows.push(storeRow);
   await src.stop();

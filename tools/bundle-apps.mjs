@@ -24,6 +24,7 @@ const APPS = [
   { app: 'cli', bundle: 'bundle-plugin', entries: ['plugin'], external: [] },
   { app: 'copy', entries: ['copy'], external: [] },
   { app: 'docker-plugin', entries: ['main'], external: [] },
+  { app: 'containerd-verifier', entries: ['containerd-verifier'], external: [] },
 ];
 
 // Two modules load CommonJS code through `createRequire(import.meta.url)` (yargs' CommonJS entry, two undici

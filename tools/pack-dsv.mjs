@@ -14,6 +14,7 @@
 //   bin/dsv-copy.js                                         (apps/copy/bin, reading ../bundle-copy/)
 //   bundle/ bundle-plugin/                                  (apps/cli's bundles)
 //   bundle-copy/                                            (apps/copy/bundle)
+//   bin/dsv-containerd-verifier.js, bundle-containerd-verifier/   (apps/containerd-verifier)
 import { execFileSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -30,12 +31,13 @@ const readJson = async (p) => JSON.parse(await readFile(join(root, p), 'utf8'));
 const rootPkg = await readJson('package.json');
 const cliPkg = await readJson('apps/cli/package.json');
 const copyPkg = await readJson('apps/copy/package.json');
+const verifierPkg = await readJson('apps/containerd-verifier/package.json');
 
 // `dsv --version` prints the runtime's VERSION, kept in step with the apps (the e2e test compares it with the
 // installed package's); the package, the apps and the root carry one version.
 const version = rootPkg.version;
 if (!version) throw new Error('pack-dsv: the root package.json has no "version"');
-for (const p of [cliPkg, copyPkg]) {
+for (const p of [cliPkg, copyPkg, verifierPkg]) {
   if (p.version !== version) throw new Error(`pack-dsv: ${p.name} is at ${p.version}, the root at ${version}; keep them in step`);
 }
 
@@ -43,6 +45,7 @@ const COPIES = [
   ['apps/cli/bundle', 'bundle'],
   ['apps/cli/bundle-plugin', 'bundle-plugin'],
   ['apps/copy/bundle', 'bundle-copy'],
+  ['apps/containerd-verifier/bundle', 'bundle-containerd-verifier'],
 ];
 const CLI_BINS = ['dsv', 'docker-sign', 'docker-verify', 'docker-cli-plugin-sign', 'docker-cli-plugin-verify'];
 
@@ -58,22 +61,25 @@ for (const name of CLI_BINS) await cp(join(root, 'apps/cli/bin', `${name}.js`), 
 const copyLauncher = await readFile(join(root, 'apps/copy/bin/dsv-copy.js'), 'utf8');
 if (!copyLauncher.includes("'../bundle/")) throw new Error('pack-dsv: apps/copy/bin/dsv-copy.js no longer imports ../bundle/');
 await writeFile(join(tmp, 'bin', 'dsv-copy.js'), copyLauncher.replaceAll("'../bundle/", "'../bundle-copy/"), { mode: 0o755 });
+const verifierLauncher = await readFile(join(root, 'apps/containerd-verifier/bin/dsv-containerd-verifier.js'), 'utf8');
+if (!verifierLauncher.includes("'../bundle/")) throw new Error('pack-dsv: apps/containerd-verifier/bin/dsv-containerd-verifier.js no longer imports ../bundle/');
+await writeFile(join(tmp, 'bin', 'dsv-containerd-verifier.js'), verifierLauncher.replaceAll("'../bundle/", "'../bundle-containerd-verifier/"), { mode: 0o755 });
 
 await assertSelfContained(tmp).catch(async (e) => {
   await rm(tmp, { recursive: true, force: true });
   throw e;
 });
 
-const bin = Object.fromEntries([...CLI_BINS.filter((b) => !b.startsWith('docker-cli-plugin-')), 'dsv-copy'].map((b) => [b, `bin/${b}.js`]));
+const bin = Object.fromEntries([...CLI_BINS.filter((b) => !b.startsWith('docker-cli-plugin-')), 'dsv-copy', 'dsv-containerd-verifier'].map((b) => [b, `bin/${b}.js`]));
 const manifest = {
   name: 'dsv',
   version,
-  description: 'Sign and verify Docker/OCI images where they live: dsv, docker-sign, docker-verify, dsv-copy and the docker sign / docker verify CLI plugins',
+  description: 'Sign and verify Docker/OCI images where they live: dsv, docker-sign, docker-verify, dsv-copy, dsv-containerd-verifier and the docker sign / docker verify CLI plugins',
   license: rootPkg.license,
   type: 'module',
   engines: rootPkg.engines,
   bin,
-  files: ['bin', 'bundle', 'bundle-plugin', 'bundle-copy', 'README.md'],
+  files: ['bin', 'bundle', 'bundle-plugin', 'bundle-copy', 'bundle-containerd-verifier', 'README.md'],
   repository: rootPkg.repository,
   keywords: ['docker', 'oci', 'container', 'image', 'signing', 'verification', 'gpg', 'x509'],
   publishConfig: { access: 'public' },
@@ -95,7 +101,7 @@ if (!process.argv.includes('--no-pack')) {
 async function assertSelfContained(dir) {
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
   const bad = new Set();
-  for (const sub of ['bundle', 'bundle-plugin', 'bundle-copy', 'bin']) {
+  for (const sub of ['bundle', 'bundle-plugin', 'bundle-copy', 'bundle-containerd-verifier', 'bin']) {
     for (const f of await readdir(join(dir, sub))) {
       if (!f.endsWith('.js')) continue;
       const text = await readFile(join(dir, sub, f), 'utf8');

@@ -13,11 +13,11 @@ export interface NotaryServer {
 }
 
 /** A CA and a server certificate for IP:127.0.0.1. */
-function makeTls(dir: string): { caCert: string; serverCert: string; serverKey: string } {
+function makeTls(dir: string, days = 2): { caCert: string; serverCert: string; serverKey: string } {
   const openssl = requireTool('openssl');
   const caKey = join(dir, 'ca.key');
   const caCert = join(dir, 'ca.crt');
-  run(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '2',
+  run(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caCert, '-days', String(days),
     '-subj', '/CN=dsv notary e2e CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   const serverKey = join(dir, 'server.key');
   const csr = join(dir, 'server.csr');
@@ -25,13 +25,17 @@ function makeTls(dir: string): { caCert: string; serverCert: string; serverKey: 
   run(openssl, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', serverKey, '-out', csr, '-subj', '/CN=127.0.0.1']);
   const ext = join(dir, 'server.ext');
   writeFileSync(ext, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n');
-  run(openssl, ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', serverCert, '-days', '2', '-extfile', ext]);
+  run(openssl, ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', serverCert, '-days', String(days), '-extfile', ext]);
   return { caCert, serverCert, serverKey };
 }
 
-export async function startNotaryServer(): Promise<NotaryServer> {
+/**
+ * `certDays`: the test CA's and server certificate's lifetime (a test that moves the clock on needs more
+ * than the default 2). `tokenAuth`: accept a registry token issuer's tokens (notary-server's `auth.token`).
+ */
+export async function startNotaryServer(opts: { certDays?: number; tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string } } = {}): Promise<NotaryServer> {
   const dir = tempDir('dsv-notary-');
-  const tls = makeTls(dir);
+  const tls = makeTls(dir, opts.certDays);
   const port = await freePort();
   const config = join(dir, 'server.json');
   writeFileSync(config, JSON.stringify({
@@ -39,6 +43,9 @@ export async function startNotaryServer(): Promise<NotaryServer> {
     trust_service: { type: 'local', hostname: '', port: '', key_algorithm: 'ecdsa' },
     logging: { level: 'info' },
     storage: { backend: 'memory' },
+    ...(opts.tokenAuth
+      ? { auth: { type: 'token', options: { realm: opts.tokenAuth.realm, service: opts.tokenAuth.service, issuer: opts.tokenAuth.issuer, rootcertbundle: opts.tokenAuth.rootCertBundle } } }
+      : {}),
   }));
   const ca = readFileSync(tls.caCert, 'utf8');
   const proc: RunningProcess = await startProcess(requireTool('notary-server'), ['-config', config, '-logf', 'logfmt'], {

@@ -28,6 +28,8 @@ export interface StartedRegistry {
   /** Token mode: the issuer's realm URL and a log of the token requests it answered. */
   realm?: string;
   tokenRequests: Array<{ scopes: string[]; user?: string; granted: boolean }>;
+  /** Token mode: what another server needs to accept the issuer's tokens (a notary-server's token auth). */
+  tokenAuth?: { realm: string; service: string; issuer: string; rootCertBundle: string };
   /** The registry's log output so far. */
   log(): string;
   /** skopeo flags to reach this registry as a destination (`dest`), source (`src`), or for `inspect` (`''`). */
@@ -192,6 +194,7 @@ export async function startRegistry(opts: { mode: RegistryMode; username?: strin
     password,
     realm: issuer?.realm,
     tokenRequests: issuer?.requests ?? [],
+    tokenAuth: issuer ? { realm: issuer.realm, service: 'dsv-e2e-registry', issuer: 'dsv-e2e-issuer', rootCertBundle: issuer.certPath } : undefined,
     log: () => proc.output(),
     skopeoFlags(side) {
       const f: string[] = [];

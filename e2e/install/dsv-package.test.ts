@@ -55,7 +55,7 @@ afterAll(() => {
 describe('npm install -g dsv-<version>.tgz', () => {
   it('links dsv, docker-sign, docker-verify and dsv-copy, from a package that depends on nothing', async () => {
     const installed = join(prefix, 'lib/node_modules/dsv');
-    for (const name of ['dsv', 'docker-sign', 'docker-verify', 'dsv-copy']) {
+    for (const name of ['dsv', 'docker-sign', 'docker-verify', 'dsv-copy', 'dsv-containerd-verifier']) {
       expect(readlinkSync(join(prefix, 'bin', name))).toContain('node_modules/dsv/bin/');
     }
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -66,6 +66,9 @@ describe('npm install -g dsv-<version>.tgz', () => {
       expect(r.code, r.all).toBe(0);
       expect(r.stdout.trim()).toBe(version);
     }
+    const verifier = await cmd('dsv-containerd-verifier', ['-version']);
+    expect(verifier.code, verifier.all).toBe(0);
+    expect(verifier.stdout.trim()).toBe(version);
     const help = await cmd('docker-sign', ['--help']);
     expect(help.code, help.all).toBe(0);
   });

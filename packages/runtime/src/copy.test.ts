@@ -14,6 +14,25 @@ describe('dsv-copy arguments', () => {
     if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');
     expect(p.args).toMatchObject({ signBy: 'ABCD', keyType: 'pki', passphraseFile: '/p', signatureType: 'endorse', jobs: 3, retryTimes: 5 });
   });
+  test('--verify asks for full integrity (diff_ids too); off by default', async () => {
+    const p = await parseCopyArgs(['--verify', 'a', 'b']);
+    if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');
+    expect(p.args.verify).toBe(true);
+    const q = await parseCopyArgs(['a', 'b']);
+    if (q.kind !== 'run' || q.args.command !== 'copy') throw new Error('expected copy');
+    expect(q.args.verify).toBe(false);
+  });
+  test('detached signing, registries.d and policy options', async () => {
+    const p = await parseCopyArgs(['--sign-by', 'cosign.key', '--format', 'cosign', '--sign-identity', 'reg.example/app:1', '--registries.d', '/r', '--policy', '/p.json', 'a', 'b']);
+    if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');
+    expect(p.args).toMatchObject({ signBy: 'cosign.key', format: 'cosign', signIdentity: 'reg.example/app:1', registriesD: '/r', policy: '/p.json' });
+    const q = await parseCopyArgs(['a', 'b']);
+    if (q.kind !== 'run' || q.args.command !== 'copy') throw new Error('expected copy');
+    expect(q.args.format).toBe('embedded');
+    // --remove-signatures with a detached --sign-by: drop what the source has, add only the new one (as skopeo).
+    const r = await parseCopyArgs(['--remove-signatures', '--sign-by', 'k', '--format', 'simple', 'a', 'b']);
+    expect(r.kind).toBe('run');
+  });
   test('verify-same', async () => {
     const p = await parseCopyArgs(['verify-same', 'docker://r1/a:1', 'docker://r2/a:1']);
     expect(p).toMatchObject({ kind: 'run', args: { command: 'verify-same', source: 'docker://r1/a:1', destination: 'docker://r2/a:1' } });
@@ -26,6 +45,9 @@ describe('dsv-copy arguments', () => {
     [['-s', 'bogus', 'a', 'b'], /signature-type/],
     [['--remove-signatures', '--sign-by', 'k', 'a', 'b'], /resign/],
     [['--bogus=x', 'a', 'b'], /Unknown argument/i],
+    [['--format', 'notary', '--sign-by', 'k', 'a', 'b'], /invalid --format "notary"/],
+    [['--format', 'simple', 'a', 'b'], /--format simple signs: it needs --sign-by KEY/],
+    [['--sign-identity', 'x/y:1', '--sign-by', 'k', 'a', 'b'], /--sign-identity .* --format simple or cosign/],
   ])('rejects %j with a clear message', async (args, re) => {
     const p = await parseCopyArgs(args as string[]);
     expect(p.kind).toBe('error');
@@ -45,7 +67,7 @@ describe('dsv-copy --help', () => {
     const text = r.kind === 'output' ? r.text : '';
     expect(text.split('\n').filter((l) => l.length > 110)).toEqual([]);
     const flat = text.replace(/\s+/g, ' ');
-    for (const p of ['hashing every byte', 'docker://host/repo:tag', 'oci-archive:PATH[:TAG],', 'silently dropping platforms', 'PKI key file, plugin key)', 'same config digest per platform', 'operational failure.']) {
+    for (const p of ['hashing every byte', 'docker://host/repo:tag', 'oci-archive:PATH[:TAG],', 'silently dropping platforms', 'PKI key file, plugin key)', 'same config digest per platform', 'operational failure.', '--verify also inflates every layer', 'cosign .sig attachments and referrers', 'registries.d']) {
       expect(flat, p).toContain(p);
     }
   });

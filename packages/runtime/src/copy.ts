@@ -9,9 +9,11 @@ import { copyImage, resolveImages, type CopyResult } from '@dsv/core/operations'
 import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
+import type { DetachedStores } from './detached/stores.js';
 import { runVerify } from './commands.js';
-import { applyPkiFormat } from './environment.js';
-import { ExitCodes } from './exit-codes.js';
+import { applyPkiFormat, containerdFromFlags, policyFromEnv } from './environment.js';
+import { ExitCodes, exitCodeForVerify } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { signatureTypeOption } from './options.js';
 import { newYargs } from './parser.js';
@@ -21,15 +23,18 @@ import { VERSION } from './version.js';
 import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import type { SystemContext } from '@dsv/core/transport';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
 const HELP = `Copies an image between any two places, hashing every byte on the way; a mismatch aborts before DEST changes.
 
-References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only).
+References: docker://host/repo:tag (the default without a prefix), docker-archive:PATH[:NAME:TAG], oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-daemon:NAME:TAG, docker-storage:NAME:TAG (source only), containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST].
 
 Multi-platform images: the whole list/index is copied by default (like skopeo copy --all), because silently dropping platforms surprises users; --platform os/arch[/variant] copies that one image only.
+A plain copy checks every blob's digest and size (as skopeo does); --verify also inflates every layer and checks it against the config's diff_ids, all before DEST changes.
 Unsigned and unchanged, the manifest is copied byte for byte (same digest at DEST). Embedded signatures travel with the config; --sign-by adds one, --remove-signatures strips them (that changes the image and its digest).
+Detached signatures travel too, as with skopeo copy: simple signatures (lookaside or extension API, per registries.d) to docker:// destinations, cosign .sig attachments and referrers to docker:// and oci:; --remove-signatures carries none. --sign-by KEY --format simple|cosign adds one without changing the image. --policy FILE copies only a source the policy accepts.
 Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational failure.`;
 
 export interface CopyArgs {
@@ -43,6 +48,16 @@ export interface CopyArgs {
   pkiFormat?: string;
   signatureType: SignatureKind;
   removeSignatures: boolean;
+  /** --verify: also prove every layer against the config's rootfs.diff_ids before DEST changes. */
+  verify: boolean;
+  /** --format for --sign-by: embedded (in the config; changes the image) or a detached simple / cosign signature. */
+  format: SignFormat;
+  /** --sign-identity: the reference a detached signature claims (default DEST). */
+  signIdentity?: string;
+  /** --registries.d DIR: where simple signatures are read and written. */
+  registriesD?: string;
+  /** --policy FILE: the source must be accepted before anything is written. */
+  policy?: string;
   all: boolean;
   platform?: string;
   dryRun: boolean;
@@ -55,6 +70,11 @@ export interface CopyArgs {
   digestFile?: string;
   /** --authfile / --src-* / --dest-* registry credentials. */
   auth?: { source: AuthFlags; destination: AuthFlags };
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
+  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
+  namespace?: string;
+  address?: string;
 }
 export interface VerifySameArgs {
   command: 'verify-same';
@@ -65,7 +85,13 @@ export interface VerifySameArgs {
   insecureRegistries: string[];
   debug: boolean;
   auth?: { source: AuthFlags; destination: AuthFlags };
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
+  namespace?: string;
+  address?: string;
 }
+export type SignFormat = 'embedded' | 'simple' | 'cosign';
+const SIGN_FORMATS: readonly SignFormat[] = ['embedded', 'simple', 'cosign'];
 export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
 const asList = (v: unknown): string[] =>
@@ -78,11 +104,15 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
     .exitProcess(false)
     .strict()
+    .parserConfiguration({ 'dot-notation': false })
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable summary on stdout' })
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
     .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest written to DEST to this file' })
+    .option('timeout', timeoutOption())
+    .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
+    .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
       y
         .option('sign-by', { type: 'string', describe: 'Sign with this key on the way (GnuPG key id / key file, PKI key file, plugin key)' })
@@ -90,7 +120,12 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Passphrase for --sign-by [env DSV_KEYPASS; prompted on a terminal]' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour for --sign-by: legacy (docker-sign-verify\'s) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
-        .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image)' })
+        .option('format', { type: 'string', describe: 'Signature format for --sign-by: embedded (default; in the image config, changes the image), simple or cosign (detached; the image is unchanged)' })
+        .option('sign-identity', { type: 'string', describe: 'Identity a detached signature claims (default: DEST)' })
+        .option('remove-signatures', { type: 'boolean', default: false, describe: 'Strip embedded signatures (changes the image) and carry no detached ones' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory naming lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' })
+        .option('policy', { type: 'string', describe: 'Copy only if this containers-policy.json accepts the source (judged before anything is written) [env DSV_POLICY]' })
+        .option('verify', { type: 'boolean', default: false, describe: 'Full integrity before DEST changes: also inflate every layer and check it against the config\'s rootfs.diff_ids' })
         .option('all', { alias: 'a', type: 'boolean', default: true, describe: 'Copy every platform of a list/index (default; --no-all with --platform)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Read and check everything, write nothing; print what would be written' })
         .option('jobs', { alias: 'j', type: 'number', default: DEFAULT_JOBS, describe: 'Blobs transferred in parallel' })
@@ -121,6 +156,9 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
     auth: copyAuthFlagsOf(argv),
+    ...(timeoutArg(argv.timeout) !== undefined ? { timeoutMs: timeoutArg(argv.timeout)! } : {}),
+    ...(one(argv.namespace) !== undefined ? { namespace: one(argv.namespace)! } : {}),
+    ...(one(argv.address) !== undefined ? { address: one(argv.address)! } : {}),
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
   const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
@@ -131,7 +169,12 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   const all = argv.all !== false;
   if (!all && !platform) return { kind: 'error', message: '--no-all needs --platform os/arch[/variant] to say which image to copy' };
   const signBy = one(argv.signBy);
-  if (argv.removeSignatures === true && signBy !== undefined && kind !== 'resign') {
+  const format = (one(argv.format) ?? 'embedded').toLowerCase() as SignFormat;
+  if (!SIGN_FORMATS.includes(format)) return { kind: 'error', message: `invalid --format "${one(argv.format)}": embedded, simple or cosign` };
+  if (format !== 'embedded' && signBy === undefined) return { kind: 'error', message: `--format ${format} signs: it needs --sign-by KEY` };
+  const signIdentity = one(argv.signIdentity);
+  if (signIdentity !== undefined && format === 'embedded') return { kind: 'error', message: '--sign-identity names the identity of a detached signature: use it with --format simple or cosign' };
+  if (argv.removeSignatures === true && signBy !== undefined && kind !== 'resign' && format === 'embedded') {
     return { kind: 'error', message: '--remove-signatures with --sign-by: use --signature-type resign to replace all signatures with a new one' };
   }
   const a: CopyArgs = {
@@ -139,6 +182,8 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     command: 'copy',
     signatureType: kind,
     removeSignatures: argv.removeSignatures === true,
+    verify: argv.verify === true,
+    format,
     all,
     dryRun: argv.dryRun === true,
     jobs,
@@ -153,6 +198,11 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   if (retry !== undefined) a.retryTimes = Number(retry);
   const digestFile = one(argv.digestfile);
   if (digestFile !== undefined) a.digestFile = digestFile;
+  if (signIdentity !== undefined) a.signIdentity = signIdentity;
+  const registriesD = one(argv['registries.d']);
+  if (registriesD !== undefined) a.registriesD = registriesD;
+  const policy = one(argv.policy);
+  if (policy !== undefined) a.policy = policy;
   return { kind: 'run', args: a };
 }
 
@@ -184,12 +234,18 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     return ExitCodes.Usage;
   }
   const a = parsed.args;
+  // DSV_POLICY gates copies as it gates verify (--policy wins).
+  if (a.command === 'copy' && a.policy === undefined) {
+    const fromEnv = policyFromEnv(io.env);
+    if (fromEnv !== undefined) a.policy = fromEnv;
+  }
   try {
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs) },
         references: [a.source, a.destination],
-        signers: a.command === 'copy' && (a.signBy !== undefined || opts.checkSignatures === true),
+        signers: a.command === 'copy' && ((a.signBy !== undefined && a.format === 'embedded') || opts.checkSignatures === true || a.policy !== undefined),
       }),
     );
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
@@ -212,9 +268,65 @@ async function copySides(system: SystemContext, a: CopyArgs | VerifySameArgs, sh
 }
 
 async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
-  const out = shell.out;
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
+  const detached = await openDetached(ctx, a, srcRef, dstRef);
+  try {
+    return await copyWithSignatures(ctx, a, shell, opts, srcRef, dstRef, detached, sides);
+  } finally {
+    await detached.stores?.close();
+  }
+}
+
+/** The detached-signature side of a copy: the stores (when any is needed) and the --policy file. */
+interface Detached {
+  stores?: DetachedStores;
+  /** copy-signatures.ts, loaded only when signatures are carried, added or judged. */
+  sigs?: typeof import('./copy-signatures.js');
+}
+
+async function openDetached(ctx: CliContext, a: CopyArgs, src: ImageReference, dst: ImageReference): Promise<Detached> {
+  const carries = !a.removeSignatures && (src.transport.name === 'docker' || src.transport.name === 'oci');
+  if (!carries && a.format === 'embedded' && a.policy === undefined) return {};
+  const { detachedStores } = await import('./detached/stores.js');
+  const d: Detached = { stores: await detachedStores(ctx, a.registriesD !== undefined ? { registriesD: a.registriesD } : {}), sigs: await import('./copy-signatures.js') };
+  if (dst.transport.name === 'docker') ctx.debug(`registries.d: ${d.stores!.registries.dir ?? 'none found'}`);
+  return d;
+}
+
+async function copyWithSignatures(
+  ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, srcRef: ImageReference, dstRef: ImageReference, detached: Detached,
+  sides: { source: SystemContext; destination: SystemContext },
+): Promise<number> {
+  const out = shell.out;
+  const { stores, sigs } = detached;
+  if (a.policy !== undefined && stores) {
+    // The source judged by the policy before anything is read for the copy or written.
+    const { judgeImage, loadPolicy } = await import('./detached/policy.js');
+    const { formatVerdict } = await import('@dsv/policy');
+    const verdict = await judgeImage(ctx, srcRef, await loadPolicy(a.policy), { stores, ...(a.platform ? { platform: a.platform } : {}) });
+    shell.progress.clear();
+    if (!verdict.allowed) {
+      for (const line of formatVerdict(verdict).split('\n')) out.err(`${out.prog}: ${line.trim()}\n`);
+      out.err(`${out.prog}: error: ${srcRef.toString()} not copied: rejected by policy ${a.policy}\n`);
+      if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), policy: verdict }, null, 2)}\n`);
+      return ExitCodes.NotTrusted;
+    }
+    if (!a.json) out.out(`Source accepted by policy ${a.policy} (${verdict.scope})\n`);
+  }
+  let detachedSign: { signer: DetachedSigner; identity: string } | undefined;
+  if (a.signBy !== undefined && a.format !== 'embedded' && stores && sigs) {
+    const { checkSimpleStore, detachedSigner, dockerName, identityOf } = sigs;
+    if (a.format === 'simple' && dstRef.transport.name !== 'docker') throw new DsvError('Usage', `--format simple: ${dstRef.toString()} has no signature store; simple signatures go with docker:// destinations`);
+    if (a.format === 'cosign' && !['docker', 'oci'].includes(dstRef.transport.name)) throw new DsvError('Usage', `--format cosign: ${dstRef.toString()} cannot hold a .sig attachment (docker:// and oci: destinations can)`);
+    if (a.signIdentity === undefined && dstRef.transport.name !== 'docker') throw new DsvError('Usage', `--format ${a.format}: DEST ${dstRef.toString()} is not a registry reference; say which identity to sign with --sign-identity REF`);
+    const identity = identityOf(a.signIdentity ?? dockerName(dstRef));
+    if (a.format === 'simple') await checkSimpleStore(stores, dstRef, 'the new simple signature');
+    const key = await shell.resolveKey({ key: a.signBy, ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
+    detachedSign = { signer: await detachedSigner(ctx, a.format, key.key, key.passphrase), identity };
+    ctx.debug(`signing the copy at DEST with a ${a.format} signature claiming ${identity}`);
+  }
+  const plan: CarryPlan = stores && sigs && !a.removeSignatures ? await sigs.planCarry(ctx, stores, srcRef, dstRef, a.platform) : { found: [] };
   if (opts.checkSignatures) {
     // Integrity and signatures of the source, judged as `dsv verify` does, before anything is written.
     const verify = await createVerifyFunction(ctx);
@@ -224,13 +336,13 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
       for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
       out.err(`${out.prog}: error: ${srcRef.toString()} not copied: not verified\n`);
       if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), failures: checked.failures }, null, 2)}\n`);
-      return ExitCodes.NotTrusted;
+      return exitCodeForVerify(checked);
     }
     if (!a.json) out.out(`Source verified: ${srcRef.toString()} (${checked.digest})\n`);
   }
   applyPkiFormat(ctx.signerSettings, a.pkiFormat);
   let sign: { signer: Awaited<ReturnType<ReturnType<CliContext['signers']['get']>['createSigner']>>; kind: SignatureKind } | undefined;
-  if (a.signBy !== undefined) {
+  if (a.signBy !== undefined && a.format === 'embedded') {
     const key = await shell.resolveKey({ key: a.signBy, ...(a.keyType ? { keyType: a.keyType } : {}), ...(a.passphraseFile ? { passphraseFile: a.passphraseFile } : {}) }, '--sign-by');
     const plugin = ctx.signers.get(key.keyType);
     const settings = ctx.signerSettings[plugin.type];
@@ -249,7 +361,7 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
       result = await copyImage(source, destination, {
         ...(sign ? { sign } : {}),
         removeSignatures: a.removeSignatures,
-        ...(opts.verify ? { verify: true } : {}),
+        ...(opts.verify || a.verify || detachedSign ? { verify: true } : {}),
         ...(a.platform ? { platform: a.platform } : {}),
         jobs: a.jobs,
         dryRun: a.dryRun,
@@ -264,10 +376,31 @@ async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: Cop
     await source.close();
   }
   if (a.digestFile !== undefined && !result.dryRun) await writeDigestFile(a.digestFile, result.destinationDigest);
+  // Signatures bind manifest digests: they travel only where the copy kept the digest.
+  const kept = new Map<Digest, Digest>(result.images.map((i) => [i.sourceManifestDigest, i.manifestDigest]));
+  kept.set(result.sourceDigest, result.destinationDigest);
+  const after = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (e) {
+      const err = e instanceof DsvError ? e : new DsvError('IoError', String((e as Error)?.message ?? e));
+      throw new DsvError(err.code, `${dstRef.toString()} was copied (${result.destinationDigest}) but ${what} failed: ${err.message}`, err.details, { cause: err });
+    }
+  };
+  const carried: CarryReport = stores && sigs && plan.found.length > 0
+    ? await after('carrying its signatures', () => sigs.carrySignatures(ctx, stores, plan, srcRef, dstRef, kept, a.dryRun))
+    : { simple: 0, cosign: 0, referrers: 0, skipped: [] };
+  let added: string | undefined;
+  if (detachedSign && stores && !a.dryRun) {
+    const { signer, identity } = detachedSign;
+    added = await after(`signing it (${a.format})`, () => signer.signAndStore(stores, dstRef, identity, result.destinationDigest));
+  }
+  const signatures = { carried, ...(detachedSign ? { added: { format: a.format, identity: detachedSign.identity, digest: result.destinationDigest, ...(added ? { stored: added } : {}) } } : {}) };
   if (a.json) {
-    out.out(`${JSON.stringify({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result) }, null, 2)}\n`);
+    out.out(`${JSON.stringify({ command: 'copy', ok: true, source: srcRef.toString(), destination: dstRef.toString(), ...summary(result), signatures }, null, 2)}\n`);
   } else {
     out.out(formatCopy(srcRef.toString(), dstRef.toString(), result, a));
+    out.out(formatSignatures(a, carried, detachedSign ? { identity: detachedSign.identity, digest: result.destinationDigest, ...(added ? { stored: added } : {}) } : undefined));
   }
   return ExitCodes.Ok;
 }
@@ -305,6 +438,16 @@ function formatCopy(src: string, dst: string, r: CopyResult, a: CopyArgs): strin
   if (r.kind === 'index') lines.push(`  index ${r.destinationDigest}${r.destinationDigest === r.sourceDigest ? ' (unchanged)' : ` (was ${r.sourceDigest})`}`);
   if (a.removeSignatures) lines.push('  signatures removed: the image (and its digest) changed');
   return `${lines.join('\n')}\n`;
+}
+
+function formatSignatures(a: CopyArgs, c: CarryReport, added?: { identity: string; digest: Digest; stored?: string }): string {
+  const lines: string[] = [];
+  const verb = a.dryRun ? 'would carry' : 'carried';
+  if (c.simple + c.cosign + c.referrers > 0) lines.push(`  signatures ${verb}: ${c.simple} simple, ${c.cosign} cosign (.sig), ${c.referrers} referrer(s)`);
+  for (const s of c.skipped) lines.push(`  ${s.count} detached signature(s) of ${s.digest} not carried: the copy changed that manifest, so they would not verify`);
+  if (a.removeSignatures) lines.push('  detached signatures: none carried (--remove-signatures)');
+  if (added) lines.push(`  ${a.dryRun ? 'would sign' : 'signed'} (${a.format}) ${added.digest} as ${added.identity}${added.stored ? `: ${added.stored}` : ''}`);
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 interface SideImages {

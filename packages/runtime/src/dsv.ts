@@ -7,21 +7,24 @@
  *   dsv … verify IMAGE...      dsv … copy SRC DEST (a verified copy)
  */
 import type { Argv } from 'yargs';
-import { isPlatformString, type SignatureKind } from '@dsv/core';
+import { DsvError, isPlatformString, type SignatureKind } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
 import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './commands.js';
-import { applyPkiFormat } from './environment.js';
+import { applyPkiFormat, containerdFromFlags } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { errorJson, formatInspectText, inspectReportJson } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { referencesHelp } from './transports.js';
+import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
+import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 
 export interface DsvCommonArgs {
   debug: boolean;
@@ -34,6 +37,18 @@ export interface DsvCommonArgs {
   checkSignatures?: false;
   /** --authfile / --creds (registry credentials, skopeo's meanings). */
   auth?: AuthFlags;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
+  /** --all-tags (with --jobs, --shard): the arguments are repositories, every tag is worked on. */
+  allTags?: FleetArgs;
+  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
+  namespace?: string;
+  address?: string;
+}
+export interface FleetArgs {
+  jobs: number;
+  /** --shard INDEX/COUNT as given. */
+  shard?: string;
 }
 export interface DsvSignArgs extends DsvCommonArgs {
   command: 'sign';
@@ -50,11 +65,29 @@ export interface DsvSignArgs extends DsvCommonArgs {
   dryRun: boolean;
   /** --digestfile FILE: the digest of the manifest written to DEST. */
   digestFile?: string;
+  /** --format embedded|simple|cosign (DSV_SIGNATURE_FORMAT otherwise; default embedded). */
+  format?: string;
+  /** Set when DEST was given (a usage error with a detached format). */
+  destinationGiven?: true;
+  /** --sign-identity REF (detached formats). */
+  signIdentity?: string;
+  /** --cosign-bundle. */
+  cosignBundle?: true;
+  /** --registries.d DIR. */
+  registriesD?: string;
 }
 export interface DsvVerifyArgs extends DsvCommonArgs {
   command: 'verify';
   images: string[];
   trust: string[];
+  /** --policy FILE (containers-policy.json; DSV_POLICY otherwise). */
+  policy?: string;
+  /** --registries.d DIR. */
+  registriesD?: string;
+  /** --dct: verify through Docker Content Trust (Notary v1) instead of embedded signatures. */
+  dct?: boolean;
+  /** --server URL: the trust server for --dct. */
+  server?: string;
 }
 export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
@@ -67,7 +100,25 @@ export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
   rest: string[];
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs;
+export interface DsvSyncArgs extends DsvCommonArgs {
+  command: 'sync';
+  source: string;
+  destination: string;
+  jobs: number;
+  shard?: string;
+  scoped: boolean;
+  dryRun: boolean;
+  policy?: string;
+  registriesD?: string;
+  removeSignatures: boolean;
+}
+export interface DsvKeygenArgs extends DsvCommonArgs {
+  command: 'generate-key-pair';
+  format: string;
+  outputPrefix?: string;
+  passphraseFile?: string;
+}
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs;
 
 export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
@@ -84,6 +135,7 @@ export function dsvParser(): Argv {
     .usage(`$0 <command> [options]\n\nSigns and verifies Docker/OCI images where they live.\n\n${referencesHelp()}\n${EXIT_HELP}`)
     .exitProcess(false)
     .strict()
+    .parserConfiguration({ 'dot-notation': false })
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr: digests, layers, signatures, stack traces' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors and the verdict line' })
     .option('silent', { type: 'boolean', default: false, describe: 'No output at all: the exit code says it (-s before the command)' })
@@ -91,6 +143,9 @@ export function dsvParser(): Argv {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Do everything but write; print what would be written' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
+    .option('timeout', timeoutOption())
+    .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
+    .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .option('platform', {
       type: 'string',
       describe: 'Only this platform of a multi-platform image: os/arch[/variant]',
@@ -108,10 +163,21 @@ export function dsvParser(): Argv {
         .option('keypass', { alias: 'p', type: 'string', describe: 'The key passphrase itself (the original\'s option; visible in ps, prefer --passphrase-file)' })
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
-        .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest stored at DEST to this file' }),
+        .options(fleetOptions('sign'))
+        .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest stored at DEST to this file' })
+        .option('format', { type: 'string', describe: 'embedded (in the image config; the default), simple (containers-signature, detached) or cosign (.sig tag); detached formats leave the image unchanged and take no DEST [env DSV_SIGNATURE_FORMAT]' })
+        .option('sign-identity', { type: 'string', describe: 'The identity a detached signature claims (default: the image reference)' })
+        .option('cosign-bundle', { type: 'boolean', describe: 'With --format cosign: a Sigstore bundle referrer instead of the .sig tag' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory naming the lookaside store for simple signatures' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
-      authOptions(y).option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST)' }),
+      authOptions(y)
+        .option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST); cosign:FILE checks cosign signatures with that public key' })
+        .option('policy', { type: 'string', describe: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned) [env DSV_POLICY]' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' })
+        .options(fleetOptions('verify'))
+        .option('dct', { type: 'boolean', default: false, describe: 'Verify through Docker Content Trust (Notary v1) instead of embedded signatures' })
+        .option('server', { type: 'string', describe: 'With --dct: the trust server URL [env DOCKER_CONTENT_TRUST_SERVER; default as the docker CLI]' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       authOptions(y)
@@ -122,6 +188,22 @@ export function dsvParser(): Argv {
     .command('login', 'Check registry credentials and store them where docker does (dsv login --help)', (y) => y.strict(false))
     .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
     .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
+    .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
+      y
+        .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
+        .option('shard', { type: 'string', describe: 'Only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' })
+        .option('scoped', { type: 'boolean', default: false, describe: 'Name each repository at DEST by its whole source name (host/repo), not its last path component' })
+        .option('policy', { type: 'string', describe: 'Copy only images this containers-policy.json accepts (signed-only sync) [env DSV_POLICY]' })
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores' })
+        .option('remove-signatures', { type: 'boolean', default: false, describe: 'Do not carry detached signatures' }),
+    )
+    .command('generate-key-pair', 'Write a new cosign key pair, cosign.key (encrypted) and cosign.pub, in the working directory', (y) =>
+      y
+        .option('format', { type: 'string', demandOption: true, describe: 'cosign' })
+        .option('output-prefix', { type: 'string', describe: 'Write PREFIX.key and PREFIX.pub instead (a path prefix)' })
+        .option('passphrase-file', { type: 'string', describe: 'Read the new key\'s passphrase from this file [env DSV_KEYPASS, COSIGN_PASSWORD; prompted on a terminal]' }),
+    )
+    .command(...trustCommand())
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .demandCommand(1, 'missing command: sign, verify or inspect')
@@ -131,7 +213,7 @@ export function dsvParser(): Argv {
 }
 
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address', '--timeout']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -167,11 +249,25 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     insecureRegistries: asList(argv.insecureRegistry),
   };
   if (typeof argv.platform === 'string') common.platform = argv.platform;
+  const timeoutMs = timeoutArg(argv.timeout);
+  if (timeoutMs !== undefined) common.timeoutMs = timeoutMs;
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
   const auth = authFlagsOf(argv);
   if (auth.authfile !== undefined || auth.creds !== undefined) common.auth = auth;
+  if (argv.allTags === true) {
+    const jobs = Number(argv.jobs ?? DEFAULT_FLEET_JOBS);
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_FLEET_JOBS) return { kind: 'error', message: `invalid --jobs "${String(argv.jobs)}": 1..${MAX_FLEET_JOBS}` };
+    common.allTags = { jobs, ...(typeof argv.shard === 'string' ? { shard: argv.shard } : {}) };
+  } else if ((argv.shard !== undefined || argv.jobs !== undefined) && (argv._ as unknown[])[0] !== 'sync') {
+    return { kind: 'error', message: `${argv.shard !== undefined ? '--shard' : '--jobs'} needs --all-tags` };
+  }
+  const lastOf = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+  const namespace = lastOf(argv.namespace);
+  if (namespace !== undefined) common.namespace = namespace;
+  const address = lastOf(argv.address);
+  if (address !== undefined) common.address = address;
   const cmd = String((argv._ as unknown[])[0]);
   const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
   switch (cmd) {
@@ -194,12 +290,46 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (kp !== undefined) a.keypass = kp;
       const pkiFormat = one(argv.pkiFormat);
       if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
+      const format = one(argv.format);
+      if (format !== undefined) a.format = format;
+      if (one(argv.destination) !== undefined) a.destinationGiven = true;
+      const signIdentity = one(argv.signIdentity);
+      if (signIdentity !== undefined) a.signIdentity = signIdentity;
+      if (argv.cosignBundle === true) a.cosignBundle = true;
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) a.registriesD = registriesD;
       const digestFile = one(argv.digestfile);
       if (digestFile !== undefined) a.digestFile = digestFile;
       return { kind: 'run', args: a };
     }
-    case 'verify':
-      return { kind: 'run', args: { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) } };
+    case 'verify': {
+      const v: DsvVerifyArgs = { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) };
+      const policy = one(argv.policy);
+      if (policy !== undefined) v.policy = policy;
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) v.registriesD = registriesD;
+      if (argv.dct === true) v.dct = true;
+      const server = one(argv.server);
+      if (server !== undefined) v.server = server;
+      return { kind: 'run', args: v };
+    }
+    case 'sync': {
+      const jobs = Number(argv.jobs ?? DEFAULT_FLEET_JOBS);
+      if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_FLEET_JOBS) return { kind: 'error', message: `invalid --jobs "${String(argv.jobs)}": 1..${MAX_FLEET_JOBS}` };
+      const y: DsvSyncArgs = {
+        ...common, command: 'sync', source: String(argv.source), destination: String(argv.destination), jobs,
+        scoped: argv.scoped === true, dryRun: argv.dryRun === true, removeSignatures: argv.removeSignatures === true,
+      };
+      const shard = one(argv.shard);
+      if (shard !== undefined) y.shard = shard;
+      const policy = one(argv.policy);
+      if (policy !== undefined) y.policy = policy;
+      const registriesD = one(argv['registries.d']);
+      if (registriesD !== undefined) y.registriesD = registriesD;
+      return { kind: 'run', args: y };
+    }
+    case 'trust':
+      return { kind: 'run', args: trustArgs(common, argv) };
     case 'inspect': {
       if (argv.raw === true && argv.config === true) return { kind: 'error', message: '--raw and --config: give one (--config prints the configuration\'s exact bytes)' };
       const raw = argv.config === true ? 'config' : argv.raw === true ? 'manifest' : undefined;
@@ -207,6 +337,14 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     }
     case 'copy':
       return { kind: 'run', args: { ...common, command: 'copy', rest: (argv._ as unknown[]).slice(1).map(String) } };
+    case 'generate-key-pair': {
+      const k: DsvKeygenArgs = { ...common, command: 'generate-key-pair', format: String(one(argv.format)) };
+      const prefix = one(argv.outputPrefix);
+      if (prefix !== undefined) k.outputPrefix = prefix;
+      const pf = one(argv.passphraseFile);
+      if (pf !== undefined) k.passphraseFile = pf;
+      return { kind: 'run', args: k };
+    }
     default:
       return { kind: 'error', message: `unknown command "${cmd}" (sign, verify, inspect)` };
   }
@@ -283,6 +421,11 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
 async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: string[]): Promise<number> {
   const contextFactory = options.contextFactory ?? createContext;
   if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
+  if (a.command === 'generate-key-pair') {
+    const { runGenerateKeyPair } = await import('./detached/keygen-command.js');
+    const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
+    return runGenerateKeyPair(shell, { format: a.format, ...(a.outputPrefix !== undefined ? { outputPrefix: a.outputPrefix } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) });
+  }
   const integrityOnly = a.checkSignatures === false;
   const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
   let ctx: CliContext;
@@ -290,17 +433,24 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     const system = a.auth ? await authSystem(io.env, a.auth, shellPrompt(shell)) : undefined;
     ctx = await contextFactory(
       shell.contextOptions({
-        ...(system ? { system } : {}),
         insecureRegistries: a.insecureRegistries,
-        references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : [a.image],
-        ...(a.command === 'verify' && integrityOnly ? { signers: false } : {}),
+        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(system ?? {}) },
+        ...(a.command === 'sync'
+          ? { transports: ['docker', 'oci'] }
+          : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),
+        ...(a.command === 'verify' && (integrityOnly || a.dct) ? { signers: false } : {}),
+        ...(a.command === 'trust' && a.subcommand === 'inspect' ? { signers: false } : {}),
       }),
     );
   } catch (e) {
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
+  if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
+  if (a.command === 'sync') return syncRun(ctx, a, shell);
   switch (a.command) {
-    case 'sign':
+    case 'sign': {
+      const detached = await detachedSign(ctx, a, shell);
+      if (detached !== undefined) return detached;
       return shell.sign(
         async () => {
           applyPkiFormat(ctx.signerSettings, a.pkiFormat);
@@ -317,7 +467,13 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         },
         { input: () => a, ...(a.digestFile !== undefined ? { written: digestFileWriter(a.digestFile) } : {}) },
       );
+    }
+    case 'trust':
+      return (await import('./trust/command.js')).runTrust(ctx, a, shell);
     case 'verify': {
+      if (a.dct) return (await import('./trust/verify.js')).dctVerify(ctx, { images: a.images, json: a.json, ...(a.server !== undefined ? { server: a.server } : {}), ...(a.platform ? { platform: a.platform } : {}) }, shell);
+      const detached = await detachedVerify(ctx, a, shell);
+      if (detached !== undefined) return detached;
       let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
       try {
         verify = integrityOnly ? uncheckedVerify : await createVerifyFunction(ctx, { trust: a.trust });
@@ -339,6 +495,144 @@ function digestFileWriter(path: string) {
   return async (s: { result: { dryRun: boolean; destinationDigest: string } }) => {
     if (!s.result.dryRun) await writeDigestFile(path, s.result.destinationDigest);
   };
+}
+
+/** The --all-tags options of sign and verify. */
+function fleetOptions(command: 'sign' | 'verify') {
+  return {
+    'all-tags': { type: 'boolean', describe: `${command === 'sign' ? 'Sign' : 'Verify'} every tag of the REPOSITORY argument(s) (docker://HOST/REPO); one line per tag and a summary` },
+    jobs: { type: 'number', describe: `With --all-tags: tags worked on at once [default ${DEFAULT_FLEET_JOBS}]` },
+    shard: { type: 'string', describe: 'With --all-tags: only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' },
+  } as const;
+}
+
+/** The shard: --shard, else JOB_COMPLETION_INDEX (or DSV_SHARD_INDEX) with DSV_SHARD_COUNT. */
+async function fleetShard(ctx: CliContext, flag: string | undefined): Promise<{ shard?: import('./fleet/shard.js').Shard; shardSource?: string }> {
+  const { parseShard } = await import('./fleet/shard.js');
+  if (flag !== undefined) return { shard: parseShard(flag), shardSource: '--shard' };
+  const { shardFromEnv } = await import('./environment.js');
+  const fromEnv = shardFromEnv(ctx.env);
+  return fromEnv ? { shard: parseShard(fromEnv.value, fromEnv.source), shardSource: fromEnv.source } : {};
+}
+
+async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Promise<number> {
+  let sharding;
+  try {
+    sharding = await fleetShard(ctx, a.shard);
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sync', ok: false, error: errorJson(e) }));
+  }
+  const { policyFromEnv } = await import('./environment.js');
+  const policyFile = a.policy ?? policyFromEnv(ctx.env);
+  const { runSync } = await import('./fleet/sync.js');
+  return runSync(ctx, shell, {
+    source: a.source,
+    destination: a.destination,
+    jobs: a.jobs,
+    scoped: a.scoped,
+    dryRun: a.dryRun,
+    removeSignatures: a.removeSignatures,
+    ...sharding,
+    ...(policyFile !== undefined ? { policyFile } : {}),
+    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+  });
+}
+
+/** sign --format simple|cosign (or DSV_SIGNATURE_FORMAT): a detached signature (undefined: embedded, today's sign). */
+async function detachedSign(ctx: CliContext, a: DsvSignArgs, shell: CommandShell): Promise<number | undefined> {
+  const { parseSignatureFormat, signatureFormatFromEnv } = await import('./environment.js');
+  let format;
+  try {
+    format = a.format !== undefined ? parseSignatureFormat(a.format) : signatureFormatFromEnv(ctx.env) ?? 'embedded';
+    if (format === 'embedded') {
+      if (a.signIdentity !== undefined || a.cosignBundle) throw new DsvError('Usage', `${a.signIdentity !== undefined ? '--sign-identity' : '--cosign-bundle'} needs --format simple or cosign`);
+      return undefined;
+    }
+    if (a.destinationGiven) throw new DsvError('Usage', `--format ${format} writes a detached signature and leaves the image unchanged: give no DESTINATION (${a.destination})`);
+    if (a.dryRun) throw new DsvError('Usage', `--dry-run is not supported with --format ${format}`);
+    if (a.platform) throw new DsvError('Usage', `--platform is not supported with --format ${format}: a detached signature signs the whole image manifest`);
+    if (a.keyType !== undefined) throw new DsvError('Usage', `--key-type is for embedded signatures; --format ${format} takes ${format === 'cosign' ? 'a cosign key' : 'an OpenPGP key'} with --key`);
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sign', ok: false, source: a.source, error: errorJson(e) }));
+  }
+  const { runDetachedSign } = await import('./detached/sign-command.js');
+  return runDetachedSign(ctx, shell, {
+    format,
+    image: a.source,
+    ...(a.key !== undefined ? { key: a.key } : {}),
+    ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
+    ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
+    ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
+    ...(a.cosignBundle ? { cosignBundle: true } : {}),
+    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+  });
+}
+
+/** sign / verify --all-tags: the fleet jobs. */
+async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: CommandShell): Promise<number> {
+  const fleet = a.allTags!;
+  let shard;
+  let shardSource: string | undefined;
+  try {
+    ({ shard, shardSource } = await fleetShard(ctx, fleet.shard));
+  } catch (e) {
+    return shell.fail(e, () => ({ command: a.command, allTags: true, ok: false, error: errorJson(e) }));
+  }
+  const common = { jobs: fleet.jobs, ...(shard ? { shard } : {}), ...(shardSource ? { shardSource } : {}), ...(a.platform ? { platform: a.platform } : {}) };
+  const { signAllTags, verifyAllTags } = await import('./fleet/commands.js');
+  if (a.command === 'verify') {
+    const { policyFromEnv } = await import('./environment.js');
+    const policyFile = a.policy ?? policyFromEnv(ctx.env);
+    return verifyAllTags(ctx, shell, {
+      ...common,
+      repositories: a.images,
+      trust: a.trust,
+      ...(policyFile !== undefined ? { policyFile } : {}),
+      ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+      ...(a.checkSignatures === false ? { integrityOnly: true } : {}),
+    });
+  }
+  if (a.destination !== a.source) return shell.fail(new DsvError('Usage', `sign --all-tags signs every tag of ${a.source} in place: no DESTINATION (${a.destination})`));
+  let key;
+  try {
+    applyPkiFormat(ctx.signerSettings, a.pkiFormat);
+    key = await shell.resolveKey(
+      {
+        ...(a.key !== undefined ? { key: a.key } : {}),
+        ...(a.keyType !== undefined ? { keyType: a.keyType } : {}),
+        ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
+        ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
+      },
+      '--key',
+    );
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sign', allTags: true, ok: false, error: errorJson(e) }));
+  }
+  return signAllTags(ctx, shell, { ...common, repositories: [a.source], key, dryRun: a.dryRun });
+}
+
+/** verify --policy / DSV_POLICY / --trust cosign:FILE: the detached-signature verify (undefined: not asked for). */
+async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandShell): Promise<number | undefined> {
+  const { policyFromEnv } = await import('./environment.js');
+  const policyFile = a.policy ?? policyFromEnv(ctx.env);
+  const cosign = a.trust.filter((t) => /^cosign:/i.test(t));
+  if (policyFile === undefined && cosign.length === 0) return undefined;
+  const { runPolicyVerify, splitCosignTrust } = await import('./detached/verify-command.js');
+  let keys: string[];
+  try {
+    const split = splitCosignTrust(a.trust);
+    if (policyFile !== undefined && a.trust.length) throw new DsvError('Usage', `--trust ${a.trust[0]} cannot be combined with a policy (${a.policy !== undefined ? '--policy' : 'DSV_POLICY'}); name every key in the policy file`);
+    if (split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]}: only cosign: keys can be given with --trust cosign: (or put every key in a --policy file)`);
+    keys = split.cosign;
+  } catch (e) {
+    return shell.verifyFailed(a.images, e);
+  }
+  return runPolicyVerify(ctx, shell, a.images, {
+    ...(policyFile !== undefined ? { policyFile } : {}),
+    cosignKeys: keys,
+    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+    ...(a.platform ? { platform: a.platform } : {}),
+  });
 }
 
 async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DsvError, type DockerEndpoint, type SystemContext, type TlsRootsSource } from '@dsv/core';
+import { parseDuration } from './timeout.js';
 
 /** An environment as the runtime reads it (process.env, or a test's). */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -85,7 +86,7 @@ export interface SystemContextOptions {
  * ','; default /etc/docker/certs.d and ~/.docker/certs.d), DSV_DEFAULT_REGISTRY, DSV_DOCKERHUB_AUTH,
  * SSL_CERT_FILE / SSL_CERT_DIR / NODE_EXTRA_CA_CERTS, DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH,
  * DSV_DOCKER_ROOT, DSV_DEVICEMAPPER_POOL, CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS (as ctr reads them),
- * and the whole environment for child processes.
+ * DSV_TIMEOUT (a duration, as --timeout; a bad value is a Usage error), and the whole environment for child processes.
  */
 export function systemContextFromEnv(env: Environment, opts: SystemContextOptions = {}): SystemContext {
   const home = homeOf(env);
@@ -105,10 +106,42 @@ export function systemContextFromEnv(env: Environment, opts: SystemContextOption
   if (env.DSV_DOCKER_ROOT) ctx.dockerRoot = env.DSV_DOCKER_ROOT;
   if (env.DSV_DEVICEMAPPER_POOL) ctx.devicemapperPool = env.DSV_DEVICEMAPPER_POOL;
   if (env.CONTAINERD_NAMESPACE) ctx.containerdNamespace = env.CONTAINERD_NAMESPACE;
-  if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = env.CONTAINERD_ADDRESS;
+  if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = containerdSocketPath(env.CONTAINERD_ADDRESS);
+  if (env.DSV_TIMEOUT?.trim()) ctx.requestTimeoutMs = parseDuration(env.DSV_TIMEOUT, 'DSV_TIMEOUT');
   if (opts.onProgress) ctx.onProgress = opts.onProgress;
   if (opts.debug) ctx.debug = opts.debug;
   return ctx;
+}
+
+/** containerd's socket as ctr takes it: a path, or `unix://` and a path (the scheme dropped). */
+export function containerdSocketPath(address: string): string {
+  return address.startsWith('unix://') ? address.slice('unix://'.length) : address;
+}
+
+/** --namespace / --address as the commands take them (they win over CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS). */
+export interface ContainerdFlags {
+  namespace?: string;
+  address?: string;
+}
+
+const CONTAINERD_NAMESPACE = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
+
+/**
+ * The SystemContext settings of --namespace / --address, for `containerd:` references without brackets;
+ * a namespace containerd would refuse or a socket that is not an absolute path is a Usage error naming it.
+ */
+export function containerdFromFlags(flags: ContainerdFlags): Partial<SystemContext> {
+  const r: Partial<SystemContext> = {};
+  if (flags.namespace !== undefined) {
+    if (!CONTAINERD_NAMESPACE.test(flags.namespace)) throw new DsvError('Usage', `invalid --namespace "${flags.namespace}": letters, digits and . _ - inside`);
+    r.containerdNamespace = flags.namespace;
+  }
+  if (flags.address !== undefined) {
+    const path = containerdSocketPath(flags.address);
+    if (!path.startsWith('/')) throw new DsvError('Usage', `invalid --address "${flags.address}": the absolute path of containerd's socket`);
+    r.containerdAddress = path;
+  }
+  return r;
 }
 
 /** The GnuPG home: DSV_GPG_DATASTORE, then GNUPGHOME, then ~/.gnupg. */
@@ -146,4 +179,85 @@ export function applyPkiFormat(settings: Record<string, Record<string, unknown>>
 /** Trust files named by the environment: DSV_TRUST (any type), DSV_GPG_TRUST, DSV_PKI_TRUST (':' or ','). */
 export function trustFromEnv(env: Environment): { any: string[]; byType: Record<string, string[]> } {
   return { any: list(env.DSV_TRUST, /[:,]/), byType: { gpg: list(env.DSV_GPG_TRUST, /[:,]/), pki: list(env.DSV_PKI_TRUST, /[:,]/) } };
+}
+
+/** Docker Content Trust settings as the docker CLI reads them. */
+export interface ContentTrustSettings {
+  /** DOCKER_CONTENT_TRUST_SERVER, when set. */
+  server?: string;
+  /** DOCKER_CONFIG (default ~/.docker): the trust dir is `<dir>/trust`, trust servers' CAs `<dir>/tls/<host:port>/ca.crt`. */
+  dockerConfigDir: string;
+  /** Registry credentials for the trust server's token auth: DSV_CREDENTIALS_STORE, else `<dockerConfigDir>/config.json` (as docker). */
+  credentialsStore: string;
+}
+
+/** DOCKER_CONTENT_TRUST_SERVER and DOCKER_CONFIG (default ~/.docker), for `dsv trust` and `dsv verify --dct`. */
+export function contentTrustFromEnv(env: Environment): ContentTrustSettings {
+  const dockerConfigDir = env.DOCKER_CONFIG || join(homeOf(env), '.docker');
+  const s: ContentTrustSettings = { dockerConfigDir, credentialsStore: env.DSV_CREDENTIALS_STORE || join(dockerConfigDir, 'config.json') };
+  if (env.DOCKER_CONTENT_TRUST_SERVER) s.server = env.DOCKER_CONTENT_TRUST_SERVER;
+  return s;
+}
+
+/** DSV_POLICY: a policy file `dsv verify` judges by (--policy wins). /etc/containers/policy.json is never read unless named. */
+export function policyFromEnv(env: Environment): string | undefined {
+  return env.DSV_POLICY?.trim() || undefined;
+}
+
+export const SIGNATURE_FORMATS = ['embedded', 'simple', 'cosign'] as const;
+export type SignatureFormatName = (typeof SIGNATURE_FORMATS)[number];
+
+/** A signature format as given (--format, DSV_SIGNATURE_FORMAT): embedded, simple or cosign; Usage error otherwise. */
+export function parseSignatureFormat(value: string, from = '--format'): SignatureFormatName {
+  const v = value.trim().toLowerCase();
+  if (!(SIGNATURE_FORMATS as readonly string[]).includes(v)) throw new DsvError('Usage', `invalid ${from} "${value}": embedded, simple or cosign`);
+  return v as SignatureFormatName;
+}
+
+/** DSV_SIGNATURE_FORMAT: the default of `dsv sign --format` (unset: embedded). */
+export function signatureFormatFromEnv(env: Environment): SignatureFormatName | undefined {
+  const v = env.DSV_SIGNATURE_FORMAT?.trim();
+  return v ? parseSignatureFormat(v, 'DSV_SIGNATURE_FORMAT') : undefined;
+}
+
+/**
+ * The shard of a fleet command from the environment: a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (or
+ * DSV_SHARD_INDEX) with DSV_SHARD_COUNT, as `INDEX/COUNT`. An index without a count is a usage error.
+ */
+export function shardFromEnv(env: Environment): { value: string; source: string } | undefined {
+  const index = env.DSV_SHARD_INDEX?.trim() || env.JOB_COMPLETION_INDEX?.trim();
+  const indexName = env.DSV_SHARD_INDEX?.trim() ? 'DSV_SHARD_INDEX' : 'JOB_COMPLETION_INDEX';
+  const count = env.DSV_SHARD_COUNT?.trim();
+  if (!index && !count) return undefined;
+  if (!index || !count) throw new DsvError('Usage', `${index ? indexName : 'DSV_SHARD_COUNT'} is set but ${index ? 'DSV_SHARD_COUNT' : 'JOB_COMPLETION_INDEX / DSV_SHARD_INDEX'} is not: a shard needs both an index and a count`);
+  return { value: `${index}/${count}`, source: `${indexName}/DSV_SHARD_COUNT` };
+}
+
+/** COSIGN_PASSWORD (as cosign reads it): the passphrase of a cosign key when none of --passphrase-file / DSV_KEYPASS is given. */
+export function cosignPasswordFromEnv(env: Environment): string | undefined {
+  return env.COSIGN_PASSWORD;
+}
+
+/** DSV_GPG_BINARY: the gpg binary (default `gpg` on PATH). */
+export function gpgBinaryFromEnv(env: Environment): string {
+  return env.DSV_GPG_BINARY || 'gpg';
+}
+
+/** The policy dsv-containerd-verifier judges by when DSV_POLICY is not set (containerd passes it no arguments of ours). */
+export const CONTAINERD_VERIFIER_POLICY = '/etc/dsv/policy.json';
+/** dsv-containerd-verifier's own deadline, under containerd's default per_verifier_timeout of 10 s. */
+export const CONTAINERD_VERIFIER_TIMEOUT_SECONDS = 8;
+
+/**
+ * dsv-containerd-verifier's settings from containerd's environment: the policy (DSV_POLICY, else
+ * /etc/dsv/policy.json) and its deadline in seconds (DSV_VERIFIER_TIMEOUT, default 8; a bad value is a Usage error).
+ */
+export function containerdVerifierSettingsFromEnv(env: Environment): { policy: string; policyFrom: 'DSV_POLICY' | 'default'; timeoutSeconds: number } {
+  const raw = env.DSV_VERIFIER_TIMEOUT?.trim();
+  const timeoutSeconds = raw ? Number(raw) : CONTAINERD_VERIFIER_TIMEOUT_SECONDS;
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) {
+    throw new DsvError('Usage', `invalid DSV_VERIFIER_TIMEOUT "${raw}": seconds, more than 0 and at most 3600`);
+  }
+  const policy = policyFromEnv(env);
+  return policy ? { policy, policyFrom: 'DSV_POLICY', timeoutSeconds } : { policy: CONTAINERD_VERIFIER_POLICY, policyFrom: 'default', timeoutSeconds };
 }

@@ -1,4 +1,5 @@
 import { isDsvError, type ErrorCode } from '@dsv/core/formats';
+import type { VerifyResult } from '@dsv/core/operations';
 
 /** Process exit codes shared by `dsv`, `docker-sign` and `docker-verify` (and the apps that reuse them). */
 export const ExitCodes = {
@@ -21,7 +22,6 @@ export const ExitCodeByErrorCode: Record<ErrorCode, ExitCode> = {
   SizeMismatch: ExitCodes.NotTrusted,
   ManifestInvalid: ExitCodes.NotTrusted,
   ConfigInvalid: ExitCodes.NotTrusted,
-  LimitExceeded: ExitCodes.NotTrusted,
   SignatureInvalid: ExitCodes.NotTrusted,
   UnknownKey: ExitCodes.NotTrusted,
   NoSignatures: ExitCodes.NotTrusted,
@@ -35,7 +35,10 @@ export const ExitCodeByErrorCode: Record<ErrorCode, ExitCode> = {
   NotFound: ExitCodes.Usage,
   ArchiveInvalid: ExitCodes.Usage,
   Usage: ExitCodes.Usage,
-  // The environment failed us.
+  // The environment failed us, or a limit stopped dsv before it could judge the image (a response,
+  // document or layer over its cap: raising the cap may let the same command finish; nothing was found
+  // untrue about the image, so this is not "not trusted").
+  LimitExceeded: ExitCodes.Operational,
   AuthFailed: ExitCodes.Operational,
   Network: ExitCodes.Operational,
   RemoteError: ExitCodes.Operational,
@@ -47,6 +50,22 @@ export const ExitCodeByErrorCode: Record<ErrorCode, ExitCode> = {
 export function exitCodeFor(error: unknown): ExitCode {
   if (isDsvError(error)) return ExitCodeByErrorCode[error.code] ?? ExitCodes.Operational;
   return ExitCodes.Operational;
+}
+
+/**
+ * The exit code of a verify result: 0 when it holds; else 1 (not trusted), unless reading the image failed
+ * (a blob that could not be fetched, a refused redirect, a limit): then that error's code, as the same error
+ * thrown by any other command would give. The integrity report keeps each blob's error, typed.
+ */
+export function exitCodeForVerify(result: VerifyResult): ExitCode {
+  if (result.ok) return ExitCodes.Ok;
+  const codes: number[] = [ExitCodes.NotTrusted];
+  for (const image of result.images) {
+    const check = image.integrity;
+    if (check.configError) codes.push(exitCodeFor(check.configError));
+    for (const layer of check.layers) if (layer.error) codes.push(exitCodeFor(layer.error));
+  }
+  return worstExitCode(codes);
 }
 
 /** The worst of several outcomes (operational > usage > not trusted > ok). */

@@ -15,7 +15,7 @@ async function helpOf(parser: Argv): Promise<string> {
 describe('--help', () => {
   // yargs' ESM entry used to cut help lines mid-word at the column width ("docker:/\n/host", "a\ns DESTINATION").
   const cases = [
-    ['dsv', dsvParser, ['docker://host/repo:tag', 'oci-archive:PATH[:TAG],', 'docker-storage:NAME:TAG,', 'containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST].', 'store it as DESTINATION', 'operational failure.', 'stack traces']],
+    ['dsv', dsvParser, ['dsv trust', 'Docker Content Trust (Notary v1)', 'docker://host/repo:tag', 'oci-archive:PATH[:TAG],', 'docker-storage:NAME:TAG,', 'containerd:[NAMESPACE@SOCKET]NAME[:TAG|@DIGEST].', 'store it as DESTINATION', 'operational failure.', 'stack traces']],
     ['docker-sign', dockerSignParser, ['Creates and embeds signatures into docker images.', 'DSV_INSECURE_REGISTRIES,', 'DSV_SIGNER_PLUGINS.']],
     ['docker-verify', dockerVerifyParser, ['DSV_GPG_DATASTORE,', "(':'-separated).", 'DSV_DOCKER_ROOT']],
   ] as const;

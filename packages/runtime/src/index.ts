@@ -73,6 +73,8 @@ export {
 export { dsvMain, dsvParser, parseDsvArgs, type DsvArgs, type DsvOptions } from './dsv.js';
 export { copyMain, copyParser, parseCopyArgs, DEFAULT_JOBS, type CopyArgs, type VerifySameArgs, type ParsedCopy } from './copy.js';
 export * from './docker-plugin/index.js';
+export * from './containerd-verifier/index.js';
 export { VERSION } from './version.js';
 export { signatureTypeOption } from './options.js';
 export { newYargs } from './parser.js';
+export * from './detached/index.js';

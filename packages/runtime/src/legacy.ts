@@ -20,6 +20,7 @@ import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
 import { CommandShell } from './shell.js';
 import { applyPkiFormat } from './environment.js';
 import { VERSION } from './version.js';
+import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export type SourceKind = 'registry' | 'repository' | 'archive';
 export const SOURCE_KINDS: readonly SourceKind[] = ['registry', 'repository', 'archive'];
@@ -34,6 +35,8 @@ export interface LegacySignArgs {
   keypass?: string;
   sigtype?: string;
   pkiFormat?: string;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
   srcImage: string;
   destImage: string;
 }
@@ -42,6 +45,8 @@ export interface LegacyVerifyArgs {
   source: SourceKind;
   archive?: string;
   debug: boolean;
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
   images: string[];
 }
 
@@ -97,6 +102,7 @@ export function dockerSignParser(): Argv {
     .option('keypass', { alias: 'p', type: 'string', describe: 'Signing key passphrase [env DSV_KEYPASS; prompted on a terminal]' })
     .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
     .option('pki-format', { type: 'string', describe: "PKI signature armour: legacy (the original's; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]" })
+    .option('timeout', timeoutOption())
     .epilogue(SIGN_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -116,6 +122,7 @@ export function dockerVerifyParser(): Argv {
     .exitProcess(false)
     .strict()
     .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Show digests, layers and signatures' })
+    .option('timeout', timeoutOption())
     .epilogue(VERIFY_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -153,6 +160,8 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
     };
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
+    const timeoutMs = timeoutArg(argv.timeout);
+    if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     for (const k of ['keyid', 'keypass', 'sigtype', 'pkiFormat'] as const) {
       const v = str(argv[k]);
       if (v !== undefined) out[k] = v;
@@ -167,6 +176,8 @@ export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVeri
     const images = ((argv.images as unknown[]) ?? []).map(String);
     if (images.length === 0) throw new Error('give at least one IMAGE');
     const out: LegacyVerifyArgs = { source, debug: argv.debug === true, images };
+    const timeoutMs = timeoutArg(argv.timeout);
+    if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
     return out;
@@ -208,8 +219,8 @@ const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
 };
 
 /** Context options of docker-sign / docker-verify: the transports of their subcommand only. */
-function legacyContextOptions(shell: CommandShell, source: SourceKind): ContextOptions {
-  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source] });
+function legacyContextOptions(shell: CommandShell, source: SourceKind, timeoutMs?: number): ContextOptions {
+  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source], system: timeoutSystem(timeoutMs) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,7 +248,7 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
   const where = { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' as const };
   return shell.sign(
     async () => {
-      const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source));
+      const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source, a.timeoutMs));
       applyPkiFormat(ctx.signerSettings, a.pkiFormat);
       const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
       const key = await shell.resolveKey(keyOpts, '-k/--keyid');
@@ -259,7 +270,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
   let store: LocalStore | undefined;
   try {
-    ctx = await contextFactory(legacyContextOptions(shell, a.source));
+    ctx = await contextFactory(legacyContextOptions(shell, a.source, a.timeoutMs));
     verify = await createVerifyFunction(ctx);
     if (a.source === 'repository') {
       const { chooseLocalStore } = await import('@dsv/source-repository');

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import type { VerifyResult } from '@dsv/core';
 import type { ContextOptions, RuntimeContext } from './context.js';
 import { runSign, type SignOptions } from './commands.js';
-import { ExitCodes, exitCodeFor, worstExitCode } from './exit-codes.js';
+import { ExitCodes, exitCodeFor, exitCodeForVerify, worstExitCode } from './exit-codes.js';
 import { Output, isInteractive, type CliIo } from './io.js';
 import { promptSecretOnTty, resolveKey, type KeyOptions, type ResolvedKey } from './keys.js';
 import { createProgress, type Progress } from './progress.js';
@@ -141,7 +141,7 @@ export class CommandShell {
       if (!this.json) this.out.out(formatVerifyText(result, { debug: this.debug }));
       if (!result.ok) {
         for (const line of verifyFailureLines(result)) this.out.err(`${this.out.prog}: error: ${line}\n`);
-        codes.push(ExitCodes.NotTrusted);
+        codes.push(exitCodeForVerify(result));
       } else codes.push(ExitCodes.Ok);
     }
     const code = worstExitCode(codes);

@@ -1,12 +1,14 @@
 /**
- * X.509 chain building and validation for code-signing certificates (a focused subset of RFC 5280
- * path validation): exact issuer/subject name match plus the issuer's signature on the certificate
- * (X509Certificate.verify), validity at the given time, basicConstraints CA and pathLenConstraint for
- * issuers, keyUsage (digitalSignature for the signer, keyCertSign for CAs), extended key usage
- * codeSigning when present (also on CAs), accepted certificate signature algorithms (no MD5/SHA-1),
- * RSA keys of at least 2048 bits, no unprocessed critical extensions.
+ * X.509 chains for code-signing certificates. Path building is dsv's (bounded: MAX_CHAIN_DEPTH,
+ * MAX_SIGNATURE_CHECKS; exact issuer/subject name match plus the issuer's signature on the certificate with
+ * node:crypto's X509Certificate.verify). RFC 5280 path validation of each built path is pkijs's
+ * CertificateChainValidationEngine (validity, name chaining, basicConstraints / keyUsage keyCertSign of
+ * issuers, policies, name constraints). On top, dsv's code-signing rules: pathLenConstraint, keyUsage
+ * digitalSignature and extendedKeyUsage codeSigning, accepted certificate signature algorithms (no
+ * MD5/SHA-1), RSA keys of at least 2048 bits, no unprocessed critical extensions.
  */
 import { X509Certificate } from 'node:crypto';
+import * as pkijs from 'pkijs';
 import {
   ACCEPTED_CERT_SIGNATURE_ALGORITHMS,
   KeyUsageBits,
@@ -83,26 +85,21 @@ function weakKey(c: Cert): string | undefined {
   return undefined;
 }
 
-/** Checks a built path [signer, intermediates..., trust anchor]; undefined when it is acceptable. */
-export function pathProblem(path: Cert[], at: Date): string | undefined {
+/**
+ * The checks dsv adds to RFC 5280 path validation (pkijs does the latter, below): accepted signature
+ * algorithms, no critical extension dsv does not understand (pkijs only checks that it can parse the
+ * ones on CAs), RSA keys of at least MIN_RSA_BITS, the signer's keyUsage / extendedKeyUsage for code
+ * signing, codeSigning on CAs' extendedKeyUsage when present, and pathLenConstraint (which pkijs's
+ * engine does not enforce).
+ */
+function dsvPolicyProblem(path: Cert[]): string | undefined {
   for (let i = 0; i < path.length; i++) {
     const c = path[i]!;
     const isAnchor = i === path.length - 1;
-    const p =
-      validityProblem(c, at) ??
-      (isAnchor ? undefined : structuralProblem(c)) ??
-      weakKey(c) ??
-      (i === 0 ? signerUsageProblem(c) : undefined);
+    const p = (isAnchor ? undefined : structuralProblem(c)) ?? weakKey(c) ?? (i === 0 ? signerUsageProblem(c) : undefined);
     if (p) return p;
     if (i > 0) {
-      const child = certLabel(path[i - 1]!.x509);
       const bc = c.fields.basicConstraints;
-      // A trusted X.509 v1 root (no extensions at all) is accepted as a CA, as openssl does.
-      const v1Anchor = isAnchor && c.fields.version === 1;
-      if (!bc?.ca && !v1Anchor) return `certificate ${certLabel(c.x509)} issued ${child} but is not a CA (basicConstraints)`;
-      if (c.fields.keyUsage && !c.fields.keyUsage.has(KeyUsageBits.keyCertSign)) {
-        return `certificate ${certLabel(c.x509)} may not sign certificates (keyUsage lacks keyCertSign)`;
-      }
       if (bc?.pathLen !== undefined && i - 1 > bc.pathLen) {
         return `certificate ${certLabel(c.x509)} allows ${bc.pathLen} intermediate CA(s) below it, the chain has ${i - 1}`;
       }
@@ -110,6 +107,75 @@ export function pathProblem(path: Cert[], at: Date): string | undefined {
     }
   }
   return undefined;
+}
+
+/** pkijs's view of a certificate (parsed once, from the same DER). */
+const pkijsCerts = new WeakMap<Cert, pkijs.Certificate>();
+function pkijsOf(c: Cert, anchor: boolean): pkijs.Certificate {
+  let p = pkijsCerts.get(c);
+  if (!p) {
+    p = pkijs.Certificate.fromBER(c.der);
+    pkijsCerts.set(c, p);
+  }
+  // RFC 5280 §6.1: the trust anchor is an input to path validation, not a certificate of the path, so its
+  // own extensions are not constraints. pkijs still requires the anchor to be a CA; a trusted X.509 v1 root
+  // (no extensions at all) is a CA by being trusted, as openssl treats it, so it says cA = TRUE here (in
+  // memory only: the DER and its signature are untouched, and nothing verifies an anchor's own signature).
+  if (anchor && c.fields.version === 1 && !p.extensions) {
+    const bc = new pkijs.BasicConstraints({ cA: true });
+    p.extensions = [new pkijs.Extension({ extnID: Oids.basicConstraints, critical: true, extnValue: bc.toSchema().toBER(false), parsedValue: bc })];
+  }
+  return p;
+}
+
+/** Why pkijs refused `path`, in dsv's words where the offending certificate can be named. */
+function explainRejection(path: Cert[], at: Date, code: number, message: string): string {
+  const p =
+    path.map((c) => validityProblem(c, at)).find(Boolean) ??
+    path.slice(1).map((c, j) => {
+      const i = j + 1;
+      const child = certLabel(path[i - 1]!.x509);
+      const v1Anchor = i === path.length - 1 && c.fields.version === 1;
+      if (!c.fields.basicConstraints?.ca && !v1Anchor) return `certificate ${certLabel(c.x509)} issued ${child} but is not a CA (basicConstraints)`;
+      if (c.fields.keyUsage && !c.fields.keyUsage.has(KeyUsageBits.keyCertSign)) return `certificate ${certLabel(c.x509)} may not sign certificates (keyUsage lacks keyCertSign)`;
+      return undefined;
+    }).find(Boolean);
+  return p ?? `certificate path ${path.map((c) => certLabel(c.x509)).join(' <- ')} rejected by RFC 5280 path validation: ${message || `code ${code}`}`;
+}
+
+/**
+ * Checks a built path [signer, intermediates..., trust anchor]; undefined when it is acceptable. RFC 5280
+ * path validation (validity of every certificate, name chaining, basicConstraints cA and keyUsage
+ * keyCertSign of every issuer, certificate policies, name constraints) is pkijs's
+ * CertificateChainValidationEngine, run on exactly this path; then dsv's own checks (dsvPolicyProblem).
+ * The signatures along the path were checked with node:crypto when the path was built (issuedBy).
+ */
+export async function pathProblem(path: Cert[], at: Date): Promise<string | undefined> {
+  // A signer certificate that is itself trusted has no path to validate, only its own dates.
+  if (path.length === 1) return validityProblem(path[0]!, at) ?? dsvPolicyProblem(path);
+  let next: Map<pkijs.Certificate, pkijs.Certificate>;
+  let engine: pkijs.CertificateChainValidationEngine;
+  try {
+    const certs = path.map((c, i) => pkijsOf(c, i === path.length - 1));
+    next = new Map(certs.slice(0, -1).map((c, i) => [c, certs[i + 1]!]));
+    engine = new pkijs.CertificateChainValidationEngine({
+      trustedCerts: [certs[certs.length - 1]!],
+      // pkijs takes the last of these as the signer's certificate.
+      certs: certs.slice(0, -1).reverse(),
+      checkDate: at,
+      // The path is already built: each certificate's issuer is the next one (pkijs would otherwise search
+      // and verify with WebCrypto, without a bound on the work).
+      findIssuer: async (cert: pkijs.Certificate) => {
+        const issuer = next.get(cert);
+        return issuer ? [issuer] : [];
+      },
+    });
+  } catch (e) {
+    return `certificate path cannot be validated: ${(e as Error)?.message ?? String(e)}`;
+  }
+  const r = await engine.verify({});
+  if (!r.result) return explainRejection(path, at, r.resultCode ?? -1, r.resultMessage ?? '');
+  return dsvPolicyProblem(path);
 }
 
 function issuedBy(child: Cert, issuer: Cert): boolean {
@@ -132,7 +198,7 @@ export type ChainOutcome =
  * validates them at `at`. The first acceptable path wins. No path at all -> 'unknown', unless a
  * certificate names a trusted CA as issuer without being signed by it -> 'invalid'.
  */
-export function buildAndValidate(leaf: Cert, intermediates: Cert[], anchors: Cert[], at: Date): ChainOutcome {
+export async function buildAndValidate(leaf: Cert, intermediates: Cert[], anchors: Cert[], at: Date): Promise<ChainOutcome> {
   const found: Cert[][] = [];
   // Bound the work a hostile set of embedded certificates (same name, same key, many copies) can cause.
   let budget = MAX_SIGNATURE_CHECKS;
@@ -160,7 +226,7 @@ export function buildAndValidate(leaf: Cert, intermediates: Cert[], anchors: Cer
   walk(leaf, [leaf]);
   let firstProblem: string | undefined;
   for (const path of found) {
-    const p = pathProblem(path, at);
+    const p = await pathProblem(path, at);
     if (!p) return { kind: 'valid', path };
     firstProblem ??= p;
   }

@@ -18,11 +18,18 @@ export const Oids = {
   subjectKeyId: '2.5.29.14',
   authorityKeyId: '2.5.29.35',
   certificatePolicies: '2.5.29.32',
+  nameConstraints: '2.5.29.30',
+  policyMappings: '2.5.29.33',
+  policyConstraints: '2.5.29.36',
+  inhibitAnyPolicy: '2.5.29.54',
   codeSigning: '1.3.6.1.5.5.7.3.3',
   anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;
 
-/** Extensions whose meaning we either process or that are safe to ignore even when critical. */
+/**
+ * Extensions whose meaning is processed (here, or by pkijs's RFC 5280 path validation in chain.ts: name
+ * constraints and the policy extensions) or that are safe to ignore even when critical.
+ */
 export const UNDERSTOOD_EXTENSIONS = new Set<string>([
   Oids.basicConstraints,
   Oids.keyUsage,
@@ -32,6 +39,10 @@ export const UNDERSTOOD_EXTENSIONS = new Set<string>([
   Oids.subjectKeyId,
   Oids.authorityKeyId,
   Oids.certificatePolicies,
+  Oids.nameConstraints,
+  Oids.policyMappings,
+  Oids.policyConstraints,
+  Oids.inhibitAnyPolicy,
 ]);
 
 /** Certificate signature algorithms we accept (no MD5/SHA-1). */

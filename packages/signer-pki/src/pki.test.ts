@@ -115,6 +115,17 @@ describe('certificate chains', () => {
     expect((await v.verify(data, handSigned(crit, [inter]))).reason).toMatch(/unsupported critical extension 1\.2\.3\.4/);
   });
 
+  it('name constraints of a CA hold for the certificates below it (RFC 5280 §4.2.1.10, processed by pkijs)', async () => {
+    const v = await verifier([rootFile]);
+    const constrained = makeCert(dir, 'nc-inter', { ext: `${CA_EXT}\nnameConstraints=critical,permitted;DNS:good.example`, issuer: root });
+    const inside = makeCert(dir, 'nc-inside', { ext: `${LEAF_EXT}\nsubjectAltName=DNS:build.good.example`, issuer: constrained });
+    expect(await v.verify(data, handSigned(inside, [constrained]))).toMatchObject({ status: 'valid' });
+    const outside = makeCert(dir, 'nc-outside', { ext: `${LEAF_EXT}\nsubjectAltName=DNS:build.evil.example`, issuer: constrained });
+    const r = await v.verify(data, handSigned(outside, [constrained]));
+    expect(r.status).toBe('invalid');
+    expect(r.reason).toMatch(/rejected by RFC 5280 path validation: .*permitted sub-trees/);
+  });
+
   it('a certificate from another CA: unknown when unrelated, invalid when it names a trusted CA', async () => {
     const otherRoot = makeCert(dir, 'other-root', { ext: CA_EXT });
     const stranger = makeCert(dir, 'stranger', { ext: LEAF_EXT, issuer: otherRoot });

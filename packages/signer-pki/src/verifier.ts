@@ -132,7 +132,7 @@ function certDetails(c: Cert): Record<string, unknown> {
   return { issuer: oneLineName(c.x509.issuer), serial: c.x509.serialNumber };
 }
 
-export function verifyPki(store: PkiTrustStore, data: Uint8Array, text: string, now: Date): VerificationResult {
+export async function verifyPki(store: PkiTrustStore, data: Uint8Array, text: string, now: Date): Promise<VerificationResult> {
   let parsed: ParsedPkiSignature;
   try {
     parsed = parsePkiSignature(text);
@@ -142,7 +142,7 @@ export function verifyPki(store: PkiTrustStore, data: Uint8Array, text: string, 
   return parsed.format === 'legacy' ? verifyLegacy(store, data, parsed, now) : verifyV2(store, data, parsed, now);
 }
 
-function verifyV2(store: PkiTrustStore, data: Uint8Array, sig: ParsedPkiSignature, now: Date): VerificationResult {
+async function verifyV2(store: PkiTrustStore, data: Uint8Array, sig: ParsedPkiSignature, now: Date): Promise<VerificationResult> {
   const algorithm = sig.algorithm!;
   const certs: Cert[] = [];
   for (const [i, der] of sig.certificates.entries()) {
@@ -195,7 +195,7 @@ function verifyV2(store: PkiTrustStore, data: Uint8Array, sig: ParsedPkiSignatur
     if (p) return result('invalid', { ...base, reason: p });
     return result('valid', { ...base, details: { ...base.details, trustedBy: 'certificate' } });
   }
-  const outcome = buildAndValidate(leaf!, certs.slice(1), store.certs, now);
+  const outcome = await buildAndValidate(leaf!, certs.slice(1), store.certs, now);
   if (outcome.kind === 'valid') {
     const chain = outcome.path.map((c) => oneLineName(c.x509.subject));
     return result('valid', { ...base, details: { ...base.details, trustedBy: 'certificate chain', chain } });

@@ -50,7 +50,8 @@ function codec(service: ServiceName, method: string, request: string, response: 
 
 export class ContainerdClient {
   private readonly client: grpc.Client;
-  constructor(readonly address: string, readonly namespace: string) {
+  /** `timeoutMs`: the deadline of each unary call (SystemContext.requestTimeoutMs, --timeout; default 60 s). */
+  constructor(readonly address: string, readonly namespace: string, private readonly timeoutMs = 60_000) {
     this.client = new grpc.Client(`unix:${address}`, grpc.credentials.createInsecure(), {
       'grpc.default_authority': 'localhost',
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
@@ -68,7 +69,7 @@ export class ContainerdClient {
   unary(service: ServiceName, method: string, types: [string, string], request: Msg, opts?: CallOptions): Promise<Msg> {
     const c = codec(service, method, types[0], types[1]);
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(c.path, c.serialize, c.deserialize, request, this.metadata(opts), { deadline: Date.now() + 60_000 }, (err, value) => {
+      this.client.makeUnaryRequest(c.path, c.serialize, c.deserialize, request, this.metadata(opts), { deadline: Date.now() + this.timeoutMs }, (err, value) => {
         if (err) reject(this.toDsvError(err, `${service}.${method}`));
         else resolve(value ?? {});
       });
@@ -93,8 +94,11 @@ export class ContainerdClient {
     const message = e?.details || (e as Error)?.message || String(err);
     let code: ErrorCode = ErrorCodes.RemoteError;
     switch (e?.code) {
+      case grpc.status.DEADLINE_EXCEEDED: {
+        const secs = this.timeoutMs % 1000 === 0 ? `${this.timeoutMs / 1000} s` : `${(this.timeoutMs / 1000).toFixed(1)} s`;
+        return new DsvError(ErrorCodes.Network, `containerd at ${this.address}: ${what}: no answer within ${secs} (request deadline; --timeout)`, details, { cause: err });
+      }
       case grpc.status.UNAVAILABLE:
-      case grpc.status.DEADLINE_EXCEEDED:
         return new DsvError(ErrorCodes.Network, `containerd is not reachable at ${this.address}: ${message}`, details, { cause: err });
       case grpc.status.NOT_FOUND:
         code = ErrorCodes.NotFound;

@@ -63,7 +63,7 @@ export class ContainerdReference implements ImageReference {
   client(ctx?: SystemContext): ContainerdClient {
     const namespace = this.parsed.namespace ?? ctx?.containerdNamespace ?? this.namespace;
     const address = this.parsed.address ?? ctx?.containerdAddress ?? this.address;
-    return new ContainerdClient(address, namespace);
+    return new ContainerdClient(address, namespace, ctx?.requestTimeoutMs);
   }
   async newSource(ctx?: SystemContext): Promise<ImageSource> {
     const client = this.client(ctx);

@@ -179,17 +179,26 @@ export class Authorizer {
       throw registryError(res.status, body, { what, host: realm.host });
     }
     const bytes = await readBody(res, cfg.tokenLimitBytes ?? TOKEN_LIMIT_BYTES, `${what}: token response`, creds?.identityToken ? 'POST' : 'GET');
-    let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    try {
-      doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
-    } catch {
-      throw new DsvError('AuthFailed', `${what}: the token response is not JSON`, { registry: cfg.registry });
-    }
-    const token = typeof doc?.token === 'string' && doc.token ? doc.token : typeof doc?.access_token === 'string' ? doc.access_token : '';
-    if (!token) throw new DsvError('AuthFailed', `${what}: the token response has no token`, { registry: cfg.registry });
-    const expires = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : 60;
+    const { token, expires } = parseTokenResponse(bytes, what, cfg.registry);
     this.tokens.set(key, token, expires);
     cfg.debug(`got a token for ${wanted.join(' ') || '(no scope)'} valid ${expires}s`);
     return token;
   }
+}
+
+/**
+ * A token server's answer (`{"token": …}` or `{"access_token": …}`, optional `expires_in` seconds, default
+ * 60) as the token and its lifetime; anything else is AuthFailed, and the body is never quoted (it may hold a token).
+ */
+export function parseTokenResponse(bytes: Uint8Array, what: string, registry: string): { token: string; expires: number } {
+  let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
+  } catch {
+    throw new DsvError('AuthFailed', `${what}: the token response is not JSON`, { registry });
+  }
+  const token = typeof doc?.token === 'string' && doc.token ? doc.token : typeof doc?.access_token === 'string' ? doc.access_token : '';
+  if (!token) throw new DsvError('AuthFailed', `${what}: the token response has no token`, { registry });
+  const expires = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : 60;
+  return { token, expires };
 }

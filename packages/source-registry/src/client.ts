@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '@dsv/core/formats';
 import { getBlob, hasBlob } from './blobs.js';
 import { clientConfig } from './config.js';
+import { extensionRequest, supportsSignatures, type ExtensionRequestFunction } from './extensions.js';
 import { deleteManifest, getManifest, headManifest, putManifest } from './manifests.js';
 import { listRepositories, listTags } from './pagination.js';
 import { Pipeline } from './pipeline.js';
@@ -12,6 +13,7 @@ import { mountBlob, uploadBlob } from './uploads.js';
 export { MANIFEST_ACCEPT } from './manifests.js';
 export { TOKEN_LIMIT_BYTES } from './authorizer.js';
 export { nextLink } from './pagination.js';
+export type { ExtensionRequestFunction } from './extensions.js';
 export type { ClientStats, ManifestHead, ManifestResult, RegistryClientOptions } from './types.js';
 
 /**
@@ -119,6 +121,24 @@ export class RegistryClient {
   /** Repositories in the registry (`/v2/_catalog`, Link pagination), where the registry allows it. */
   listRepositories(opts: { pageSize?: number } = {}): Promise<string[]> {
     return listRepositories(this.p, opts.pageSize);
+  }
+
+  /** The registry's base URL (`https://host[:port]/`, or http:// where plain HTTP was chosen), resolving the scheme first. */
+  async baseUrl(): Promise<string> {
+    return (await this.p.scheme.baseUrl()).href;
+  }
+
+  /** Whether the registry's `GET /v2/` answered `X-Registry-Supports-Signatures: 1` (the signature extension API). */
+  supportsSignatures(): Promise<boolean> {
+    return supportsSignatures(this.p);
+  }
+
+  /**
+   * A fetch-compatible function for `/extensions/v2/<repository>/...` on this registry, authenticated and
+   * retried like every registry call (pull scope for reads, push for writes); other URLs are refused.
+   */
+  extensionRequest(repository: string): ExtensionRequestFunction {
+    return extensionRequest(this.p, repository, this.registry);
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 export { dockerTransport, createDockerTransport, DockerImageReference, DockerImageSource, DockerImageDestination } from './transport.js';
 export type { DockerTransportOptions } from './transport.js';
 export { RegistryClient, MANIFEST_ACCEPT, TOKEN_LIMIT_BYTES, nextLink } from './client.js';
-export type { RegistryClientOptions, ClientStats, ManifestResult, ManifestHead } from './client.js';
+export type { RegistryClientOptions, ClientStats, ManifestResult, ManifestHead, ExtensionRequestFunction } from './client.js';
 export { parseAuthChallenge } from './auth.js';
 export type { AuthChallenge } from './auth.js';
 export { resolveCredentials, resolveCredentialsInFiles, credentialHelperGet, defaultCredentialsStore, defaultChildEnv, DEFAULT_HELPER_PATH, isDockerHub, DOCKER_HUB_CONFIG_KEY } from './credentials.js';

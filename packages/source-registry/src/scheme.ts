@@ -10,6 +10,8 @@ import { backoff, header, isTlsProtocolError, isTransientNetworkError, readError
 
 export class Scheme {
   private base: Promise<URL> | undefined;
+  /** The headers of the last `GET /v2/` answer (401 or 2xx): extensions announce themselves there. */
+  pingHeaders: Headers | undefined;
 
   constructor(
     private readonly cfg: ClientConfig,
@@ -72,11 +74,13 @@ export class Scheme {
           continue;
         }
         if (res.status === 401) {
+          this.pingHeaders = res.headers;
           this.onChallenge(res.headers);
           await res.body.dump();
           return base;
         }
         if (res.status >= 200 && res.status < 300) {
+          this.pingHeaders = res.headers;
           await res.body.dump();
           return base;
         }

@@ -20,6 +20,11 @@ export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
  */
 export interface EngineOptions extends Partial<DockerEndpoint> {
   signal?: AbortSignal;
+  /**
+   * SystemContext.requestTimeoutMs (--timeout): a request without a streamed body must get the daemon's
+   * answer (its headers) within this many ms. Unset: no deadline (an image load or export may take long).
+   */
+  requestTimeoutMs?: number;
   debug?: (message: string) => void;
 }
 
@@ -29,6 +34,7 @@ export function engineOptionsFrom(ctx?: SystemContext): EngineOptions {
     host: ctx?.dockerEndpoint?.host || DEFAULT_DOCKER_HOST,
     ...(ctx?.signal ? { signal: ctx.signal } : {}),
     ...(ctx?.debug ? { debug: ctx.debug } : {}),
+    ...(ctx?.requestTimeoutMs ? { requestTimeoutMs: ctx.requestTimeoutMs } : {}),
   };
 }
 
@@ -136,7 +142,11 @@ export class EngineClient {
       const headers: OutgoingHttpHeaders = { ...(this.endpoint.base.socketPath ? { Host: 'docker' } : {}), ...opts.headers };
       if (Buffer.isBuffer(opts.body)) headers['Content-Length'] = opts.body.length;
       const reqOpts: RequestOptions = { ...this.endpoint.base, method, path, headers, signal: this.opts.signal };
+      // --timeout: the answer must begin in time (not for an upload, whose answer waits for the whole body).
+      const limit = this.opts.requestTimeoutMs;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const req = (this.endpoint.tls ? httpsRequest : httpRequest)(reqOpts, (res) => {
+        if (timer) clearTimeout(timer);
         const status = res.statusCode ?? 0;
         if (status < 400) {
           resolve(res);
@@ -151,7 +161,15 @@ export class EngineClient {
           reject,
         );
       });
+      if (limit && (opts.body === undefined || Buffer.isBuffer(opts.body))) {
+        timer = setTimeout(() => {
+          const secs = limit % 1000 === 0 ? `${limit / 1000} s` : `${(limit / 1000).toFixed(1)} s`;
+          req.destroy(new DsvError('Network', `Docker daemon at ${this.display}: ${what}: no answer within ${secs} (request deadline; --timeout)`, { host: this.display, timeoutMs: limit }));
+        }, limit);
+        timer.unref?.();
+      }
       req.on('error', (e: NodeJS.ErrnoException) => {
+        if (timer) clearTimeout(timer);
         if (e instanceof DsvError) return reject(e);
         if (e.name === 'AbortError') return reject(e);
         const code = e.code ?? e.message;

@@ -1,0 +1,119 @@
+// `dsv verify --all-tags` / `dsv sign --all-tags` and `--shard` against a real docker-registry: images
+// pushed by skopeo from OCI layouts, signed by the BUILT dsv with a key in a private GnuPG home.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const TEAM = ['team/alpha', 'team/beta', 'team/gamma', 'team/delta', 'team/epsilon', 'team/zeta'];
+let reg: StartedRegistry;
+let work: string;
+let signer: GpgHome;
+let env: NodeJS.ProcessEnv;
+
+function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
+}
+
+function push(layout: string, tag: string, dest: string): void {
+  execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), 'copy', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${reg.host}/${dest}`], { stdio: 'pipe', timeout: 120_000 });
+}
+
+beforeAll(async () => {
+  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  reg = await startRegistry({ mode: 'http' });
+  work = tempDir('dsv-fleet-e2e-');
+  writeFileSync(join(work, 'insecure.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  signer = makeGpgHome({ withKey: { name: 'Fleet Signer', email: 'fleet@dsv.invalid' } });
+  writeFileSync(join(work, 'signer.pub'), signer.exportPublic());
+  for (const v of ['v1', 'v2', 'v3']) {
+    const layout = join(work, `layout-${v}`);
+    writeOciLayout(layout, { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/version': `${v}\n` }] }), tag: v });
+    push(layout, v, `app/fleet:${v}`);
+  }
+  for (const repo of TEAM) push(join(work, 'layout-v1'), 'v1', `${repo}:v1`);
+  env = { PATH: process.env.PATH, HOME: work, GNUPGHOME: signer.home };
+}, 300_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  removeGpgHomes();
+  removeTempDirs();
+});
+
+describe('dsv verify --all-tags / dsv sign --all-tags', () => {
+  it('verifies every tag, one line each and a summary; unsigned tags fail with exit 1', async () => {
+    const r = await dsv(['verify', '--all-tags', '--trust', join(work, 'signer.pub'), `docker://${reg.host}/app/fleet`]);
+    expect(r.code, r.all).toBe(1);
+    for (const v of ['v1', 'v2', 'v3']) expect(r.stderr).toMatch(new RegExp(`^FAILED  ${reg.host}/app/fleet:${v} sha256:[0-9a-f]{64}: .*no signatures`, 'm'));
+    expect(r.stdout).toContain('3 tags in 1 repositories: 0 verified, 3 failed');
+  });
+
+  it('signs every tag in place, then a second run skips them all (resumable), and every tag verifies', async () => {
+    const s = await dsv(['sign', '--all-tags', '--jobs', '2', '--key', signer.fingerprint, `docker://${reg.host}/app/fleet`]);
+    expect(s.code, s.all).toBe(0);
+    expect(s.stdout.match(/^SIGNED  /gm)).toHaveLength(3);
+    expect(s.stdout).toContain('3 tags in 1 repositories: 3 signed, 0 already signed, 0 failed');
+    const again = await dsv(['sign', '--all-tags', '--key', signer.fingerprint, `docker://${reg.host}/app/fleet`]);
+    expect(again.code, again.all).toBe(0);
+    expect(again.stdout.match(/^SKIPPED /gm)).toHaveLength(3);
+    expect(again.stdout).toContain('0 signed, 3 already signed');
+    const v = await dsv(['verify', '--all-tags', '--json', '--trust', join(work, 'signer.pub'), `docker://${reg.host}/app/fleet`]);
+    expect(v.code, v.all).toBe(0);
+    const j = JSON.parse(v.stdout);
+    expect(j).toMatchObject({ command: 'verify', allTags: true, ok: true, exitCode: 0, summary: { tags: 3, verified: 3, failed: 0 } });
+    expect(j.results.map((x: { tag: string }) => x.tag)).toEqual(['v1', 'v2', 'v3']);
+  });
+
+  it('leaves the .sig-style attachment tags out of the tag list', async () => {
+    push(join(work, 'layout-v1'), 'v1', `app/fleet:sha256-${'a'.repeat(64)}.sig`);
+    const r = await dsv(['verify', '--all-tags', '--json', '--trust', join(work, 'signer.pub'), `docker://${reg.host}/app/fleet`]);
+    expect(JSON.parse(r.stdout).summary.tags).toBe(3);
+  });
+
+  it('refuses a tagged reference, a destination, and --shard without --all-tags (exit 2)', async () => {
+    const tagged = await dsv(['verify', '--all-tags', `docker://${reg.host}/app/fleet:v1`]);
+    expect(tagged.code).toBe(2);
+    expect(tagged.stderr).toMatch(/--all-tags takes a repository without a tag or digest/);
+    const dest = await dsv(['sign', '--all-tags', '--key', signer.fingerprint, `docker://${reg.host}/app/fleet`, `docker://${reg.host}/other`]);
+    expect(dest.code).toBe(2);
+    const noAll = await dsv(['verify', '--shard', '0/2', `docker://${reg.host}/app/fleet:v1`]);
+    expect(noAll.code).toBe(2);
+    expect(noAll.stderr).toMatch(/--shard needs --all-tags/);
+  });
+});
+
+describe('--shard INDEX/COUNT and JOB_COMPLETION_INDEX', () => {
+  const repos = () => TEAM.map((r) => `docker://${reg.host}/${r}`);
+  const covered = (r: Ran) => (JSON.parse(r.stdout).results as Array<{ repository: string }>).map((x) => x.repository);
+
+  it('puts every repository in exactly one of the shards, the same on every run', async () => {
+    const seen: string[] = [];
+    for (const index of [0, 1, 2]) {
+      const r = await dsv(['verify', '--all-tags', '--json', '--no-check-signatures', '--shard', `${index}/3`, ...repos()]);
+      expect(r.code, r.all).toBe(0);
+      const mine = covered(r);
+      const again = await dsv(['verify', '--all-tags', '--json', '--no-check-signatures', '--shard', `${index}/3`, ...repos()]);
+      expect(covered(again)).toEqual(mine);
+      seen.push(...mine);
+    }
+    expect(seen.sort()).toEqual(TEAM.map((r) => `${reg.host}/${r}`).sort());
+  });
+
+  it('reads the shard of a Kubernetes Indexed Job from JOB_COMPLETION_INDEX and DSV_SHARD_COUNT', async () => {
+    const flag = await dsv(['verify', '--all-tags', '--json', '--no-check-signatures', '--shard', '1/3', ...repos()]);
+    const fromEnv = await dsv(['verify', '--all-tags', '--json', '--no-check-signatures', ...repos()], { JOB_COMPLETION_INDEX: '1', DSV_SHARD_COUNT: '3' });
+    expect(fromEnv.code, fromEnv.all).toBe(0);
+    expect(covered(fromEnv)).toEqual(covered(flag));
+    expect(JSON.parse(fromEnv.stdout).shard).toEqual({ index: 1, count: 3, source: 'JOB_COMPLETION_INDEX/DSV_SHARD_COUNT' });
+    const half = await dsv(['verify', '--all-tags', ...repos()], { JOB_COMPLETION_INDEX: '1' });
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/JOB_COMPLETION_INDEX is set but DSV_SHARD_COUNT is not/);
+  });
+});

@@ -1,0 +1,171 @@
+// `dsv verify --policy` (and DSV_POLICY) against the real peers: skopeo 1.9 signs with `--sign-by` in a
+// private GnuPG home into a lookaside store named by a temp registries.d; the BUILT dsv judges the image
+// in a real docker-registry by a containers-policy.json. Nothing global is read or written.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let reg: StartedRegistry;
+let work: string;
+let regd: string;
+let theirs: GpgHome;
+let other: GpgHome;
+let env: NodeJS.ProcessEnv;
+
+function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
+}
+
+function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}): { code: number; out: string } {
+  try {
+    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { env: { ...process.env, ...extra }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
+  }
+}
+
+function file(name: string, body: unknown): string {
+  const p = join(work, name);
+  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
+  return p;
+}
+
+const signedBy = (keyPath: string, signedIdentity?: unknown) => ({ type: 'signedBy', keyType: 'GPGKeys', keyPath, ...(signedIdentity ? { signedIdentity } : {}) });
+
+beforeAll(async () => {
+  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  reg = await startRegistry({ mode: 'http' });
+  work = tempDir('dsv-policy-e2e-');
+  regd = join(work, 'registries.d');
+  mkdirSync(regd);
+  const store = pathToFileURL(join(work, 'sigstore')).href;
+  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${store}\n  lookaside-staging: ${store}\n`);
+  theirs = makeGpgHome({ withKey: { name: 'Skopeo Signer', email: 'skopeo@dsv.invalid' } });
+  other = makeGpgHome({ withKey: { name: 'Other Signer', email: 'other@dsv.invalid' } });
+  file('theirs.pub', theirs.exportPublic());
+  file('other.pub', other.exportPublic());
+  file('insecure.json', { default: [{ type: 'insecureAcceptAnything' }] });
+  writeOciLayout(join(work, 'layout'), { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'policy verify\n' }, { 'etc/two': 'two\n' }] }), tag: 'v1' });
+  const r = skopeo(['--policy', join(work, 'insecure.json'), '--registries.d', regd, 'copy', '--dest-tls-verify=false', '--sign-by', theirs.fingerprint,
+    `oci:${join(work, 'layout')}:v1`, `docker://${reg.host}/app/signed:v1`], { GNUPGHOME: theirs.home });
+  expect(r.code, r.out).toBe(0);
+  // The same manifest under another tag, unsigned for that name.
+  expect(skopeo(['--policy', join(work, 'insecure.json'), 'copy', '--src-tls-verify=false', '--dest-tls-verify=false',
+    `docker://${reg.host}/app/signed:v1`, `docker://${reg.host}/app/signed:v2`]).code).toBe(0);
+  env = { PATH: process.env.PATH, HOME: work };
+}, 300_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  removeGpgHomes();
+  removeTempDirs();
+});
+
+describe('dsv verify --policy with signatures skopeo made', () => {
+  it('accepts the image under signedBy the signing key, printing the reason per requirement', async () => {
+    const policy = file('theirs.json', { default: [{ type: 'reject' }], transports: { docker: { [`${reg.host}/app`]: [signedBy(join(work, 'theirs.pub'))] } } });
+    const r = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${reg.host}/app/signed:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toContain('Integrity check passed.');
+    expect(r.stdout).toContain(`Judging by policy ${policy}: transports.docker["${reg.host}/app"]`);
+    expect(r.stdout).toMatch(new RegExp(`signedBy: satisfied: simple signature 1 accepted: signed by key ${theirs.fingerprint} Skopeo Signer`));
+    expect(r.stdout).toContain(`Verified: docker://${reg.host}/app/signed:v1`);
+  });
+
+  it('--json carries the verdict, the scope, and each signature judged', async () => {
+    const policy = file('theirs-default.json', { default: [signedBy(join(work, 'theirs.pub'))] });
+    const r = await dsv(['verify', '--json', '--policy', policy, '--registries.d', regd, `docker://${reg.host}/app/signed:v1`]);
+    expect(r.code, r.all).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ command: 'verify', ok: true, exitCode: 0 });
+    expect(j.results[0].images[0].integrity.ok).toBe(true);
+    expect(j.results[0].policy).toMatchObject({
+      allowed: true, scope: 'default', transport: 'docker',
+      requirements: [{ type: 'signedBy', allowed: true, signatures: [{ format: 'simple-signing', accepted: true, keyId: theirs.fingerprint, identity: `${reg.host}/app/signed:v1` }] }],
+    });
+  });
+
+  it('DSV_POLICY names the policy when --policy is not given', async () => {
+    const policy = file('env.json', { default: [signedBy(join(work, 'theirs.pub'))] });
+    const r = await dsv(['verify', '--registries.d', regd, `docker://${reg.host}/app/signed:v1`], { DSV_POLICY: policy });
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toContain(`Judging by policy ${policy}`);
+  });
+
+  it('a wrong key: exit 1 with the reason', async () => {
+    const policy = file('other.json', { default: [signedBy(join(work, 'other.pub'))] });
+    const r = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${reg.host}/app/signed:v1`]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stdout).toContain('NOT verified');
+    expect(r.stderr).toMatch(/signedBy: no signature was accepted: simple signature 1: .*(key|signing)/i);
+  });
+
+  it('a wrong identity: the same manifest under :v2 is not what was signed (matchRepoDigestOrExact), exactReference elsewhere neither', async () => {
+    const policy = file('theirs-v2.json', { default: [signedBy(join(work, 'theirs.pub'))] });
+    const r = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${reg.host}/app/signed:v2`]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stderr).toContain(`signedBy: no signature was accepted: simple signature 1:`);
+    expect(r.stderr).toContain(`${reg.host}/app/signed:v1`);
+    const exact = file('exact.json', { default: [signedBy(join(work, 'theirs.pub'), { type: 'exactReference', dockerReference: `${reg.host}/app/other:v1` })] });
+    const e = await dsv(['verify', '--policy', exact, '--registries.d', regd, `docker://${reg.host}/app/signed:v1`]);
+    expect(e.code, e.all).toBe(1);
+    expect(e.stderr).toContain(`${reg.host}/app/other:v1`);
+  });
+
+  it('without a lookaside store configured the image has no signatures: exit 1, saying so', async () => {
+    const empty = join(work, 'empty-registries.d');
+    mkdirSync(empty, { recursive: true });
+    const policy = file('theirs-nolookaside.json', { default: [signedBy(join(work, 'theirs.pub'))] });
+    const r = await dsv(['verify', '--policy', policy, '--registries.d', empty, `docker://${reg.host}/app/signed:v1`]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stderr).toContain('a signature was required, but the image has none');
+  });
+
+  it('an unparsable policy, an unknown requirement, a missing policy file: exit 2 (never "accept")', async () => {
+    for (const body of ['{"default": [', { default: [{ type: 'trustMeBro' }] }, { default: [] }]) {
+      const policy = file('bad.json', body);
+      const r = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${reg.host}/app/signed:v1`]);
+      expect(r.code, `${JSON.stringify(body)}: ${r.all}`).toBe(2);
+      expect(r.stderr).toMatch(/invalid policy/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const missing = await dsv(['verify', '--policy', join(work, 'nope.json'), `docker://${reg.host}/app/signed:v1`]);
+    expect(missing.code).toBe(2);
+  });
+
+  it('without --policy or DSV_POLICY, verify behaves as before (embedded signatures; the detached ones do not count)', async () => {
+    const r = await dsv(['verify', `docker://${reg.host}/app/signed:v1`]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stderr).toContain('no signatures');
+  });
+
+  it('integrity is still checked: a corrupted layer fails although the signature and the policy accept the manifest', async () => {
+    const layout = join(work, 'layout-corrupt');
+    const image = await buildSampleImage({ format: 'oci', layers: [{ 'etc/corrupt-me': 'only in this image\n' }] });
+    writeOciLayout(layout, { image, tag: 'v1' });
+    const c = skopeo(['--policy', join(work, 'insecure.json'), '--registries.d', regd, 'copy', '--dest-tls-verify=false', '--sign-by', theirs.fingerprint,
+      `oci:${layout}:v1`, `docker://${reg.host}/app/corrupt:v1`], { GNUPGHOME: theirs.home });
+    expect(c.code, c.out).toBe(0);
+    const policy = file('theirs-corrupt.json', { default: [signedBy(join(work, 'theirs.pub'))] });
+    const before = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${reg.host}/app/corrupt:v1`]);
+    expect(before.code, before.all).toBe(0);
+    const manifest = JSON.parse(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/app/corrupt:v1`]).out);
+    const path = blobDataPath(reg, manifest.layers[0].digest);
+    const bytes = readFileSync(path);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(path, bytes);
+    const r = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${reg.host}/app/corrupt:v1`]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stdout).toContain('Integrity check FAILED.');
+    expect(r.stdout).toContain('signedBy: satisfied');
+    expect(r.stderr).toContain(manifest.layers[0].digest);
+  });
+});

@@ -1,0 +1,319 @@
+/**
+ * dsv-copy's detached signatures: what the source has (simple signatures from its lookaside or extension
+ * API, cosign `.sig` attachments, referrers in the referrers tag schema), checked against what DEST can
+ * hold before anything is written, and carried to DEST once the image is committed with the same digest.
+ */
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DsvError, digestOf, formatDockerReference, parseDigest, parseDockerReference, type Descriptor, type Digest } from '@dsv/core/formats';
+import { readBlobVerified, readManifest, resolveManifests } from '@dsv/core/operations';
+import type { ImageReference } from '@dsv/core/transport';
+import { createSimpleSignature, keyFileSigner, lookasideBase, type PayloadSigner } from '@dsv/signature-simple';
+import {
+  addCosignSignatures, parseReferrersIndex, readCosignSignatures, readPrivateKey, referrersTag, signatureTag, signImage, tagStoreFor, OCI_INDEX,
+  type CosignAttachment,
+} from '@dsv/signature-cosign';
+import type { CliContext } from './context.js';
+import type { DetachedStores } from './detached/stores.js';
+import { gpgHomeFromEnv } from './environment.js';
+import { VERSION } from './version.js';
+
+/** Largest referrer manifest carried (the referrers index and each referrer are small JSON documents). */
+const MAX_REFERRER_MANIFEST = 4 * 1024 * 1024;
+/** All referrer manifests of one image together (they are held until DEST is written). */
+const MAX_REFERRER_BYTES = 16 * 1024 * 1024;
+
+/** The detached signatures of one source manifest. */
+export interface FoundSignatures {
+  digest: Digest;
+  simple: Uint8Array[];
+  cosign: CosignAttachment[];
+  /** Referrers listed in the source's referrers tag index (`sha256-<hex>`), whose subject is this manifest. */
+  referrers: { descriptor: Descriptor; bytes: Uint8Array; blobs: Descriptor[] }[];
+}
+
+export interface CarryPlan {
+  found: FoundSignatures[];
+}
+
+/** What was carried (or would be, on a dry run). */
+export interface CarryReport {
+  simple: number;
+  cosign: number;
+  referrers: number;
+  /** Source manifests whose signatures were not carried because the copy changed them. */
+  skipped: { digest: Digest; count: number }[];
+}
+
+/** Transports whose references name a repository and tags, so they hold `.sig` and referrers tags. */
+const TAGGED = new Set(['docker', 'oci']);
+
+const total = (f: FoundSignatures) => f.simple.length + f.cosign.length + f.referrers.length;
+
+/** A docker:// reference as the registry reference signatures are stored under. */
+export function dockerName(ref: ImageReference): string {
+  return ref.within.replace(/^\/\//, '');
+}
+
+/** The manifests whose signatures travel: the top one, and with a whole index every image in it too (as skopeo copy --all). */
+async function manifestsOf(ctx: CliContext, src: ImageReference, platform?: string): Promise<Digest[]> {
+  const source = await src.newSource(ctx.system);
+  try {
+    const top = await readManifest(source);
+    if (top.kind !== 'index') return [top.digest];
+    if (platform !== undefined) {
+      const { manifests } = await resolveManifests(source, { platform, top });
+      return [manifests[0]!.manifest.digest];
+    }
+    return [top.digest, ...top.manifests.map((m) => m.digest)];
+  } finally {
+    await source.close();
+  }
+}
+
+/** The referrers of `subject` in `ref`'s referrers tag index, each manifest read and checked (subject, size, digest). */
+async function readReferrers(ctx: CliContext, ref: ImageReference, subject: Digest): Promise<FoundSignatures['referrers']> {
+  const source = await tagStoreFor(ref, ctx.system).openSource(referrersTag(subject));
+  if (!source) return [];
+  try {
+    let index: Uint8Array;
+    try {
+      index = (await source.getManifest()).bytes;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'NotFound') return [];
+      throw e;
+    }
+    const out: FoundSignatures['referrers'] = [];
+    let held = 0;
+    for (const e of parseReferrersIndex(index, subject, digestOf(index))) {
+      if (e.size > MAX_REFERRER_MANIFEST) throw new DsvError('LimitExceeded', `referrer ${e.digest} of ${subject}: larger than ${MAX_REFERRER_MANIFEST} bytes`);
+      held += e.size;
+      if (held > MAX_REFERRER_BYTES) throw new DsvError('LimitExceeded', `the referrers of ${subject} add up to more than ${MAX_REFERRER_BYTES} bytes of manifests; refusing to carry them`);
+      const { bytes } = await source.getManifest(e.digest as Digest);
+      if (bytes.length !== e.size || digestOf(bytes, parseDigest(e.digest).algorithm) !== e.digest) {
+        throw new DsvError('DigestMismatch', `referrer ${e.digest} of ${subject}: the manifest received has another digest or size`);
+      }
+      let m: { subject?: { digest?: unknown }; config?: Descriptor; layers?: Descriptor[] };
+      try {
+        m = JSON.parse(Buffer.from(bytes).toString('utf8'));
+      } catch {
+        throw new DsvError('ManifestInvalid', `referrer ${e.digest} of ${subject}: not JSON`);
+      }
+      if (!['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].includes(e.mediaType)) {
+        throw new DsvError('Usage', `referrer ${e.digest} of ${subject} is a ${e.mediaType}; only image-manifest referrers are carried (--remove-signatures copies without them)`);
+      }
+      if (m?.subject?.digest !== subject) throw new DsvError('ManifestInvalid', `referrer ${e.digest}: its subject is ${String(m?.subject?.digest)}, not ${subject}`);
+      const blobs = [...(m.config ? [m.config] : []), ...(Array.isArray(m.layers) ? m.layers : [])];
+      for (const b of blobs) {
+        if (typeof b?.digest !== 'string' || !Number.isSafeInteger(b.size)) throw new DsvError('ManifestInvalid', `referrer ${e.digest} of ${subject}: a blob descriptor is invalid`);
+        parseDigest(b.digest);
+      }
+      out.push({ descriptor: { mediaType: e.mediaType, digest: e.digest as Digest, size: e.size }, bytes, blobs });
+    }
+    return out;
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Reads every detached signature of the source and checks DEST can hold them, before anything is
+ * written: simple signatures go only to a docker:// DEST with the extension API or a file:// lookaside
+ * in registries.d (skopeo refuses the same copies); `.sig` and referrers only to docker:// and oci:.
+ */
+export async function planCarry(ctx: CliContext, stores: DetachedStores, src: ImageReference, dst: ImageReference, platform?: string): Promise<CarryPlan> {
+  const srcDocker = src.transport.name === 'docker';
+  const srcTagged = TAGGED.has(src.transport.name);
+  if (!srcDocker && !srcTagged) return { found: [] };
+  // Every manifest's stores looked up at once (a few small requests each), reported in manifest order.
+  const all = await Promise.all(
+    (await manifestsOf(ctx, src, platform)).map(async (digest): Promise<FoundSignatures> => {
+      const [simple, cosign, referrers] = await Promise.all([
+        srcDocker ? stores.readSimple(dockerName(src), digest) : Promise.resolve([]),
+        readCosignSignatures(tagStoreFor(src, ctx.system), digest),
+        readReferrers(ctx, src, digest),
+      ]);
+      return { digest, simple, cosign, referrers };
+    }),
+  );
+  const found = all.filter((f) => total(f) > 0);
+  for (const f of found) ctx.debug(`${src.toString()}: ${f.digest} has ${f.simple.length} simple signature(s), ${f.cosign.length} cosign attachment(s), ${f.referrers.length} referrer(s)`);
+  const simple = found.reduce((n, f) => n + f.simple.length, 0);
+  const tagged = found.reduce((n, f) => n + f.cosign.length + f.referrers.length, 0);
+  const drop = '; --remove-signatures copies the image without them';
+  if (simple > 0) {
+    if (dst.transport.name !== 'docker') {
+      throw new DsvError('Usage', `${dst.toString()} cannot hold the ${simple} simple signature(s) of ${src.toString()} (only docker:// destinations have a signature store)${drop}`);
+    }
+    await checkSimpleStore(stores, dst, `the ${simple} simple signature(s) of ${src.toString()}`, drop);
+  }
+  if (tagged > 0 && !TAGGED.has(dst.transport.name)) {
+    throw new DsvError('Usage', `${dst.toString()} cannot hold the ${tagged} cosign signature(s) / referrer(s) of ${src.toString()} (docker:// and oci: destinations can)${drop}`);
+  }
+  return { found };
+}
+
+/** DEST (docker://) can store simple signatures: its registry has the extension API, or registries.d names a file:// lookaside for it. */
+export async function checkSimpleStore(stores: DetachedStores, dst: ImageReference, what: string, hint = ''): Promise<void> {
+  const name = stores.parseDocker(dockerName(dst));
+  if (await stores.supportsExtension(dockerName(dst))) return;
+  const full = `${name.registry}/${name.repository}`;
+  const base = lookasideBase(stores.registries, full, true);
+  if (base !== undefined && base.startsWith('file:')) return;
+  throw new DsvError(
+    'Usage',
+    `nowhere to store ${what}: ${name.registry} has no signature extension API and registries.d (${stores.registries.dir ?? 'none found'}) ` +
+      `names ${base === undefined ? 'no lookaside' : `only ${base}, not a file:// lookaside-staging,`} for ${full} (--registries.d DIR)${hint}`,
+  );
+}
+
+/** Copies referrers (manifests byte for byte, their blobs streamed and verified) and merges DEST's referrers tag index. */
+async function carryReferrers(ctx: CliContext, src: ImageReference, dst: ImageReference, f: FoundSignatures): Promise<void> {
+  const tag = referrersTag(f.digest);
+  const store = tagStoreFor(dst, ctx.system);
+  let entries: { mediaType: string; digest: string; size: number; artifactType?: string; annotations?: Record<string, string> }[] = [];
+  const existing = await store.openSource(tag);
+  if (existing) {
+    try {
+      const bytes = (await existing.getManifest()).bytes;
+      entries = parseReferrersIndex(bytes, f.digest, digestOf(bytes));
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'NotFound') throw e;
+    } finally {
+      await existing.close();
+    }
+  }
+  const from = await tagStoreFor(src, ctx.system).openSource(tag);
+  if (!from) throw new DsvError('NotFound', `${src.toString()}: the referrers of ${f.digest} disappeared while copying`);
+  try {
+    const dest = await store.openDestination(tag);
+    try {
+      for (const r of f.referrers) {
+        for (const b of r.blobs) if (!(await dest.hasBlob(b))) await dest.putBlob(b, await readBlobVerified(from, b));
+        await dest.putManifest(r.bytes, r.descriptor.mediaType, r.descriptor.digest);
+        if (!entries.some((e) => e.digest === r.descriptor.digest)) {
+          const m = JSON.parse(Buffer.from(r.bytes).toString('utf8')) as { artifactType?: string; config?: { mediaType?: string }; annotations?: Record<string, string> };
+          const artifactType = m.artifactType ?? m.config?.mediaType;
+          entries.push({ ...r.descriptor, ...(artifactType ? { artifactType } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) });
+        }
+      }
+      await dest.putManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries })), OCI_INDEX);
+      await dest.commit();
+    } finally {
+      await dest.close();
+    }
+  } finally {
+    await from.close();
+  }
+}
+
+/**
+ * Writes the planned signatures at DEST for every manifest the copy left unchanged (`kept`: source digest
+ * → digest at DEST); a changed manifest's signatures are reported as skipped (they would not verify).
+ */
+export async function carrySignatures(
+  ctx: CliContext, stores: DetachedStores, plan: CarryPlan, src: ImageReference, dst: ImageReference, kept: Map<Digest, Digest>, dryRun: boolean,
+): Promise<CarryReport> {
+  const report: CarryReport = { simple: 0, cosign: 0, referrers: 0, skipped: [] };
+  for (const f of plan.found) {
+    if (kept.get(f.digest) !== f.digest) {
+      report.skipped.push({ digest: f.digest, count: total(f) });
+      continue;
+    }
+    if (f.simple.length > 0) {
+      const name = dockerName(dst);
+      const there = dryRun ? [] : await stores.readSimple(name, f.digest);
+      for (const sig of f.simple) {
+        if (there.some((t) => Buffer.from(t).equals(Buffer.from(sig)))) continue;
+        if (!dryRun) ctx.debug(`simple signature of ${f.digest} -> ${await stores.writeSimple(name, f.digest, sig)}`);
+        report.simple++;
+      }
+    }
+    if (f.cosign.length > 0) {
+      if (!dryRun) await addCosignSignatures(tagStoreFor(dst, ctx.system), f.digest, f.cosign);
+      report.cosign += f.cosign.length;
+    }
+    if (f.referrers.length > 0) {
+      if (!dryRun) await carryReferrers(ctx, src, dst, f);
+      report.referrers += f.referrers.length;
+    }
+  }
+  return report;
+}
+
+/** `--sign-by KEY --format simple|cosign`: one detached signature for a manifest digest at DEST. */
+export interface DetachedSigner {
+  format: 'simple' | 'cosign';
+  /** Signs `manifestDigest` claiming `identity` and stores the signature with DEST; returns where it went. */
+  signAndStore(stores: DetachedStores, dst: ImageReference, identity: string, manifestDigest: Digest): Promise<string>;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Signs a payload as an OpenPGP signed message with a key in a GnuPG home, through the gpg binary (passphrase on a pipe). */
+function gpgHomeSigner(ctx: CliContext, key: string, passphrase: string | undefined): PayloadSigner {
+  const home = String(ctx.signerSettings.gpg?.gpgHome ?? gpgHomeFromEnv(ctx.env));
+  const binary = ctx.env.DSV_GPG_BINARY || 'gpg';
+  return async (payload) => {
+    const dir = await mkdtemp(join(tmpdir(), 'dsv-sign-'));
+    try {
+      const input = join(dir, 'payload');
+      await writeFile(input, payload, { mode: 0o600 });
+      const args = ['--homedir', home, '--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--local-user', key, '--sign', '--output', '-', input];
+      const r = spawnSync(binary, args, { input: `${passphrase ?? ''}\n`, env: ctx.system.childEnv ?? { PATH: '/usr/local/bin:/usr/bin:/bin' }, maxBuffer: 16 * 1024 * 1024 });
+      if (r.error) throw new DsvError('IoError', `cannot run ${binary} (${(r.error as NodeJS.ErrnoException).code ?? 'error'})`);
+      if (r.status !== 0 || r.stdout.length === 0) {
+        const err = r.stderr.toString('utf8');
+        if (/bad passphrase|No passphrase given|Bad passphrase/i.test(err)) throw new DsvError('PassphraseInvalid', `the passphrase for GnuPG key ${key} is wrong`);
+        const line = err.split('\n').find((l) => l.startsWith('gpg: ') && !/WARNING/.test(l)) ?? `gpg exited with ${r.status}`;
+        throw new DsvError('KeyInvalid', `GnuPG key ${key} in ${home} cannot sign: ${line.replace(/^gpg: /, '')}`);
+      }
+      return new Uint8Array(r.stdout);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/**
+ * The signer for `--sign-by KEY --format simple|cosign`, with the key loaded (and a throwaway signature
+ * made) now, so a wrong key or passphrase fails before DEST changes. simple: an OpenPGP private key
+ * file, else a key id / fingerprint in the GnuPG home; cosign: a cosign.key (encrypted) or PKCS#8 PEM key.
+ */
+export async function detachedSigner(ctx: CliContext, format: 'simple' | 'cosign', key: string, passphrase: string | undefined): Promise<DetachedSigner> {
+  if (format === 'cosign') {
+    if (!isFile(key)) throw new DsvError('Usage', `--sign-by ${key}: --format cosign needs a key file (cosign.key or a PKCS#8 PEM private key)`);
+    const privateKey = readPrivateKey(new Uint8Array(await readFile(key)), { origin: `key file ${key}`, ...(passphrase !== undefined ? { passphrase } : {}) });
+    return {
+      format,
+      async signAndStore(_stores, dst, identity, manifestDigest) {
+        const name = identityOf(identity);
+        const digest = await signImage(tagStoreFor(dst, ctx.system), { dockerReference: name, manifestDigest, privateKey });
+        return `${dst.toString().replace(/:[^:/@]*$/, '')}:${signatureTag(manifestDigest)}${digest ? '' : ' (already there)'}`;
+      },
+    };
+  }
+  const signer = isFile(key)
+    ? keyFileSigner({ keyFile: key, ...(passphrase !== undefined && passphrase !== '' ? { passphrase } : {}) })
+    : gpgHomeSigner(ctx, key, passphrase);
+  await signer(new TextEncoder().encode('{}'));
+  return {
+    format,
+    async signAndStore(stores, dst, identity, manifestDigest) {
+      const signature = await createSimpleSignature({ dockerReference: identity, manifestDigest, signer, creator: `dsv-copy ${VERSION}` });
+      return stores.writeSimple(dockerName(dst), manifestDigest, signature);
+    },
+  };
+}
+
+/** A reference as a signature's identity (host/repo:tag, normalised). */
+export const identityOf = (identity: string): string => formatDockerReference(parseDockerReference(identity.replace(/^docker:\/\//, ''), { defaultRegistry: 'docker.io' }));

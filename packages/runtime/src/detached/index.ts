@@ -1,0 +1,6 @@
+/** Detached signatures and policy for the commands: stores (registries.d, lookaside, extension API, cosign tags), formats, judgeImage. */
+export { loadRegistries, registriesDirs, SYSTEM_REGISTRIES_D } from './registries.js';
+export { detachedStores, subjectOf, type DetachedOptions, type DetachedStores, type SignedSubject } from './stores.js';
+export { embeddedFormat, withKeysVerifier, type EmbeddedContext } from './embedded.js';
+export { registrySubject, type FoundSubject, type RegistryOrigin } from './origin.js';
+export { judgeImage, loadPolicy, policyFormats, type JudgeOptions, type Judgement, type LoadedPolicy } from './policy.js';

@@ -1,0 +1,199 @@
+/**
+ * `dsv verify --policy FILE` / `DSV_POLICY` and `dsv verify --trust cosign:FILE`: every digest and
+ * diff_id checked as always, then the image judged by the policy over every signature format; the
+ * reasons per requirement printed, the verdict in --json. Exit 0 only when both hold.
+ */
+import { DsvError } from '@dsv/core/formats';
+import type { VerifyResult } from '@dsv/core/operations';
+import type { Policy, SignatureJudgement } from '@dsv/policy';
+import { integrityVerdict, runVerify, uncheckedVerify } from '../commands.js';
+import type { CliContext } from '../context.js';
+import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
+import { errorJson, errorMessage, imageVerificationJson, oneLine, verifyFailureLines } from '../report.js';
+import type { CommandShell } from '../shell.js';
+import { judgeImage, loadPolicy, type Judgement, type LoadedPolicy } from './policy.js';
+import { detachedStores, type DetachedOptions } from './stores.js';
+
+const INDENT = '    ';
+
+/** `--trust cosign:FILE` (repeatable): one sigstoreSigned requirement with these keys, matchRepoDigestOrExact, for every transport. */
+export function cosignTrustPolicy(keyFiles: string[]): LoadedPolicy {
+  const policy: Policy = {
+    default: [{ type: 'sigstoreSigned', keys: keyFiles.map((path) => ({ kind: 'path' as const, path })), rekorPublicKeys: [], signedIdentity: { type: 'matchRepoDigestOrExact' } }],
+    transports: new Map(),
+  };
+  return { policy, baseDir: process.cwd() };
+}
+
+/** The cosign: entries of --trust, and the rest. */
+export function splitCosignTrust(trust: string[]): { cosign: string[]; other: string[] } {
+  const cosign: string[] = [];
+  const other: string[] = [];
+  for (const t of trust) {
+    if (/^cosign:/i.test(t)) {
+      const path = t.slice('cosign:'.length);
+      if (!path) throw new DsvError('Usage', '--trust cosign: needs a public key file (cosign:cosign.pub)');
+      cosign.push(path);
+    } else other.push(t);
+  }
+  return { cosign, other };
+}
+
+export interface PolicyVerifyOptions extends DetachedOptions {
+  /** --policy FILE (or DSV_POLICY). */
+  policyFile?: string;
+  /** --trust cosign:FILE entries. */
+  cosignKeys?: string[];
+  platform?: string;
+}
+
+interface Outcome {
+  input: string;
+  integrity?: VerifyResult;
+  judgement?: Judgement;
+  error?: unknown;
+  ok: boolean;
+}
+
+function judgementLines(j: SignatureJudgement): string {
+  const who = [j.keyId && `key ${j.keyId}`, j.signer && oneLine(j.signer)].filter(Boolean).join(' ');
+  const id = j.identity ? `, identity ${j.identity}` : '';
+  return `${j.format} ${j.origin}${who ? ` by ${who}` : ''}${id}: ${j.accepted ? 'accepted' : `not accepted${j.reason ? `: ${oneLine(j.reason)}` : ''}`}`;
+}
+
+/** The policy section of the text report. */
+export function formatJudgement(j: Judgement, source: string, debug = false): string[] {
+  const out: string[] = [];
+  out.push(`Judging by ${source}: ${j.scope}`);
+  if (j.subject && (j.subject.manifestDigest !== j.manifestDigest || !j.reference.startsWith('docker://'))) {
+    out.push(`${INDENT}registry manifest: ${j.subject.dockerReference}@${j.subject.manifestDigest}${j.origin ? ` (from ${j.origin.from}; config ${j.origin.configDigest} and ${j.origin.diffIds} diff_ids match the local image)` : ''}`);
+  }
+  for (const r of j.requirements) {
+    out.push(`${INDENT}${r.type}: ${r.allowed ? 'satisfied' : 'NOT satisfied'}: ${oneLine(r.reason)}`);
+    if (debug || !r.allowed) for (const s of r.signatures) out.push(`${INDENT}${INDENT}${judgementLines(s)}`);
+  }
+  if (j.requirements.length === 0) out.push(`${INDENT}no requirements apply: rejected`);
+  out.push(j.allowed ? 'Policy check passed.' : 'Policy check FAILED.');
+  return out;
+}
+
+function integrityLines(r: VerifyResult): string[] {
+  const out: string[] = [];
+  for (const img of r.images) {
+    out.push(`Verifying Integrity: ${r.reference}${img.platform ? ` [${img.platform}]` : ''} ...`);
+    out.push(`${INDENT}manifest digest: ${img.manifestDigest}`);
+    out.push(`${INDENT}config digest: ${img.configDigest}`);
+    out.push(img.integrity.ok ? 'Integrity check passed.' : 'Integrity check FAILED.');
+  }
+  return out;
+}
+
+export function judgementJson(j: Judgement, source: string) {
+  return {
+    policy: source,
+    allowed: j.allowed,
+    transport: j.transport,
+    scope: j.scope,
+    manifestDigest: j.manifestDigest,
+    subject: j.subject ?? null,
+    origin: j.origin ?? null,
+    requirements: j.requirements.map((r) => ({
+      type: r.type,
+      allowed: r.allowed,
+      reason: r.reason,
+      signatures: r.signatures.map((s) => ({
+        format: s.format, origin: s.origin, accepted: s.accepted, valid: s.valid, keyId: s.keyId ?? null, signer: s.signer ?? null,
+        identity: s.identity ?? null, manifestDigest: s.manifestDigest ?? null, code: s.code ?? null, reason: s.reason ?? null,
+      })),
+    })),
+  };
+}
+
+/** Verifies each image: integrity, then the policy; reports text or JSON; the worst exit code. */
+export async function runPolicyVerify(ctx: CliContext, shell: CommandShell, images: string[], opts: PolicyVerifyOptions): Promise<number> {
+  let loaded: LoadedPolicy;
+  let source: string;
+  try {
+    if (opts.policyFile !== undefined && opts.cosignKeys?.length) throw new DsvError('Usage', '--policy and --trust cosign: cannot be combined (put a sigstoreSigned requirement in the policy)');
+    if (opts.policyFile !== undefined) {
+      loaded = await loadPolicy(opts.policyFile);
+      source = `policy ${loaded.path}`;
+    } else {
+      loaded = cosignTrustPolicy(opts.cosignKeys ?? []);
+      source = `cosign keys ${(opts.cosignKeys ?? []).join(', ')}`;
+    }
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'verify', ok: false, exitCode: exitCodeFor(e), results: images.map((input) => ({ input, ok: false, error: errorJson(e) })) }));
+  }
+  let stores;
+  try {
+    stores = await detachedStores(ctx, opts);
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'verify', ok: false, exitCode: exitCodeFor(e), results: images.map((input) => ({ input, ok: false, error: errorJson(e) })) }));
+  }
+  const outcomes: Outcome[] = [];
+  const codes: number[] = [];
+  try {
+    for (const input of images) {
+      const o: Outcome = { input, ok: false };
+      outcomes.push(o);
+      try {
+        o.integrity = integrityVerdict(await runVerify(ctx, input, { verify: uncheckedVerify, ...(opts.platform ? { platform: opts.platform } : {}) }));
+        o.judgement = await judgeImage(ctx, input, loaded, { stores, ...(opts.platform ? { platform: opts.platform } : {}) });
+      } catch (e) {
+        o.error = e;
+        shell.progress.clear();
+        shell.out.error(e, input);
+        codes.push(exitCodeFor(e));
+        continue;
+      }
+      shell.progress.clear();
+      const integrity = o.integrity;
+      const j = o.judgement;
+      o.ok = integrity.ok && j.allowed;
+      if (!shell.json) {
+        shell.out.out(`${[...integrityLines(integrity), ...formatJudgement(j, source, shell.debug)].join('\n')}\n`);
+        shell.out.out(`${o.ok ? 'Verified' : 'NOT verified'}: ${integrity.reference} (${integrity.digest})\n`);
+      }
+      if (!o.ok) {
+        for (const line of integrity.ok ? [] : verifyFailureLines(integrity)) shell.out.err(`${shell.out.prog}: error: ${line}\n`);
+        for (const r of j.requirements) if (!r.allowed) shell.out.err(`${shell.out.prog}: error: ${input}: ${r.type}: ${oneLine(r.reason)}\n`);
+        if (j.requirements.length === 0) shell.out.err(`${shell.out.prog}: error: ${input}: the policy (${j.scope}) has no requirements for it\n`);
+        codes.push(ExitCodes.NotTrusted);
+      } else codes.push(ExitCodes.Ok);
+    }
+  } finally {
+    await stores.close();
+  }
+  const code = worstExitCode(codes);
+  if (shell.json) {
+    shell.writeJson({
+      command: 'verify',
+      ok: code === 0,
+      exitCode: code,
+      results: outcomes.map((o) => {
+        if (o.error !== undefined || !o.integrity || !o.judgement) {
+          return { input: o.input, reference: o.integrity?.reference ?? null, ok: false, error: errorJson(o.error), images: [], policy: null, failures: [errorMessage(o.error)] };
+        }
+        return {
+          input: o.input,
+          reference: o.integrity.reference,
+          digest: o.integrity.digest,
+          kind: o.integrity.kind,
+          ok: o.ok,
+          error: null,
+          images: o.integrity.images.map((img) => {
+            const { signatures: _s, ...rest } = imageVerificationJson(img);
+            return rest;
+          }),
+          policy: judgementJson(o.judgement, source),
+          failures: [
+            ...(o.integrity.ok ? [] : verifyFailureLines(o.integrity)),
+            ...o.judgement.requirements.filter((r) => !r.allowed).map((r) => `${r.type}: ${oneLine(r.reason)}`),
+          ],
+        };
+      }),
+    });
+  }
+  return code;
+}
