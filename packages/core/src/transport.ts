@@ -56,6 +56,11 @@ export interface SystemContext {
   credentialsFiles?: readonly string[];
   /** Credentials given on the command line (--creds USER:PASS), for every registry this context reaches. */
   registryCredentials?: { username: string; password: string; source?: string };
+  /**
+   * Per-registry (host[:port]) replacements of the two fields above, for one context that reaches registries
+   * with different credentials (dsv-copy's --src-creds / --dest-creds when signatures are carried).
+   */
+  registryAuth?: Readonly<Record<string, { credentialsFiles?: readonly string[]; registryCredentials?: { username: string; password: string; source?: string } }>>;
   /** Hosts that may be reached over plain HTTP / unverified TLS. */
   insecureRegistries?: string[];
   /** certs.d directories to search (first match wins). */

@@ -270,6 +270,14 @@ async function copySides(system: SystemContext, a: CopyArgs | VerifySameArgs, sh
 async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
+  // Signature stores reach both registries through one context: each registry gets its side's credentials.
+  const registryOf = (r: ImageReference) => (r.transport.name === 'docker' ? (r as unknown as { registry?: string }).registry : undefined);
+  const registryAuth: Record<string, NonNullable<SystemContext['registryAuth']>[string]> = {};
+  for (const [ref, sys] of [[srcRef, sides.source], [dstRef, sides.destination]] as const) {
+    const reg = registryOf(ref);
+    if (reg) registryAuth[reg] = { ...(sys.credentialsFiles ? { credentialsFiles: sys.credentialsFiles } : {}), ...(sys.registryCredentials ? { registryCredentials: sys.registryCredentials } : {}) };
+  }
+  ctx = { ...ctx, system: { ...ctx.system, registryAuth } };
   const detached = await openDetached(ctx, a, srcRef, dstRef);
   try {
     return await copyWithSignatures(ctx, a, shell, opts, srcRef, dstRef, detached, sides);

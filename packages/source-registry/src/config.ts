@@ -69,6 +69,9 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
   const insecureRegistries = ctx.insecureRegistries ?? [];
   let home: string | undefined;
   const homeDir = () => (home ??= homedir());
+  // This registry's own auth settings (SystemContext.registryAuth) replace the context-wide ones.
+  const auth = ctx.registryAuth?.[reg];
+  const given = auth ? auth.registryCredentials : ctx.registryCredentials;
   return {
     registry: reg,
     endpoint,
@@ -81,9 +84,9 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
     credentialsStore: ctx.credentialsStore ?? defaultCredentialsStore(homeDir()),
     childEnv: ctx.childEnv ?? defaultChildEnv(homeDir()),
     dockerHubAuth: (ctx.dockerHubAuth ?? DOCKER_HUB_AUTH).replace(/^https?:\/\//, '').replace(/\/.*$/, ''),
-    credentialsFiles: ctx.credentialsFiles ?? [ctx.credentialsStore ?? defaultCredentialsStore(homeDir())],
-    credentials: opts.credentials !== undefined ? opts.credentials : ctx.registryCredentials ? { username: ctx.registryCredentials.username, password: ctx.registryCredentials.password } : undefined,
-    credentialsSource: opts.credentials !== undefined ? undefined : ctx.registryCredentials ? (ctx.registryCredentials.source ?? 'the command line') : undefined,
+    credentialsFiles: auth?.credentialsFiles ?? ctx.credentialsFiles ?? [ctx.credentialsStore ?? defaultCredentialsStore(homeDir())],
+    credentials: opts.credentials !== undefined ? opts.credentials : given ? { username: given.username, password: given.password } : undefined,
+    credentialsSource: opts.credentials !== undefined ? undefined : given ? (given.source ?? 'the command line') : undefined,
     retryTimes: Math.max(0, ctx.retryTimes ?? 3),
     retryBaseDelayMs: opts.retryBaseDelayMs ?? 250,
     timeoutMs: opts.timeoutMs ?? 60_000,
