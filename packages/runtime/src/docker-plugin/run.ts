@@ -61,7 +61,9 @@ function checkCommon(spec: CommandSpec, a: ParsedArgs): void {
  * DSV_CREDENTIALS_STORE says otherwise, the credentials of that CLI's config directory.
  */
 function pluginSystem(ep: DockerCliEndpoint, env: NodeJS.ProcessEnv): Partial<SystemContext> {
-  return { dockerEndpoint: engineEndpoint(ep), credentialsStore: env.DSV_CREDENTIALS_STORE || join(ep.configDir, 'config.json') };
+  const credentialsStore = env.DSV_CREDENTIALS_STORE || join(ep.configDir, 'config.json');
+  // As the Docker CLI: its config directory's credentials only (no containers auth.json).
+  return { dockerEndpoint: engineEndpoint(ep), credentialsStore, credentialsFiles: [credentialsStore] };
 }
 
 /** A registry reference for what the user typed (a docker:// prefix is accepted and kept). */
