@@ -51,6 +51,15 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['dsv docker-plugin install', 'Make `docker sign` and `docker verify` available'],
     ['dsv docker-plugin uninstall --dir /usr/local/lib/docker/cli-plugins', 'Remove a system-wide install'],
   ],
+  'dsv sync': [
+    [`dsv sync docker://${R}/app docker://mirror.example.com/team`, 'Every tag of a repository, with its signatures; what DEST has is skipped'],
+    [`dsv sync --policy policy.json --jobs 8 docker://${R}/app /srv/mirror`, 'Only images the policy accepts, 8 at once, into OCI layouts'],
+  ],
+  'dsv generate-key-pair': [['dsv generate-key-pair', 'cosign.key (encrypted) and cosign.pub in the working directory']],
+  'dsv trust': [
+    [`dsv trust inspect ${R}/app`, 'Docker Content Trust: every signed tag, its digest and signers'],
+    [`dsv trust migrate ${R}/app --to embedded --key signer.pem --key-type pki --dry-run`, 'Re-sign DCT-signed tags in another format'],
+  ],
   'dsv list-tags': [[`dsv list-tags docker://${R}/app`, 'The tags of a repository']],
   'dsv login': [[`echo "$TOKEN" | dsv login ${R} -u ci --password-stdin`, 'Store credentials where docker would']],
   'dsv logout': [[`dsv logout ${R}`, 'Remove them again']],

@@ -92,7 +92,7 @@ describe('help that teaches', () => {
     expect(r.code).toBe(2);
     expect(r.err).toBe('dsv: error: unknown command "sgin": did you mean "sign"?\ndsv: see dsv --help\n');
     expect((await dsv(['verfy', 'x'])).err).toContain('did you mean "verify"?');
-    expect((await dsv(['frobnicate'])).err).toMatch(/unknown command "frobnicate" \(sign, verify, inspect, copy/);
+    expect((await dsv(['frobnicate'])).err).toMatch(/unknown command "frobnicate" \(sign, verify, inspect, .*copy/);
   });
 
   it('docker-sign / docker-verify: an image where the subcommand goes says what is missing', async () => {
