@@ -99,6 +99,11 @@ describe('trust files', () => {
     const p = file('any', 'whatever');
     expect(await classifyTrustFile(`hmac:${p}`, ['gpg', 'pki', 'hmac'])).toEqual({ type: 'hmac', path: p });
     await expect(classifyTrustFile(p, ['gpg', 'pki'])).rejects.toMatchObject({ code: 'KeyInvalid' });
+    // A type no loaded plugin provides: a usage error saying where plugins are found.
+    await expect(classifyTrustFile(`shared-key:${p}`, ['gpg', 'pki'])).rejects.toMatchObject({
+      code: 'Usage',
+      message: `trust file shared-key:${p}: no signer plugin provides type "shared-key" (known: gpg, pki); plugins are found as dsv-signer-shared-key in ~/.dsv/plugins or on PATH`,
+    });
   });
 
   it('names a missing trust file', async () => {

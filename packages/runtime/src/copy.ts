@@ -348,7 +348,7 @@ async function copyWithSignatures(
     if (!verdict.allowed) {
       for (const line of formatVerdict(verdict).split('\n')) out.err(`${out.prog}: ${line.trim()}\n`);
       out.err(`${out.prog}: error: ${srcRef.toString()} not copied: rejected by policy ${a.policy}\n`);
-      if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), policy: verdict }, null, 2)}\n`);
+      if (a.json) out.out(jsonReportText({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), policy: verdict }));
       return ExitCodes.NotTrusted;
     }
     if (!a.json) out.out(`Source accepted by policy ${a.policy} (${verdict.scope})\n`);

@@ -50,7 +50,7 @@ export class CommandShell {
     if (io.env.DSV_KEYPASS) this.out.addSecret(io.env.DSV_KEYPASS);
     for (const s of opts.secrets ?? []) this.out.addSecret(s);
     this.out.debugEnabled = this.debug;
-    this.progress = createProgress(io.stderr, !this.json, { mode: opts.progress ?? io.progress ?? 'auto', prog: opts.prog });
+    this.progress = createProgress(io.stderr, !this.json, { mode: opts.progress ?? io.progress ?? 'auto', prog: opts.prog, env: io.env });
     this.out.beforeStderr = () => this.progress.clear();
     this.out.beforeStdout = () => this.progress.clear();
   }
