@@ -25,3 +25,4 @@ export type * from './signer.js';
 export * from './signer-registry.js';
 export * from './lazy.js';
 export * from './decompress.js';
+export * from './layer-limits.js';

@@ -4,6 +4,7 @@
  * pass and hashed against the configuration's rootfs.diff_ids. Memory stays bounded whatever the layer
  * size (streams with backpressure, nothing buffered), several layers run in parallel.
  */
+import { layerLimit } from './layer-limits.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImageConfig } from './config.js';
@@ -57,8 +58,10 @@ export interface IntegrityOptions {
   platform?: string;
   /** Layers streamed at once (default 4). */
   concurrency?: number;
-  /** Largest uncompressed layer accepted (a decompression bomb is a LimitExceeded failure). */
+  /** Largest uncompressed layer accepted (a decompression bomb is a LimitExceeded failure; default in layer-limits.ts). */
   maxLayerBytes?: number;
+  /** Largest uncompressed / compressed ratio (default in layer-limits.ts; 0: none). */
+  maxLayerRatio?: number;
   onProgress?: (e: ProgressEvent) => void;
 }
 
@@ -105,7 +108,7 @@ async function streamLayer(
   const hasher = new DiffIdHasher({
     algorithm,
     sameAsBlob: algorithm === checker.digester.algorithm,
-    maxBytes: opts.maxLayerBytes,
+    maxBytes: layerLimit(descriptor.size, opts),
     name,
   });
   let overrun = false;

@@ -96,6 +96,10 @@ export interface SystemContext {
    * transfers whose size they know (a registry: this plus the time the blob takes at a minimum rate).
    */
   requestTimeoutMs?: number;
+  /** Largest uncompressed layer (decompression bombs); default in layer-limits.ts. */
+  maxLayerBytes?: number;
+  /** Largest uncompressed / compressed layer ratio; default in layer-limits.ts, 0: none. */
+  maxLayerRatio?: number;
   /** containerd namespace and socket for references that name none (CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS). */
   containerdNamespace?: string;
   containerdAddress?: string;

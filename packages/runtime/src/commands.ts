@@ -67,6 +67,7 @@ export async function runSign(ctx: CliContext, opts: SignOptions): Promise<SignS
     let result: CopyResult;
     try {
       result = await copyImage(source, destination, {
+        ...layerLimitsOf(ctx.system),
         sign: { signer, kind },
         dryRun: opts.dryRun === true,
         ...(opts.platform ? { platform: opts.platform } : {}),
@@ -94,6 +95,7 @@ export async function runVerify(ctx: CliContext, image: string | ImageReference,
   const source = await ref.newSource(ctx.system);
   try {
     return await verifyImage(source, opts.verify, {
+      ...layerLimitsOf(ctx.system),
       ...(opts.platform ? { platform: opts.platform } : {}),
       ...(expectedDigest ? { expectedDigest } : {}),
       ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
@@ -149,4 +151,12 @@ export function integrityVerdict(result: VerifyResult): VerifyResult {
   const notSignature = (f: string) => !/(^|: )(no signatures$|signatures? )/.test(f);
   const images = result.images.map((img) => ({ ...img, ok: img.integrity.ok, failures: img.integrity.ok ? [] : img.failures.filter(notSignature) }));
   return { ...result, images, ok: images.length > 0 && images.every((i) => i.ok), failures: result.failures.filter(notSignature) };
+}
+
+/** The layer inflation caps the context sets (--max-layer-size, --max-layer-ratio, their variables); unset: core's defaults. */
+export function layerLimitsOf(system: { maxLayerBytes?: number; maxLayerRatio?: number }): { maxLayerBytes?: number; maxLayerRatio?: number } {
+  return {
+    ...(system.maxLayerBytes !== undefined ? { maxLayerBytes: system.maxLayerBytes } : {}),
+    ...(system.maxLayerRatio !== undefined ? { maxLayerRatio: system.maxLayerRatio } : {}),
+  };
 }

@@ -11,7 +11,7 @@ import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
-import { runVerify } from './commands.js';
+import { layerLimitsOf, runVerify } from './commands.js';
 import { applyPkiFormat, applySignerOpts, containerdFromFlags, policyFromEnv } from './environment.js';
 import { ExitCodes, exitCodeForVerify } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
@@ -28,6 +28,7 @@ import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shell
 import { writeDigestFile } from './auth/files.js';
 import type { SystemContext } from '@dsv/core/transport';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
+import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
 
@@ -82,6 +83,8 @@ export interface CopyArgs {
   auth?: { source: AuthFlags; destination: AuthFlags };
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
+  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
+  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
   /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
   namespace?: string;
   address?: string;
@@ -101,6 +104,8 @@ export interface VerifySameArgs {
   auth?: { source: AuthFlags; destination: AuthFlags };
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
+  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
+  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
   namespace?: string;
   address?: string;
 }
@@ -127,6 +132,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
     .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest written to DEST to this file' })
     .option('timeout', timeoutOption())
+    .options(layerLimitOptions())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
     .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .command('$0 <source> <destination>', 'Copy SRC to DEST', (y) =>
@@ -167,6 +173,12 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   if (argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
   const platform = one(argv.platform);
   if (platform !== undefined && !isPlatformString(platform)) return { kind: 'error', message: `invalid --platform "${platform}": expected os/arch[/variant]` };
+  let limits: ReturnType<typeof layerLimitSystem>;
+  try {
+    limits = layerLimitSystem(argv);
+  } catch (e) {
+    return { kind: 'error', message: (e as Error).message };
+  }
   const common = {
     ...(argv.quiet === true ? { quiet: true } : {}),
     ...(argv.progress !== undefined ? { progress: argv.progress as ProgressMode } : {}),
@@ -178,6 +190,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     ...(platform ? { platform } : {}),
     auth: copyAuthFlagsOf(argv),
     ...(timeoutArg(argv.timeout) !== undefined ? { timeoutMs: timeoutArg(argv.timeout)! } : {}),
+    ...(Object.keys(limits).length ? { layerLimits: limits } : {}),
     ...(one(argv.namespace) !== undefined ? { namespace: one(argv.namespace)! } : {}),
     ...(one(argv.address) !== undefined ? { address: one(argv.address)! } : {}),
   };
@@ -274,7 +287,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs) },
+        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}) },
         references: [a.source, a.destination],
         signers: a.command === 'copy' && ((a.signBy !== undefined && a.format === 'embedded') || opts.checkSignatures === true || a.policy !== undefined),
       }),
@@ -403,6 +416,7 @@ async function copyWithSignatures(
     const destination = await dstRef.newDestination(sides.destination);
     try {
       result = await copyImage(source, destination, {
+        ...layerLimitsOf(ctx.system),
         ...(sign ? { sign } : {}),
         removeSignatures: a.removeSignatures,
         ...(opts.verify || a.verify || detachedSign ? { verify: true } : {}),

@@ -23,6 +23,7 @@ import type { ProgressMode } from './progress.js';
 import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf, unknownCommandMessage } from './suggest.js';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
+import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
 import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
@@ -45,6 +46,8 @@ export interface DsvCommonArgs {
   auth?: AuthFlags;
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
+  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
+  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
   /** --all-tags (with --jobs, --shard): the arguments are repositories, every tag is worked on. */
   allTags?: FleetArgs;
   /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
@@ -162,6 +165,7 @@ export function dsvParser(): Argv {
     .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
     .option('timeout', timeoutOption())
+    .options(layerLimitOptions())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
     .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
     .option('platform', {
@@ -239,7 +243,7 @@ export function dsvParser(): Argv {
 const DIGEST_REFERENCE = /@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address', '--timeout', '--progress']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address', '--timeout', '--progress', '--max-layer-size', '--max-layer-ratio']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -285,6 +289,12 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   if (argv.progress !== undefined) common.progress = argv.progress as ProgressMode;
   const timeoutMs = timeoutArg(argv.timeout);
   if (timeoutMs !== undefined) common.timeoutMs = timeoutMs;
+  try {
+    const limits = layerLimitSystem(argv);
+    if (Object.keys(limits).length) common.layerLimits = limits;
+  } catch (e) {
+    return { kind: 'error', message: (e as Error).message };
+  }
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
@@ -497,7 +507,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(system ?? {}) },
+        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}), ...(system ?? {}) },
         ...(a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
           : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),

@@ -5,7 +5,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DsvError, type DockerEndpoint, type SystemContext, type TlsRootsSource } from '@dsv/core';
+import { DsvError, parseByteSize, parseLayerRatio, type DockerEndpoint, type SystemContext, type TlsRootsSource } from '@dsv/core';
 import { parseDuration } from './timeout.js';
 
 /** An environment as the runtime reads it (process.env, or a test's). */
@@ -107,6 +107,8 @@ export function systemContextFromEnv(env: Environment, opts: SystemContextOption
   if (env.DSV_DEVICEMAPPER_POOL) ctx.devicemapperPool = env.DSV_DEVICEMAPPER_POOL;
   if (env.CONTAINERD_NAMESPACE) ctx.containerdNamespace = env.CONTAINERD_NAMESPACE;
   if (env.CONTAINERD_ADDRESS) ctx.containerdAddress = containerdSocketPath(env.CONTAINERD_ADDRESS);
+  if (env.DSV_MAX_LAYER_SIZE?.trim()) ctx.maxLayerBytes = parseByteSize(env.DSV_MAX_LAYER_SIZE, 'DSV_MAX_LAYER_SIZE');
+  if (env.DSV_MAX_LAYER_RATIO?.trim()) ctx.maxLayerRatio = parseLayerRatio(env.DSV_MAX_LAYER_RATIO, 'DSV_MAX_LAYER_RATIO');
   if (env.DSV_TIMEOUT?.trim()) ctx.requestTimeoutMs = parseDuration(env.DSV_TIMEOUT, 'DSV_TIMEOUT');
   if (opts.onProgress) ctx.onProgress = opts.onProgress;
   if (opts.debug) ctx.debug = opts.debug;

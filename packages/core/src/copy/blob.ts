@@ -3,6 +3,7 @@
  * VerifiedBlob (digest and size) → destination. A blob the destination already has (or a dry run, or a
  * foreign layer) is still read once when its diff_id must be proven, and written nowhere.
  */
+import { layerLimit } from '../layer-limits.js';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Compression } from '../decompress.js';
@@ -19,6 +20,7 @@ export interface BlobContext {
   dryRun: boolean;
   mountFrom?: ImageReference;
   maxLayerBytes?: number;
+  maxLayerRatio?: number;
   onProgress?: (e: ProgressEvent) => void;
   debug: (m: string) => void;
 }
@@ -140,7 +142,7 @@ export async function moveBlob(ctx: BlobContext, job: BlobJob): Promise<BlobOutc
     tap = new DiffIdTap({
       algorithm: job.diffIdAlgorithm,
       sameAsBlob: job.diffIdAlgorithm === parseDigest(d.digest).algorithm,
-      maxBytes: ctx.maxLayerBytes,
+      maxBytes: layerLimit(d.size, ctx),
       name: `layer ${d.digest}`,
     });
     stages.push(tap);

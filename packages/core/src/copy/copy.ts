@@ -35,6 +35,8 @@ export interface CopyOptions {
   verify?: boolean;
   /** Largest uncompressed layer accepted while checking diff_ids (a decompression bomb fails with LimitExceeded). */
   maxLayerBytes?: number;
+  /** Largest uncompressed / compressed layer ratio (default in layer-limits.ts; 0: none). */
+  maxLayerRatio?: number;
   onProgress?: (e: ProgressEvent) => void;
   debug?: (m: string) => void;
   /** A repository on the destination's registry holding the blobs (cross-repository mount). */
@@ -82,6 +84,7 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
   const ctx: BlobContext = { source, destination, dryRun, debug };
   if (options.mountFrom) ctx.mountFrom = options.mountFrom;
   if (options.maxLayerBytes !== undefined) ctx.maxLayerBytes = options.maxLayerBytes;
+  if (options.maxLayerRatio !== undefined) ctx.maxLayerRatio = options.maxLayerRatio;
   if (options.onProgress) ctx.onProgress = options.onProgress;
   // Each blob once per copy: an image sharing a blob with one handled before waits for it.
   const transfers = new Map<string, Promise<BlobOutcome>>();

@@ -56,6 +56,7 @@ export interface VerifyOptions {
   expectedDigest?: Digest;
   concurrency?: number;
   maxLayerBytes?: number;
+  maxLayerRatio?: number;
   onProgress?: (e: ProgressEvent) => void;
 }
 

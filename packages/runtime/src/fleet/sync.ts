@@ -12,6 +12,7 @@ import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, oneLine } from '../report.js';
 import type { CommandShell } from '../shell.js';
 import { withoutProgress } from './all-tags.js';
+import { layerLimitsOf } from '../commands.js';
 import { mapPool } from './pool.js';
 import { inShard, type Shard } from './shard.js';
 import { syncDestination, syncSources, type SyncRepository } from './sync-sources.js';
@@ -214,7 +215,7 @@ async function syncOne(
       const destination = await dstRef.newDestination(ctx.system);
       let result: CopyResult;
       try {
-        result = await copyImage(source, destination, { removeSignatures: false, jobs: 2, debug: ctx.debug });
+        result = await copyImage(source, destination, { ...layerLimitsOf(ctx.system), removeSignatures: false, jobs: 2, debug: ctx.debug });
       } finally {
         await destination.close();
       }
