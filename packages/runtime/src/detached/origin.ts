@@ -1,8 +1,8 @@
 /**
  * The registry manifest an image's detached signatures are stored under. A docker: image is its own.
- * A local image (docker-daemon:, docker-storage:, docker-archive:, oci:, oci-archive:) names the registry
+ * A local image (docker-daemon:, docker-storage:, docker-archive:, oci:, oci-archive:, containerd:) names the registry
  * image it came from — Docker's RepoDigests (and RepoTags), a `docker save` archive's RepoTags, a layout's
- * `io.containerd.image.name` — and that registry manifest is read and proved to be this image before its
+ * `io.containerd.image.name`, a containerd: image record's name — and that registry manifest is read and proved to be this image before its
  * signatures count: its config digest is the local image's configuration digest (Docker: the image ID) and
  * its config's diff_ids are the local ones (which the caller's integrity check proves are what is on disk).
  */
@@ -29,7 +29,7 @@ export interface FoundSubject {
   origin?: RegistryOrigin;
 }
 
-const LOCAL = new Set(['docker-daemon', 'docker-storage', 'docker-archive', 'oci', 'oci-archive']);
+const LOCAL = new Set(['docker-daemon', 'docker-storage', 'docker-archive', 'oci', 'oci-archive', 'containerd']);
 
 interface Candidate {
   /** host/repo@digest or host/repo:tag */
@@ -154,6 +154,13 @@ export async function registrySubject(ctx: CliContext, stores: DetachedStores, r
     if (transport === 'docker-daemon' || transport === 'docker-storage') {
       const name = ref.within.startsWith('//') ? ref.within.slice(2) : ref.within;
       candidates = (await dockerCandidates(ctx, name)).candidates;
+    } else if (transport === 'containerd') {
+      // containerd names a pulled image by the registry reference it was pulled by and keeps the registry's
+      // manifest bytes: that registry manifest, read by the digest of the record (a tag moved since the pull
+      // changes nothing), judged by the record's name.
+      const name = ref.within.replace(/^\[[^\]]*\]/, '');
+      const r = normalise(name);
+      if (r) candidates.push({ reference: `${repoOf(r)}@${top.digest}`, identity: r, from: `the containerd image record ${name}` });
     } else {
       for (const n of sourceNames(source)) {
         const r = normalise(n.name);

@@ -1,0 +1,92 @@
+// Detached signatures of a registry image judged against the image in containerd, as for Docker's store:
+// skopeo --sign-by signs the image in a real docker-registry (lookaside named by a temp registries.d),
+// `ctr images pull --plain-http` pulls it into a real containerd, and the BUILT dsv verifies
+// `containerd:…` by a policy: the registry manifest its record names is read and proved to be this image
+// before its signatures count. An unsigned image, and another image stored under the signed name, fail.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { startContainerd, type Containerd } from './containerd-daemon.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let reg: StartedRegistry;
+let c: Containerd;
+let work: string;
+let regd: string;
+let signer: GpgHome;
+let policy: string;
+let env: NodeJS.ProcessEnv;
+
+function dsv(args: string[]): Promise<Ran> {
+  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env, cwd: work });
+}
+
+function skopeo(args: string[], gnupgHome: string): void {
+  execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), '--registries.d', regd, ...args], {
+    env: { ...process.env, GNUPGHOME: gnupgHome },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
+  });
+}
+
+const inContainerd = (ns: string, name: string) => `containerd:[${ns}@${c.socket}]${name}`;
+
+beforeAll(async () => {
+  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  reg = await startRegistry({ mode: 'http' });
+  c = await startContainerd();
+  work = tempDir('dsvc-detached-');
+  regd = join(work, 'registries.d');
+  mkdirSync(regd);
+  const store = pathToFileURL(join(work, 'sigstore')).href;
+  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${store}\n  lookaside-staging: ${store}\n`);
+  writeFileSync(join(work, 'insecure.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  signer = makeGpgHome({ withKey: { name: 'Registry Signer', email: 'registry-signer@dsv.invalid' } });
+  writeFileSync(join(work, 'signer.pub'), signer.exportPublic());
+  policy = join(work, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'signer.pub') }] }));
+  for (const tag of ['signed', 'unsigned']) {
+    writeOciLayout(join(work, `layout-${tag}`), { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/which': `${tag}\n` }, { 'bin/tool': `${tag} tool\n` }] }), tag });
+  }
+  skopeo(['copy', '--dest-tls-verify=false', '--sign-by', signer.fingerprint, `oci:${join(work, 'layout-signed')}:signed`, `docker://${reg.host}/app/signed:v1`], signer.home);
+  skopeo(['copy', '--dest-tls-verify=false', `oci:${join(work, 'layout-unsigned')}:unsigned`, `docker://${reg.host}/app/unsigned:v1`], signer.home);
+  // Pulled with containerd's own client, as a node pulls (the native snapshotter: this containerd has no overlayfs).
+  for (const repo of ['app/signed:v1', 'app/unsigned:v1']) c.ctr('pulled', ['images', 'pull', '--plain-http', '--snapshotter', 'native', `${reg.host}/${repo}`]);
+  env = { PATH: process.env.PATH, HOME: work, GNUPGHOME: signer.home, DSV_INSECURE_REGISTRIES: reg.host };
+}, 300_000);
+
+afterAll(async () => {
+  await c?.stop();
+  await reg?.stop();
+  removeGpgHomes();
+  removeTempDirs();
+});
+
+describe('detached signatures of the registry image, judged against the image in containerd', () => {
+  it('a pulled image verifies by the signature skopeo made for its registry manifest', async () => {
+    const v = await dsv(['verify', '--policy', policy, '--registries.d', regd, inContainerd('pulled', `${reg.host}/app/signed:v1`)]);
+    expect(v.code, v.all).toBe(0);
+    expect(v.stdout).toMatch(/signedBy/);
+    const j = await dsv(['verify', '--json', '--policy', policy, '--registries.d', regd, inContainerd('pulled', `${reg.host}/app/signed:v1`)]);
+    expect(j.code, j.all).toBe(0);
+    expect(j.stdout).toContain(`${reg.host}/app/signed:v1`);
+  });
+
+  it('an unsigned image fails, and so does another image stored under the signed name', async () => {
+    const u = await dsv(['verify', '--policy', policy, '--registries.d', regd, inContainerd('pulled', `${reg.host}/app/unsigned:v1`)]);
+    expect(u.code, u.all).toBe(1);
+    // The unsigned image's content under the signed image's name, in another namespace.
+    const cp = await runNodeScript(join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'), [inContainerd('pulled', `${reg.host}/app/unsigned:v1`), inContainerd('forged', `${reg.host}/app/signed:v1`)], { env, cwd: work });
+    expect(cp.code, cp.all).toBe(0);
+    const f = await dsv(['verify', '--policy', policy, '--registries.d', regd, inContainerd('forged', `${reg.host}/app/signed:v1`)]);
+    expect(f.code, f.all).toBe(1);
+    expect(f.all).toContain(`${reg.host}/app/signed:v1`);
+    expect(f.all).toMatch(/could not be proved to be this image/);
+  });
+});
