@@ -40,20 +40,9 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   'dsv bundle': [
     [`dsv bundle create --out release.tar --policy policy.json docker://${R}/app:1.0`, 'One air-gap file: the image, its signatures, the policy and its keys'],
+    [`dsv bundle create --out release.tar --trust release.asc --trust cosign:cosign.pub docker://${R}/app:1.0`, 'Trust files instead of a policy'],
     ['dsv bundle verify release.tar', 'Offline: every digest, and the signatures judged by the bundled policy'],
     ['dsv bundle push release.tar docker://mirror.example.com/prod', 'Restore the images and their signatures on the other side'],
-  ],
-  'dsv bundle create': [
-    [`dsv bundle create --out release.tar --policy policy.json docker://${R}/app:1.0 docker://${R}/db:2`, 'Images, every signature, the policy and the key files it names'],
-    [`dsv bundle create --out release.tar --trust release.asc --trust cosign:cosign.pub docker://${R}/app:1.0`, 'Trust files instead of a policy'],
-  ],
-  'dsv bundle verify': [
-    ['dsv bundle verify release.tar', 'Offline: blobs, diff_ids and signatures; exit 1 if any image fails'],
-    ['dsv bundle verify --json release.tar', 'The same as JSON'],
-  ],
-  'dsv bundle push': [
-    ['dsv bundle push release.tar docker://mirror.example.com/prod', 'Images to mirror.example.com/prod/REPO:TAG, signatures as dsv copy writes them'],
-    ['dsv bundle push --registries.d ./registries.d release.tar docker://mirror.example.com', 'Simple signatures to the lookaside-staging named there'],
   ],
   'dsv completion': [
     ['dsv completion bash > ~/.local/share/bash-completion/completions/dsv', 'bash'],
