@@ -3,11 +3,12 @@
 // reading the bundle), the BUILT dsv signing with cosign, a private dockerd for `docker load`, and
 // `bundle verify` offline (the source registry stopped, HOME empty) — a tampered blob fails it naming the blob.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
@@ -73,10 +74,20 @@ beforeAll(async () => {
     skopeo(['copy', '--dest-tls-verify=false', ...(repo === 'simple' ? ['--sign-by', signer.fingerprint] : []), `oci:${layout}:v1`, `docker://${a.host}/app/${repo}:v1`], repo === 'simple' ? { GNUPGHOME: signer.home } : {});
     digests[repo] = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${a.host}/app/${repo}:v1`])).Digest;
   }
+  // A multi-platform image (an index of amd64 and arm64), pushed whole, signed with cosign below.
+  const multi = join(work, 'layout-multi');
+  writeOciLayout(multi, { image: buildSampleIndex([
+    await buildSampleImage({ format: 'oci', layers: [{ 'p/amd64': 'amd64\n' }], platform: 'linux/amd64' }),
+    await buildSampleImage({ format: 'oci', layers: [{ 'p/arm64': 'arm64\n' }], platform: 'linux/arm64/v8' }),
+  ]), tag: 'v1' });
+  skopeo(['copy', '--all', '--dest-tls-verify=false', `oci:${multi}:v1`, `docker://${a.host}/app/multi:v1`]);
+  digests.multi = `sha256:${createHash('sha256').update(skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${a.host}/app/multi:v1`])).digest('hex')}`;
   const keygen = await dsv(['generate-key-pair', '--format', 'cosign', '--output-prefix', 'keys/cosign'], { COSIGN_PASSWORD: PASS });
   expect(keygen.code, keygen.all).toBe(0);
-  const signed = await dsv(['sign', '--format', 'cosign', '--key', 'keys/cosign.key', `docker://${a.host}/app/cosign:v1`], { COSIGN_PASSWORD: PASS });
-  expect(signed.code, signed.all).toBe(0);
+  for (const repo of ['cosign', 'multi']) {
+    const signed = await dsv(['sign', '--format', 'cosign', '--key', 'keys/cosign.key', `docker://${a.host}/app/${repo}:v1`], { COSIGN_PASSWORD: PASS });
+    expect(signed.code, signed.all).toBe(0);
+  }
   // Each image must carry its own format: the policy per repository, relative key paths.
   writeFileSync(join(work, 'policy.json'), JSON.stringify({
     default: [{ type: 'reject' }],
@@ -84,6 +95,7 @@ beforeAll(async () => {
       docker: {
         [`${a.host}/app/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'keys/signer.pub' }],
         [`${a.host}/app/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepoDigestOrExact' } }],
+        [`${a.host}/app/multi`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepoDigestOrExact' } }],
       },
     },
   }));
@@ -99,10 +111,11 @@ afterAll(async () => {
 describe('dsv bundle', () => {
   it('create: one tar with the docker-save and OCI layouts sharing blobs, every signature, the trust files and the policy', async () => {
     const r = await dsv(['bundle', 'create', '--registries.d', regd, '--out', bundle, '--policy', 'policy.json', '--trust', 'keys/signer.pub', '--trust', 'cosign:keys/cosign.pub',
-      `docker://${a.host}/app/simple:v1`, `docker://${a.host}/app/cosign:v1`]);
+      `docker://${a.host}/app/simple:v1`, `docker://${a.host}/app/cosign:v1`, `docker://${a.host}/app/multi:v1`]);
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain(`ADDED ${a.host}/app/simple:v1 ${digests.simple} (+1 detached signature)`);
     expect(r.stdout).toContain(`ADDED ${a.host}/app/cosign:v1 ${digests.cosign} (+1 detached signature)`);
+    expect(r.stdout).toContain(`ADDED ${a.host}/app/multi:v1 ${digests.multi} (+1 detached signature)`);
     const buf = readFileSync(bundle);
     const names = tarEntries(buf).map(([n]) => n);
     for (const n of ['oci-layout', 'index.json', 'manifest.json', 'repositories', 'dsv-bundle/manifest.json', 'dsv-bundle/policy.json']) expect(names).toContain(n);
@@ -112,12 +125,14 @@ describe('dsv bundle', () => {
       return JSON.parse(buf.subarray(off, off + size).toString('utf8'));
     };
     const save = entry('manifest.json');
-    expect(save.map((e: { RepoTags: string[] }) => e.RepoTags[0])).toEqual([`${a.host}/app/simple:v1`, `${a.host}/app/cosign:v1`]);
+    expect(save.map((e: { RepoTags: string[] }) => e.RepoTags[0])).toEqual([`${a.host}/app/simple:v1`, `${a.host}/app/cosign:v1`, `${a.host}/app/multi:v1`]);
     for (const e of save) for (const p of [e.Config, ...e.Layers]) expect(names).toContain(p);
     const refNames = entry('index.json').manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']);
     expect(refNames).toEqual(expect.arrayContaining([`${a.host}/app/simple:v1`, `${a.host}/app/cosign:v1`, `${a.host}/app/cosign:${digests.cosign!.replace(':', '-')}.sig`]));
     const m = entry('dsv-bundle/manifest.json');
-    expect(m.images.map((i: { digest: string }) => i.digest)).toEqual([digests.simple, digests.cosign]);
+    expect(m.images.map((i: { digest: string }) => i.digest)).toEqual([digests.simple, digests.cosign, digests.multi]);
+    expect(m.images[2].manifests).toHaveLength(3);
+    expect(m.images[2].dockerLoad.platform).toBe('linux/amd64');
     expect(m.images[0].signatures.simple).toHaveLength(1);
     expect(names).toContain(m.images[0].signatures.simple[0].file);
     expect(m.images[1].signatures.cosign).toBe(1);
@@ -138,15 +153,20 @@ describe('dsv bundle', () => {
       expect(info.Digest).toBe(digests[repo]);
       skopeo(['copy', `oci-archive:${bundle}:${a.host}/app/${repo}:v1`, `dir:${tempDir('dsv-bundle-dir-')}`]);
     }
+    const raw = skopeo(['inspect', '--raw', `oci-archive:${bundle}:${a.host}/app/multi:v1`]);
+    expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe(digests.multi);
+    skopeo(['copy', '--all', `oci-archive:${bundle}:${a.host}/app/multi:v1`, `oci:${tempDir('dsv-bundle-oci-')}:multi`]);
   });
 
-  it('docker load accepts it (a private dockerd): both images loaded under their names, the configs unchanged', async () => {
+  it('docker load accepts it (a private dockerd): every image loaded under its name, a multi-platform one as linux/amd64, the configs unchanged', async () => {
     let d: Dockerd | undefined;
     try {
       d = await startDockerd();
       const out = d.docker(['load', '-i', bundle]);
       expect(out).toContain(`Loaded image: ${a.host}/app/simple:v1`);
       expect(out).toContain(`Loaded image: ${a.host}/app/cosign:v1`);
+      expect(out).toContain(`Loaded image: ${a.host}/app/multi:v1`);
+      expect(d.docker(['image', 'inspect', '--format', '{{.Architecture}}', `${a.host}/app/multi:v1`]).trim()).toBe('amd64');
       const save = JSON.parse(execFileSync('tar', ['-xOf', bundle, 'manifest.json'], { encoding: 'utf8' }));
       const id = d.docker(['image', 'inspect', '--format', '{{.Id}}', `${a.host}/app/simple:v1`]).trim();
       expect(id).toBe(save[0].Config.replace('blobs/sha256/', 'sha256:'));
@@ -163,10 +183,11 @@ describe('dsv bundle', () => {
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain(`VERIFIED ${a.host}/app/simple:v1 ${digests.simple}`);
     expect(r.stdout).toContain(`VERIFIED ${a.host}/app/cosign:v1 ${digests.cosign}`);
-    expect(r.stdout).toContain('2 images judged by the bundled policy dsv-bundle/policy.json: 2 verified, 0 failed');
+    expect(r.stdout).toContain(`VERIFIED ${a.host}/app/multi:v1 ${digests.multi}`);
+    expect(r.stdout).toContain('3 images judged by the bundled policy dsv-bundle/policy.json: 3 verified, 0 failed');
     const j = await dsv(['bundle', 'verify', '--json', bundle], {}, offline);
     expect(j.code, j.all).toBe(0);
-    expect(JSON.parse(j.stdout).results.map((x: { ok: boolean }) => x.ok)).toEqual([true, true]);
+    expect(JSON.parse(j.stdout).results.map((x: { ok: boolean }) => x.ok)).toEqual([true, true, true]);
   });
 
   it('verify: a tampered layer blob fails with exit 1 naming the blob', async () => {
@@ -200,18 +221,20 @@ describe('dsv bundle', () => {
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/simple:v1 -> docker://${b.host}/mirror/app/simple:v1 ${digests.simple} (+1 signature)`);
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/cosign:v1 -> docker://${b.host}/mirror/app/cosign:v1 ${digests.cosign} (+1 signature)`);
+    expect(r.stdout).toContain(`PUSHED ${a.host}/app/multi:v1 -> docker://${b.host}/mirror/app/multi:v1 ${digests.multi} (+1 signature)`);
     writeFileSync(join(work, 'policy-b.json'), JSON.stringify({
       default: [{ type: 'reject' }],
       transports: {
         docker: {
           [`${b.host}/mirror/app/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'keys/signer.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
           [`${b.host}/mirror/app/cosign`]: [{ type: 'sigstoreSigned', keyPath: 'keys/cosign.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
+          [`${b.host}/mirror/app/multi`]: [{ type: 'sigstoreSigned', keyPath: 'keys/cosign.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
         },
       },
     }));
-    const v = await dsv(['verify', '--registries.d', regd, '--policy', 'policy-b.json', `docker://${b.host}/mirror/app/simple:v1`, `docker://${b.host}/mirror/app/cosign:v1`]);
+    const v = await dsv(['verify', '--registries.d', regd, '--policy', 'policy-b.json', `docker://${b.host}/mirror/app/simple:v1`, `docker://${b.host}/mirror/app/cosign:v1`, `docker://${b.host}/mirror/app/multi:v1`]);
     expect(v.code, v.all).toBe(0);
-    expect(v.stdout.match(/^Verified: /gm)).toHaveLength(2);
+    expect(v.stdout.match(/^Verified: /gm)).toHaveLength(3);
     // skopeo reads the restored simple signature from the destination's lookaside.
     skopeo(['inspect', '--tls-verify=false', `docker://${b.host}/mirror/app/simple:v1`]);
   });
