@@ -85,7 +85,8 @@ beforeAll(async () => {
   const keygen = await dsv(['generate-key-pair', '--format', 'cosign', '--output-prefix', 'keys/cosign'], { COSIGN_PASSWORD: PASS });
   expect(keygen.code, keygen.all).toBe(0);
   for (const repo of ['cosign', 'multi']) {
-    const signed = await dsv(['sign', '--format', 'cosign', '--key', 'keys/cosign.key', `docker://${a.host}/app/${repo}:v1`], { COSIGN_PASSWORD: PASS });
+    // multi: a Sigstore bundle referrer (referrers tag schema) instead of the .sig tag.
+    const signed = await dsv(['sign', '--format', 'cosign', ...(repo === 'multi' ? ['--cosign-bundle'] : []), '--key', 'keys/cosign.key', `docker://${a.host}/app/${repo}:v1`], { COSIGN_PASSWORD: PASS });
     expect(signed.code, signed.all).toBe(0);
   }
   // Each image must carry its own format: the policy per repository, relative key paths.
@@ -95,7 +96,8 @@ beforeAll(async () => {
       docker: {
         [`${a.host}/app/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'keys/signer.pub' }],
         [`${a.host}/app/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepoDigestOrExact' } }],
-        [`${a.host}/app/multi`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepoDigestOrExact' } }],
+        // A Sigstore bundle names the repository only.
+        [`${a.host}/app/multi`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepository' } }],
       },
     },
   }));
@@ -132,6 +134,8 @@ describe('dsv bundle', () => {
     const m = entry('dsv-bundle/manifest.json');
     expect(m.images.map((i: { digest: string }) => i.digest)).toEqual([digests.simple, digests.cosign, digests.multi]);
     expect(m.images[2].manifests).toHaveLength(3);
+    expect(m.images[2].signatures).toMatchObject({ cosign: 0, referrers: 1 });
+    expect(refNames).toContain(`${a.host}/app/multi:${digests.multi!.replace(':', '-')}`);
     expect(m.images[2].dockerLoad.platform).toBe('linux/amd64');
     expect(m.images[0].signatures.simple).toHaveLength(1);
     expect(names).toContain(m.images[0].signatures.simple[0].file);
@@ -228,7 +232,7 @@ describe('dsv bundle', () => {
         docker: {
           [`${b.host}/mirror/app/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'keys/signer.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
           [`${b.host}/mirror/app/cosign`]: [{ type: 'sigstoreSigned', keyPath: 'keys/cosign.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
-          [`${b.host}/mirror/app/multi`]: [{ type: 'sigstoreSigned', keyPath: 'keys/cosign.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
+          [`${b.host}/mirror/app/multi`]: [{ type: 'sigstoreSigned', keyPath: 'keys/cosign.pub', signedIdentity: { type: 'exactRepository', dockerRepository: `${a.host}/app/multi` } }],
         },
       },
     }));
