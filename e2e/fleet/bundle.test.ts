@@ -1,6 +1,7 @@
 // `dsv bundle create / verify / push` with real components: two docker-registry instances, skopeo 1.9
 // (a --sign-by simple signature in a lookaside store per a temp registries.d; `skopeo copy oci-archive:`
-// reading the bundle), the BUILT dsv signing with cosign, a private dockerd for `docker load`, and
+// reading the bundle), the BUILT dsv signing with cosign (a .sig tag; a Sigstore bundle referrer on a
+// multi-platform image) and embedded (gpg), a private dockerd for `docker load`, and
 // `bundle verify` offline (the source registry stopped, HOME empty) — a tampered blob fails it naming the blob.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -89,6 +90,10 @@ beforeAll(async () => {
     const signed = await dsv(['sign', '--format', 'cosign', ...(repo === 'multi' ? ['--cosign-bundle'] : []), '--key', 'keys/cosign.key', `docker://${a.host}/app/${repo}:v1`], { COSIGN_PASSWORD: PASS });
     expect(signed.code, signed.all).toBe(0);
   }
+  // An embedded (docker-sign-verify) signature: dsv signs the skopeo-signed image into a new tag.
+  const embedded = await dsv(['sign', '--key', signer.fingerprint, `docker://${a.host}/app/simple:v1`, `docker://${a.host}/app/embedded:v1`], { GNUPGHOME: signer.home });
+  expect(embedded.code, embedded.all).toBe(0);
+  digests.embedded = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${a.host}/app/embedded:v1`])).Digest;
   // Each image must carry its own format: the policy per repository, relative key paths.
   writeFileSync(join(work, 'policy.json'), JSON.stringify({
     default: [{ type: 'reject' }],
@@ -96,6 +101,7 @@ beforeAll(async () => {
       docker: {
         [`${a.host}/app/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'keys/signer.pub' }],
         [`${a.host}/app/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepoDigestOrExact' } }],
+        [`${a.host}/app/embedded`]: [{ type: 'dsvSigned', keyPath: 'keys/signer.pub' }],
         // A Sigstore bundle names the repository only.
         [`${a.host}/app/multi`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'keys', 'cosign.pub'), signedIdentity: { type: 'matchRepository' } }],
       },
@@ -113,7 +119,7 @@ afterAll(async () => {
 describe('dsv bundle', () => {
   it('create: one tar with the docker-save and OCI layouts sharing blobs, every signature, the trust files and the policy', async () => {
     const r = await dsv(['bundle', 'create', '--registries.d', regd, '--out', bundle, '--policy', 'policy.json', '--trust', 'keys/signer.pub', '--trust', 'cosign:keys/cosign.pub',
-      `docker://${a.host}/app/simple:v1`, `docker://${a.host}/app/cosign:v1`, `docker://${a.host}/app/multi:v1`]);
+      `docker://${a.host}/app/simple:v1`, `docker://${a.host}/app/cosign:v1`, `docker://${a.host}/app/multi:v1`, `docker://${a.host}/app/embedded:v1`]);
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain(`ADDED ${a.host}/app/simple:v1 ${digests.simple} (+1 detached signature)`);
     expect(r.stdout).toContain(`ADDED ${a.host}/app/cosign:v1 ${digests.cosign} (+1 detached signature)`);
@@ -127,12 +133,12 @@ describe('dsv bundle', () => {
       return JSON.parse(buf.subarray(off, off + size).toString('utf8'));
     };
     const save = entry('manifest.json');
-    expect(save.map((e: { RepoTags: string[] }) => e.RepoTags[0])).toEqual([`${a.host}/app/simple:v1`, `${a.host}/app/cosign:v1`, `${a.host}/app/multi:v1`]);
+    expect(save.map((e: { RepoTags: string[] }) => e.RepoTags[0])).toEqual([`${a.host}/app/simple:v1`, `${a.host}/app/cosign:v1`, `${a.host}/app/multi:v1`, `${a.host}/app/embedded:v1`]);
     for (const e of save) for (const p of [e.Config, ...e.Layers]) expect(names).toContain(p);
     const refNames = entry('index.json').manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']);
     expect(refNames).toEqual(expect.arrayContaining([`${a.host}/app/simple:v1`, `${a.host}/app/cosign:v1`, `${a.host}/app/cosign:${digests.cosign!.replace(':', '-')}.sig`]));
     const m = entry('dsv-bundle/manifest.json');
-    expect(m.images.map((i: { digest: string }) => i.digest)).toEqual([digests.simple, digests.cosign, digests.multi]);
+    expect(m.images.map((i: { digest: string }) => i.digest)).toEqual([digests.simple, digests.cosign, digests.multi, digests.embedded]);
     expect(m.images[2].manifests).toHaveLength(3);
     expect(m.images[2].signatures).toMatchObject({ cosign: 0, referrers: 1 });
     expect(refNames).toContain(`${a.host}/app/multi:${digests.multi!.replace(':', '-')}`);
@@ -188,10 +194,11 @@ describe('dsv bundle', () => {
     expect(r.stdout).toContain(`VERIFIED ${a.host}/app/simple:v1 ${digests.simple}`);
     expect(r.stdout).toContain(`VERIFIED ${a.host}/app/cosign:v1 ${digests.cosign}`);
     expect(r.stdout).toContain(`VERIFIED ${a.host}/app/multi:v1 ${digests.multi}`);
-    expect(r.stdout).toContain('3 images judged by the bundled policy dsv-bundle/policy.json: 3 verified, 0 failed');
+    expect(r.stdout).toContain(`VERIFIED ${a.host}/app/embedded:v1 ${digests.embedded}`);
+    expect(r.stdout).toContain('4 images judged by the bundled policy dsv-bundle/policy.json: 4 verified, 0 failed');
     const j = await dsv(['bundle', 'verify', '--json', bundle], {}, offline);
     expect(j.code, j.all).toBe(0);
-    expect(JSON.parse(j.stdout).results.map((x: { ok: boolean }) => x.ok)).toEqual([true, true, true]);
+    expect(JSON.parse(j.stdout).results.map((x: { ok: boolean }) => x.ok)).toEqual([true, true, true, true]);
   });
 
   it('verify: a tampered layer blob fails with exit 1 naming the blob', async () => {
@@ -226,19 +233,21 @@ describe('dsv bundle', () => {
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/simple:v1 -> docker://${b.host}/mirror/app/simple:v1 ${digests.simple} (+1 signature)`);
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/cosign:v1 -> docker://${b.host}/mirror/app/cosign:v1 ${digests.cosign} (+1 signature)`);
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/multi:v1 -> docker://${b.host}/mirror/app/multi:v1 ${digests.multi} (+1 signature)`);
+    expect(r.stdout).toContain(`PUSHED ${a.host}/app/embedded:v1 -> docker://${b.host}/mirror/app/embedded:v1 ${digests.embedded}\n`);
     writeFileSync(join(work, 'policy-b.json'), JSON.stringify({
       default: [{ type: 'reject' }],
       transports: {
         docker: {
           [`${b.host}/mirror/app/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'keys/signer.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
           [`${b.host}/mirror/app/cosign`]: [{ type: 'sigstoreSigned', keyPath: 'keys/cosign.pub', signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/mirror/app`, signedPrefix: `${a.host}/app` } }],
+          [`${b.host}/mirror/app/embedded`]: [{ type: 'dsvSigned', keyPath: 'keys/signer.pub' }],
           [`${b.host}/mirror/app/multi`]: [{ type: 'sigstoreSigned', keyPath: 'keys/cosign.pub', signedIdentity: { type: 'exactRepository', dockerRepository: `${a.host}/app/multi` } }],
         },
       },
     }));
-    const v = await dsv(['verify', '--registries.d', regd, '--policy', 'policy-b.json', `docker://${b.host}/mirror/app/simple:v1`, `docker://${b.host}/mirror/app/cosign:v1`, `docker://${b.host}/mirror/app/multi:v1`]);
+    const v = await dsv(['verify', '--registries.d', regd, '--policy', 'policy-b.json', `docker://${b.host}/mirror/app/simple:v1`, `docker://${b.host}/mirror/app/cosign:v1`, `docker://${b.host}/mirror/app/multi:v1`, `docker://${b.host}/mirror/app/embedded:v1`]);
     expect(v.code, v.all).toBe(0);
-    expect(v.stdout.match(/^Verified: /gm)).toHaveLength(3);
+    expect(v.stdout.match(/^Verified: /gm)).toHaveLength(4);
     // skopeo reads the restored simple signature from the destination's lookaside.
     skopeo(['inspect', '--tls-verify=false', `docker://${b.host}/mirror/app/simple:v1`]);
   });
