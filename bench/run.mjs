@@ -2,21 +2,23 @@
 // npm run bench: dsv against skopeo on the same deterministic images, alternating runs, medians and ratios.
 // Not part of npm test. Writes bench/results/latest.md and prints it.
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
-//   BENCH_ONLY=copy,copy-sign,sign,verify,store,containerd (a subset of the rows; default all)
+//   BENCH_ONLY=copy,copy-sign,sign,detached-sign,verify,store,containerd,sync (a subset of the rows; default all)
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateImage } from './lib/gen-image.mjs';
+import { detachedSignRow } from './lib/detached-sign.mjs';
 import { startContainerd } from './lib/containerd.mjs';
+import { generateManyTags, MANY_TAGS } from './lib/many-tags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SMALL = process.env.BENCH_SMALL === '1';
-const ALL = ['copy', 'copy-sign', 'sign', 'verify', 'store', 'containerd'];
+const ALL = ['copy', 'copy-sign', 'sign', 'detached-sign', 'verify', 'store', 'containerd', 'sync'];
 const ONLY = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(',').map((x) => x.trim()));
 const MiB = 1 << 20;
 const work = join(here, '.work');
@@ -92,19 +94,19 @@ async function startDockerd() {
   };
 }
 
-/** Runs a command under GNU time; returns wall seconds and peak RSS (MiB). */
+/** Runs a command under GNU time; returns wall seconds, CPU seconds (user + system, its children included) and peak RSS (MiB). */
 function measure(cmd, args, env = {}) {
   return new Promise((res, rej) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { env: { ...benchEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S %M', cmd, ...args], { env: { ...benchEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('exit', (code) => {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const lines = err.trim().split('\n');
-      const rssKb = Number(lines[lines.length - 1]);
+      const [user, sys, rssKb] = lines[lines.length - 1].split(' ').map(Number);
       if (code !== 0) return rej(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${err.slice(-2000)}`));
-      res({ wall, rss: rssKb / 1024 });
+      res({ wall, cpu: user + sys, rss: rssKb / 1024 });
     });
   });
 }
@@ -114,8 +116,11 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
 async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
   const o = [], p = [], r = [];
+  const loads = [loadAverage()];
   // One unmeasured round first: the first run after a push or a daemon start meets cold caches, and it would
   // always be ours.
   for (let i = -1; i < runs; i++) {
@@ -130,14 +135,18 @@ async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
       list.push(await measure(side.cmd, side.args(i, prep), side.env));
       if (side.cleanup) await side.cleanup(prep);
     }
+    loads.push(loadAverage());
   }
   const row = {
     name,
     oursWall: median(o.map((x) => x.wall)),
+    oursCpu: median(o.map((x) => x.cpu)),
     oursRss: Math.max(...o.map((x) => x.rss)),
     peerWall: p.length ? median(p.map((x) => x.wall)) : undefined,
+    peerCpu: p.length ? median(p.map((x) => x.cpu)) : undefined,
     peerRss: p.length ? Math.max(...p.map((x) => x.rss)) : undefined,
     ...(r.length ? { refWall: median(r.map((x) => x.wall)), refRss: Math.max(...r.map((x) => x.rss)) } : {}),
+    load: [Math.min(...loads), Math.max(...loads)],
   };
   // Each alternation's own ratio: how far one run's ratio moves on this machine.
   if (p.length) {
@@ -235,6 +244,8 @@ async function main() {
         { cmd: 'skopeo', env: gpgEnv, args: (i) => ['copy', ...flags, '--sign-by', fpr, `docker://${src.host}/${ref}`, `docker://${src.host}/${ref.split(':')[0]}:skopeo-signed-${i}`] })),
       bytes: info.totalCompressed,
     });
+    // 3b. a detached simple signature (the image unchanged), against dsv verify of the same image (8 layers only).
+    if (ONLY.has('detached-sign') && info === eight) rows.push(await detachedSignRow({ alternate, node, dsvBin: bin('cli', 'dsv'), src, ref, fpr, pub, gpgEnv, flags, bytes: info.totalCompressed }));
     if (!ONLY.has('verify')) continue;
     execFileSync(node, [bin('cli', 'dsv'), 'sign', '--key', fpr, `docker://${src.host}/${ref}`, `docker://${src.host}/${signed}`], { env: { ...benchEnv, ...gpgEnv }, stdio: 'ignore' });
     // 2. full verify (every compressed digest and every diff_id) vs skopeo copy … dir: (compressed digests only)
@@ -274,6 +285,18 @@ async function main() {
       await c.stop();
     }
   }
+  // 6. dsv sync of a repository of 200 small tagged images into a fresh registry, against skopeo sync (target ≤ 1.0 ×,
+  // memory flat in the number of tags).
+  if (ONLY.has('sync')) {
+    const many = await generateManyTags(join(work, 'many'), join(work, 'many-parts'));
+    execFileSync(node, [bin('cli', 'dsv'), 'sync', `oci:${many.dir}`, `docker://${src.host}/bench`], { env: benchEnv, stdio: 'ignore' });
+    rows.push({
+      ...(await alternate(`sync a repository of ${MANY_TAGS} tagged images registry→registry`,
+        { cmd: node, prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => [bin('cli', 'dsv'), 'sync', `docker://${src.host}/bench/many`, `docker://${d.host}/mirror`] },
+        { cmd: 'skopeo', prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => ['sync', '--src', 'docker', '--dest', 'docker', ...flags, `${src.host}/bench/many`, `${d.host}/mirror`] })),
+      note: `sync: ${MANY_TAGS} images of one 32 KiB layer each; dsv sync and skopeo sync both copy every tag into a fresh registry (target: ratio ≤ 1.0, RSS flat in the number of tags)`,
+    });
+  }
   if (storeRow) rows.push(storeRow);
   await src.stop();
   rmSync(gnupg, { recursive: true, force: true });
@@ -286,17 +309,20 @@ async function main() {
     `Machine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${RUNS} alternating runs per side; medians; peak RSS is the max over runs.`,
     `Images: 8 × ${layerSize / MiB} MiB layers (half compressible) and 1 × ${bigSize / MiB} MiB layer (incompressible), gzip.`,
     '',
-    '| benchmark | dsv (s) | skopeo (s) | ratio dsv/skopeo | ratio per run (min–max) | dsv peak RSS (MiB) | skopeo peak RSS (MiB) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| benchmark | dsv (s) | skopeo (s) | ratio dsv/skopeo | ratio per run (min–max) | dsv CPU (s) | skopeo CPU (s) ¹ | dsv peak RSS (MiB) | skopeo peak RSS (MiB) ¹ |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.flatMap((r) => [
-      `| ${r.name} | ${fmt(r.oursWall)} | ${fmt(r.peerWall)}${r.peerName ? ` (${r.peerName})` : ''} | ${r.peerWall ? fmt(r.oursWall / r.peerWall) : '—'} | ${range(r.pairedRange)} | ${fmt(r.oursRss, 0)} | ${fmt(r.peerRss, 0)} |`,
-      ...(r.refWall ? [`| ↳ minimal Node client (lib/node-floor.mjs), for reference | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${range(r.refPairedRange)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} |`] : []),
+      `| ${r.name} | ${fmt(r.oursWall)} | ${fmt(r.peerWall)}${r.peerName ? ` (${r.peerName})` : ''} | ${r.peerWall ? fmt(r.oursWall / r.peerWall) : '—'} | ${range(r.pairedRange)} | ${fmt(r.oursCpu)} | ${fmt(r.peerCpu)} | ${fmt(r.oursRss, 0)} | ${fmt(r.peerRss, 0)} |`,
+      ...(r.refWall ? [`| ↳ ${r.refName ?? 'minimal Node client (lib/node-floor.mjs), for reference'} | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${range(r.refPairedRange)} | — | ${fmt(r.peerCpu)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} |`] : []),
     ]),
     '',
+    `- load average (1 min) while each row ran: ${rows.filter((r) => r.load).map((r) => `${r.name.split(', against')[0]} ${r.load[0].toFixed(1)}–${r.load[1].toFixed(1)}`).join('; ')} (2 cores: above ≈ 2, other work shared the machine).`,
     ...rows.filter((r) => r.throughput).map((r) => `- ${r.name}: ${r.throughput.toFixed(0)} MiB/s of uncompressed layer data (wall clock, including process start-up; target ≥ 300 MiB/s).`),
     ...[...new Set(rows.filter((r) => r.note).map((r) => `- ${r.note}`))],
     '- ratio per run: each alternation\'s dsv time over the skopeo time measured next to it; the ratio column divides the medians.',
-    ...(rows.some((r) => r.refWall) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
+    '- ¹ the peer\'s columns hold the plain dsv-copy on the copy --sign-by rows.',
+    '- CPU: user + system seconds of the client process (and the children it waited for, such as gpg), medians; the registries\' own CPU is not counted. With other work on the machine, wall times stretch and CPU seconds stay comparable.',
+    ...(rows.some((r) => r.refWall && !r.refName) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
     ...(extraCa ? [`- environment: NODE_EXTRA_CA_CERTS (${extraCa.file}) is set on this machine and ${KEEP_ENV ? 'was kept (BENCH_KEEP_ENV=1)' : 'left out for every side (BENCH_KEEP_ENV=1 keeps it)'}: Node parses that file at every start, before any code runs — \`node -e 0\` takes ${(extraCa.with * 1000).toFixed(0)} ms with it, ${(extraCa.without * 1000).toFixed(0)} ms without (medians of 9), so with it each dsv row takes ≈ ${((extraCa.with - extraCa.without) * 1000).toFixed(0)} ms longer. The bench's registries speak plain HTTP; skopeo reads no such file.`] : []),
     '- sign: dsv reads every blob once (digest and diff_id checked as it streams), embeds a GPG signature in the config and pushes config + manifest to a new tag; skopeo copy --sign-by writes a simple-signing signature to its lookaside store.',
     '',

@@ -139,6 +139,17 @@ describe('dsv sign --format cosign / dsv verify --trust cosign:', () => {
     expect((await dsv(['verify', '--trust', 'cosign:keys/other.pub', `docker://${reg.host}/app/cosign:v1`])).code).toBe(0);
   });
 
+  it('a plain PKCS#8 PEM key (openssl) signs too, no passphrase asked', async () => {
+    const openssl = requireTool('openssl');
+    run(openssl, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(work, 'plain.pem')]);
+    run(openssl, ['pkey', '-in', join(work, 'plain.pem'), '-pubout', '-out', join(work, 'plain.pub')]);
+    await push('app/pkcs8', 'v1', 'pkcs8 key');
+    const r = await dsv(['sign', '--format', 'cosign', '--key', 'plain.pem', `docker://${reg.host}/app/pkcs8:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect((await dsv(['verify', '--trust', 'cosign:plain.pub', `docker://${reg.host}/app/pkcs8:v1`])).code).toBe(0);
+    expect((await dsv(['verify', '--trust', 'cosign:cosign.pub', `docker://${reg.host}/app/pkcs8:v1`])).code).toBe(1);
+  });
+
   it('a wrong passphrase is exit 2 and writes nothing', async () => {
     const digest = await push('app/wrongpass', 'v1', 'wrong passphrase');
     const r = await dsv(['sign', '--format', 'cosign', '--key', 'cosign.key', `docker://${reg.host}/app/wrongpass:v1`], { COSIGN_PASSWORD: 'nope' });

@@ -1,7 +1,8 @@
 // Hostile trust servers through the built dsv: faults no real notary-server produces, so the server here is
 // an in-process HTTPS server (a test CA made with openssl, trusted through $DOCKER_CONFIG/tls/<host:port>/ca.crt
-// as the docker CLI trusts it). A redirect to another host, a root.json over the size cap, and a root whose
-// signature does not verify: each one clear line, exit 1, and nothing pinned in the trust dir.
+// as the docker CLI trusts it). A redirect to another host, a root whose signature does not verify, a key id
+// that is not its key's: each one clear line, exit 1, and nothing pinned in the trust dir. A root.json over
+// the size cap: one line, nothing pinned, exit 3 (every command's mapping: a size limit is operational).
 import { createServer, type Server } from 'node:https';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +54,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-describe('hostile trust servers: exit 1, one line, nothing pinned', () => {
+describe('hostile trust servers: one line, nothing pinned', () => {
   it('a redirect to another host is refused', async () => {
     answer = () => ({ status: 307, headers: { location: 'https://evil.invalid/v2/x/_trust/tuf/root.json' } });
     const r = await dsv(['verify', '--dct', '--server', url, `${GUN}:1`]);
@@ -62,10 +63,10 @@ describe('hostile trust servers: exit 1, one line, nothing pinned', () => {
     expect(pinned()).toBe(false);
   });
 
-  it('a root.json over the size cap is refused before it is read whole', async () => {
+  it('a root.json over the size cap is refused before it is read whole (exit 3, as every size limit)', async () => {
     answer = (p) => (p.endsWith('/root.json') ? { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.alloc(600 * 1024, 0x20) } : { status: 404 });
     const r = await dsv(['trust', 'inspect', '--server', url, GUN]);
-    expect(r.code, r.all).toBe(1);
+    expect(r.code, r.all).toBe(3);
     expect(r.stderr.trim()).toBe(`dsv: error: ${GUN} root is larger than 524288 bytes`);
     expect(pinned()).toBe(false);
   });

@@ -147,6 +147,25 @@ describe('dsv verify --policy with signatures skopeo made', () => {
     expect(r.stderr).toContain('no signatures');
   });
 
+  it('dsvSigned judges the embedded signatures; every requirement of the scope must hold', async () => {
+    file('theirs.sec.asc', theirs.gpg(['--armor', '--export-secret-keys', '--', theirs.fingerprint]));
+    const s = await dsv(['sign', '--key', join(work, 'theirs.sec.asc'), '--key-type', 'gpg', `docker://${reg.host}/app/signed:v1`, `docker://${reg.host}/app/embedded:v1`], { DSV_KEYPASS: '' });
+    expect(s.code, s.all).toBe(0);
+    const embedded = file('embedded.json', { default: [{ type: 'dsvSigned', keyPath: join(work, 'theirs.pub') }] });
+    const ok = await dsv(['verify', '--policy', embedded, `docker://${reg.host}/app/embedded:v1`]);
+    expect(ok.code, ok.all).toBe(0);
+    expect(ok.stdout).toMatch(/dsvSigned: satisfied: embedded signatures \(1\) accepted: signed by key [0-9A-F]+/);
+    const wrong = await dsv(['verify', '--policy', file('embedded-other.json', { default: [{ type: 'dsvSigned', keyPath: join(work, 'other.pub') }] }), `docker://${reg.host}/app/embedded:v1`]);
+    expect(wrong.code, wrong.all).toBe(1);
+    expect(wrong.stderr).toContain('no valid embedded signature by these keys');
+    // The simple-signed image has no embedded signature: both requirements are needed, one fails.
+    const both = file('both.json', { default: [signedBy(join(work, 'theirs.pub')), { type: 'dsvSigned', keyPath: join(work, 'theirs.pub') }] });
+    const r = await dsv(['verify', '--policy', both, '--registries.d', regd, `docker://${reg.host}/app/signed:v1`]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stdout).toContain('signedBy: satisfied');
+    expect(r.stderr).toContain('dsvSigned: a signature was required, but the image has none');
+  });
+
   it('integrity is still checked: a corrupted layer fails although the signature and the policy accept the manifest', async () => {
     const layout = join(work, 'layout-corrupt');
     const image = await buildSampleImage({ format: 'oci', layers: [{ 'etc/corrupt-me': 'only in this image\n' }] });

@@ -7,8 +7,9 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImageConfig } from './config.js';
-import { decompressor, type Compression, type DecompressStream } from './decompress.js';
-import { Digester, DigestingStream, parseDigest, type Digest } from './digest.js';
+import type { Compression } from './decompress.js';
+import { DiffIdHasher } from './diff-id.js';
+import { DigestingStream, parseDigest, type Digest } from './digest.js';
 import { DsvError } from './errors.js';
 import { configPlatform, readConfig, resolveManifests, type ResolvedManifest } from './image.js';
 import type { Manifest } from './manifest.js';
@@ -100,15 +101,17 @@ async function streamLayer(
     return { compression: 'none', actualSize: 0, blobError: asDsvError(e, name) };
   }
   const checker = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, name: `blob ${descriptor.digest}` });
-  const inflater: DecompressStream = decompressor('auto', { maxBytes: opts.maxLayerBytes, name: `layer ${descriptor.digest}` });
-  const diffId = new Digester(diffIdLike ? parseDigest(diffIdLike).algorithm : 'sha256');
-  const sameAlgorithm = diffId.algorithm === checker.digester.algorithm;
-  let inflateError: DsvError | undefined;
-  let inflateFailed = false;
+  const algorithm = diffIdLike ? parseDigest(diffIdLike).algorithm : 'sha256';
+  const hasher = new DiffIdHasher({
+    algorithm,
+    sameAsBlob: algorithm === checker.digester.algorithm,
+    maxBytes: opts.maxLayerBytes,
+    name,
+  });
   let overrun = false;
 
-  // Compressed side: bytes go to the inflater (with backpressure) until it fails; after that they are
-  // only counted and hashed, so a corrupt layer is still reported with its real digest.
+  // Compressed side: bytes go to the hasher (with backpressure); after an inflate failure it takes them
+  // without waiting, so a corrupt layer is still reported with its real digest.
   let nextProgress = PROGRESS_STEP;
   const feed = new Writable({
     highWaterMark: 256 * 1024,
@@ -117,34 +120,12 @@ async function streamLayer(
         nextProgress = checker.digester.size + PROGRESS_STEP;
         opts.onProgress({ id: descriptor.digest, done: checker.digester.size, total: descriptor.size, phase: 'verify' });
       }
-      if (inflateFailed || inflater.destroyed) return cb();
-      if (inflater.write(chunk) || inflater.destroyed) return cb();
-      const release = () => {
-        inflater.off('drain', release);
-        inflater.off('close', release);
-        cb();
-      };
-      inflater.on('drain', release);
-      inflater.on('close', release);
+      hasher.write(chunk, () => cb());
     },
     final(cb) {
-      if (!inflateFailed && !inflater.destroyed) inflater.end();
+      hasher.end();
       cb();
     },
-  });
-  const uncompressed = pipeline(
-    inflater,
-    new Writable({
-      highWaterMark: 256 * 1024,
-      write(chunk: Buffer, _enc, cb) {
-        // An uncompressed layer's diff_id is the digest the checker computes anyway: hash it once.
-        if (!(inflater.detected === 'none' && sameAlgorithm)) diffId.update(chunk);
-        cb();
-      },
-    }),
-  ).catch((e) => {
-    inflateFailed = true;
-    inflateError = asDsvError(e, name);
   });
 
   let blobError: DsvError | undefined;
@@ -153,15 +134,15 @@ async function streamLayer(
   } catch (e) {
     blobError = asDsvError(e, `blob ${descriptor.digest}`);
     if (blobError.code === 'SizeMismatch' && checker.digester.size > descriptor.size) overrun = true;
-    if (!inflateFailed) inflater.destroy(blobError);
+    hasher.abort(blobError.message);
   }
-  await uncompressed;
-  const result: BlobResult = { compression: inflater.detected ?? 'none', actualSize: checker.digester.size };
+  const inflated = await hasher.result(() => checker.digester.digest());
+  const result: BlobResult = { compression: inflated.compression, actualSize: checker.digester.size };
   const readToEnd = blobError === undefined || blobError.code === 'DigestMismatch' || (blobError.code === 'SizeMismatch' && !overrun);
   if (readToEnd) result.actualDigest = checker.digester.digest();
   if (blobError) result.blobError = blobError;
-  else if (inflateError) result.inflateError = inflateError;
-  else result.uncompressedDigest = inflater.detected === 'none' && sameAlgorithm ? checker.digester.digest() : diffId.digest();
+  else if (inflated.error) result.inflateError = inflated.error;
+  else result.uncompressedDigest = inflated.diffId;
   opts.onProgress?.({ id: descriptor.digest, done: checker.digester.size, total: descriptor.size, phase: 'verify' });
   return result;
 }

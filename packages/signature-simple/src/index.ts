@@ -1,6 +1,6 @@
 /** @dsv/signature-simple: containers-signature ("simple signing") payloads, OpenPGP signing/verification, registries.d, lookaside stores, the signature extension API. */
 export { createPayload, parsePayload, SIGNATURE_TYPE, type SimpleSigningPayload } from './payload.js';
-export { keyFileSigner, readPublicKeys, verifySimpleSignature, type PayloadSigner, type SimpleVerification } from './openpgp.js';
+export { describeSimpleSignature, keyFileSigner, readPublicKeys, verifySimpleSignature, type PayloadSigner, type SimpleVerification } from './openpgp.js';
 export { createSimpleSignature, payloadMatchesManifest, type CreateSignatureOptions } from './signature.js';
 export { loadRegistriesD, lookasideBase, parseRegistriesDFile, useSigstoreAttachments, type LookasideNamespace, type RegistriesD } from './registries-d.js';
 export { addLookasideSignature, lookasideSignatureUrl, readLookasideSignatures, writeLookasideSignatures } from './lookaside.js';

@@ -161,3 +161,28 @@ export async function verifySimpleSignature(signature: Uint8Array, keys: openpgp
   }
   return out;
 }
+
+/**
+ * What a simple signature claims, without verifying it (for listings that judge no trust): the signing
+ * key id and the payload. Never throws: `reason` says why nothing could be read.
+ */
+export async function describeSimpleSignature(signature: Uint8Array): Promise<{ keyId?: string; payload?: SimpleSigningPayload; reason?: string }> {
+  if (signature.length > MAX_SIGNATURE_BYTES) return { reason: `the signature is larger than ${MAX_SIGNATURE_BYTES} bytes` };
+  let message: openpgp.Message<Uint8Array>;
+  try {
+    message = await openpgp.readMessage({ binaryMessage: signature, config: VERIFY_CONFIG });
+  } catch (e) {
+    return { reason: `not an OpenPGP message: ${firstLine(e)}` };
+  }
+  const out: { keyId?: string; payload?: SimpleSigningPayload; reason?: string } = {};
+  const ids = message.getSigningKeyIDs();
+  if (ids[0]) out.keyId = ids[0].toHex().toUpperCase();
+  try {
+    const data = message.getLiteralData();
+    if (!(data instanceof Uint8Array)) return { ...out, reason: 'the OpenPGP message has no literal data' };
+    out.payload = parsePayload(data);
+  } catch (e) {
+    out.reason = firstLine(e);
+  }
+  return out;
+}

@@ -5,8 +5,9 @@
  */
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { decompressor, type Compression, type DecompressStream } from '../decompress.js';
-import { Digester, VerifiedBlob, parseDigest, type Digest, type DigestAlgorithm } from '../digest.js';
+import type { Compression } from '../decompress.js';
+import { DiffIdHasher, type DiffIdOptions, type DiffIdResult } from '../diff-id.js';
+import { VerifiedBlob, parseDigest, type Digest, type DigestAlgorithm } from '../digest.js';
 import { DsvError } from '../errors.js';
 import type { Descriptor } from '../model.js';
 import type { ImageDestination, ImageReference, ImageSource, ProgressEvent } from '../transport.js';
@@ -72,71 +73,37 @@ class Counter extends Transform {
 }
 
 /**
- * Passes the compressed bytes on unchanged and feeds them (with backpressure) to an inflater whose output
- * is hashed. A failure to inflate never fails this stream: the bytes are still delivered and checked.
+ * Passes the compressed bytes on unchanged and feeds them (with backpressure) to the diff_id hasher. A
+ * failure to inflate never fails this stream: the bytes are still delivered and checked.
  */
 class DiffIdTap extends Transform {
-  private readonly inflater: DecompressStream;
-  private readonly digester: Digester;
-  private readonly inflated: Promise<void>;
-  private inflateError: DsvError | undefined;
-  private ended = false;
+  private readonly hasher: DiffIdHasher;
 
-  constructor(algorithm: DigestAlgorithm, private readonly sameAsBlob: boolean, maxBytes: number | undefined, name: string) {
+  constructor(options: DiffIdOptions) {
     super();
-    this.inflater = decompressor('auto', { maxBytes, name });
-    this.digester = new Digester(algorithm);
-    const inflater = this.inflater;
-    const digester = this.digester;
-    this.inflated = pipeline(
-      inflater,
-      new Writable({
-        highWaterMark: 256 * 1024,
-        write(chunk: Buffer, _enc, cb) {
-          // An uncompressed layer's diff_id is the blob digest, computed anyway: hash it once.
-          if (!(sameAsBlob && inflater.detected === 'none')) digester.update(chunk);
-          cb();
-        },
-      }),
-    ).catch((e: unknown) => {
-      this.inflateError = asDsvError(e, name);
-    });
+    this.hasher = new DiffIdHasher(options);
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    const inflater = this.inflater;
     // The chunk goes on at once (the upload does not wait for its inflation); only the next one waits
     // for an inflater that is behind.
     this.push(chunk);
-    if (this.inflateError || inflater.destroyed || inflater.write(chunk) || inflater.destroyed) return cb();
-    const release = () => {
-      inflater.off('drain', release);
-      inflater.off('close', release);
-      cb();
-    };
-    inflater.on('drain', release);
-    inflater.on('close', release);
+    this.hasher.write(chunk, () => cb());
   }
 
   override _flush(cb: TransformCallback): void {
-    this.ended = true;
-    if (!this.inflateError && !this.inflater.destroyed) this.inflater.end();
+    this.hasher.end();
     cb();
   }
 
   /** Stops inflating (the copy gave up on this blob). */
   abort(): void {
-    if (!this.ended) this.inflater.destroy(new Error('blob stream abandoned'));
+    this.hasher.abort('blob stream abandoned');
   }
 
   /** After the stream: the compression found and the content digest (blobDigest: the VerifiedBlob's). */
-  async result(blobDigest: () => Digest): Promise<{ compression: Compression; diffId?: Digest; error?: DsvError }> {
-    if (!this.ended) this.inflater.destroy(new Error('blob stream ended early'));
-    await this.inflated;
-    const compression = this.inflater.detected ?? 'none';
-    if (!this.ended) return { compression };
-    if (this.inflateError) return { compression, error: this.inflateError };
-    return { compression, diffId: this.sameAsBlob && compression === 'none' ? blobDigest() : this.digester.digest() };
+  result(blobDigest: () => Digest): Promise<DiffIdResult> {
+    return this.hasher.result(blobDigest);
   }
 }
 
@@ -170,7 +137,12 @@ export async function moveBlob(ctx: BlobContext, job: BlobJob): Promise<BlobOutc
   if (ctx.onProgress) stages.push(new Counter(d, ctx.onProgress, write ? 'write' : 'verify', write ? WRITE_STEP : VERIFY_STEP));
   let tap: DiffIdTap | undefined;
   if (job.diffIdAlgorithm) {
-    tap = new DiffIdTap(job.diffIdAlgorithm, job.diffIdAlgorithm === parseDigest(d.digest).algorithm, ctx.maxLayerBytes, `layer ${d.digest}`);
+    tap = new DiffIdTap({
+      algorithm: job.diffIdAlgorithm,
+      sameAsBlob: job.diffIdAlgorithm === parseDigest(d.digest).algorithm,
+      maxBytes: ctx.maxLayerBytes,
+      name: `layer ${d.digest}`,
+    });
     stages.push(tap);
   }
   for (const s of stages) s.on('error', (e) => out.destroy(e));

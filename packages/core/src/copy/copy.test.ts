@@ -160,6 +160,34 @@ describe('one pass', () => {
     expect(log).toEqual([]);
   });
 
+  it('streams every blob while the signer is still loading, and signs once it has loaded', async () => {
+    const img = buildImage([randomBytes(40_000), randomBytes(20_000)]);
+    await push('a:1', img);
+    const src = await counting('a:1');
+    let loaded!: (s: Signer) => void;
+    const loading = new Promise<Signer>((resolve) => (loaded = resolve));
+    const log: string[] = [];
+    const copying = copyImage(src.source, await dst('b:1'), { sign: { signer: loading, kind: 'sign' } });
+    // Every blob (the configuration and both layers) is read before the signer exists.
+    for (let i = 0; i < 400 && src.reads.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(src.reads).toHaveLength(3);
+    expect(log).toEqual([]);
+    loaded(signer(log));
+    const r = await copying;
+    expect(log).toEqual(['sign']);
+    expect(r.images[0]!.signature).toBeDefined();
+    expect(await (await memoryTransport.parseReference('b:1').newSource()).getManifest().then((m) => digestOf(m.bytes))).toBe(r.destinationDigest);
+  });
+
+  it('stops when the signer fails to load, and commits nothing', async () => {
+    const img = buildImage([randomBytes(40_000)]);
+    await push('a:1', img);
+    const failing = Promise.reject(Object.assign(new Error('no secret key K9'), { code: 'KeyInvalid' }));
+    const err = await copyImage((await counting('a:1')).source, await dst('b:1'), { sign: { signer: failing, kind: 'sign' } }).catch((e) => e);
+    expect(err.message).toBe('no secret key K9');
+    expect(await (await memoryTransport.parseReference('b:1').newSource()).getManifest().catch((e) => e.code)).toBe('NotFound');
+  });
+
   it('reads a sequential source one blob at a time, in the order it gives', async () => {
     const img = buildImage([randomBytes(30_000), randomBytes(10_000), randomBytes(20_000)], { compress: false });
     await push('a:1', img);

@@ -18,8 +18,11 @@ import { finishImage, stageImage, type CopiedImage, type ImagePlan, type StagedI
 export type { CopiedImage } from './single.js';
 
 export interface CopyOptions {
-  /** Sign (or endorse / re-sign) every copied image with this signer. */
-  sign?: { signer: Signer; kind: SignatureKind };
+  /**
+   * Sign (or endorse / re-sign) every copied image with this signer. It may still be loading (its key,
+   * its crypto code): the transfer starts at once and a signer that fails stops the copy when it fails.
+   */
+  sign?: { signer: Signer | Promise<Signer>; kind: SignatureKind };
   /** Copy with the signatures label emptied. */
   removeSignatures?: boolean;
   /** From an index, copy only the image for this platform (the result is that image alone). */
@@ -100,7 +103,12 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
   // Every blob of every image, streamed once; nothing is signed before all of them are proven.
   const nodes = imagesOf(root);
   const staged = new Map<string, StagedImage>();
-  for (const n of nodes) staged.set(n.manifest.digest, await stageImage(plan, n.manifest, n.descriptor));
+  const staging = (async () => {
+    for (const n of nodes) staged.set(n.manifest.digest, await stageImage(plan, n.manifest, n.descriptor));
+  })();
+  // The signer loads while the blobs stream (it is needed only once they are proven); one that fails to
+  // load ends the copy then, not after the last blob. Nothing is committed either way.
+  await Promise.all([staging, options.sign?.signer]);
   if (plan.check) {
     const many = nodes.length > 1;
     const failures = [...staged.values()].flatMap((s) =>

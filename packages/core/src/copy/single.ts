@@ -36,7 +36,7 @@ export interface ImagePlan {
   jobs: number;
   /** Prove every layer's diff_id (signing, or asked to verify). */
   check: boolean;
-  sign?: { signer: Signer; kind: SignatureKind };
+  sign?: { signer: Signer | Promise<Signer>; kind: SignatureKind };
   removeSignatures?: boolean;
   /** Streams a blob, each blob once per copy (see copy.ts). */
   transfer: (job: BlobJob) => Promise<BlobOutcome>;

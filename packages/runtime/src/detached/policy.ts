@@ -100,7 +100,15 @@ export async function judgeImage(ctx: CliContext, image: string | ImageReference
     }
     if (ref.digest && top.digest !== ref.digest) throw new DsvError('DigestMismatch', `${ref.toString()}: the manifest read has digest ${top.digest}`);
     const transport = ref.transport.name;
-    const found = await registrySubject(ctx, stores, ref, top);
+    // A registry origin that cannot be proved is reported by the detached formats (their requirements
+    // fail with the reason); embedded signatures are judged regardless.
+    let found: Awaited<ReturnType<typeof registrySubject>>;
+    let subjectError: unknown;
+    try {
+      found = await registrySubject(ctx, stores, ref, top);
+    } catch (e) {
+      subjectError = e;
+    }
     const input: PolicyImage = { transport, manifestDigest: top.digest, manifestBytes: top.bytes };
     const named = transport === 'docker' ? formatDockerReference(stores.parseDocker(ref.within)) : NAMED.has(transport) ? namedReference(ref.within) : undefined;
     // Identity is matched against the registry reference the image came from (a local image's name is local).
@@ -112,7 +120,7 @@ export async function judgeImage(ctx: CliContext, image: string | ImageReference
       input.manifestDigest = found.subject.manifestDigest;
       input.manifestBytes = found.manifestBytes;
     }
-    input.context = { subject: found?.subject, local: ref, ...(opts.platform ? { platform: opts.platform } : {}) };
+    input.context = { subject: found?.subject ?? null, local: ref, ...(subjectError !== undefined ? { subjectError } : {}), ...(opts.platform ? { platform: opts.platform } : {}) };
     const verdict = await evaluatePolicy(loaded.policy, input, { formats: opts.formats ?? policyFormats(ctx, stores), baseDir: loaded.baseDir });
     const out: Judgement = { ...verdict, reference: ref.toString(), manifestDigest: top.digest };
     if (found) {

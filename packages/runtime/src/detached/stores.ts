@@ -53,8 +53,10 @@ export interface DetachedStores {
 
 /** The registry reference of an image as formats see it: PolicyImage.context's subject when set, else the image's own. */
 export function subjectOf(image: { dockerReference?: string; manifestDigest: string; context?: unknown }): SignedSubject | undefined {
-  const c = image.context as { subject?: SignedSubject } | undefined;
-  if (c?.subject) return c.subject;
+  const c = image.context as { subject?: SignedSubject | null; subjectError?: unknown } | undefined;
+  if (c?.subjectError !== undefined) throw c.subjectError;
+  // judgeImage always says (a local image without a registry origin: none, never its local name).
+  if (c && 'subject' in c) return c.subject ?? undefined;
   return image.dockerReference === undefined ? undefined : { dockerReference: image.dockerReference, manifestDigest: image.manifestDigest };
 }
 

@@ -7,6 +7,8 @@ const common: OptionSpec[] = [
   { long: 'insecure-registry', type: 'list', valueName: 'host', description: 'Allow plain HTTP / unverified TLS for this registry HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' },
   { long: 'json', type: 'bool', description: 'Print a machine-readable report on stdout' },
   { long: 'platform', type: 'string', valueName: 'os/arch', description: 'Only this platform of a multi-platform registry image: os/arch[/variant]' },
+  { long: 'progress', type: 'string', valueName: 'mode', description: 'auto (a bar on a terminal, per-blob lines when CI is set, else none), bar, plain (per-blob lines) or none' },
+  { long: 'quiet', short: 'q', type: 'bool', description: 'Only errors and the verdict line' },
 ];
 
 export const SIGN_SPEC: CommandSpec = {
@@ -37,7 +39,9 @@ export const VERIFY_SPEC: CommandSpec = {
   options: [
     ...common,
     { long: 'remote', type: 'bool', description: 'Verify the image in its registry, not in the local image store' },
-    { long: 'trust', type: 'list', valueName: 'file', description: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST; the GnuPG home and PKI trust store are always trusted)' },
+    { long: 'trust', type: 'list', valueName: 'file', description: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST; the GnuPG home and PKI trust store are always trusted); cosign:FILE checks cosign signatures' },
+    { long: 'policy', type: 'string', valueName: 'file', description: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned; env DSV_POLICY); local images by the signatures of the registry manifest they came from' },
+    { long: 'registries.d', type: 'string', valueName: 'dir', description: 'registries.d directory for simple-signing lookaside stores' },
   ],
   epilog: `Local images are checked on disk, file by file, when Docker's store is readable (its root
 from the daemon, or DSV_DOCKER_ROOT); otherwise through the Docker daemon.

@@ -32,6 +32,8 @@ export interface DsvTrustMigrateArgs extends DsvCommonArgs {
   passphraseFile?: string;
   /** --dest-tag PATTERN for --to embedded: `{tag}` is the migrated tag. */
   destTag: string;
+  /** --registries.d DIR for --to simple (where the lookaside store is). */
+  registriesD?: string;
   dryRun: boolean;
 }
 export type DsvTrustArgs = DsvTrustInspectArgs | DsvTrustMigrateArgs;
@@ -53,10 +55,11 @@ export function trustCommand(): [string, string, (y: Argv) => Argv] {
             .option('server', serverOption)
             .option('tags', { type: 'string', describe: 'Only these tags, T,… (repeatable; default: every signed tag)' })
             .option('to', { type: 'string', choices: MIGRATE_FORMATS as unknown as string[], demandOption: true, describe: 'The format to sign in' })
-            .option('key', { alias: 'k', type: 'string', describe: 'Signing key, as for dsv sign [env DSV_KEYID]' })
-            .option('key-type', { alias: 't', type: 'string', describe: 'Signature type of the key: gpg, pki or a plugin type [env DSV_KEYTYPE, default gpg]' })
-            .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS]' })
-            .option('dest-tag', { type: 'string', default: DEFAULT_DEST_TAG, describe: 'With --to embedded: the tag the signed image is stored under; {tag} is the migrated tag' }),
+            .option('key', { alias: 'k', type: 'string', describe: 'Signing key, as for dsv sign (simple: an OpenPGP key file or a GnuPG key id; cosign: cosign.key or a PEM private key) [env DSV_KEYID]' })
+            .option('key-type', { alias: 't', type: 'string', describe: 'With --to embedded: signature type of the key: gpg, pki or a plugin type [env DSV_KEYTYPE, default gpg]' })
+            .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; cosign: COSIGN_PASSWORD]' })
+            .option('dest-tag', { type: 'string', default: DEFAULT_DEST_TAG, describe: 'With --to embedded: the tag the signed image is stored under; {tag} is the migrated tag' })
+            .option('registries.d', { type: 'string', describe: 'With --to simple: registries.d directory naming the lookaside store [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' }),
         )
         .demandCommand(1, 'missing trust command: inspect or migrate'),
   ];
@@ -90,6 +93,8 @@ export function trustArgs(common: DsvCommonArgs, argv: Record<string, unknown>):
   if (keyType !== undefined) a.keyType = keyType;
   const pf = one(argv.passphraseFile);
   if (pf !== undefined) a.passphraseFile = pf;
+  const rd = one(argv['registries.d']);
+  if (rd !== undefined) a.registriesD = rd;
   return a;
 }
 

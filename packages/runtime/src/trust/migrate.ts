@@ -45,15 +45,13 @@ export function destinationTag(pattern: string, tag: string): string {
 /** Signs `gun@digest` in `format`; returns where the signature went and the digest signed/written. */
 type SignFn = (target: TrustTarget, tag: string, digest: string) => Promise<{ destination: string; signedDigest: string }>;
 
-function signerFor(ctx: CliContext, a: DsvTrustMigrateArgs, key: ResolvedKey, onKey: (k: KeyInfo) => void): SignFn {
-  if (a.to === 'embedded') {
-    return async (target, tag, digest) => {
-      const destination = `docker://${target.gun}:${destinationTag(a.destTag, tag)}`;
-      const s = await runSign(ctx, { source: `docker://${target.gun}@${digest}`, destination, key, kind: 'sign', dryRun: a.dryRun, onStart: ({ key: k }) => onKey(k) });
-      return { destination, signedDigest: s.result.destinationDigest };
-    };
-  }
-  throw new DsvError('Unsupported', `--to ${a.to}: not available`);
+/** --to embedded: the image signed by digest and stored under --dest-tag (a new config and manifest digest). */
+function embeddedSigner(ctx: CliContext, a: DsvTrustMigrateArgs, key: ResolvedKey, onKey: (k: KeyInfo) => void): SignFn {
+  return async (target, tag, digest) => {
+    const destination = `docker://${target.gun}:${destinationTag(a.destTag, tag)}`;
+    const s = await runSign(ctx, { source: `docker://${target.gun}@${digest}`, destination, key, kind: 'sign', dryRun: a.dryRun, onStart: ({ key: k }) => onKey(k) });
+    return { destination, signedDigest: s.result.destinationDigest };
+  };
 }
 
 function formatRow(r: MigratedTag, dryRun: boolean): string {
@@ -71,6 +69,7 @@ export async function trustMigrate(ctx: CliContext, a: DsvTrustMigrateArgs, shel
   const rows: MigratedTag[] = [];
   let server: string | undefined;
   let keyInfo: KeyInfo | undefined;
+  let detached: { close(): Promise<void> } | undefined;
   const report = (code: number, error?: unknown) => ({
     command: 'trust migrate', input: a.target, server: server ?? null, to: a.to, dryRun: a.dryRun, ok: code === 0, exitCode: code,
     key: keyInfo ? { type: keyInfo.type, keyId: keyInfo.keyId ?? null } : null,
@@ -85,13 +84,23 @@ export async function trustMigrate(ctx: CliContext, a: DsvTrustMigrateArgs, shel
     if (a.to === 'embedded' && !a.destTag.includes('{tag}') && (a.tags.length !== 1 || target.tag !== undefined))
       throw new DsvError('Usage', `--dest-tag "${a.destTag}" has no {tag}: every migrated tag would overwrite the same tag (name one tag with --tags, or use {tag})`);
     for (const t of a.tags) if (!TAG_RE.test(t)) throw new DsvError('Usage', `--tags: "${t}" is not a valid tag`);
-    // Before any key is read or tag checked: a format this build cannot sign in fails at once.
-    if (a.to !== 'embedded') throw new DsvError('Unsupported', `--to ${a.to}: signing in this format is not available in this build yet (use --to embedded)`);
-    const key = await shell.resolveKey(
-      { ...(a.key !== undefined ? { key: a.key } : {}), ...(a.keyType !== undefined ? { keyType: a.keyType } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) },
-      '--key',
-    );
-    const sign = signerFor(ctx, a, key, (k) => (keyInfo = k));
+    // The key (and for simple signing the store) before any tag is checked: a bad one fails at once.
+    let sign: SignFn;
+    if (a.to === 'embedded') {
+      const key = await shell.resolveKey(
+        { ...(a.key !== undefined ? { key: a.key } : {}), ...(a.keyType !== undefined ? { keyType: a.keyType } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) },
+        '--key',
+      );
+      sign = embeddedSigner(ctx, a, key, (k) => (keyInfo = k));
+    } else {
+      const { detachedMigrateSigner } = await import('./detached-sign.js');
+      const d = await detachedMigrateSigner(ctx, shell, {
+        to: a.to, ...(a.key !== undefined ? { key: a.key } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}), ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+      });
+      detached = d;
+      keyInfo = { type: a.to, keyId: (await d.keyId()) ?? '' };
+      sign = async (target, tag, digest) => ({ destination: await d.sign(`${target.gun}:${tag}`, digest, a.dryRun), signedDigest: digest });
+    }
     const trust = await openTrust(ctx, target, a.server !== undefined ? { server: a.server } : {});
     server = trust.server;
     try {
@@ -134,6 +143,8 @@ export async function trustMigrate(ctx: CliContext, a: DsvTrustMigrateArgs, shel
   } catch (e) {
     const code = exitCodeFor(e);
     return shell.fail(e, () => report(code, e));
+  } finally {
+    await detached?.close();
   }
   const codes = rows.map((r) => (r.action === 'signed' || r.action === 'would-sign' ? ExitCodes.Ok : exitCodeFor(r.error)));
   const code = worstExitCode(codes);

@@ -66,6 +66,7 @@ describe('the command line', () => {
   it('dsv trust migrate REPO [--tags T,…] --to simple|cosign|embedded --key KEY [--dry-run]', async () => {
     const p = await parseDsvArgs(['trust', 'migrate', 'r.example/a', '--tags', 'v1,v2', '--tags', 'v3', '--to', 'embedded', '--key', 'k.pem', '--dry-run']);
     expect(p).toMatchObject({ kind: 'run', args: { command: 'trust', subcommand: 'migrate', target: 'r.example/a', tags: ['v1', 'v2', 'v3'], to: 'embedded', key: 'k.pem', dryRun: true, destTag: '{tag}-signed' } });
+    expect(await parseDsvArgs(['trust', 'migrate', 'r.example/a', '--to', 'simple', '--key', 'k.asc', '--registries.d', '/etc/rd'])).toMatchObject({ kind: 'run', args: { to: 'simple', registriesD: '/etc/rd' } });
     expect(await parseDsvArgs(['trust', 'migrate', 'r.example/a', '--to', 'notary', '--key', 'k'])).toMatchObject({ kind: 'error' });
     expect(await parseDsvArgs(['trust', 'migrate', 'r.example/a', '--key', 'k'])).toMatchObject({ kind: 'error', message: expect.stringContaining('to') });
     expect(await parseDsvArgs(['trust'])).toMatchObject({ kind: 'error', message: expect.stringContaining('inspect or migrate') });
@@ -76,6 +77,6 @@ describe('the command line', () => {
     const text = p.kind === 'output' ? p.text : '';
     expect(text.split('\n').filter((l) => l.length > 110)).toEqual([]);
     const flat = text.replace(/\s+/g, ' ');
-    for (const phrase of ['--dest-tag', '{tag}-signed', '"simple", "cosign", "embedded"', 'DOCKER_CONTENT_TRUST_SERVER']) expect(flat).toContain(phrase);
+    for (const phrase of ['--dest-tag', '{tag}-signed', '"simple", "cosign", "embedded"', 'DOCKER_CONTENT_TRUST_SERVER', '--registries.d', 'COSIGN_PASSWORD']) expect(flat).toContain(phrase);
   });
 });

@@ -1,0 +1,149 @@
+// dsv trust migrate --to simple|cosign against the real components: images pushed by skopeo to a real
+// docker-registry, signed in Docker Content Trust by the `notary` client through a real notary-server (the
+// docker CLI path is covered by docker-trust.test.ts; here no daemon is needed), then migrated by the built
+// dsv and the migrated signatures checked by skopeo 1.9: signedBy (simple signing, lookaside store from a
+// registries.d); cosign .sig signatures by dsv's own sigstoreSigned policy verdict and --trust cosign:FILE
+// (Debian's skopeo 1.9 is built with sigstore disabled: "Debian-local change: sigstore disabled", and no
+// cosign binary is packaged here). A tag re-pushed without signing is never signed in the new format.
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { notaryClient, startNotaryServer, type NotaryServer } from './notary.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
+const PASS = 'migrate-pass';
+let reg: StartedRegistry;
+let server: NotaryServer;
+let publisher: ReturnType<typeof notaryClient>;
+let work: string;
+let gun: string;
+let env: NodeJS.ProcessEnv;
+let regd: string;
+let store: string;
+let ours: GpgHome;
+
+function dsv(args: string[]): Promise<Ran> {
+  return runNodeScript(join(root, 'apps/cli/bin/dsv.js'), args, { env, cwd: work });
+}
+function skopeo(args: string[]): { code: number; out: string } {
+  try {
+    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
+  }
+}
+function file(name: string, body: unknown): string {
+  const p = join(work, name);
+  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
+  return p;
+}
+async function served(tag: string): Promise<{ digest: string; length: number }> {
+  const res = await fetch(`http://${reg.host}/v2/app/migrate/manifests/${tag}`, { headers: { Accept: ACCEPT } });
+  expect(res.status).toBe(200);
+  const body = new Uint8Array(await res.arrayBuffer());
+  return { digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, length: body.length };
+}
+function push(from: string, to: string): void {
+  run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${join(work, 'layout')}:${from}`, `docker://${gun}:${to}`]);
+}
+async function sign(tag: string): Promise<void> {
+  const s = await served(tag);
+  publisher.run(['addhash', gun, tag, String(s.length), '--sha256', s.digest.slice('sha256:'.length)]);
+  publisher.run(['publish', gun]);
+}
+/** skopeo copy of `gun:tag` under a policy with `requirement` for the repository. */
+function skopeoPull(tag: string, requirement: unknown): { code: number; out: string } {
+  const policy = file(`policy-${tag}-${Math.random().toString(36).slice(2)}.json`, { default: [{ type: 'reject' }], transports: { docker: { [gun]: [requirement] } } });
+  return skopeo(['--policy', policy, '--registries.d', regd, 'copy', '--src-tls-verify=false', `docker://${gun}:${tag}`, `dir:${tempDir('dsv-migrate-pull-')}`]);
+}
+
+beforeAll(async () => {
+  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  [reg, server] = await Promise.all([startRegistry({ mode: 'http' }), startNotaryServer()]);
+  publisher = notaryClient(server);
+  work = tempDir('dsv-dct-migrate-');
+  gun = `${reg.host}/app/migrate`;
+  const one = await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'migrate one\n' }] });
+  const two = await buildSampleImage({ format: 'oci', layers: [{ 'etc/hello': 'migrate two\n' }] });
+  writeOciLayout(join(work, 'layout'), [{ image: one, tag: 'one' }, { image: two, tag: 'two' }]);
+  push('one', 'v1');
+  push('one', 'moved');
+  publisher.run(['init', gun]);
+  await sign('v1');
+  await sign('moved');
+  push('two', 'moved'); // re-pushed without signing
+
+  // dsv reads DCT as the docker CLI: DOCKER_CONFIG's trust dir and tls/<host:port>/ca.crt.
+  const dockerConfig = join(work, 'docker');
+  mkdirSync(join(dockerConfig, 'tls', new URL(server.url).host), { recursive: true });
+  copyFileSync(server.caCert, join(dockerConfig, 'tls', new URL(server.url).host, 'ca.crt'));
+  regd = join(work, 'registries.d');
+  store = join(work, 'sigstore');
+  mkdirSync(regd);
+  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${pathToFileURL(store).href}\n  lookaside-staging: ${pathToFileURL(store).href}\n  use-sigstore-attachments: true\n`);
+  ours = makeGpgHome({ withKey: { name: 'DCT Migrator', email: 'migrate@dsv.invalid', passphrase: PASS } });
+  file('ours.pub', ours.exportPublic());
+  file('ours.sec.asc', ours.gpg(['--passphrase-fd', '0', '--armor', '--export-secret-keys', '--', ours.fingerprint], `${PASS}\n`));
+  file('pass.txt', `${PASS}\n`);
+  const openssl = requireTool('openssl');
+  run(openssl, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(work, 'cosign-key.pem')]);
+  run(openssl, ['pkey', '-in', join(work, 'cosign-key.pem'), '-pubout', '-out', join(work, 'cosign.pub')]);
+  env = { PATH: process.env.PATH, HOME: work, DOCKER_CONFIG: dockerConfig, DOCKER_CONTENT_TRUST_SERVER: server.url };
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all([reg?.stop(), server?.stop()]);
+  removeGpgHomes();
+  removeTempDirs();
+});
+
+describe('dsv trust migrate to detached signatures', () => {
+  it('--to simple: the verified tag is signed for skopeo signedBy; the re-pushed one is not (exit 1); --dry-run writes nothing', async () => {
+    const v1 = await served('v1');
+    const keyArgs = ['--key', join(work, 'ours.sec.asc'), '--passphrase-file', join(work, 'pass.txt'), '--registries.d', regd];
+    const dry = await dsv(['trust', 'migrate', gun, '--to', 'simple', ...keyArgs, '--dry-run', '--tags', 'v1']);
+    expect(dry.code, dry.all).toBe(0);
+    expect(dry.stdout).toContain(`Would migrate: v1 ${v1.digest}`);
+    expect(existsSync(store)).toBe(false);
+
+    const r = await dsv(['trust', 'migrate', gun, '--to', 'simple', ...keyArgs, '--json']);
+    expect(r.code, r.all).toBe(1);
+    expect(r.all).not.toContain(PASS);
+    const rows = Object.fromEntries(JSON.parse(r.stdout).tags.map((t: { tag: string }) => [t.tag, t]));
+    expect(rows.v1).toMatchObject({ dct: 'verified', action: 'signed', digest: v1.digest, signedDigest: v1.digest });
+    expect(rows.moved).toMatchObject({ dct: 'failed', action: 'skipped' });
+    expect(existsSync(join(store, `app/migrate@${v1.digest.replace(':', '=')}`, 'signature-1'))).toBe(true);
+    expect(existsSync(join(store, `app/migrate@${(await served('moved')).digest.replace(':', '=')}`))).toBe(false);
+
+    const ok = skopeoPull('v1', { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'ours.pub') });
+    expect(ok.code, ok.out).toBe(0);
+    const no = skopeoPull('moved', { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'ours.pub') });
+    expect(no.code).not.toBe(0);
+  });
+
+  it('--to cosign: the verified tag gets a cosign .sig signature that dsv verify accepts (sigstoreSigned policy, --trust cosign:FILE)', async () => {
+    const v1 = await served('v1');
+    const r = await dsv(['trust', 'migrate', gun, '--to', 'cosign', '--key', join(work, 'cosign-key.pem'), '--tags', 'v1']);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toContain(`Migrated: v1 ${v1.digest} (DCT signers: (Repo Admin)) -> ${gun}:${v1.digest.replace(':', '-')}.sig`);
+    const sig = await fetch(`http://${reg.host}/v2/app/migrate/manifests/${v1.digest.replace(':', '-')}.sig`, { headers: { Accept: ACCEPT } });
+    expect(sig.status).toBe(200);
+    const policy = file('cosign-policy.json', { default: [{ type: 'sigstoreSigned', keyPath: join(work, 'cosign.pub'), signedIdentity: { type: 'matchRepository' } }] });
+    const v = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${gun}:v1`]);
+    expect(v.code, v.all).toBe(0);
+    const t = await dsv(['verify', '--trust', `cosign:${join(work, 'cosign.pub')}`, `docker://${gun}:v1`]);
+    expect(t.code, t.all).toBe(0);
+    // The re-pushed tag has no cosign signature for what it serves now.
+    const moved = await dsv(['verify', '--policy', policy, '--registries.d', regd, `docker://${gun}:moved`]);
+    expect(moved.code, moved.all).toBe(1);
+  });
+});

@@ -1,0 +1,39 @@
+// The diff_id hasher shared by the copy and the integrity engine: gzip and plain content, a corrupt stream
+// and the size limit reported as results (never thrown), and an abandoned stream giving no digest.
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { digestOf, type Digest } from './digest.js';
+import { DiffIdHasher } from './diff-id.js';
+
+async function feed(bytes: Buffer, opts: { maxBytes?: number; stopAt?: number } = {}) {
+  const h = new DiffIdHasher({ algorithm: 'sha256', sameAsBlob: true, maxBytes: opts.maxBytes, name: 'layer x' });
+  const end = opts.stopAt ?? bytes.length;
+  for (let o = 0; o < end; o += 7000) await new Promise<void>((ready) => h.write(bytes.subarray(o, Math.min(end, o + 7000)), ready));
+  if (opts.stopAt === undefined) h.end();
+  return h.result(() => digestOf(bytes));
+}
+
+describe('DiffIdHasher', () => {
+  it('hashes inflated gzip content, and reuses the blob digest for uncompressed content', async () => {
+    const content = Buffer.concat([randomBytes(100_000), Buffer.alloc(300_000, 'a')]);
+    expect(await feed(gzipSync(content))).toEqual({ compression: 'gzip', diffId: digestOf(content) });
+    expect(await feed(content)).toEqual({ compression: 'none', diffId: digestOf(content) });
+  });
+
+  it('reports corrupt data and the size limit as errors naming the layer', async () => {
+    const gz = gzipSync(randomBytes(50_000));
+    const corrupt = Buffer.concat([gz.subarray(0, 20), Buffer.alloc(gz.length - 20, 9)]);
+    const bad = await feed(corrupt);
+    expect(bad.diffId).toBeUndefined();
+    expect(bad.error?.message).toMatch(/^layer x: gzip data is corrupt/);
+    const big = await feed(gzipSync(Buffer.alloc(200_000)), { maxBytes: 100_000 });
+    expect(big.error?.code).toBe('LimitExceeded');
+  });
+
+  it('gives no digest for a stream not read to its end', async () => {
+    const r = await feed(gzipSync(randomBytes(50_000)), { stopAt: 20_000 });
+    expect(r).toEqual({ compression: 'gzip' });
+    expect(r.diffId as Digest | undefined).toBeUndefined();
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * A layer's diff_id while its compressed bytes stream past, shared by the copy and the integrity engine:
+ * the bytes are inflated (gzip, zstd, or none, by magic number) and the content hashed; an uncompressed
+ * layer's diff_id is the blob digest computed anyway. Writes take a callback for backpressure; a failure
+ * to inflate never throws here, it is the result.
+ */
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { decompressor, type Compression, type DecompressStream } from './decompress.js';
+import { Digester, type Digest, type DigestAlgorithm } from './digest.js';
+import { DsvError } from './errors.js';
+
+export interface DiffIdOptions {
+  algorithm: DigestAlgorithm;
+  /** The blob digest uses the same algorithm: an uncompressed layer's diff_id is that digest. */
+  sameAsBlob: boolean;
+  /** Content over this many bytes is a LimitExceeded failure. */
+  maxBytes: number | undefined;
+  /** Names the layer in errors. */
+  name: string;
+}
+
+export interface DiffIdResult {
+  compression: Compression;
+  /** The content digest; undefined on error or when the stream was not read to its end. */
+  diffId?: Digest;
+  /** The content could not be inflated (corrupt data, limit). */
+  error?: DsvError;
+}
+
+/** Feed it the compressed bytes in order, then `end()` (or `abort()`), then read `result()`. */
+export class DiffIdHasher {
+  private readonly inflater: DecompressStream;
+  private readonly digester: Digester;
+  private readonly inflated: Promise<void>;
+  private error: DsvError | undefined;
+  private ended = false;
+  private aborted = false;
+
+  constructor(private readonly o: DiffIdOptions) {
+    const inflater = (this.inflater = decompressor('auto', { maxBytes: o.maxBytes, name: o.name }));
+    const digester = (this.digester = new Digester(o.algorithm));
+    this.inflated = pipeline(
+      inflater,
+      new Writable({
+        highWaterMark: 256 * 1024,
+        write(chunk: Buffer, _enc, cb) {
+          if (!(o.sameAsBlob && inflater.detected === 'none')) digester.update(chunk);
+          cb();
+        },
+      }),
+    ).catch((e: unknown) => {
+      this.error = e instanceof DsvError ? e : new DsvError('IoError', `${o.name}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+    });
+  }
+
+  private get stopped(): boolean {
+    return this.error !== undefined || this.inflater.destroyed;
+  }
+
+  /** Takes a chunk; `ready` runs when the next may come (at once unless the inflater is behind). */
+  write(chunk: Buffer, ready: () => void): void {
+    const inflater = this.inflater;
+    if (this.aborted || this.ended || this.stopped || inflater.write(chunk) || inflater.destroyed) return ready();
+    const release = () => {
+      inflater.off('drain', release);
+      inflater.off('close', release);
+      ready();
+    };
+    inflater.on('drain', release);
+    inflater.on('close', release);
+  }
+
+  /** Every byte was written. */
+  end(): void {
+    if (this.aborted || this.ended) return;
+    this.ended = true;
+    if (!this.stopped) this.inflater.end();
+  }
+
+  /** Stops inflating: the blob was not read to its end. */
+  abort(why: string): void {
+    if (this.aborted || this.ended) return;
+    this.aborted = true;
+    this.inflater.destroy(new Error(why));
+  }
+
+  /** After end() or abort(): the compression found and (after end) the content digest or why there is none. */
+  async result(blobDigest: () => Digest): Promise<DiffIdResult> {
+    if (!this.ended) this.abort('blob stream ended early');
+    await this.inflated;
+    const compression = this.inflater.detected ?? 'none';
+    if (!this.ended) return { compression };
+    if (this.error) return { compression, error: this.error };
+    return { compression, diffId: this.o.sameAsBlob && compression === 'none' ? blobDigest() : this.digester.digest() };
+  }
+}
