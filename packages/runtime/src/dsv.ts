@@ -30,6 +30,7 @@ import type { PluginLaunchers } from './docker-plugin/install.js';
 import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
+import { bundleCommand, bundleArgs, type DsvBundleArgs } from './bundle/command.js';
 
 export interface DsvCommonArgs {
   debug: boolean;
@@ -135,7 +136,7 @@ export interface DsvKeygenArgs extends DsvCommonArgs {
   outputPrefix?: string;
   passphraseFile?: string;
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs | DsvPluginsArgs;
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs | DsvPluginsArgs | DsvBundleArgs;
 export interface DsvPluginsArgs extends DsvCommonArgs {
   command: 'plugins';
 }
@@ -229,6 +230,7 @@ export function dsvParser(): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Read the new key\'s passphrase from this file [env DSV_KEYPASS, COSIGN_PASSWORD; prompted on a terminal]' }),
     )
     .command(...trustCommand())
+    .command(...bundleCommand())
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .command('plugins <action>', 'Signer plugins: `dsv plugins list` shows each type, where it was found and its version')
@@ -377,6 +379,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     }
     case 'trust':
       return { kind: 'run', args: trustArgs(common, argv) };
+    case 'bundle':
+      return { kind: 'run', args: bundleArgs(common, argv) };
     case 'plugins':
       if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
       return { kind: 'run', args: { ...common, command: 'plugins' } };
@@ -508,7 +512,9 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
         system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}), ...(system ?? {}) },
-        ...(a.command === 'sync'
+        ...(a.command === 'bundle'
+          ? a.subcommand === 'create' ? { references: [...a.images, 'oci:/bundle'] } : { transports: ['docker', 'oci'] }
+          : a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
           : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),
         ...(a.command === 'verify' && (integrityOnly || a.dct) ? { signers: false } : {}),
@@ -549,6 +555,8 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     }
     case 'trust':
       return (await import('./trust/command.js')).runTrust(ctx, a, shell);
+    case 'bundle':
+      return (await import('./bundle/command.js')).runBundle(ctx, a, shell);
     case 'verify': {
       if (a.dct) return (await import('./trust/verify.js')).dctVerify(ctx, { images: a.images, json: a.json, ...(a.server !== undefined ? { server: a.server } : {}), ...(a.platform ? { platform: a.platform } : {}) }, shell);
       const detached = await detachedVerify(ctx, a, shell);

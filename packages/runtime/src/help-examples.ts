@@ -40,6 +40,12 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     [`dsv copy docker://${R}/app:1.0 docker://mirror.example.com/app:1.0`, 'Verified copy: blobs and signatures checked before DEST changes'],
     [`dsv copy --sign-by release@example.com docker-daemon:app:1.0 docker://${R}/app:1.0`, 'Push from the local store, signing on the way'],
   ],
+  'dsv bundle': [
+    [`dsv bundle create --out release.tar --policy policy.json docker://${R}/app:1.0`, 'One air-gap file: the image, its signatures, the policy and its keys'],
+    [`dsv bundle create --out release.tar --trust release.asc --trust cosign:cosign.pub docker://${R}/app:1.0`, 'Trust files instead of a policy'],
+    ['dsv bundle verify release.tar', 'Offline: every digest, and the signatures judged by the bundled policy'],
+    ['dsv bundle push release.tar docker://mirror.example.com/prod', 'Restore the images and their signatures on the other side'],
+  ],
   'dsv completion': [
     ['dsv completion bash > ~/.local/share/bash-completion/completions/dsv', 'bash'],
     ['dsv completion zsh > "${fpath[1]}/_dsv"', 'zsh'],
