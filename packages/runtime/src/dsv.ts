@@ -27,6 +27,7 @@ import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
+import { signaturesCommand, signaturesArgs, type DsvSignaturesArgs } from './signatures/command.js';
 
 export interface DsvCommonArgs {
   debug: boolean;
@@ -124,7 +125,7 @@ export interface DsvKeygenArgs extends DsvCommonArgs {
   outputPrefix?: string;
   passphraseFile?: string;
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs | DsvPluginsArgs;
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs | DsvPluginsArgs | DsvSignaturesArgs;
 export interface DsvPluginsArgs extends DsvCommonArgs {
   command: 'plugins';
 }
@@ -211,6 +212,7 @@ export function dsvParser(): Argv {
         .option('passphrase-file', { type: 'string', describe: 'Read the new key\'s passphrase from this file [env DSV_KEYPASS, COSIGN_PASSWORD; prompted on a terminal]' }),
     )
     .command(...trustCommand())
+    .command(...signaturesCommand())
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .command('plugins <action>', 'Signer plugins: `dsv plugins list` shows each type, where it was found and its version')
@@ -349,6 +351,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     }
     case 'trust':
       return { kind: 'run', args: trustArgs(common, argv) };
+    case 'signatures':
+      return { kind: 'run', args: signaturesArgs(common, argv) };
     case 'plugins':
       if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
       return { kind: 'run', args: { ...common, command: 'plugins' } };
@@ -477,6 +481,8 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs) },
         ...(a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
+          : a.command === 'signatures'
+          ? { transports: ['docker'] }
           : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),
         ...(a.command === 'verify' && (integrityOnly || a.dct) ? { signers: false } : {}),
         ...(a.command === 'trust' && a.subcommand === 'inspect' ? { signers: false } : {}),
@@ -516,6 +522,8 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     }
     case 'trust':
       return (await import('./trust/command.js')).runTrust(ctx, a, shell);
+    case 'signatures':
+      return (await import('./signatures/command.js')).runSignatures(ctx, a, shell);
     case 'verify': {
       if (a.dct) return (await import('./trust/verify.js')).dctVerify(ctx, { images: a.images, json: a.json, ...(a.server !== undefined ? { server: a.server } : {}), ...(a.platform ? { platform: a.platform } : {}) }, shell);
       const detached = await detachedVerify(ctx, a, shell);
