@@ -110,7 +110,7 @@ export async function deleteManifest(scan: RepositoryScan, digest: string, what:
     const status = (e as { details?: { status?: number } }).details?.status;
     const codes = (e as { details?: { registryCodes?: string[] } }).details?.registryCodes ?? [];
     if (status === 405 || codes.includes('UNSUPPORTED')) {
-      throw new DsvError('Unsupported', `${scan.repo.registry} refuses to delete ${what} (${scan.name}@${digest}): the registry does not allow DELETE of manifests (distribution: set storage.delete.enabled: true)`);
+      throw new DsvError('RemoteError', `${scan.repo.registry} refuses to delete ${what} (${scan.name}@${digest}): the registry does not allow DELETE of manifests (distribution: set storage.delete.enabled: true)`);
     }
     throw e;
   }
