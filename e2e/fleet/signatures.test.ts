@@ -45,10 +45,10 @@ function lookaside(repo: string, digest: string): string {
   return join(store, `${repo}@${digest.replace(':', '=')}`);
 }
 
-async function push(v: string, dest: string): Promise<void> {
+async function push(v: string, dest: string, host = reg.host): Promise<void> {
   const layout = join(work, `layout-${v}`);
   if (!existsSync(layout)) writeOciLayout(layout, { image: await buildSampleImage({ format: 'oci', layers: [{ 'etc/version': `signatures ${v}\n` }] }), tag: v });
-  skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:${v}`, `docker://${reg.host}/${dest}`]);
+  skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:${v}`, `docker://${host}/${dest}`]);
 }
 
 /** skopeo reads the image under a signedBy policy for `keyFile`: true when it accepts it. */
@@ -145,15 +145,16 @@ describe('dsv signatures prune', () => {
   it('a registry that refuses DELETE: one line naming it, exit 3, nothing removed', async () => {
     const ro = await startRegistry({ mode: 'http', deleteEnabled: false });
     try {
-      const layout = join(work, 'layout-p1');
-      skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:p1`, `docker://${ro.host}/ro/app:v1`]);
+      await push('d1', 'ro/app:v1', ro.host);
       expect((await cosignSign('ca', `${ro.host}/ro/app:v1`)).code).toBe(0);
       // Retag: v1 now names another image, so the first image's .sig tag is an orphan.
-      skopeo(['copy', '--dest-tls-verify=false', `oci:${join(work, 'layout-p2')}:p2`, `docker://${ro.host}/ro/app:v1`]);
+      await push('d2', 'ro/app:v1', ro.host);
       const r = await dsv(['signatures', 'prune', '--registries.d', regd, `docker://${ro.host}/ro/app`]);
       expect(r.code, r.all).toBe(3);
       expect(r.stderr).toMatch(/refuses to delete the cosign signature tag sha256-[0-9a-f]{64}\.sig .*storage\.delete\.enabled: true/);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      const tags = JSON.parse(skopeo(['list-tags', '--tls-verify=false', `docker://${ro.host}/ro/app`])).Tags as string[];
+      expect(tags.filter((t) => t.endsWith('.sig'))).toHaveLength(1);
     } finally {
       await ro.stop();
     }
