@@ -1,6 +1,6 @@
 // The shipped bins on a real pseudo-terminal (util-linux `script`), the screen read back through a small
 // terminal model (\r, \n, erase-line, colour escapes): the progress bar counts each blob once with its
-// size from the manifest and is cleared before the summary; on a pipe each blob gets one plain line;
+// size from the manifest and is cleared before the summary; in a CI log each blob gets one plain line;
 // colour only on the terminal and never under NO_COLOR (the bins' output and tools/demo.mjs).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -124,21 +124,24 @@ describe('on a terminal', () => {
 });
 
 describe('on a pipe', () => {
-  it('per-blob lines by default (auto), each blob once; none with -q or --json', async () => {
-    const r = await runNodeScript(binPath('dsv'), ['--no-check-signatures', 'verify', `oci:${layout}:1`], { env, cwd: work });
+  it('auto: per-blob lines in a CI log (CI set), each blob once; nothing on another pipe, nor with -q or --json', async () => {
+    const plainPipe = await runNodeScript(binPath('dsv'), ['--no-check-signatures', 'verify', `oci:${layout}:1`], { env, cwd: work });
+    expect(plainPipe.code, plainPipe.all).toBe(0);
+    expect(plainPipe.stderr).toBe('');
+    const r = await runNodeScript(binPath('dsv'), ['--no-check-signatures', 'verify', `oci:${layout}:1`], { env: { ...env, CI: 'true' }, cwd: work });
     expect(r.code, r.all).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => /^dsv: sha256:[0-9a-f]{12} verified, /.test(l));
     const layers = image.layers.map((l) => l.descriptor.digest.slice(0, 19));
     expect(lines.map((l) => l.slice(5, 24)).sort()).toEqual([...layers].sort());
     expect(lines.at(-1)).toMatch(new RegExp(`\\(${layers.length}/${layers.length} blobs, `));
     for (const extra of [['-q'], ['--json']]) {
-      const quiet = await runNodeScript(binPath('dsv'), ['--no-check-signatures', ...extra, 'verify', `oci:${layout}:1`], { env, cwd: work });
+      const quiet = await runNodeScript(binPath('dsv'), ['--no-check-signatures', ...extra, 'verify', `oci:${layout}:1`], { env: { ...env, CI: 'true' }, cwd: work });
       expect(quiet.code, quiet.all).toBe(0);
       expect(quiet.stderr).toBe('');
     }
   });
 
-  it('tools/demo.mjs prints no colour escapes into a pipe or under NO_COLOR, and colour on a terminal', () => {
+  it('tools/demo.mjs prints no colour escapes into a pipe, nor on a terminal under NO_COLOR', () => {
     const piped = spawnSync(process.execPath, [join(root, 'tools', 'demo.mjs')], { env: { PATH: process.env.PATH, HOME: work }, cwd: root, encoding: 'utf8', timeout: 180_000 });
     expect(piped.status, `${piped.stdout}${piped.stderr}`).toBe(0);
     expect(piped.stdout).toContain('demo passed');

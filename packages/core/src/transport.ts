@@ -49,6 +49,18 @@ export interface TlsRootsSource {
 export interface SystemContext {
   /** Registry auth: path of a docker config.json (DSV_CREDENTIALS_STORE). */
   credentialsStore?: string;
+  /**
+   * Registry auth files in the order they are asked (containers auth.json or docker config.json format; the
+   * first that has an entry for the registry wins). When set, it replaces `credentialsStore` for lookups.
+   */
+  credentialsFiles?: readonly string[];
+  /** Credentials given on the command line (--creds USER:PASS), for every registry this context reaches. */
+  registryCredentials?: { username: string; password: string; source?: string };
+  /**
+   * Per-registry (host[:port]) replacements of the two fields above, for one context that reaches registries
+   * with different credentials (dsv-copy's --src-creds / --dest-creds when signatures are carried).
+   */
+  registryAuth?: Readonly<Record<string, { credentialsFiles?: readonly string[]; registryCredentials?: { username: string; password: string; source?: string } }>>;
   /** Hosts that may be reached over plain HTTP / unverified TLS. */
   insecureRegistries?: string[];
   /** certs.d directories to search (first match wins). */

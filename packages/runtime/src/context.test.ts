@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classifyTrustFile, createContext, createTransportRegistry, signerSettingsFromEnv, systemContextFromEnv } from './context.js';
-import { dockerEndpointFromEnv } from './environment.js';
+import { credentialsFilesFromEnv, dockerEndpointFromEnv } from './environment.js';
 
 describe('SystemContext from the environment', () => {
   it('maps every DSV_* / DOCKER_* / TLS variable to a typed field, plus flags', () => {
@@ -26,6 +26,7 @@ describe('SystemContext from the environment', () => {
     const ctx = systemContextFromEnv(env, { insecureRegistries: ['c', 'a:5000'] });
     expect(ctx).toEqual({
       credentialsStore: '/c/config.json',
+      credentialsFiles: ['/home/u/.config/containers/auth.json', '/c/config.json'],
       insecureRegistries: ['a:5000', 'b', 'c'],
       certsDirs: ['/etc/one', '/etc/two'],
       defaultRegistry: 'registry.example',
@@ -42,6 +43,7 @@ describe('SystemContext from the environment', () => {
   it('fills the defaults the transports used to compute themselves, and nothing else', () => {
     expect(systemContextFromEnv({ HOME: '/home/u', DOCKER_TLS_VERIFY: '' })).toEqual({
       credentialsStore: '/home/u/.docker/config.json',
+      credentialsFiles: ['/home/u/.config/containers/auth.json', '/home/u/.docker/config.json'],
       certsDirs: ['/etc/docker/certs.d', '/home/u/.docker/certs.d'],
       dockerEndpoint: { host: 'unix:///var/run/docker.sock' },
       tlsRoots: {},
@@ -50,6 +52,21 @@ describe('SystemContext from the environment', () => {
     // DOCKER_TLS_VERIFY=0 / false is off, as for the docker CLI; TLS files default to ~/.docker.
     expect(dockerEndpointFromEnv({ DOCKER_HOST: 'tcp://h:2375', DOCKER_TLS_VERIFY: '0' })).toEqual({ host: 'tcp://h:2375' });
     expect(dockerEndpointFromEnv({ HOME: '/home/u', DOCKER_TLS_VERIFY: 'yes' })).toMatchObject({ tlsVerify: true, caFile: '/home/u/.docker/ca.pem' });
+  });
+
+  it('asks the registry auth files in skopeo\'s order; a named file (--authfile, REGISTRY_AUTH_FILE) is the only one', () => {
+    const home = { HOME: '/home/u' };
+    expect(credentialsFilesFromEnv({ ...home, XDG_RUNTIME_DIR: '/run/user/1', DOCKER_CONFIG: '/dc' })).toEqual([
+      '/run/user/1/containers/auth.json',
+      '/home/u/.config/containers/auth.json',
+      '/dc/config.json',
+    ]);
+    expect(credentialsFilesFromEnv({ ...home, XDG_CONFIG_HOME: '/xdg' })).toEqual(['/xdg/containers/auth.json', '/home/u/.docker/config.json']);
+    expect(credentialsFilesFromEnv({ ...home, REGISTRY_AUTH_FILE: '/r.json', DOCKER_CONFIG: '/dc' })).toEqual(['/r.json']);
+    expect(credentialsFilesFromEnv({ ...home, REGISTRY_AUTH_FILE: '/r.json' }, '/flag.json')).toEqual(['/flag.json']);
+    // DOCKER_CONFIG is where docker keeps its credentials (and where dsv login writes); DSV_CREDENTIALS_STORE wins.
+    expect(systemContextFromEnv({ ...home, DOCKER_CONFIG: '/dc' }).credentialsStore).toBe('/dc/config.json');
+    expect(systemContextFromEnv({ ...home, DOCKER_CONFIG: '/dc', DSV_CREDENTIALS_STORE: '/s.json' }).credentialsStore).toBe('/s.json');
   });
 
   it('passes the GnuPG home (DSV_GPG_DATASTORE, then GNUPGHOME, then ~/.gnupg) and the PKI store to the signers', () => {
@@ -82,6 +99,11 @@ describe('trust files', () => {
     const p = file('any', 'whatever');
     expect(await classifyTrustFile(`hmac:${p}`, ['gpg', 'pki', 'hmac'])).toEqual({ type: 'hmac', path: p });
     await expect(classifyTrustFile(p, ['gpg', 'pki'])).rejects.toMatchObject({ code: 'KeyInvalid' });
+    // A type no loaded plugin provides: a usage error saying where plugins are found.
+    await expect(classifyTrustFile(`shared-key:${p}`, ['gpg', 'pki'])).rejects.toMatchObject({
+      code: 'Usage',
+      message: `trust file shared-key:${p}: no signer plugin provides type "shared-key" (known: gpg, pki); plugins are found as dsv-signer-shared-key in ~/.dsv/plugins or on PATH`,
+    });
   });
 
   it('names a missing trust file', async () => {

@@ -3,7 +3,7 @@
  * from the environment and flags. Every command (dsv, docker-sign, docker-verify, dsv copy, the docker
  * plugin) starts here.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import { DsvError, SignerRegistry, type VerificationResult } from '@dsv/core/formats';
 import {
@@ -119,6 +119,8 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
 // ---------------------------------------------------------------------------------------------
 // Trust
 
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
 /**
  * Which signature type a trust file is for: `TYPE:PATH` names it explicitly (TYPE a registered
  * signer type); otherwise it is recognised by content — OpenPGP (armoured or binary) is gpg,
@@ -127,6 +129,11 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
 export async function classifyTrustFile(spec: string, knownTypes: string[]): Promise<{ type: string; path: string }> {
   const m = /^([a-z0-9][a-z0-9._-]*):(.+)$/i.exec(spec);
   if (m && knownTypes.includes(m[1]!.toLowerCase())) return { type: m[1]!.toLowerCase(), path: m[2]! };
+  // TYPE:FILE for a type no plugin provides (the file itself exists): say so, and where plugins are found.
+  if (m && !(await exists(spec)) && (await exists(m[2]!))) {
+    const type = m[1]!.toLowerCase();
+    throw new DsvError('Usage', `trust file ${spec}: no signer plugin provides type "${type}" (known: ${knownTypes.join(', ')}); plugins are found as dsv-signer-${type} in ~/.dsv/plugins or on PATH`, { file: spec, type });
+  }
   let bytes: Buffer;
   try {
     bytes = await readFile(spec);

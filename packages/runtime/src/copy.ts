@@ -24,6 +24,9 @@ import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf } from './suggest.js';
+import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
+import { writeDigestFile } from './auth/files.js';
+import type { SystemContext } from '@dsv/core/transport';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 
 export const DEFAULT_JOBS = Math.max(2, Math.min(8, availableParallelism() * 2));
@@ -73,6 +76,10 @@ export interface CopyArgs {
   retryTimes?: number;
   insecureRegistries: string[];
   debug: boolean;
+  /** --digestfile FILE: the digest of the manifest written to DEST. */
+  digestFile?: string;
+  /** --authfile / --src-* / --dest-* registry credentials. */
+  auth?: { source: AuthFlags; destination: AuthFlags };
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
   /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
@@ -91,6 +98,7 @@ export interface VerifySameArgs {
   json: boolean;
   insecureRegistries: string[];
   debug: boolean;
+  auth?: { source: AuthFlags; destination: AuthFlags };
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
   namespace?: string;
@@ -105,7 +113,7 @@ const asList = (v: unknown): string[] =>
 const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
 
 export function copyParser(scriptName = 'dsv-copy'): Argv {
-  return newYargs()
+  return copyAuthOptions(newYargs())
     .scriptName(scriptName)
     .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
     .exitProcess(false)
@@ -117,6 +125,7 @@ export function copyParser(scriptName = 'dsv-copy'): Argv {
     .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable)' })
     .option('platform', { type: 'string', describe: 'Copy only this platform of a list/index: os/arch[/variant]' })
+    .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest written to DEST to this file' })
     .option('timeout', timeoutOption())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
     .option('address', { type: 'string', describe: 'containerd socket for containerd: references [env CONTAINERD_ADDRESS, default /run/containerd/containerd.sock]' })
@@ -167,6 +176,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
+    auth: copyAuthFlagsOf(argv),
     ...(timeoutArg(argv.timeout) !== undefined ? { timeoutMs: timeoutArg(argv.timeout)! } : {}),
     ...(one(argv.namespace) !== undefined ? { namespace: one(argv.namespace)! } : {}),
     ...(one(argv.address) !== undefined ? { address: one(argv.address)! } : {}),
@@ -208,6 +218,8 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
   const pkiFormat = one(argv.pkiFormat);
   if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
   if (retry !== undefined) a.retryTimes = Number(retry);
+  const digestFile = one(argv.digestfile);
+  if (digestFile !== undefined) a.digestFile = digestFile;
   if (signIdentity !== undefined) a.signIdentity = signIdentity;
   const registriesD = one(argv['registries.d']);
   if (registriesD !== undefined) a.registriesD = registriesD;
@@ -242,7 +254,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       shaped.flush();
     }
   }
-  const shell = new CommandShell(io, { prog, ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug, ...(parsed.args.progress ? { progress: parsed.args.progress } : {}) } : {}) });
+  const shell = new CommandShell(io, { prog, secrets: credsSecretsInArgs(args), ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug, ...(parsed.args.progress ? { progress: parsed.args.progress } : {}) } : {}) });
   const out = shell.out;
   if (parsed.kind === 'output') {
     out.out(parsed.text);
@@ -268,7 +280,8 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       }),
     );
     if (a.command === 'copy' && a.retryTimes !== undefined) ctx.system.retryTimes = a.retryTimes;
-    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out) : await copy(ctx, a, shell, opts);
+    const sides = await copySides(ctx.system, a, shell);
+    const code = a.command === 'verify-same' ? await verifySame(ctx, a, out, sides) : await copy(ctx, a, shell, opts, sides);
     shell.progress.clear();
     return code;
   } catch (e) {
@@ -276,12 +289,29 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
   }
 }
 
-async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions): Promise<number> {
+/** Each side's SystemContext: its auth files and credentials (--src-* / --dest-*, --authfile, the environment). */
+async function copySides(system: SystemContext, a: CopyArgs | VerifySameArgs, shell: CommandShell): Promise<{ source: SystemContext; destination: SystemContext }> {
+  const flags = a.auth ?? { source: {}, destination: {} };
+  const prompt = shellPrompt(shell);
+  const source = { ...system, ...(await authSystem(shell.io.env, flags.source, prompt, { creds: '--src-creds' })) };
+  const destination = { ...system, ...(await authSystem(shell.io.env, flags.destination, prompt, { creds: '--dest-creds' })) };
+  return { source, destination };
+}
+
+async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
+  // Signature stores reach both registries through one context: each registry gets its side's credentials.
+  const registryOf = (r: ImageReference) => (r.transport.name === 'docker' ? (r as unknown as { registry?: string }).registry : undefined);
+  const registryAuth: Record<string, NonNullable<SystemContext['registryAuth']>[string]> = {};
+  for (const [ref, sys] of [[srcRef, sides.source], [dstRef, sides.destination]] as const) {
+    const reg = registryOf(ref);
+    if (reg) registryAuth[reg] = { ...(sys.credentialsFiles ? { credentialsFiles: sys.credentialsFiles } : {}), ...(sys.registryCredentials ? { registryCredentials: sys.registryCredentials } : {}) };
+  }
+  ctx = { ...ctx, system: { ...ctx.system, registryAuth } };
   const detached = await openDetached(ctx, a, srcRef, dstRef);
   try {
-    return await copyWithSignatures(ctx, a, shell, opts, srcRef, dstRef, detached);
+    return await copyWithSignatures(ctx, a, shell, opts, srcRef, dstRef, detached, sides);
   } finally {
     await detached.stores?.close();
   }
@@ -305,6 +335,7 @@ async function openDetached(ctx: CliContext, a: CopyArgs, src: ImageReference, d
 
 async function copyWithSignatures(
   ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, srcRef: ImageReference, dstRef: ImageReference, detached: Detached,
+  sides: { source: SystemContext; destination: SystemContext },
 ): Promise<number> {
   const out = shell.out;
   const { stores, sigs } = detached;
@@ -317,7 +348,7 @@ async function copyWithSignatures(
     if (!verdict.allowed) {
       for (const line of formatVerdict(verdict).split('\n')) out.err(`${out.prog}: ${line.trim()}\n`);
       out.err(`${out.prog}: error: ${srcRef.toString()} not copied: rejected by policy ${a.policy}\n`);
-      if (a.json) out.out(`${JSON.stringify({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), policy: verdict }, null, 2)}\n`);
+      if (a.json) out.out(jsonReportText({ command: 'copy', ok: false, source: srcRef.toString(), destination: dstRef.toString(), policy: verdict }));
       return ExitCodes.NotTrusted;
     }
     if (!a.json) out.out(`Source accepted by policy ${a.policy} (${verdict.scope})\n`);
@@ -338,7 +369,7 @@ async function copyWithSignatures(
   if (opts.checkSignatures) {
     // Integrity and signatures of the source, judged as `dsv verify` does, before anything is written.
     const verify = await createVerifyFunction(ctx);
-    const checked = await runVerify(ctx, srcRef, { verify, ...(a.platform ? { platform: a.platform } : {}) });
+    const checked = await runVerify({ ...ctx, system: sides.source }, srcRef, { verify, ...(a.platform ? { platform: a.platform } : {}) });
     shell.progress.clear();
     if (!checked.ok) {
       for (const line of verifyFailureLines(checked)) out.err(`${out.prog}: error: ${line}\n`);
@@ -366,10 +397,10 @@ async function copyWithSignatures(
   }
   const mountFrom = mountSource(srcRef, dstRef);
   if (mountFrom) ctx.debug(`same registry: blobs are mounted from ${mountFrom.toString()}`);
-  const source = await srcRef.newSource(ctx.system);
+  const source = await srcRef.newSource(sides.source);
   let result: CopyResult;
   try {
-    const destination = await dstRef.newDestination(ctx.system);
+    const destination = await dstRef.newDestination(sides.destination);
     try {
       result = await copyImage(source, destination, {
         ...(sign ? { sign } : {}),
@@ -388,6 +419,7 @@ async function copyWithSignatures(
   } finally {
     await source.close();
   }
+  if (a.digestFile !== undefined && !result.dryRun) await writeDigestFile(a.digestFile, result.destinationDigest);
   // Signatures bind manifest digests: they travel only where the copy kept the digest.
   const kept = new Map<Digest, Digest>(result.images.map((i) => [i.sourceManifestDigest, i.manifestDigest]));
   kept.set(result.sourceDigest, result.destinationDigest);
@@ -467,8 +499,8 @@ interface SideImages {
   byPlatform: Map<string, { manifestDigest: Digest; configDigest: Digest }>;
 }
 
-async function describeSide(ctx: CliContext, ref: ImageReference, platform?: string): Promise<SideImages> {
-  const source = await ref.newSource(ctx.system);
+async function describeSide(ctx: CliContext, ref: ImageReference, platform?: string, system: SystemContext = ctx.system): Promise<SideImages> {
+  const source = await ref.newSource(system);
   try {
     const { top, images } = await resolveImages(source, platform ? { platform } : {});
     const byPlatform = new Map<string, { manifestDigest: Digest; configDigest: Digest }>();
@@ -484,10 +516,10 @@ async function describeSide(ctx: CliContext, ref: ImageReference, platform?: str
 }
 
 /** The seed-004 check: the same images (config digests, per platform), whatever the manifests look like. */
-async function verifySame(ctx: CliContext, a: VerifySameArgs, out: Output): Promise<number> {
+async function verifySame(ctx: CliContext, a: VerifySameArgs, out: Output, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
-  const [left, right] = await Promise.all([describeSide(ctx, srcRef, a.platform), describeSide(ctx, dstRef, a.platform)]);
+  const [left, right] = await Promise.all([describeSide(ctx, srcRef, a.platform, sides.source), describeSide(ctx, dstRef, a.platform, sides.destination)]);
   const platforms = [...new Set([...left.byPlatform.keys(), ...right.byPlatform.keys()])].sort();
   const rows = platforms.map((p) => {
     const l = left.byPlatform.get(p);

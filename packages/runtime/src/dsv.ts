@@ -26,6 +26,8 @@ import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
+import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
+import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 import { signaturesCommand, signaturesArgs, type DsvSignaturesArgs } from './signatures/command.js';
 
@@ -40,6 +42,8 @@ export interface DsvCommonArgs {
   checkSignatures?: false;
   /** --progress auto|bar|plain|none. */
   progress?: ProgressMode;
+  /** --authfile / --creds (registry credentials, skopeo's meanings). */
+  auth?: AuthFlags;
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
   /** --all-tags (with --jobs, --shard): the arguments are repositories, every tag is worked on. */
@@ -70,6 +74,8 @@ export interface DsvSignArgs extends DsvCommonArgs {
   inPlace?: boolean;
   /** --signer-opt [TYPE:]KEY=VALUE. */
   signerOpts?: string[];
+  /** --digestfile FILE: the digest of the manifest written to DEST. */
+  digestFile?: string;
   /** --format embedded|simple|cosign (DSV_SIGNATURE_FORMAT otherwise; default embedded). */
   format?: string;
   /** Set when DEST was given (a usage error with a detached format). */
@@ -102,6 +108,8 @@ export interface DsvInspectArgs extends DsvCommonArgs {
   trust: string[];
   /** --registries.d DIR. */
   registriesD?: string;
+  /** --raw: the manifest's exact bytes; --config: the configuration's exact bytes. */
+  raw?: 'manifest' | 'config';
 }
 export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
@@ -167,7 +175,7 @@ export function dsvParser(): Argv {
       },
     })
     .command('sign <source> [destination]', 'Verify integrity, then embed a signature in SOURCE and store it as DESTINATION (default: SOURCE)', (y) =>
-      y
+      authOptions(y)
         .option('key', { alias: ['k', 'keyid'], type: 'string', describe: 'Signing key: GnuPG key id / fingerprint / key file, PKI key file, or a plugin key [env DSV_KEYID]' })
         .option('key-type', { alias: ['t', 'sigtype'], type: 'string', describe: 'Signature type: gpg, pki or a plugin type [env DSV_KEYTYPE, default gpg]' })
         .option('passphrase-file', { type: 'string', describe: 'Read the key passphrase from this file [env DSV_KEYPASS; prompted on a terminal]' })
@@ -175,6 +183,7 @@ export function dsvParser(): Argv {
         .option('pki-format', { type: 'string', describe: 'PKI signature armour: legacy (docker-sign-verify\'s; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]' })
         .option('signature-type', signatureTypeOption('sign (co-sign), endorse (countersign) or resign (replace all signatures)'))
         .options(fleetOptions('sign'))
+        .option('digestfile', { type: 'string', describe: 'Write the digest of the manifest stored at DEST to this file' })
         .option('format', { type: 'string', describe: 'embedded (in the image config; the default), simple (containers-signature, detached) or cosign (.sig tag); detached formats leave the image unchanged and take no DEST [env DSV_SIGNATURE_FORMAT]' })
         .option('sign-identity', { type: 'string', describe: 'The identity a detached signature claims (default: the image reference)' })
         .option('cosign-bundle', { type: 'boolean', describe: 'With --format cosign: a Sigstore bundle referrer instead of the .sig tag' })
@@ -182,7 +191,7 @@ export function dsvParser(): Argv {
         .option('signer-opt', { type: 'string', describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('verify <images..>', 'Check every blob and every embedded signature; exit 0 only when all hold and a trusted key signed', (y) =>
-      y
+      authOptions(y)
         .option('trust', { type: 'string', describe: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST); cosign:FILE checks cosign signatures with that public key' })
         .option('policy', { type: 'string', describe: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned) [env DSV_POLICY]' })
         .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores [default ~/.config/containers/registries.d, then /etc/containers/registries.d]' })
@@ -192,10 +201,15 @@ export function dsvParser(): Argv {
         .option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
-      y
+      authOptions(y)
         .option('trust', { type: 'string', describe: 'Key / certificate files used to name signers, [TYPE:]FILE; cosign:FILE checks cosign signatures' })
-        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores' }),
+        .option('registries.d', { type: 'string', describe: 'registries.d directory for simple-signing lookaside stores' })
+        .option('raw', { type: 'boolean', default: false, describe: 'Print the manifest (list, index) exactly as stored, nothing else' })
+        .option('config', { type: 'boolean', default: false, describe: 'Print the image configuration exactly as stored (with --platform for a multi-platform image)' }),
     )
+    .command('login', 'Check registry credentials and store them where docker does (dsv login --help)', (y) => y.strict(false))
+    .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
+    .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
     .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
       y
         .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
@@ -276,6 +290,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   if (argv.silent === true) common.output = 'silent';
   else if (argv.quiet === true) common.output = 'quiet';
   if (argv.checkSignatures === false) common.checkSignatures = false;
+  const auth = authFlagsOf(argv);
+  if (auth.authfile !== undefined || auth.creds !== undefined) common.auth = auth;
   if (argv.allTags === true) {
     const jobs = Number(argv.jobs ?? DEFAULT_FLEET_JOBS);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_FLEET_JOBS) return { kind: 'error', message: `invalid --jobs "${String(argv.jobs)}": 1..${MAX_FLEET_JOBS}` };
@@ -320,6 +336,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (argv.cosignBundle === true) a.cosignBundle = true;
       const registriesD = one(argv['registries.d']);
       if (registriesD !== undefined) a.registriesD = registriesD;
+      const digestFile = one(argv.digestfile);
+      if (digestFile !== undefined) a.digestFile = digestFile;
       return { kind: 'run', args: a };
     }
     case 'verify': {
@@ -357,7 +375,9 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
       return { kind: 'run', args: { ...common, command: 'plugins' } };
     case 'inspect': {
-      const i: DsvInspectArgs = { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust) };
+      if (argv.raw === true && argv.config === true) return { kind: 'error', message: '--raw and --config: give one (--config prints the configuration\'s exact bytes)' };
+      const raw = argv.config === true ? 'config' : argv.raw === true ? 'manifest' : undefined;
+      const i: DsvInspectArgs = { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust), ...(raw ? { raw } : {}) };
       const registriesD = one(argv['registries.d']);
       if (registriesD !== undefined) i.registriesD = registriesD;
       return { kind: 'run', args: i };
@@ -443,10 +463,12 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
   const options: DsvOptions = typeof opts === 'function' ? { contextFactory: opts } : opts;
   const split = splitDsvArgs(args);
   if (split.command === 'copy' || split.command === 'docker-plugin') return runNested(split.command, split.globals, split.rest, io, options);
+  if (split.command === 'login' || split.command === 'logout') return (await import('./auth/login.js')).loginMain(split.command, [...split.globals, ...split.rest], io);
+  if (split.command === 'list-tags') return (await import('./list-tags.js')).listTagsMain([...split.globals, ...split.rest], io);
   const parsed = await parseDsvArgs(args);
   if (parsed.kind !== 'run') {
     const silent = split.globals.includes('--silent') || args.includes('--silent');
-    const out = new CommandShell(silent ? shapeOutput(io, 'silent', false).io : io, { prog: 'dsv', secrets: secretsInArgs(args) }).out;
+    const out = new CommandShell(silent ? shapeOutput(io, 'silent', false).io : io, { prog: 'dsv', secrets: [...secretsInArgs(args), ...credsSecretsInArgs(args)] }).out;
     if (parsed.kind === 'output') {
       out.out(parsed.text);
       return ExitCodes.Ok;
@@ -456,7 +478,7 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
   }
   const shaped = shapeOutput(io, parsed.args.output, parsed.args.json);
   try {
-    return await dsvRun(parsed.args, shaped.io, options, secretsInArgs(args));
+    return await dsvRun(parsed.args, shaped.io, options, [...secretsInArgs(args), ...credsSecretsInArgs(args)]);
   } finally {
     shaped.flush();
   }
@@ -475,10 +497,11 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets, ...(a.progress ? { progress: a.progress } : {}) });
   let ctx: CliContext;
   try {
+    const system = a.auth ? await authSystem(io.env, a.auth, shellPrompt(shell)) : undefined;
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs) },
+        system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(system ?? {}) },
         ...(a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
           : a.command === 'signatures'
@@ -517,7 +540,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
           applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [key.keyType]);
           return { ctx, options: { source: a.source, destination: a.destination, key, kind: a.signatureType, dryRun: a.dryRun, ...(a.platform ? { platform: a.platform } : {}) } };
         },
-        { input: () => a, ...(a.inPlace ? tagMoveReport : {}) },
+        { input: () => a, ...(a.inPlace ? tagMoveReport : {}), ...(a.digestFile !== undefined ? { written: digestFileWriter(a.digestFile) } : {}) },
       );
     }
     case 'trust':
@@ -550,6 +573,13 @@ const tagMoveReport = {
   done: (s: SignSummary) => formatTagMove(tagMove(s)),
   json: (s: SignSummary) => ({ tagMoved: tagMove(s) }),
 };
+/** --digestfile: the digest of the manifest written to DEST (nothing on a dry run, which writes nothing). */
+function digestFileWriter(path: string) {
+  return async (s: { result: { dryRun: boolean; destinationDigest: string } }) => {
+    if (!s.result.dryRun) await writeDigestFile(path, s.result.destinationDigest);
+  };
+}
+
 /** The --all-tags options of sign and verify. */
 function fleetOptions(command: 'sign' | 'verify') {
   return {
@@ -689,6 +719,16 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
 }
 
 async function dsvInspect(ctx: CliContext, a: DsvInspectArgs, shell: CommandShell): Promise<number> {
+  if (a.raw) {
+    try {
+      const bytes = await (await import('./inspect-raw.js')).inspectRawBytes(ctx, a.image, { config: a.raw === 'config', ...(a.platform ? { platform: a.platform } : {}) });
+      shell.progress.clear();
+      shell.io.stdout.write(bytes);
+      return ExitCodes.Ok;
+    } catch (e) {
+      return shell.fail(e, () => ({ command: 'inspect', ok: false, input: a.image, error: errorJson(e) }));
+    }
+  }
   try {
     const verify = await createVerifyFunction(ctx, { trust: a.trust.filter((t) => !/^cosign:/i.test(t)) });
     const result = await runInspect(ctx, a.image, { verify, ...(a.platform ? { platform: a.platform } : {}) });

@@ -47,6 +47,31 @@ export function tlsRootsFromEnv(env: Environment): TlsRootsSource {
   return roots;
 }
 
+/** The docker config directory: DOCKER_CONFIG, else ~/.docker (as the docker CLI reads it). */
+export function dockerConfigDirFromEnv(env: Environment): string {
+  return env.DOCKER_CONFIG || join(homeOf(env), '.docker');
+}
+
+/** Where `docker login` keeps credentials: DSV_CREDENTIALS_STORE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+export function credentialsStoreFromEnv(env: Environment): string {
+  return env.DSV_CREDENTIALS_STORE || join(dockerConfigDirFromEnv(env), 'config.json');
+}
+
+/**
+ * The registry auth files asked in order, as skopeo (containers/image) does: a file the user named
+ * (--authfile, else REGISTRY_AUTH_FILE) is the only one; otherwise ${XDG_RUNTIME_DIR}/containers/auth.json,
+ * ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json, then docker's (credentialsStoreFromEnv).
+ */
+export function credentialsFilesFromEnv(env: Environment, authfile?: string): string[] {
+  if (authfile) return [authfile];
+  if (env.REGISTRY_AUTH_FILE) return [env.REGISTRY_AUTH_FILE];
+  const files: string[] = [];
+  if (env.XDG_RUNTIME_DIR) files.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+  files.push(join(env.XDG_CONFIG_HOME || join(homeOf(env), '.config'), 'containers', 'auth.json'));
+  files.push(credentialsStoreFromEnv(env));
+  return [...new Set(files)];
+}
+
 export interface SystemContextOptions {
   /** --insecure-registry HOST (added to DSV_INSECURE_REGISTRIES). */
   insecureRegistries?: string[];
@@ -56,7 +81,8 @@ export interface SystemContextOptions {
 
 /**
  * The SystemContext for the environment plus command-line flags:
- * DSV_CREDENTIALS_STORE (default ~/.docker/config.json), DSV_INSECURE_REGISTRIES, DSV_CERTS_D (':' or
+ * DSV_CREDENTIALS_STORE (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json), the auth files
+ * (REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR / XDG_CONFIG_HOME containers/auth.json: credentialsFilesFromEnv), DSV_INSECURE_REGISTRIES, DSV_CERTS_D (':' or
  * ','; default /etc/docker/certs.d and ~/.docker/certs.d), DSV_DEFAULT_REGISTRY, DSV_DOCKERHUB_AUTH,
  * SSL_CERT_FILE / SSL_CERT_DIR / NODE_EXTRA_CA_CERTS, DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH,
  * DSV_DOCKER_ROOT, DSV_DEVICEMAPPER_POOL, CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS (as ctr reads them),
@@ -65,7 +91,8 @@ export interface SystemContextOptions {
 export function systemContextFromEnv(env: Environment, opts: SystemContextOptions = {}): SystemContext {
   const home = homeOf(env);
   const ctx: SystemContext = {
-    credentialsStore: env.DSV_CREDENTIALS_STORE || join(home, '.docker', 'config.json'),
+    credentialsStore: credentialsStoreFromEnv(env),
+    credentialsFiles: credentialsFilesFromEnv(env),
     dockerEndpoint: dockerEndpointFromEnv(env),
     tlsRoots: tlsRootsFromEnv(env),
     childEnv: { ...env },

@@ -25,6 +25,8 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['dsv sign --dry-run -k release@example.com docker-daemon:app:1.0 docker-daemon:app:signed', 'Show what would be written, write nothing'],
   ],
   'dsv verify': [
+    [`dsv verify --all-tags --trust release.asc docker://${R}/app`, 'Every tag of a repository, one line each and a summary'],
+    [`dsv verify --policy policy.json docker://${R}/app:1.0`, 'Judge by a containers-policy.json over simple, cosign and embedded signatures'],
     [`dsv verify docker://${R}/app:1.0-signed`, 'Trust the GnuPG home and the PKI trust store'],
     [`dsv verify --trust release.asc --trust pki:ca.pem docker://${R}/app@sha256:<digest>`, 'Trust these key files only in addition, by digest'],
     ['dsv --no-check-signatures verify docker-archive:app.tar:app:1.0', 'Integrity only: every blob against its digest'],
@@ -54,6 +56,16 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'dsv list-tags': [[`dsv list-tags docker://${R}/app`, 'The tags of a repository']],
   'dsv login': [[`echo "$TOKEN" | dsv login ${R} -u ci --password-stdin`, 'Store credentials where docker would']],
   'dsv logout': [[`dsv logout ${R}`, 'Remove them again']],
+  'dsv sync': [
+    [`dsv sync docker://${R}/team/app docker://mirror.example.com/prod`, 'Every tag of a repository to mirror.example.com/prod/app (what is there is not sent again)'],
+    ['dsv sync --policy signed-only.json sync.yaml docker://mirror.example.com/prod', 'A skopeo-sync YAML file, only the images the policy accepts'],
+    [`dsv sync docker://${R}/team/app oci:/media/usb`, 'To a directory of OCI layouts for an air gap (and back: dsv sync oci:/media/usb docker://…)'],
+    ['JOB_COMPLETION_INDEX=1 DSV_SHARD_COUNT=4 dsv sync sync.yaml docker://mirror.example.com/prod', 'One shard of four (a Kubernetes Indexed Job sets the index)'],
+  ],
+  'dsv generate-key-pair': [
+    ['dsv generate-key-pair --format cosign', 'Write cosign.key (encrypted) and cosign.pub here'],
+    ['COSIGN_PASSWORD=… dsv generate-key-pair --format cosign --output-prefix keys/release', 'keys/release.key and keys/release.pub'],
+  ],
   'dsv trust': [
     [`dsv trust inspect ${R}/app`, 'Docker Content Trust: signed tags, signers, keys, expiries (as docker trust inspect --pretty)'],
     [`dsv verify --dct ${R}/app:1.0`, 'Exit 0 only if DCT signs exactly the manifest the registry serves'],

@@ -4,7 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { dsvMain, dsvParser } from './dsv.js';
 import { copyMain } from './copy.js';
 import { dockerSignMain, dockerSignParser, dockerVerifyMain, dockerVerifyParser } from './legacy.js';
-import { formatHelp } from './docker-plugin/args.js';
+import { formatHelp, parseArgs } from './docker-plugin/args.js';
 import { SIGN_SPEC, VERIFY_SPEC } from './docker-plugin/specs.js';
 import { commandsOf } from './suggest.js';
 import type { CliIo } from './io.js';
@@ -76,6 +76,9 @@ describe('help that teaches', () => {
       expect(r.out, prog).toMatch(new RegExp(`^Examples:\\n {2}# .+\\n {2}${prog} `, 'm'));
     }
     expect(formatHelp(SIGN_SPEC)).toMatch(/^Examples:\n {2}# .+\n {2}docker sign /m);
+    // docker sign / docker verify: -h, -q/--quiet and --progress too
+    expect(parseArgs(SIGN_SPEC, ['-h']).help).toBe(true);
+    for (const spec of [SIGN_SPEC, VERIFY_SPEC]) expect(formatHelp(spec)).toMatch(/-q, --quiet[\s\S]*--progress mode|--progress mode[\s\S]*-q, --quiet/);
     expect(formatHelp(VERIFY_SPEC)).toMatch(/^Examples:\n {2}# .+\n {2}docker verify /m);
   });
 

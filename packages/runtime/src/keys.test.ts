@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isDsvError } from '@dsv/core/formats';
-import { readPassphraseFile, resolveKey, resolveKeyName, resolveKeyType, resolvePassphrase } from './keys.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { readPassphraseFile, resolveKey, resolveKeyName, resolveKeyType, resolveKeyTypeFor, resolvePassphrase } from './keys.js';
 
 const noTty = { interactive: false };
 
@@ -54,5 +55,28 @@ describe('key resolution', () => {
   it('resolves everything together', async () => {
     const k = await resolveKey({ key: 'key.pem', keyType: 'pki' }, { DSV_KEYPASS: 'pw' }, noTty);
     expect(k).toEqual({ key: 'key.pem', keyType: 'pki', passphrase: 'pw', passphraseSource: 'env' });
+  });
+
+  it('recognises a key file by content when no type is given, and refuses a type that contradicts it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsv-keys-'));
+    const pem = join(dir, 'key.pem');
+    writeFileSync(pem, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const der = join(dir, 'key.der');
+    writeFileSync(der, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'pkcs8' }));
+    const pgp = join(dir, 'key.asc');
+    writeFileSync(pgp, '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n');
+    expect(await resolveKeyTypeFor(pem, undefined, {})).toBe('pki');
+    expect(await resolveKeyTypeFor(der, undefined, {})).toBe('pki');
+    expect(await resolveKeyTypeFor(pgp, undefined, {})).toBe('gpg');
+    expect(await resolveKeyTypeFor('ABCDEF0123456789', undefined, {})).toBe('gpg');
+    expect(await resolveKeyTypeFor(pem, 'pki', { DSV_KEYTYPE: 'gpg' })).toBe('pki');
+    expect(await resolveKeyTypeFor(pem, undefined, {}, '--sign-by')).toBe('pki');
+    expect(await resolveKeyTypeFor(pem, 'myplugin', {})).toBe('myplugin');
+    const e = await resolveKeyTypeFor(pem, 'gpg', {}).catch((x: Error) => x);
+    expect(isDsvError(e, 'Usage')).toBe(true);
+    expect((e as Error).message).toBe(`--key ${pem} is a PEM private key (a pki key), but the key type given is gpg: give -t pki or leave the type out`);
+    const env = await resolveKeyTypeFor(pgp, undefined, { DSV_KEYTYPE: 'PKI' }).catch((x: Error) => x);
+    expect((env as Error).message).toContain('DSV_KEYTYPE is PKI');
+    expect((await resolveKey({ key: pem }, {}, noTty)).keyType).toBe('pki');
   });
 });

@@ -74,9 +74,49 @@ export async function resolvePassphrase(
   return { passphrase: '', source: 'none' };
 }
 
+/**
+ * What a key file holds, by content (as trust files are recognised): OpenPGP (armoured or a binary packet)
+ * is gpg, a PEM or DER private key is pki; undefined when `key` is no readable file (a key id, a plugin key)
+ * or its content says neither.
+ */
+export async function keyTypeOfFile(key: string): Promise<{ type: 'gpg' | 'pki'; what: string } | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(key);
+  } catch {
+    return undefined;
+  }
+  const head = bytes.subarray(0, 64 * 1024).toString('latin1');
+  if (head.includes('-----BEGIN PGP ')) return { type: 'gpg', what: 'an OpenPGP key' };
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(head)) return { type: 'pki', what: 'a PEM private key' };
+  if (/-----BEGIN /.test(head)) return undefined;
+  const first = bytes[0] ?? 0;
+  if (first === 0x30) return { type: 'pki', what: 'a DER private key' };
+  if ((first & 0x80) !== 0) return { type: 'gpg', what: 'an OpenPGP key' };
+  return undefined;
+}
+
+/**
+ * The key type for `key`: the option, else DSV_KEYTYPE; neither given, a key file's content decides (else
+ * gpg). A built-in type (gpg, pki) that contradicts the file's content is a usage error naming both.
+ */
+export async function resolveKeyTypeFor(key: string, keyType: string | undefined, env: NodeJS.ProcessEnv, optionName = '--key'): Promise<string> {
+  const given = keyType ?? env.DSV_KEYTYPE;
+  const explicit = given !== undefined && given.trim() !== '';
+  const t = resolveKeyType(keyType, env);
+  if (explicit && t !== 'gpg' && t !== 'pki') return t;
+  const found = await keyTypeOfFile(key);
+  if (!found) return t;
+  if (explicit && found.type !== t) {
+    const from = keyType !== undefined ? `the key type given is ${t}` : `DSV_KEYTYPE is ${given}`;
+    throw new DsvError('Usage', `${optionName} ${key} is ${found.what} (a ${found.type} key), but ${from}: give -t ${found.type} or leave the type out`, { file: key });
+  }
+  return found.type;
+}
+
 export async function resolveKey(opts: KeyOptions, env: NodeJS.ProcessEnv, io: TerminalIo, optionName = '--key'): Promise<ResolvedKey> {
   const key = resolveKeyName(opts.key, env, optionName);
-  const keyType = resolveKeyType(opts.keyType, env);
+  const keyType = await resolveKeyTypeFor(key, opts.keyType, env, optionName);
   const { passphrase, source } = await resolvePassphrase(opts, env, io, `Passphrase for ${key} (empty for none): `);
   return { key, keyType, passphrase, passphraseSource: source };
 }

@@ -4,7 +4,7 @@ import { parseProgressMode } from './progress.js';
 /** `--progress auto|bar|plain|none` as every dsv command line declares it (yargs). */
 export const PROGRESS_OPTION = {
   type: 'string' as const,
-  describe: 'auto (a bar on a terminal, per-blob lines otherwise), bar, plain (per-blob lines) or none',
+  describe: 'auto (a bar on a terminal, per-blob lines when CI is set, else none), bar, plain (per-blob lines) or none',
   coerce: parseProgressMode,
 };
 

@@ -39,7 +39,7 @@ describe('progress that tells the truth', () => {
     const out = new PassThrough();
     let text = '';
     out.on('data', (b: Buffer) => (text += b.toString()));
-    const p = createProgress(Object.assign(out, { isTTY: false }), true, { prog: 'dsv' });
+    const p = createProgress(Object.assign(out, { isTTY: false }), true, { prog: 'dsv', env: { CI: 'true' } });
     p.onProgress!(ev(d('a'), 0, 2048, 'verify'));
     p.onProgress!(ev(d('b'), 0, 1024, 'verify'));
     p.onProgress!(ev(d('a'), 1024, 2048, 'verify'));
@@ -54,9 +54,11 @@ describe('progress that tells the truth', () => {
     );
   });
 
-  it('auto is a bar on a terminal and plain lines elsewhere; --progress takes auto|bar|plain|none', () => {
+  it('auto is a bar on a terminal, plain lines in a CI log, none on another pipe; --progress takes auto|bar|plain|none', () => {
     expect(resolveProgressMode('auto', { isTTY: true })).toBe('bar');
-    expect(resolveProgressMode('auto', { isTTY: false })).toBe('plain');
+    expect(resolveProgressMode('auto', { isTTY: false })).toBe('none');
+    expect(resolveProgressMode('auto', { isTTY: false }, { CI: 'true' })).toBe('plain');
+    expect(resolveProgressMode('auto', { isTTY: false }, { CI: 'false' })).toBe('none');
     expect(resolveProgressMode('none', { isTTY: true })).toBe('none');
     expect(parseProgressMode('PLAIN')).toBe('plain');
     expect(() => parseProgressMode('fancy')).toThrow('invalid --progress "fancy" (auto, bar, plain, none)');

@@ -1,6 +1,7 @@
 /**
  * Progress of long transfers on stderr, `--progress auto|bar|plain|none`: a one-line bar on a terminal
- * (auto's choice there), per-blob lines on a pipe or CI log (plain, auto's choice there), or nothing.
+ * (auto's choice there), per-blob lines (plain: auto's choice in a CI log, CI set), or nothing (auto's
+ * choice on any other pipe, so a script's stderr holds only errors).
  * Each blob counts once, with its size from the manifest, whatever passes it goes through (verify, then
  * write): the bar shows the current pass over every blob known, with rate and ETA. The bar is cleared
  * before anything else is written (the shell's Output calls clear()). --json and --quiet show none.
@@ -153,16 +154,20 @@ export function renderProgress(items: Map<string, ProgressEvent>, width = 24): s
   return t.render(width);
 }
 
-/** bar on a terminal, plain elsewhere (a pipe, a CI log) for `auto`. */
-export function resolveProgressMode(mode: ProgressMode, stream: { isTTY?: boolean }): Exclude<ProgressMode, 'auto'> {
+/** `auto`: a bar on a terminal; per-blob lines in a CI log (CI set and not false, as CI services set it); else none. */
+export function resolveProgressMode(mode: ProgressMode, stream: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>> = {}): Exclude<ProgressMode, 'auto'> {
   if (mode !== 'auto') return mode;
-  return stream.isTTY === true ? 'bar' : 'plain';
+  if (stream.isTTY === true) return 'bar';
+  const ci = env.CI?.trim().toLowerCase();
+  return ci && ci !== '0' && ci !== 'false' ? 'plain' : 'none';
 }
 
 export interface ProgressOptions {
   mode?: ProgressMode;
   /** The prefix of plain lines (`dsv: `). */
   prog?: string;
+  /** The environment (CI) for `auto`. */
+  env?: Readonly<Record<string, string | undefined>>;
   now?: () => number;
 }
 
@@ -171,7 +176,7 @@ export function createProgress(
   enabled = true,
   opts: ProgressOptions = {},
 ): Progress {
-  const mode = enabled ? resolveProgressMode(opts.mode ?? 'auto', stream) : 'none';
+  const mode = enabled ? resolveProgressMode(opts.mode ?? 'auto', stream, opts.env) : 'none';
   if (mode === 'none') return { clear() {} };
   const tracker = new ProgressTracker(opts.now);
   if (mode === 'plain') {

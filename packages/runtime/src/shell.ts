@@ -50,7 +50,7 @@ export class CommandShell {
     if (io.env.DSV_KEYPASS) this.out.addSecret(io.env.DSV_KEYPASS);
     for (const s of opts.secrets ?? []) this.out.addSecret(s);
     this.out.debugEnabled = this.debug;
-    this.progress = createProgress(io.stderr, !this.json, { mode: opts.progress ?? io.progress ?? 'auto', prog: opts.prog });
+    this.progress = createProgress(io.stderr, !this.json, { mode: opts.progress ?? io.progress ?? 'auto', prog: opts.prog, env: io.env });
     this.out.beforeStderr = () => this.progress.clear();
     this.out.beforeStdout = () => this.progress.clear();
   }
@@ -94,6 +94,8 @@ export class CommandShell {
       done?: (s: SignSummary) => string;
       /** Fields added to the JSON report. */
       json?: (s: SignSummary) => Record<string, unknown>;
+      /** After DEST is written, before the report (--digestfile); a failure fails the command. */
+      written?: (s: SignSummary) => Promise<void>;
     },
   ): Promise<number> {
     try {
@@ -108,6 +110,7 @@ export class CommandShell {
         },
       });
       this.progress.clear();
+      if (opts.written) await opts.written(summary);
       if (this.json) this.writeJson({ ...signReportJson(summary, opts.input()), ...(opts.json ? opts.json(summary) : {}) });
       else {
         this.out.out('Integrity check passed.\n');

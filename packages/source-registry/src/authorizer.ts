@@ -2,7 +2,7 @@
 import { DsvError } from '@dsv/core/formats';
 import { TokenCache, findChallenge, parseAuthChallenge, type AuthChallenge } from './auth.js';
 import type { ClientConfig } from './config.js';
-import { isDockerHub, resolveCredentials, type Credentials } from './credentials.js';
+import { isDockerHub, resolveCredentialsInFiles, type Credentials } from './credentials.js';
 import { retrying } from './retry.js';
 import { Deadline } from './deadline.js';
 import type { RawResponse, RoundTrip } from './types.js';
@@ -19,6 +19,7 @@ export class Authorizer {
   private readonly tokens = new TokenCache();
   private current: AuthChallenge | undefined;
   private creds: Promise<Credentials | undefined> | undefined;
+  private source: string | undefined;
 
   /** `roundTrip`: the connection layer, for token requests (which carry no registry auth and follow no redirects). */
   constructor(
@@ -43,12 +44,24 @@ export class Authorizer {
   credentials(): Promise<Credentials | undefined> {
     const cfg = this.cfg;
     if (cfg.credentials !== undefined) return Promise.resolve(cfg.credentials ?? undefined);
-    this.creds ??= resolveCredentials(cfg.registry, {
-      credentialsStore: cfg.credentialsStore,
+    this.creds ??= resolveCredentialsInFiles(cfg.registry, {
+      files: cfg.credentialsFiles,
       childEnv: cfg.childEnv,
       debug: (m) => cfg.debug(m),
+    }).then((found) => {
+      this.source = found?.file;
+      return found?.credentials;
     });
     return this.creds;
+  }
+
+  /** Where the credentials in use came from, or which files had none, for messages (never a secret). */
+  describeSources(): string {
+    const cfg = this.cfg;
+    if (cfg.credentials === null) return 'anonymous by request';
+    if (cfg.credentials !== undefined) return `credentials from ${cfg.credentialsSource ?? 'the caller'}`;
+    if (this.source) return `credentials from ${this.source}`;
+    return `no credentials for ${cfg.registry} in ${cfg.credentialsFiles.join(', ') || 'any auth file'}`;
   }
 
   /** The Authorization value for a request needing `scopes`; `forceNew` skips the token cache (after a 401). */
@@ -157,9 +170,10 @@ export class Authorizer {
     if (res.status !== 200) {
       const body = await readErrorBody(res.body);
       if (res.status === 401 || res.status === 403) {
-        throw new DsvError('AuthFailed', `${what}: the token server refused ${creds ? 'the credentials' : 'anonymous access'} (${res.status})`, {
+        throw new DsvError('AuthFailed', `${what}: the token server refused ${creds ? 'the credentials' : 'anonymous access'} (${res.status}; ${this.describeSources()})`, {
           registry: cfg.registry,
           status: res.status,
+          tried: this.describeSources(),
         });
       }
       throw registryError(res.status, body, { what, host: realm.host });

@@ -102,9 +102,20 @@ export class RegistryClient {
     return uploadBlob(this.p, repository, digest, stream, opts);
   }
 
-  /** Tags of a repository, following Link pagination; `pageSize` sets `?n=`. */
-  listTags(repository: string, opts: { pageSize?: number } = {}): Promise<string[]> {
-    return listTags(this.p, repository, opts.pageSize);
+  /** Tags of a repository, following Link pagination; `pageSize` sets `?n=`; `maxItems` stops after that many. */
+  listTags(repository: string, opts: { pageSize?: number; maxItems?: number } = {}): Promise<string[]> {
+    return listTags(this.p, repository, opts.pageSize, opts.maxItems);
+  }
+
+  /**
+   * `GET /v2/` with the credentials (Basic, or a Bearer token asked for without a scope, as `docker login`
+   * does): resolves when the registry accepts them, AuthFailed when it refuses them.
+   */
+  async checkLogin(): Promise<void> {
+    const url = await this.p.url('/v2/');
+    const res = await this.p.send({ what: 'login check (GET /v2/)', method: 'GET', url, scopes: [], followRedirects: true });
+    await this.p.expect(res, [200], 'login check (GET /v2/)');
+    await res.body.dump().catch(() => undefined);
   }
 
   /** Repositories in the registry (`/v2/_catalog`, Link pagination), where the registry allows it. */

@@ -29,6 +29,10 @@ export interface ClientConfig {
   tlsRoots: TlsRootsSource;
   /** No SystemContext.credentialsStore: ~/.docker/config.json. */
   credentialsStore: string;
+  /** The auth files asked in order (SystemContext.credentialsFiles, else [credentialsStore]). */
+  credentialsFiles: readonly string[];
+  /** Where `credentials` came from, for messages (never the secret). */
+  credentialsSource: string | undefined;
   /** No SystemContext.childEnv: PATH=/usr/local/bin:/usr/bin:/bin and HOME only. */
   childEnv: Readonly<Record<string, string | undefined>>;
   /** Host of Docker Hub's token realm (SystemContext.dockerHubAuth, default auth.docker.io). */
@@ -65,6 +69,9 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
   const insecureRegistries = ctx.insecureRegistries ?? [];
   let home: string | undefined;
   const homeDir = () => (home ??= homedir());
+  // This registry's own auth settings (SystemContext.registryAuth) replace the context-wide ones.
+  const auth = ctx.registryAuth?.[reg];
+  const given = auth ? auth.registryCredentials : ctx.registryCredentials;
   return {
     registry: reg,
     endpoint,
@@ -77,7 +84,9 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
     credentialsStore: ctx.credentialsStore ?? defaultCredentialsStore(homeDir()),
     childEnv: ctx.childEnv ?? defaultChildEnv(homeDir()),
     dockerHubAuth: (ctx.dockerHubAuth ?? DOCKER_HUB_AUTH).replace(/^https?:\/\//, '').replace(/\/.*$/, ''),
-    credentials: opts.credentials,
+    credentialsFiles: auth?.credentialsFiles ?? ctx.credentialsFiles ?? [ctx.credentialsStore ?? defaultCredentialsStore(homeDir())],
+    credentials: opts.credentials !== undefined ? opts.credentials : given ? { username: given.username, password: given.password } : undefined,
+    credentialsSource: opts.credentials !== undefined ? undefined : given ? (given.source ?? 'the command line') : undefined,
     retryTimes: Math.max(0, ctx.retryTimes ?? 3),
     retryBaseDelayMs: opts.retryBaseDelayMs ?? 250,
     timeoutMs: opts.timeoutMs ?? 60_000,

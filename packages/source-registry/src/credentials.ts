@@ -125,6 +125,22 @@ export async function resolveCredentials(
 }
 
 /**
+ * Credentials for `registry` from the first of `files` (docker config.json or containers auth.json, same
+ * `auths` / `credHelpers` / `credsStore` format) that has an entry for it, with that file's path.
+ */
+export async function resolveCredentialsInFiles(
+  registry: string,
+  opts: { files: readonly string[]; childEnv?: ChildEnv; debug?: (m: string) => void },
+): Promise<{ credentials: Credentials; file: string } | undefined> {
+  for (const file of opts.files) {
+    const found = await resolveCredentials(registry, { credentialsStore: file, ...(opts.childEnv ? { childEnv: opts.childEnv } : {}), ...(opts.debug ? { debug: opts.debug } : {}) });
+    if (found) return { credentials: found, file };
+    opts.debug?.(`credentials for ${registry}: none in ${file}`);
+  }
+  return undefined;
+}
+
+/**
  * Runs `docker-credential-<helper> get` with the server URL on stdin; parses {Username, Secret}.
  * "credentials not found" (in any case) is undefined, not an error. It runs with exactly `childEnv`.
  */

@@ -5,7 +5,7 @@ export { RegistryClient, MANIFEST_ACCEPT, TOKEN_LIMIT_BYTES, nextLink } from './
 export type { RegistryClientOptions, ClientStats, ManifestResult, ManifestHead, ExtensionRequestFunction } from './client.js';
 export { parseAuthChallenge } from './auth.js';
 export type { AuthChallenge } from './auth.js';
-export { resolveCredentials, credentialHelperGet, defaultCredentialsStore, defaultChildEnv, DEFAULT_HELPER_PATH, isDockerHub, DOCKER_HUB_CONFIG_KEY } from './credentials.js';
+export { resolveCredentials, resolveCredentialsInFiles, credentialHelperGet, defaultCredentialsStore, defaultChildEnv, DEFAULT_HELPER_PATH, isDockerHub, DOCKER_HUB_CONFIG_KEY } from './credentials.js';
 export type { Credentials, ChildEnv } from './credentials.js';
 export { isLoopbackHost, isListedInsecure, loadCertsD, defaultCertsDirs, probeTls, trustRoots, trustContext, SYSTEM_CA_FILES } from './tls.js';
 export type { TlsMaterial, TlsProbe, TrustRoots } from './tls.js';

@@ -25,9 +25,9 @@ export function nextLink(values: string[], base: URL): URL | undefined {
  * Tags of a repository, following the pagination links. `pageSize` sets `?n=` (a registry may ignore it
  * and answer in one page: distribution 2.8 does for tags).
  */
-export function listTags(p: Pipeline, repository: string, pageSize?: number): Promise<string[]> {
+export function listTags(p: Pipeline, repository: string, pageSize?: number, maxItems?: number): Promise<string[]> {
   const repo = checkRepo(repository);
-  return paginated(p, `tag list of ${repo}`, `/v2/${repo}/tags/list`, 'tags', [pullScope(repo)], pageSize, { repository: repo });
+  return paginated(p, `tag list of ${repo}`, `/v2/${repo}/tags/list`, 'tags', [pullScope(repo)], pageSize, { repository: repo }, maxItems);
 }
 
 /** Repositories in the registry (`/v2/_catalog`), where the registry allows it. */
@@ -35,7 +35,17 @@ export function listRepositories(p: Pipeline, pageSize?: number): Promise<string
   return paginated(p, 'repository catalog', '/v2/_catalog', 'repositories', ['registry:catalog:*'], pageSize, {});
 }
 
-async function paginated(p: Pipeline, what: string, path: string, field: string, scopes: string[], pageSize: number | undefined, details: Record<string, unknown>): Promise<string[]> {
+/** Follows the pages until the last, or until `maxItems` items are in hand (the list is then cut there). */
+async function paginated(
+  p: Pipeline,
+  what: string,
+  path: string,
+  field: string,
+  scopes: string[],
+  pageSize: number | undefined,
+  details: Record<string, unknown>,
+  maxItems = Number.POSITIVE_INFINITY,
+): Promise<string[]> {
   let url = await p.url(path);
   if (pageSize) url.searchParams.set('n', String(pageSize));
   const items: string[] = [];
@@ -53,6 +63,7 @@ async function paginated(p: Pipeline, what: string, path: string, field: string,
     }
     const list = doc?.[field];
     if (Array.isArray(list)) for (const t of list) if (typeof t === 'string') items.push(t);
+    if (items.length >= maxItems) return items.slice(0, maxItems);
     const next = nextLink(headerAll(res.headers, 'link'), url);
     if (!next) return items;
     if (next.origin !== url.origin) throw new DsvError('RemoteError', `${what}: pagination link to another origin (${next.host}) refused`, details);

@@ -79,8 +79,8 @@ export class Pipeline {
         const err = ch?.params['error'];
         throw new DsvError(
           'AuthFailed',
-          `${req.what}: registry ${cfg.registry} refused ${creds ? 'the credentials' : 'anonymous access'}${err ? ` (${oneLine(err, 60)})` : ''}`,
-          { registry: cfg.registry, status: 401 },
+          `${req.what}: registry ${cfg.registry} refused ${creds ? 'the credentials' : 'anonymous access'}${err ? ` (${oneLine(err, 60)})` : ''} (${this.auth.describeSources()})`,
+          { registry: cfg.registry, status: 401, tried: this.auth.describeSources() },
         );
       }
       const extra = ch.params['scope'];

@@ -11,7 +11,8 @@ import { createContext, createVerifyFunction, type CliContext } from '../context
 import { runVerify, verifyLocalImage } from '../commands.js';
 import { ExitCodes } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { CommandShell } from '../shell.js';
+import { CommandShell, shapeOutput } from '../shell.js';
+import { parseProgressMode, type ProgressMode } from '../progress.js';
 import { applyPkiFormat } from '../environment.js';
 import { formatHelp, formatUsageError, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { engineEndpoint, resolveDockerEndpoint, type DockerCliEndpoint, type DockerGlobals } from './docker-context.js';
@@ -53,7 +54,21 @@ function checkCommon(spec: CommandSpec, a: ParsedArgs): void {
   const platform = str(a.values.platform);
   if (platform !== undefined && !isPlatformString(platform)) throw new Error(`invalid --platform "${platform}": expected os/arch[/variant]`);
   for (const p of a.positionals) if (p.trim() === '') throw new Error(`"${spec.name}" was given an empty image name`);
+  if (a.values.progress !== undefined) parseProgressMode(a.values.progress);
 }
+
+/** -q/--quiet: the command run again without it, its output shaped to errors and the verdict line. */
+async function quietly(argv: string[], io: CliIo, json: boolean, run: (argv: string[], io: CliIo) => Promise<number>): Promise<number> {
+  const shaped = shapeOutput(io, 'quiet', json);
+  try {
+    return await run(argv.filter((x) => x !== '-q' && x !== '--quiet'), shaped.io);
+  } finally {
+    shaped.flush();
+  }
+}
+
+/** The shell options --progress adds. */
+const progressOf = (a: ParsedArgs): { progress?: ProgressMode } => (a.values.progress !== undefined ? { progress: parseProgressMode(a.values.progress) } : {});
 
 /**
  * What the plugin knows better than the environment: the endpoint the Docker CLI resolved (typed, so a
@@ -61,7 +76,9 @@ function checkCommon(spec: CommandSpec, a: ParsedArgs): void {
  * DSV_CREDENTIALS_STORE says otherwise, the credentials of that CLI's config directory.
  */
 function pluginSystem(ep: DockerCliEndpoint, env: NodeJS.ProcessEnv): Partial<SystemContext> {
-  return { dockerEndpoint: engineEndpoint(ep), credentialsStore: env.DSV_CREDENTIALS_STORE || join(ep.configDir, 'config.json') };
+  const credentialsStore = env.DSV_CREDENTIALS_STORE || join(ep.configDir, 'config.json');
+  // As the Docker CLI: its config directory's credentials only (no containers auth.json).
+  return { dockerEndpoint: engineEndpoint(ep), credentialsStore, credentialsFiles: [credentialsStore] };
 }
 
 /** A registry reference for what the user typed (a docker:// prefix is accepted and kept). */
@@ -91,7 +108,8 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
   const debug = a.values.debug === true;
   const platform = str(a.values.platform);
   const [image, destArg] = a.positionals as [string, string | undefined];
-  const shell = new CommandShell(io, { prog: 'docker sign', json, debug });
+  if (a.values.quiet === true) return quietly(argv, io, json, (x, q) => signCommand(x, q, opts));
+  const shell = new CommandShell(io, { prog: 'docker sign', json, debug, ...progressOf(a) });
   let source = '';
   let destination = '';
   let remote = a.values.remote === true || image.startsWith('docker://');
@@ -154,7 +172,8 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
   const debug = a.values.debug === true;
   const platform = str(a.values.platform);
   const remote = a.values.remote === true;
-  const shell = new CommandShell(io, { prog: 'docker verify', json, debug });
+  if (a.values.quiet === true) return quietly(argv, io, json, (x, q) => verifyCommand(x, q, opts));
+  const shell = new CommandShell(io, { prog: 'docker verify', json, debug, ...progressOf(a) });
   let ctx: CliContext;
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
   let store: LocalStore | undefined;

@@ -7,6 +7,8 @@ const common: OptionSpec[] = [
   { long: 'insecure-registry', type: 'list', valueName: 'host', description: 'Allow plain HTTP / unverified TLS for this registry HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' },
   { long: 'json', type: 'bool', description: 'Print a machine-readable report on stdout' },
   { long: 'platform', type: 'string', valueName: 'os/arch', description: 'Only this platform of a multi-platform registry image: os/arch[/variant]' },
+  { long: 'progress', type: 'string', valueName: 'mode', description: 'auto (a bar on a terminal, per-blob lines when CI is set, else none), bar, plain (per-blob lines) or none' },
+  { long: 'quiet', short: 'q', type: 'bool', description: 'Only errors and the verdict line' },
 ];
 
 export const SIGN_SPEC: CommandSpec = {
