@@ -178,7 +178,10 @@ describe('dsv signatures revoke', () => {
     expect(b2.code, b2.all).toBe(0);
     const a2 = await dsv(['sign', '--format', 'simple', '--registries.d', regd, '--key', alice.fingerprint, `docker://${reg.host}/rev/app:v2`]);
     expect(a2.code, a2.all).toBe(0);
-    for (const k of ['ca', 'cb']) expect((await cosignSign(k, `${reg.host}/rev/app:v1`)).code).toBe(0);
+    for (const k of ['ca', 'cb']) {
+      expect((await cosignSign(k, `${reg.host}/rev/app:v1`)).code).toBe(0);
+      expect((await cosignSign(k, `${reg.host}/rev/app:v1`, ['--cosign-bundle'])).code).toBe(0);
+    }
     expect((await cosignSign('ca', `${reg.host}/rev/app:v2`)).code).toBe(0);
     // An embedded signature by alice under another tag.
     const e = await dsv(['sign', '--key', alice.fingerprint, `docker://${reg.host}/rev/app:v1`, `docker://${reg.host}/rev/app:emb`]);
@@ -213,12 +216,15 @@ describe('dsv signatures revoke', () => {
     expect(v.code, v.all).toBe(0);
   });
 
-  it('revoking cosign key ca (a PEM file) rewrites v1\'s .sig without it and deletes v2\'s; cb still verifies, ca no longer', async () => {
+  it('revoking cosign key ca (a PEM file) rewrites v1\'s .sig and referrers index without it and deletes v2\'s .sig; cb still verifies, ca no longer', async () => {
     const r = await dsv(['signatures', 'revoke', '--key', join(work, 'ca.pub'), '--registries.d', regd, `docker://${reg.host}/rev/app`]);
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain(`REMOVED cosign-signature ${reg.host}/rev/app:sha256-${v1.slice(7)}.sig (${v1}): 1 other signature(s) kept`);
     expect(r.stdout).toContain(`REMOVED cosign-signature ${reg.host}/rev/app:sha256-${v2.slice(7)}.sig (${v2}): no signature left`);
+    expect(r.stdout).toMatch(new RegExp(`REMOVED cosign-bundle ${reg.host}/rev/app:sha256-${v1.slice(7)} → sha256:[0-9a-f]{64} \\(${v1}\\): 1 other referrer\\(s\\) kept`));
+    expect(r.stdout).toContain('(0 simple, 2 cosign, 1 cosign bundles)');
     expect(tagsOf('rev/app')).not.toContain(`sha256-${v2.slice(7)}.sig`);
+    expect(tagsOf('rev/app')).toContain(`sha256-${v1.slice(7)}`);
     const judge = async (key: string, tag: string) => {
       const policy = join(work, `cosign-${key}.json`);
       writeFileSync(policy, JSON.stringify({ default: [{ type: 'sigstoreSigned', keyPath: join(work, `${key}.pub`), signedIdentity: { type: 'matchRepository' } }] }));

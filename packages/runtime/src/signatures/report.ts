@@ -3,7 +3,7 @@ import type { CommandShell } from '../shell.js';
 import { errorJson } from '../report.js';
 import { exitCodeFor } from '../exit-codes.js';
 
-export type ItemKind = 'lookaside' | 'simple' | 'cosign-sig' | 'cosign-signature' | 'referrers' | 'embedded';
+export type ItemKind = 'lookaside' | 'simple' | 'cosign-sig' | 'cosign-signature' | 'cosign-bundle' | 'referrers' | 'embedded';
 
 export interface Item {
   kind: ItemKind;

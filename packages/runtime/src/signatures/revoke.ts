@@ -2,14 +2,16 @@
  * `dsv signatures revoke --key KEY REPO`: removes every detached signature KEY made in the repository —
  * simple signatures in a file:// lookaside store (the rest renumbered signature-1.. without a gap, since
  * readers stop at the first missing one), cosign `.sig` attachments (the manifest rewritten without that
- * key's layers; none left: deleted). Embedded signatures cannot lose one entry without a new image digest:
+ * key's layers; none left: deleted), Sigstore bundle referrers (the referrer deleted, the referrers-tag index
+ * rewritten without it; none left: deleted). Embedded signatures cannot lose one entry without a new image digest:
  * each tag carrying one is reported, for a re-sign.
  */
 import { X509Certificate } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { digestOf, type Descriptor, type Digest } from '@dsv/core/formats';
 import {
-  attachmentManifest, keyIdOf, layerOf, readCosignSignatures, verifyBytes, CERTIFICATE_ANNOTATION, OCI_CONFIG, OCI_MANIFEST, SIGNATURE_ANNOTATION,
+  attachmentManifest, keyIdOf, layerOf, readBundleReferrers, readCosignSignatures, verifyBytes, verifyImageBundle, CERTIFICATE_ANNOTATION, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
+  SIGNATURE_ANNOTATION,
   type CosignAttachment,
 } from '@dsv/signature-cosign';
 import { describeSimpleSignature, readLookasideSignatures, writeLookasideSignatures } from '@dsv/signature-simple';
@@ -103,6 +105,34 @@ async function revokeCosign(stores: DetachedStores, scan: RepositoryScan, key: R
   }
 }
 
+async function revokeBundles(stores: DetachedStores, scan: RepositoryScan, key: RevokedKey, items: Items, dryRun: boolean): Promise<void> {
+  if (key.publicKeys.length === 0) return; // a bundle names no key id: only a public key tells
+  const store = await stores.tagStore(`${scan.name}:latest`);
+  for (const [digest, tag] of scan.referrersTags) {
+    const index = await tagDigest(scan, tag);
+    if (!index) continue;
+    const bundles = await readBundleReferrers(store, digest);
+    const gone = bundles.filter((b) => verifyImageBundle(b.bundle, { manifestDigest: digest }, { keys: key.publicKeys }).valid).map((b) => b.referrer);
+    if (gone.length === 0) continue;
+    const doc = JSON.parse(Buffer.from(index.bytes).toString('utf8')) as { manifests?: Array<{ digest?: string }> } & Record<string, unknown>;
+    const kept = (doc.manifests ?? []).filter((m) => !gone.includes(String(m.digest)));
+    const location = `${scan.name}:${tag}`;
+    if (!dryRun) {
+      if (kept.length === 0) {
+        await deleteManifest(scan, index.digest, `the referrers tag ${tag}`);
+      } else {
+        const bytes = new TextEncoder().encode(JSON.stringify({ ...doc, manifests: kept }));
+        await scan.client.putManifest(scan.repo.repository, tag, bytes, OCI_INDEX);
+        await deleteManifest(scan, index.digest, `the old referrers index of ${tag}`);
+      }
+      for (const r of gone) await deleteManifest(scan, r, `the bundle referrer ${r}`);
+    }
+    for (const r of gone) {
+      items.add({ kind: 'cosign-bundle', digest, location: `${location} → ${r}`, action: 'removed', detail: kept.length ? `${kept.length} other referrer(s) kept in a rewritten ${tag}` : `no referrer left: ${tag} deleted` });
+    }
+  }
+}
+
 async function reportEmbedded(ctx: CliContext, scan: RepositoryScan, key: RevokedKey, items: Items): Promise<void> {
   const verify = await createVerifyFunction(ctx, {});
   for (const tag of scan.tags.keys()) {
@@ -127,18 +157,20 @@ export async function signaturesRevoke(ctx: CliContext, shell: CommandShell, o: 
     const scan = await scanRepository(stores, repo);
     await revokeSimple(scan, key, items, o.dryRun);
     await revokeCosign(stores, scan, key, items, o.dryRun);
+    await revokeBundles(stores, scan, key, items, o.dryRun);
     await reportEmbedded(ctx, scan, key, items);
     const summary = {
       removed: items.count(),
       simple: items.count('simple'),
       cosign: items.count('cosign-signature'),
+      cosignBundles: items.count('cosign-bundle'),
       embedded: items.count('embedded', 'reported'),
     };
     if (shell.json) {
       shell.writeJson({ command, repository: scan.name, key: { input: key.input, ids: key.ids }, dryRun: o.dryRun, ok: true, exitCode: 0, summary, items: items.list });
     } else {
       const verb = o.dryRun ? 'would remove (dry run: nothing removed)' : 'removed';
-      shell.out.out(`${scan.name}: ${verb} ${summary.removed} signatures by ${key.input} (${summary.simple} simple, ${summary.cosign} cosign); ${summary.embedded} tags carry an embedded signature by it (re-sign them)\n`);
+      shell.out.out(`${scan.name}: ${verb} ${summary.removed} signatures by ${key.input} (${summary.simple} simple, ${summary.cosign} cosign, ${summary.cosignBundles} cosign bundles); ${summary.embedded} tags carry an embedded signature by it (re-sign them)\n`);
     }
     return 0;
   } catch (e) {
