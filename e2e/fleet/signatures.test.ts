@@ -236,6 +236,12 @@ describe('dsv signatures revoke', () => {
     expect((await judge('ca', 'v2')).code).toBe(1);
   });
 
+  it('a REPO with a tag: one line naming the command, exit 2', async () => {
+    const r = await dsv(['signatures', 'prune', `docker://${reg.host}/rev/app:v1`]);
+    expect(r.code, r.all).toBe(2);
+    expect(r.stderr).toContain(`dsv signatures prune takes a repository without a tag or digest (docker://${reg.host}/rev/app)`);
+  });
+
   it('a KEY that is neither a file nor hex: one line, exit 2', async () => {
     const r = await dsv(['signatures', 'revoke', '--key', 'not-a-key', `docker://${reg.host}/rev/app`]);
     expect(r.code, r.all).toBe(2);

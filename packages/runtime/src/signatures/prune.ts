@@ -5,10 +5,9 @@
  */
 import type { CliContext } from '../context.js';
 import { detachedStores } from '../detached/stores.js';
-import { parseRepository } from '../fleet/tags.js';
 import type { CommandShell } from '../shell.js';
 import { Items, failReport } from './report.js';
-import { deleteManifest, removeDir, scanRepository, tagDigest } from './scan.js';
+import { deleteManifest, removeDir, repositoryArg, scanRepository, tagDigest } from './scan.js';
 
 export interface PruneOptions {
   repository: string;
@@ -21,7 +20,7 @@ export async function signaturesPrune(ctx: CliContext, shell: CommandShell, o: P
   const items = new Items(shell, o.dryRun);
   let stores;
   try {
-    const repo = parseRepository(ctx, o.repository);
+    const repo = repositoryArg(ctx, o.repository, 'dsv signatures prune');
     stores = await detachedStores(ctx, o.registriesD !== undefined ? { registriesD: o.registriesD } : {});
     const scan = await scanRepository(stores, repo);
     for (const [digest, { path }] of scan.lookasideDirs) {

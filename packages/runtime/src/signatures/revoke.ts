@@ -18,11 +18,10 @@ import { describeSimpleSignature, readLookasideSignatures, writeLookasideSignatu
 import { runInspect } from '../commands.js';
 import { createVerifyFunction, type CliContext } from '../context.js';
 import { detachedStores, type DetachedStores } from '../detached/stores.js';
-import { parseRepository } from '../fleet/tags.js';
 import type { CommandShell } from '../shell.js';
 import { isRevoked, resolveRevokedKey, type RevokedKey } from './keys.js';
 import { Items, failReport } from './report.js';
-import { deleteManifest, removeDir, scanRepository, tagDigest, type RepositoryScan } from './scan.js';
+import { deleteManifest, removeDir, repositoryArg, scanRepository, tagDigest, type RepositoryScan } from './scan.js';
 
 export interface RevokeOptions {
   repository: string;
@@ -151,7 +150,7 @@ export async function signaturesRevoke(ctx: CliContext, shell: CommandShell, o: 
   const items = new Items(shell, o.dryRun);
   let stores: DetachedStores | undefined;
   try {
-    const repo = parseRepository(ctx, o.repository);
+    const repo = repositoryArg(ctx, o.repository, 'dsv signatures revoke');
     const key = await resolveRevokedKey(o.key);
     stores = await detachedStores(ctx, o.registriesD !== undefined ? { registriesD: o.registriesD } : {});
     const scan = await scanRepository(stores, repo);

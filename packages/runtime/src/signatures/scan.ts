@@ -10,7 +10,8 @@ import { DsvError, isDsvError, type DockerReference } from '@dsv/core/formats';
 import { lookasideBase } from '@dsv/signature-simple';
 import type { RegistryClient } from '@dsv/source-registry';
 import type { DetachedStores } from '../detached/stores.js';
-import { MAX_TAGS, isAttachmentTag } from '../fleet/tags.js';
+import type { CliContext } from '../context.js';
+import { MAX_TAGS, isAttachmentTag, parseRepository } from '../fleet/tags.js';
 
 const SIG_TAG = /^sha256-([0-9a-f]{64})\.sig$/;
 const REFERRERS_TAG = /^sha256-([0-9a-f]{64})$/;
@@ -132,5 +133,15 @@ export async function removeDir(path: string): Promise<void> {
     await rm(path, { recursive: true, force: true });
   } catch (e) {
     throw new DsvError('IoError', `cannot remove lookaside directory ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** REPO of `dsv signatures SUB` (docker://host/repo, no tag or digest); errors name this command. */
+export function repositoryArg(ctx: CliContext, input: string, command: string): DockerReference {
+  try {
+    return parseRepository(ctx, input);
+  } catch (e) {
+    if (isDsvError(e, 'Usage')) throw new DsvError('Usage', (e as Error).message.replace('--all-tags takes', `${command} takes`));
+    throw e;
   }
 }
