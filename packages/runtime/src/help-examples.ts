@@ -54,7 +54,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['dsv docker-plugin uninstall --dir /usr/local/lib/docker/cli-plugins', 'Remove a system-wide install'],
   ],
   'dsv list-tags': [[`dsv list-tags docker://${R}/app`, 'The tags of a repository']],
-  'dsv login': [[`echo "$TOKEN" | dsv login ${R} -u ci --password-stdin`, 'Store credentials where docker would']],
+  'dsv login': [[`dsv login ${R} -u ci --password-stdin < token.txt`, 'Check the credentials, then store them where docker would']],
   'dsv logout': [[`dsv logout ${R}`, 'Remove them again']],
   'dsv sync': [
     [`dsv sync docker://${R}/team/app docker://mirror.example.com/prod`, 'Every tag of a repository to mirror.example.com/prod/app (what is there is not sent again)'],

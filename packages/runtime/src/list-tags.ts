@@ -2,6 +2,7 @@
  * dsv list-tags [options] REPO: the tags of a registry repository (docker://HOST/REPO or HOST/REPO), following
  * the registry's pagination, up to a cap (--limit, default 10000) that the output states when reached.
  */
+import { decorateHelp } from './help-examples.js';
 import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
 import type { DockerImageReference } from '@dsv/source-registry';
@@ -65,7 +66,7 @@ export async function parseListTagsArgs(args: string[]): Promise<{ kind: 'run'; 
     output = out;
   })) as Record<string, unknown>;
   if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if (argv.help || argv.version) return { kind: 'output', text: argv.help ? decorateHelp(output, 'dsv list-tags') : output.endsWith('\n') ? output : `${output}\n` };
   const limitRaw = Array.isArray(argv.limit) ? argv.limit[argv.limit.length - 1] : argv.limit;
   const limit = Number(limitRaw);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TAG_LIMIT) return { kind: 'error', message: `invalid --limit "${String(limitRaw)}": a whole number from 1 to ${MAX_TAG_LIMIT}` };

@@ -4,6 +4,7 @@
  * before they are stored where docker keeps them ($DOCKER_CONFIG/config.json, or --authfile), through the
  * credential helper the file names (credHelpers, credsStore) when it names one.
  */
+import { decorateHelp } from '../help-examples.js';
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
@@ -76,7 +77,7 @@ export async function parseLoginArgs(command: 'login' | 'logout', args: string[]
     output = out;
   })) as Record<string, unknown>;
   if (err) return { kind: 'error', message: err };
-  if (argv.help || argv.version) return { kind: 'output', text: output.endsWith('\n') ? output : `${output}\n` };
+  if (argv.help || argv.version) return { kind: 'output', text: argv.help ? decorateHelp(output, `dsv ${command}`) : output.endsWith('\n') ? output : `${output}\n` };
   try {
     const a: LoginArgs = {
       command,
