@@ -42,7 +42,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   'dsv bundle': [
     [`dsv bundle create --out release.tar --policy policy.json docker://${R}/app:1.0`, 'One air-gap file: the image, its signatures, the policy and its keys'],
-    [`dsv bundle create --out release.tar --trust release.asc --trust cosign:cosign.pub docker://${R}/app:1.0`, 'Trust files instead of a policy'],
+    [`dsv bundle create --out app.tar --trust release.asc --trust cosign:cosign.pub docker://${R}/app:1`, 'Trust files instead of a policy'],
     ['dsv bundle verify release.tar', 'Offline: every digest, and the signatures judged by the bundled policy'],
     ['dsv bundle push release.tar docker://mirror.example.com/prod', 'Restore the images and their signatures on the other side'],
   ],
