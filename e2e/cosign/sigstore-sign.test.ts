@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleToJSON } from '@sigstore/bundle';
 import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
 import { digestOf } from '@dsv/core';
+import { RegistryClient, REFERRERS_LIMIT_BYTES } from '@dsv/source-registry';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { freePort, removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
@@ -106,6 +107,16 @@ async function referrersFront(target: string): Promise<{ host: string; server: S
     const api = /^\/v2\/(.+)\/referrers\/([a-z0-9]+:[0-9a-f]+)$/.exec(url.pathname);
     if (api && req.method === 'GET') {
       calls.push(url.pathname + url.search);
+      if (api[1] === 'huge/app') {
+        // Hostile: an endless index; the client must stop at its cap.
+        res.writeHead(200, { 'content-type': OCI_INDEX });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        let sent = 0;
+        const more = (): void => { while (sent < REFERRERS_LIMIT_BYTES + 2 * chunk.length) { sent += chunk.length; if (!res.write(chunk)) { res.once('drain', more); return; } } res.end(); };
+        res.on('error', () => undefined);
+        more();
+        return;
+      }
       const want = url.searchParams.get('artifactType');
       const all = referrers.get(`${api[1]}@${api[2]}`) ?? [];
       const manifests = want ? all.filter((m) => m.artifactType === want) : all;
@@ -199,6 +210,34 @@ describe('the OCI 1.1 referrers API (in-process endpoint in front of the real re
       const direct = await dsv(['verify', '--trust', 'cosign:key.pub', `docker://${reg.host}/api/app@${img.digest}`]);
       expect(direct.code, direct.all).toBe(1);
     } finally {
+      await new Promise((ok) => front.server.close(ok));
+    }
+  });
+});
+
+describe('RegistryClient.listReferrers', () => {
+  const ctx = () => ({ certsDirs: [], insecureRegistries: [], retryTimes: 0 });
+  it('distribution 2.8 (404): undefined, the caller falls back to the tag schema; the API: the index and OCI-Filters-Applied; an oversized index: LimitExceeded', async () => {
+    const img = await push(reg.host, 'client/app', 'v1', 'client-referrers');
+    const direct = new RegistryClient({ registry: reg.host, ctx: ctx() });
+    try {
+      expect(await direct.listReferrers('client/app', img.digest)).toBeUndefined();
+    } finally {
+      await direct.close();
+    }
+    const front = await referrersFront(reg.host);
+    const c = new RegistryClient({ registry: front.host, ctx: ctx() });
+    try {
+      const referrer = await attach(front.host, 'client/app', img, await sigstoreBundle(key.privateKey, `${front.host}/client/app`, img.digest), false);
+      const all = await c.listReferrers('client/app', img.digest);
+      expect(all!.filtersApplied).toEqual([]);
+      expect(JSON.parse(Buffer.from(all!.index).toString()).manifests.map((m: { digest: string }) => m.digest)).toEqual([referrer]);
+      const none = await c.listReferrers('client/app', img.digest, { artifactType: 'application/example' });
+      expect(none!.filtersApplied).toEqual(['artifactType']);
+      expect(JSON.parse(Buffer.from(none!.index).toString()).manifests).toEqual([]);
+      await expect(c.listReferrers('huge/app', img.digest)).rejects.toMatchObject({ code: 'LimitExceeded' });
+    } finally {
+      await c.close();
       await new Promise((ok) => front.server.close(ok));
     }
   });
