@@ -172,10 +172,18 @@ export function tagSchemeSource(storeFor: (image: CosignImage) => TagStore | und
   };
 }
 
-/** A source reading the image's bundle referrers through the referrers tag schema (`sha256-<hex>`). */
-export function referrersTagSource(storeFor: (image: CosignImage) => TagStore | undefined): CosignBundleSource {
+/**
+ * A source reading the image's bundle referrers: through the referrers API when `referrersApi` is given and
+ * the registry answers it with an index (OCI 1.1), else through the referrers tag schema (`sha256-<hex>`).
+ */
+export function referrersTagSource(
+  storeFor: (image: CosignImage) => TagStore | undefined,
+  referrersApi?: (image: CosignImage) => Promise<Uint8Array | undefined>,
+): CosignBundleSource {
   return async (image) => {
     const store = storeFor(image);
-    return store ? readBundleReferrers(store, image.manifestDigest) : [];
+    if (!store) return [];
+    const index = referrersApi ? await referrersApi(image) : undefined;
+    return readBundleReferrers(store, image.manifestDigest, index ? { index } : {});
   };
 }

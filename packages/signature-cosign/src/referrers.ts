@@ -1,6 +1,6 @@
 /**
  * cosign v3's bundle scheme, the storage side: an OCI 1.1 referrer manifest (subject = the image) whose
- * one layer is the bundle, found through the referrers tag schema (`sha256-<hex>` → an OCI index) that
+ * one layer is the bundle, found through the referrers API or the referrers tag schema (`sha256-<hex>` → an OCI index) that
  * registries without the referrers API use, or through an index the caller got from the referrers API.
  */
 import { DsvError, digestOf, parseDigest, type Descriptor, type Digest, type ImageSource } from '@dsv/core';
@@ -94,7 +94,8 @@ export interface ReferrerBundle {
 export async function readBundleReferrers(store: TagStore, manifestDigest: string, opts: { index?: Uint8Array } = {}): Promise<ReferrerBundle[]> {
   let src: ImageSource | undefined;
   let indexBytes = opts.index;
-  src = await store.openSource(referrersTag(manifestDigest));
+  // With the API's index, read the referrers through a source pinned to the image (no tag to open).
+  src = await store.openSource(indexBytes ? manifestDigest : referrersTag(manifestDigest));
   if (!src) return [];
   try {
     let indexDigest: string | undefined;

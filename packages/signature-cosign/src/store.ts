@@ -11,7 +11,7 @@ import {
 
 /** Opens tags of one repository. */
 export interface TagStore {
-  /** A source for `tag`, or undefined when the tag does not exist. */
+  /** A source for `tag` (or a manifest digest, `sha256:…`), or undefined when it does not exist. */
   openSource(tag: string): Promise<ImageSource | undefined>;
   openDestination(tag: string): Promise<ImageDestination>;
 }
@@ -29,7 +29,7 @@ function repositoryOf(within: string): string {
 /** A TagStore for the repository of `ref` (docker, memory, and any transport whose `within` is `name[:tag][@digest]`). */
 export function tagStoreFor(ref: ImageReference, ctx?: SystemContext): TagStore {
   const repo = repositoryOf(ref.within.startsWith('//') ? ref.within.slice(2) : ref.within);
-  const refFor = (tag: string): ImageReference => ref.transport.parseReference(`${repo}:${tag}`);
+  const refFor = (tag: string): ImageReference => ref.transport.parseReference(/^[a-z0-9]+:[0-9a-f]+$/.test(tag) ? `${repo}@${tag}` : `${repo}:${tag}`);
   return {
     async openSource(tag) {
       try {

@@ -7,6 +7,7 @@ import { extensionRequest, supportsSignatures, type ExtensionRequestFunction } f
 import { deleteManifest, getManifest, headManifest, putManifest } from './manifests.js';
 import { listRepositories, listTags } from './pagination.js';
 import { Pipeline } from './pipeline.js';
+import { listReferrers, type ReferrersResult } from './referrers.js';
 import type { ClientStats, ManifestHead, ManifestResult, RegistryClientOptions } from './types.js';
 import { mountBlob, uploadBlob } from './uploads.js';
 
@@ -15,6 +16,7 @@ export { TOKEN_LIMIT_BYTES } from './authorizer.js';
 export { nextLink } from './pagination.js';
 export type { ExtensionRequestFunction } from './extensions.js';
 export type { ClientStats, ManifestHead, ManifestResult, RegistryClientOptions } from './types.js';
+export { REFERRERS_LIMIT_BYTES, type ReferrersResult } from './referrers.js';
 
 /**
  * A Docker Registry HTTP API v2 client for one registry, on undici.
@@ -139,6 +141,15 @@ export class RegistryClient {
    */
   extensionRequest(repository: string): ExtensionRequestFunction {
     return extensionRequest(this.p, repository, this.registry);
+  }
+
+  /**
+   * The OCI 1.1 referrers API (`GET /v2/<name>/referrers/<digest>`): the index of manifests whose subject is
+   * `digest` (bounded read), with the filters the registry applied; undefined when the registry does not
+   * answer 200 with an OCI index (no API, e.g. distribution 2.8's 404: use the referrers tag schema).
+   */
+  listReferrers(repository: string, digest: string, opts: { artifactType?: string } = {}): Promise<ReferrersResult | undefined> {
+    return listReferrers(this.p, repository, digest, opts);
   }
 
   async close(): Promise<void> {

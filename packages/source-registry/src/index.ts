@@ -3,6 +3,8 @@ export { dockerTransport, createDockerTransport, DockerImageReference, DockerIma
 export type { DockerTransportOptions } from './transport.js';
 export { RegistryClient, MANIFEST_ACCEPT, TOKEN_LIMIT_BYTES, nextLink } from './client.js';
 export type { RegistryClientOptions, ClientStats, ManifestResult, ManifestHead, ExtensionRequestFunction } from './client.js';
+export { REFERRERS_LIMIT_BYTES } from './client.js';
+export type { ReferrersResult } from './client.js';
 export { parseAuthChallenge } from './auth.js';
 export type { AuthChallenge } from './auth.js';
 export { resolveCredentials, resolveCredentialsInFiles, credentialHelperGet, defaultCredentialsStore, defaultChildEnv, DEFAULT_HELPER_PATH, isDockerHub, DOCKER_HUB_CONFIG_KEY } from './credentials.js';

@@ -153,7 +153,11 @@ export async function detachedStores(ctx: CliContext, opts: DetachedOptions = {}
     tagStore,
     simpleSource: withSubject((i) => readSimple(i.dockerReference!, i.manifestDigest)),
     cosignSource: withSubject((i) => tagSchemeSource(() => storeNow(i))(i)),
-    bundleSource: withSubject((i) => referrersTagSource(() => storeNow(i))(i)),
+    bundleSource: withSubject((i) => referrersTagSource(() => storeNow(i), async (img) => {
+      // The OCI 1.1 referrers API when the registry answers it; undefined: the referrers tag schema.
+      const ref = parseDocker(i.dockerReference!);
+      return (await (await client(ref.registry)).listReferrers(ref.repository, img.manifestDigest))?.index;
+    })(i)),
     async close() {
       const all = [...clients.values()];
       clients.clear();
