@@ -41,8 +41,10 @@ export function dctFormat(ctx: CliContext): SignatureFormat {
         return { valid: false, code: 'unsupported', reason: errorText(e) };
       }
       if (target.tag === undefined) return { valid: false, code: 'unsupported', reason: `${reference} names no tag; Docker Content Trust signs tags` };
+      let server = req.server ?? 'the trust server';
       try {
         const trust = await openTrust(ctx, target, req.server !== undefined ? { server: req.server } : {});
+        server = trust.server;
         try {
           const signed = await trust.client.verifyTag(target.gun, target.tag);
           ctx.debug(`${target.gun}:${target.tag}: trust data at ${trust.server} signs ${signed.digest} (${signed.length} bytes) in ${signed.role}`);
@@ -62,7 +64,7 @@ export function dctFormat(ctx: CliContext): SignatureFormat {
           await trust.client.close();
         }
       } catch (e) {
-        return { valid: false, code: codeOf(e), reason: errorText(e) };
+        return { valid: false, code: codeOf(e), reason: `${server}: ${errorText(e)}` };
       }
     },
   };
