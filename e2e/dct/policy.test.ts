@@ -96,6 +96,23 @@ describe('dsv verify --policy with {"type":"dockerContentTrust"}', () => {
     expect(r.stdout).toMatch(new RegExp(`the signature is for manifest sha256:[0-9a-f]{64}, the image's is ${now}`));
   });
 
+  it("a pulled image (docker-daemon:) is judged by the registry tag it came from", async () => {
+    const path = join(work, 'local.json');
+    writeFileSync(path, JSON.stringify({ default: [{ type: 'dockerContentTrust' }] }));
+    const r = await dsv(['verify', '--policy', path, `docker-daemon:${repo}:v1`]);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toContain('dockerContentTrust: satisfied');
+    const u = await dsv(['verify', '--policy', path, `docker-daemon:${repo}:unsigned`]);
+    expect(u.code, u.all).toBe(1);
+    expect(u.stdout).toContain('dockerContentTrust: NOT satisfied');
+  });
+
+  it('an image named by digest fails (exit 1): DCT signs tags', async () => {
+    const r = await dsv(['verify', '--policy', policy('dct.json', { type: 'dockerContentTrust' }), `${repo}@${await digestOf('v1')}`]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stdout).toContain('Docker Content Trust signs tags');
+  });
+
   it('an unknown field in the requirement: policy invalid, exit 2', async () => {
     const r = await dsv(['verify', '--policy', policy('bad.json', { type: 'dockerContentTrust', keyPath: '/k' }), `${repo}:v1`]);
     expect(r.code, r.all).toBe(2);
