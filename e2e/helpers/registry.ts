@@ -127,7 +127,7 @@ async function startTokenIssuer(dir: string, opts: { service: string; issuer: st
   return { server, realm: `http://127.0.0.1:${port}/token`, certPath, requests };
 }
 
-export async function startRegistry(opts: { mode: RegistryMode; username?: string; password?: string; logLevel?: string }): Promise<StartedRegistry> {
+export async function startRegistry(opts: { mode: RegistryMode; username?: string; password?: string; logLevel?: string; /** storage.delete.enabled (default true). */ deleteEnabled?: boolean }): Promise<StartedRegistry> {
   const bin = requireTool('docker-registry');
   const dir = tempDir(`dsv-registry-${opts.mode}-`);
   const rootDir = join(dir, 'storage');
@@ -146,7 +146,7 @@ export async function startRegistry(opts: { mode: RegistryMode; username?: strin
     '  filesystem:',
     `    rootdirectory: ${rootDir}`,
     '  delete:',
-    '    enabled: true',
+    `    enabled: ${opts.deleteEnabled !== false}`,
     '  maintenance:',
     '    uploadpurging:',
     '      enabled: false',

@@ -31,6 +31,7 @@ import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, 
 import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 import { bundleCommand, bundleArgs, type DsvBundleArgs } from './bundle/command.js';
+import { signaturesCommand, signaturesArgs, type DsvSignaturesArgs } from './signatures/command.js';
 
 export interface DsvCommonArgs {
   debug: boolean;
@@ -136,7 +137,7 @@ export interface DsvKeygenArgs extends DsvCommonArgs {
   outputPrefix?: string;
   passphraseFile?: string;
 }
-export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs | DsvPluginsArgs | DsvBundleArgs;
+export type DsvArgs = DsvSignArgs | DsvVerifyArgs | DsvInspectArgs | DsvCopyArgs | DsvKeygenArgs | DsvSyncArgs | DsvTrustArgs | DsvPluginsArgs | DsvBundleArgs | DsvSignaturesArgs;
 export interface DsvPluginsArgs extends DsvCommonArgs {
   command: 'plugins';
 }
@@ -231,6 +232,7 @@ export function dsvParser(): Argv {
     )
     .command(...trustCommand())
     .command(...bundleCommand())
+    .command(...signaturesCommand())
     .command('copy', 'Copy an image between transports with its signatures, verifying as it streams (dsv-copy; see dsv copy --help)', (y) => y.strict(false))
     .command('docker-plugin', 'Install or uninstall `docker sign` / `docker verify` as Docker CLI plugins (dsv docker-plugin --help)', (y) => y.strict(false))
     .command('plugins <action>', 'Signer plugins: `dsv plugins list` shows each type, where it was found and its version')
@@ -381,6 +383,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       return { kind: 'run', args: trustArgs(common, argv) };
     case 'bundle':
       return { kind: 'run', args: bundleArgs(common, argv) };
+    case 'signatures':
+      return { kind: 'run', args: signaturesArgs(common, argv) };
     case 'plugins':
       if (argv.action !== 'list') return { kind: 'error', message: unknownCommandMessage(String(argv.action), ['list'], 'plugins action') };
       return { kind: 'run', args: { ...common, command: 'plugins' } };
@@ -516,6 +520,8 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
           ? a.subcommand === 'create' ? { references: [...a.images, 'oci:/bundle'] } : { transports: ['docker', 'oci'] }
           : a.command === 'sync'
           ? { transports: ['docker', 'oci'] }
+          : a.command === 'signatures'
+          ? { transports: ['docker'] }
           : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),
         ...(a.command === 'verify' && (integrityOnly || a.dct) ? { signers: false } : {}),
         ...(a.command === 'trust' && a.subcommand === 'inspect' ? { signers: false } : {}),
@@ -557,6 +563,8 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
       return (await import('./trust/command.js')).runTrust(ctx, a, shell);
     case 'bundle':
       return (await import('./bundle/command.js')).runBundle(ctx, a, shell);
+    case 'signatures':
+      return (await import('./signatures/command.js')).runSignatures(ctx, a, shell);
     case 'verify': {
       if (a.dct) return (await import('./trust/verify.js')).dctVerify(ctx, { images: a.images, json: a.json, ...(a.server !== undefined ? { server: a.server } : {}), ...(a.platform ? { platform: a.platform } : {}) }, shell);
       const detached = await detachedVerify(ctx, a, shell);

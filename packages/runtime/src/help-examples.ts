@@ -78,6 +78,12 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     [`dsv trust migrate ${R}/app --to simple --key signer.sec.asc --dry-run`, 'What a move off DCT would sign (every tag checked first)'],
     [`dsv trust migrate ${R}/app --to embedded -t pki -k signer.key --dest-tag '{tag}-signed'`, 'Sign every DCT-verified tag into TAG-signed'],
   ],
+  'dsv signatures': [
+    [`dsv signatures prune docker://${R}/app --dry-run`, 'Which lookaside directories, .sig and referrers tags belong to images no longer in the repository'],
+    [`dsv signatures prune docker://${R}/app --registries.d ./registries.d`, 'Remove them (the registry must allow DELETE)'],
+    [`dsv signatures revoke --key old-release.pub.asc docker://${R}/app`, 'Remove every simple signature by that OpenPGP key'],
+    [`dsv signatures revoke --key cosign.pub docker://${R}/app --dry-run`, 'The cosign signatures that key made, without removing them'],
+  ],
   'docker-sign': [
     [`docker-sign registry -k release@example.com ${R}/app:1.0 ${R}/app:1.0-signed`, 'Sign a registry image into a new tag'],
     ['docker-sign repository -k release@example.com app:1.0 app:1.0-signed', "Sign in the local Docker engine's store"],
