@@ -160,12 +160,12 @@ class Evaluation {
     }
     let keys: KeyMaterial[];
     try {
-      keys = await this.load(req.keys, 'key', 'keyData');
+      keys = req.type === 'dockerContentTrust' ? [] : await this.load(req.keys, 'key', 'keyData');
       if (req.type === 'dsvSigned') keys.push(...(await this.load(req.pkiRoots, 'pki-roots', 'pkiRootsData')));
     } catch (e) {
       return verdict(false, errorText(e));
     }
-    const identity = req.type === 'dsvSigned' ? undefined : req.signedIdentity;
+    const identity = req.type === 'dsvSigned' || req.type === 'dockerContentTrust' ? undefined : req.signedIdentity;
     if (req.type === 'dsvSigned' && req.require === 'all') {
       const all: SignatureJudgement[] = [];
       const missing: string[] = [];

@@ -52,6 +52,16 @@ export interface DsvSignedRequirement {
   require: 'any' | 'all';
 }
 
+/**
+ * dsv's Docker Content Trust requirement: the image's tag is signed in its Notary v1 trust data (TUF chain
+ * from the pinned root) and the signed target is the image's manifest. `server` as `dsv verify --dct --server`;
+ * without it, DOCKER_CONTENT_TRUST_SERVER, else the docker CLI's default for the registry.
+ */
+export interface DockerContentTrustRequirement {
+  type: 'dockerContentTrust';
+  server?: string;
+}
+
 /** containers/image parses it but never accepts an image with it; so do we. */
 export interface SignedBaseLayerRequirement {
   type: 'signedBaseLayer';
@@ -64,9 +74,10 @@ export type Requirement =
   | SignedByRequirement
   | SigstoreSignedRequirement
   | DsvSignedRequirement
+  | DockerContentTrustRequirement
   | SignedBaseLayerRequirement;
 
-export type SignatureRequirementType = 'signedBy' | 'sigstoreSigned' | 'dsvSigned';
+export type SignatureRequirementType = 'signedBy' | 'sigstoreSigned' | 'dsvSigned' | 'dockerContentTrust';
 
 export interface Policy {
   default: Requirement[];

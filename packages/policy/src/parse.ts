@@ -186,12 +186,31 @@ function requirement(ast: JsonAst, where: string): Requirement {
       if (req !== 'any' && req !== 'all') throw policyInvalid(`${where}.require must be "any" or "all"`);
       return { type, keys, pkiRoots, require: req };
     }
+    case 'dockerContentTrust': {
+      onlyFields(f, ['type', 'server'], where);
+      const server = optStr(f, 'server', where);
+      if (server === undefined) return { type };
+      return { type, server: trustServer(server, `${where}.server`) };
+    }
     case 'signedBaseLayer':
       onlyFields(f, ['type', 'baseLayerIdentity'], where);
       return { type, baseLayerIdentity: identity(f, 'baseLayerIdentity', where, undefined) };
     default:
       throw policyInvalid(`${where}.type ${JSON.stringify(type)} is not a known requirement`);
   }
+}
+
+/** A trust server URL as the docker CLI takes it: https://HOST[:PORT], nothing more. */
+function trustServer(value: string, where: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw policyInvalid(`${where} ${JSON.stringify(value)} is not a URL (https://HOST[:PORT])`);
+  }
+  if (url.protocol !== 'https:') throw policyInvalid(`${where} ${JSON.stringify(value)} must be an https:// URL`);
+  if (url.username || url.password || url.search || url.hash) throw policyInvalid(`${where} must be https://HOST[:PORT] without credentials, query or fragment`);
+  return value.replace(/\/+$/, '');
 }
 
 function parseFulcio(ast: JsonAst, where: string): SigstoreFulcio {

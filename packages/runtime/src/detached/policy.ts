@@ -12,6 +12,7 @@ import { evaluatePolicy, loadPolicyFile, type Policy, type PolicyImage, type Sig
 import { simpleSigningFormat } from '@dsv/signature-simple';
 import { cosignFormat } from '@dsv/signature-cosign';
 import type { CliContext } from '../context.js';
+import { dctFormat } from './dct-format.js';
 import { embeddedFormat } from './embedded.js';
 import { registrySubject, type RegistryOrigin } from './origin.js';
 import { detachedStores, type DetachedOptions, type DetachedStores, type SignedSubject } from './stores.js';
@@ -78,6 +79,7 @@ export function policyFormats(ctx: CliContext, stores: DetachedStores): Signatur
     simpleSigningFormat({ source: stores.simpleSource }) as unknown as SignatureFormat,
     cosignFormat({ source: stores.cosignSource, bundles: stores.bundleSource }) as unknown as SignatureFormat,
     embeddedFormat(ctx),
+    dctFormat(ctx),
   ];
 }
 
