@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { expectValidReport } from '../helpers/schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dsvBin = join(root, 'apps', 'cli', 'bin', 'dsv.js');
@@ -68,7 +69,7 @@ describe('dsv list-tags', () => {
     expect(text.code).toBe(0);
     expect(text.stdout.toString()).toBe(expected.map((t) => `${t}\n`).join(''));
     const json = await dsv(['list-tags', '--json', `${reg.host}/tools/app`]);
-    expect(JSON.parse(json.stdout.toString())).toEqual({ command: 'list-tags', ok: true, repository: `${reg.host}/tools/app`, tags: expected, truncated: false, limit: 10000 });
+    expect(expectValidReport('list-tags', json.stdout.toString())).toEqual({ schemaVersion: 1, command: 'list-tags', ok: true, repository: `${reg.host}/tools/app`, tags: expected, truncated: false, limit: 10000 });
   });
 
   it('stops at --limit and says so (stderr in text, truncated in JSON)', async () => {
@@ -94,6 +95,9 @@ describe('dsv list-tags', () => {
     const missing = await dsv(['list-tags', `${reg.host}/tools/nothing-here`]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/^dsv list-tags: error: .*tools\/nothing-here/);
+    const missingJson = await dsv(['list-tags', '--json', `${reg.host}/tools/nothing-here`]);
+    expect(missingJson.code).toBe(missing.code);
+    expect(expectValidReport('list-tags', missingJson.stdout.toString())).toMatchObject({ command: 'list-tags', ok: false, error: { code: expect.any(String) } });
   });
 });
 

@@ -2,14 +2,14 @@
 // 2020-12), on real OCI layouts and a real GnuPG home; and the safer signing targets: `dsv sign SRC`
 // without DEST says which tag moved from which digest to which (text and JSON), `dsv sign REPO@digest`
 // without DEST is refused up front.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { expectValidReport, reportSchemas } from '../helpers/schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const binPath = (name: string) => join(root, 'apps', name === 'dsv-copy' ? 'copy' : 'cli', 'bin', `${name}.js`);
@@ -19,28 +19,15 @@ let work: string;
 let gpg: GpgHome;
 let env: NodeJS.ProcessEnv;
 let a: string;
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-const schemas = new Map<string, ReturnType<Ajv2020['compile']>>();
 
 function bin(name: 'dsv' | 'dsv-copy', args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return runNodeScript(binPath(name), args, { env: { ...env, ...extra }, cwd: work });
 }
 
-/** The report parsed and checked against schemas/<name>-report.schema.json. */
-function valid(name: string, stdout: string): Record<string, unknown> {
-  const report = JSON.parse(stdout) as Record<string, unknown>;
-  const validate = schemas.get(name)!;
-  expect(validate(report), `${name}: ${JSON.stringify(validate.errors)}\n${stdout}`).toBe(true);
-  expect(Object.keys(report)[0]).toBe('schemaVersion');
-  expect(report.schemaVersion).toBe(1);
-  return report;
-}
+const valid = expectValidReport;
 
 beforeAll(async () => {
   if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
-  for (const f of readdirSync(join(root, 'schemas')).filter((f) => f.endsWith('-report.schema.json'))) {
-    schemas.set(f.replace('-report.schema.json', ''), ajv.compile(JSON.parse(readFileSync(join(root, 'schemas', f), 'utf8'))));
-  }
   work = tempDir('dsv-ux-json-');
   gpg = makeGpgHome({ withKey: { name: 'UX JSON', email: 'ux-json@dsv.invalid', passphrase: PASS } });
   env = { PATH: process.env.PATH, HOME: work, GNUPGHOME: gpg.home, DSV_KEYPASS: PASS };
@@ -55,7 +42,10 @@ afterAll(() => {
 
 describe('--json reports match the schemas in schemas/', () => {
   it('has a schema for each report', () => {
-    expect([...schemas.keys()].sort()).toEqual(['copy', 'inspect', 'plugins', 'sign', 'verify', 'verify-same']);
+    expect([...reportSchemas().keys()].sort()).toEqual([
+      'all-tags', 'bundle-create', 'bundle-push', 'bundle-verify', 'copy', 'dct-verify', 'detached-sign', 'generate-key-pair', 'inspect',
+      'list-tags', 'plugins', 'policy-verify', 'sign', 'sync', 'trust-inspect', 'trust-migrate', 'verify', 'verify-same',
+    ]);
   });
 
   it('sign, verify (ok, not trusted, failed before any result), inspect, copy, verify-same', async () => {

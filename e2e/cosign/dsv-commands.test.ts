@@ -17,6 +17,7 @@ import { createContext, detachedStores, policyFormats } from '@dsv/runtime';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { expectValidReport } from '../helpers/schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '../../packages/signature-cosign/fixtures');
@@ -88,6 +89,12 @@ describe('dsv generate-key-pair --format cosign', () => {
     const again = await dsv(['generate-key-pair', '--format', 'cosign'], { COSIGN_PASSWORD: PASS });
     expect(again.code, again.all).toBe(2);
     expect(again.stderr).toContain('refusing to overwrite');
+    const againJson = await dsv(['generate-key-pair', '--json', '--format', 'cosign'], { COSIGN_PASSWORD: PASS });
+    expect(againJson.code).toBe(2);
+    expect(expectValidReport('generate-key-pair', againJson.stdout)).toMatchObject({ ok: false, error: { exitCode: 2 } });
+    const json = await dsv(['generate-key-pair', '--json', '--format', 'cosign', '--output-prefix', 'keys/json'], { COSIGN_PASSWORD: PASS });
+    expect(json.code, json.all).toBe(0);
+    expect(expectValidReport('generate-key-pair', json.stdout)).toMatchObject({ ok: true, format: 'cosign', error: null });
     file('other-pass.txt', 'other\n');
     const other = await dsv(['generate-key-pair', '--format', 'cosign', '--output-prefix', 'keys/other', '--passphrase-file', join(work, 'other-pass.txt')]);
     expect(other.code, other.all).toBe(0);
@@ -155,6 +162,9 @@ describe('dsv sign --format cosign / dsv verify --trust cosign:', () => {
     const r = await dsv(['sign', '--format', 'cosign', '--key', 'cosign.key', `docker://${reg.host}/app/wrongpass:v1`], { COSIGN_PASSWORD: 'nope' });
     expect(r.code, r.all).toBe(2);
     expect(r.stderr).toContain('wrong passphrase');
+    const j = await dsv(['sign', '--json', '--format', 'cosign', '--key', 'cosign.key', `docker://${reg.host}/app/wrongpass:v1`], { COSIGN_PASSWORD: 'nope' });
+    expect(j.code).toBe(2);
+    expect(expectValidReport('detached-sign', j.stdout)).toMatchObject({ ok: false, format: 'cosign', error: { exitCode: 2 } });
     const res = await fetch(`http://${reg.host}/v2/app/wrongpass/manifests/${digest.replace(':', '-')}.sig`, { headers: { Accept: ACCEPT } });
     expect(res.status).toBe(404);
   });
@@ -181,8 +191,9 @@ describe('dsv sign --format cosign / dsv verify --trust cosign:', () => {
 
   it('--cosign-bundle: a Sigstore bundle referrer (referrers tag schema) that dsv verifies and @sigstore/verify accepts', async () => {
     const digest = await push('app/bundle', 'v1', 'bundle');
-    const r = await dsv(['sign', '--format', 'cosign', '--cosign-bundle', '--key', 'cosign.key', `docker://${reg.host}/app/bundle:v1`], { COSIGN_PASSWORD: PASS });
+    const r = await dsv(['sign', '--json', '--format', 'cosign', '--cosign-bundle', '--key', 'cosign.key', `docker://${reg.host}/app/bundle:v1`], { COSIGN_PASSWORD: PASS });
     expect(r.code, r.all).toBe(0);
+    expect(expectValidReport('detached-sign', r.stdout)).toMatchObject({ ok: true, format: 'cosign', bundle: true, manifestDigest: digest });
     const index = await manifest('app/bundle', digest.replace(':', '-'));
     expect(index.json.mediaType).toBe('application/vnd.oci.image.index.v1+json');
     expect(index.json.manifests).toHaveLength(1);

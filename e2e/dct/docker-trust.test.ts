@@ -14,6 +14,7 @@ import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conform
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { expectValidReport } from '../helpers/schemas.js';
 import { startNotaryServer, type NotaryServer } from './notary.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -115,6 +116,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     expect(r.stdout).toContain(`Verified: ${repo}:v1 (${s.digest})`);
     const j = await dsv(['verify', '--dct', '--json', `${repo}:v1`]);
     expect(j.code, j.all).toBe(0);
+    expectValidReport('dct-verify', j.stdout);
     const report = JSON.parse(j.stdout);
     expect(report.results[0].trust).toMatchObject({ digest: s.digest, length: s.length, role: 'targets', signers: ['Repo Admin'] });
     expect(Object.keys(report.results[0].trust.expiries).sort()).toEqual(['root', 'snapshot', 'targets', 'timestamp']);
@@ -147,7 +149,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     expect(r.stderr).toMatch(/timestamp expired/);
     const i = await runNodeScriptUnderFaketime(['trust', 'inspect', '--json', repo]);
     expect(i.code, i.all).toBe(1);
-    expect(JSON.parse(i.stdout)).toMatchObject({ ok: false, trustVerified: false, error: { code: 'Untrusted' } });
+    expect(expectValidReport('trust-inspect', i.stdout)).toMatchObject({ ok: false, trustVerified: false, error: { code: 'Untrusted' } });
     expect(i.stderr).toMatch(/timestamp expired/);
   });
 
@@ -156,6 +158,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     const alice = theirs.Signers.find((s) => s.Name === 'alice')!;
     const r = await dsv(['verify', '--dct', '--json', `${repo}:rel`]);
     expect(r.code, r.all).toBe(0);
+    expectValidReport('dct-verify', r.stdout);
     const t = JSON.parse(r.stdout).results[0].trust;
     expect(t.role).toBe('targets/releases');
     expect(t.signers).toEqual(['alice']);
@@ -167,6 +170,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     const theirs = dockerInspect();
     const r = await dsv(['trust', 'inspect', '--json', repo]);
     expect(r.code, r.all).toBe(0);
+    expectValidReport('trust-inspect', r.stdout);
     const ours = JSON.parse(r.stdout);
     expect(ours.signedTags.map((t: { tag: string; digest: string; signers: string[] }) => [t.tag, t.digest.slice(7), t.signers])).toEqual(
       theirs.SignedTags.map((t) => [t.SignedTag, t.Digest, t.Signers]),
@@ -190,6 +194,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     const m = await served('multi');
     const r = await dsv(['verify', '--dct', '--json', `${repo}:multi`]);
     expect(r.code, r.all).toBe(0);
+    expectValidReport('dct-verify', r.stdout);
     const res = JSON.parse(r.stdout).results[0];
     expect(res.digest).toBe(m.digest);
     expect(res.kind).toBe('index');
@@ -206,6 +211,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
 
     const r = await dsv(['trust', 'migrate', repo, '--to', 'embedded', ...key, '--json']);
     expect(r.code, r.all).toBe(1);
+    expectValidReport('trust-migrate', r.stdout);
     const rows = Object.fromEntries(JSON.parse(r.stdout).tags.map((t: { tag: string }) => [t.tag, t]));
     expect(Object.keys(rows).sort()).toEqual(['multi', 'rel', 'repushed', 'v1']);
     for (const tag of ['multi', 'rel', 'v1']) expect(rows[tag]).toMatchObject({ dct: 'verified', action: 'signed', destination: `docker://${repo}:${tag}-signed` });

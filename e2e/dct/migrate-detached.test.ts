@@ -15,6 +15,7 @@ import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { expectValidReport } from '../helpers/schemas.js';
 import { notaryClient, startNotaryServer, type NotaryServer } from './notary.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -118,6 +119,7 @@ describe('dsv trust migrate to detached signatures', () => {
     const r = await dsv(['trust', 'migrate', gun, '--to', 'simple', ...keyArgs, '--json']);
     expect(r.code, r.all).toBe(1);
     expect(r.all).not.toContain(PASS);
+    expect(expectValidReport('trust-migrate', r.stdout)).toMatchObject({ command: 'trust migrate', to: 'simple', ok: false, exitCode: 1 });
     const rows = Object.fromEntries(JSON.parse(r.stdout).tags.map((t: { tag: string }) => [t.tag, t]));
     expect(rows.v1).toMatchObject({ dct: 'verified', action: 'signed', digest: v1.digest, signedDigest: v1.digest });
     expect(rows.moved).toMatchObject({ dct: 'failed', action: 'skipped' });

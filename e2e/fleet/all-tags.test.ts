@@ -9,6 +9,7 @@ import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { expectValidReport } from '../helpers/schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const TEAM = ['team/alpha', 'team/beta', 'team/gamma', 'team/delta', 'team/epsilon', 'team/zeta'];
@@ -64,8 +65,12 @@ describe('dsv verify --all-tags / dsv sign --all-tags', () => {
     expect(again.code, again.all).toBe(0);
     expect(again.stdout.match(/^SKIPPED /gm)).toHaveLength(3);
     expect(again.stdout).toContain('0 signed, 3 already signed');
+    const signJson = await dsv(['sign', '--all-tags', '--json', '--key', signer.fingerprint, `docker://${reg.host}/app/fleet`]);
+    expect(signJson.code, signJson.all).toBe(0);
+    expect(expectValidReport('all-tags', signJson.stdout)).toMatchObject({ command: 'sign', allTags: true, ok: true, summary: { tags: 3, skipped: 3 } });
     const v = await dsv(['verify', '--all-tags', '--json', '--trust', join(work, 'signer.pub'), `docker://${reg.host}/app/fleet`]);
     expect(v.code, v.all).toBe(0);
+    expectValidReport('all-tags', v.stdout);
     const j = JSON.parse(v.stdout);
     expect(j).toMatchObject({ command: 'verify', allTags: true, ok: true, exitCode: 0, summary: { tags: 3, verified: 3, failed: 0 } });
     expect(j.results.map((x: { tag: string }) => x.tag)).toEqual(['v1', 'v2', 'v3']);
@@ -81,6 +86,9 @@ describe('dsv verify --all-tags / dsv sign --all-tags', () => {
     const tagged = await dsv(['verify', '--all-tags', `docker://${reg.host}/app/fleet:v1`]);
     expect(tagged.code).toBe(2);
     expect(tagged.stderr).toMatch(/--all-tags takes a repository without a tag or digest/);
+    const taggedJson = await dsv(['verify', '--all-tags', '--json', `docker://${reg.host}/app/fleet:v1`]);
+    expect(taggedJson.code).toBe(2);
+    expect(expectValidReport('all-tags', taggedJson.stdout)).toMatchObject({ command: 'verify', ok: false, error: { exitCode: 2 } });
     const dest = await dsv(['sign', '--all-tags', '--key', signer.fingerprint, `docker://${reg.host}/app/fleet`, `docker://${reg.host}/other`]);
     expect(dest.code).toBe(2);
     const noAll = await dsv(['verify', '--shard', '0/2', `docker://${reg.host}/app/fleet:v1`]);
@@ -111,6 +119,7 @@ describe('--shard INDEX/COUNT and JOB_COMPLETION_INDEX', () => {
     const fromEnv = await dsv(['verify', '--all-tags', '--json', '--no-check-signatures', ...repos()], { JOB_COMPLETION_INDEX: '1', DSV_SHARD_COUNT: '3' });
     expect(fromEnv.code, fromEnv.all).toBe(0);
     expect(covered(fromEnv)).toEqual(covered(flag));
+    expectValidReport('all-tags', fromEnv.stdout);
     expect(JSON.parse(fromEnv.stdout).shard).toEqual({ index: 1, count: 3, source: 'JOB_COMPLETION_INDEX/DSV_SHARD_COUNT' });
     const half = await dsv(['verify', '--all-tags', ...repos()], { JOB_COMPLETION_INDEX: '1' });
     expect(half.code).toBe(2);

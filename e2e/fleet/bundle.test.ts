@@ -14,6 +14,7 @@ import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } fr
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { expectValidReport } from '../helpers/schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const PASS = 'bundle-pass';
@@ -124,6 +125,13 @@ describe('dsv bundle', () => {
     expect(r.stdout).toContain(`ADDED ${a.host}/app/simple:v1 ${digests.simple} (+1 detached signature)`);
     expect(r.stdout).toContain(`ADDED ${a.host}/app/cosign:v1 ${digests.cosign} (+1 detached signature)`);
     expect(r.stdout).toContain(`ADDED ${a.host}/app/multi:v1 ${digests.multi} (+1 detached signature)`);
+    const one = join(work, 'one.tar');
+    const rj = await dsv(['bundle', 'create', '--json', '--registries.d', regd, '--out', one, '--policy', 'policy.json', '--trust', 'keys/signer.pub', `docker://${a.host}/app/simple:v1`]);
+    expect(rj.code, rj.all).toBe(0);
+    expect(expectValidReport('bundle-create', rj.stdout)).toMatchObject({ command: 'bundle create', ok: true, out: one });
+    const missing = await dsv(['bundle', 'create', '--json', '--registries.d', regd, '--out', join(work, 'none.tar'), `docker://${a.host}/app/absent:v1`]);
+    expect(missing.code).toBeGreaterThan(1);
+    expect(expectValidReport('bundle-create', missing.stdout)).toMatchObject({ ok: false });
     const buf = readFileSync(bundle);
     const names = tarEntries(buf).map(([n]) => n);
     for (const n of ['oci-layout', 'index.json', 'manifest.json', 'repositories', 'dsv-bundle/manifest.json', 'dsv-bundle/policy.json']) expect(names).toContain(n);
@@ -199,6 +207,7 @@ describe('dsv bundle', () => {
     const j = await dsv(['bundle', 'verify', '--json', bundle], {}, offline);
     expect(j.code, j.all).toBe(0);
     expect(JSON.parse(j.stdout).results.map((x: { ok: boolean }) => x.ok)).toEqual([true, true, true, true]);
+    expectValidReport('bundle-verify', j.stdout);
   });
 
   it('verify: a tampered layer blob fails with exit 1 naming the blob', async () => {
@@ -215,6 +224,9 @@ describe('dsv bundle', () => {
     expect(r.stderr).toContain(`blob ${layer.replace('blobs/sha256/', 'sha256:')}`);
     expect(r.stderr).toContain(`FAILED   ${a.host}/app/simple:v1`);
     expect(r.stdout).toContain(`VERIFIED ${a.host}/app/cosign:v1`);
+    const j = await dsv(['bundle', 'verify', '--json', tampered], {}, { PATH: process.env.PATH, HOME: tempDir('dsv-bundle-home-') });
+    expect(j.code, j.all).toBe(1);
+    expect(expectValidReport('bundle-verify', j.stdout)).toMatchObject({ ok: false, exitCode: 1 });
   });
 
   it('verify: without a policy, judged by the bundled trust files (any one format); a file that is not a bundle is a usage error', async () => {
@@ -225,6 +237,9 @@ describe('dsv bundle', () => {
     const bad = await dsv(['bundle', 'verify', join(work, 'keys', 'signer.pub')]);
     expect(bad.code, bad.all).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    const badJson = await dsv(['bundle', 'verify', '--json', join(work, 'keys', 'signer.pub')]);
+    expect(badJson.code).toBe(2);
+    expect(expectValidReport('bundle-verify', badJson.stdout)).toMatchObject({ ok: false, exitCode: 2 });
   });
 
   it('push: images and detached signatures restored under a registry prefix; dsv verify --policy accepts them there', async () => {
@@ -234,6 +249,9 @@ describe('dsv bundle', () => {
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/cosign:v1 -> docker://${b.host}/mirror/app/cosign:v1 ${digests.cosign} (+1 signature)`);
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/multi:v1 -> docker://${b.host}/mirror/app/multi:v1 ${digests.multi} (+1 signature)`);
     expect(r.stdout).toContain(`PUSHED ${a.host}/app/embedded:v1 -> docker://${b.host}/mirror/app/embedded:v1 ${digests.embedded}\n`);
+    const pj = await dsv(['bundle', 'push', '--json', '--registries.d', regd, join(work, 'one.tar'), `docker://${b.host}/json`]);
+    expect(pj.code, pj.all).toBe(0);
+    expect(expectValidReport('bundle-push', pj.stdout)).toMatchObject({ command: 'bundle push', ok: true, results: [{ ok: true, signatures: 1 }] });
     writeFileSync(join(work, 'policy-b.json'), JSON.stringify({
       default: [{ type: 'reject' }],
       transports: {
@@ -248,6 +266,9 @@ describe('dsv bundle', () => {
     const v = await dsv(['verify', '--registries.d', regd, '--policy', 'policy-b.json', `docker://${b.host}/mirror/app/simple:v1`, `docker://${b.host}/mirror/app/cosign:v1`, `docker://${b.host}/mirror/app/multi:v1`, `docker://${b.host}/mirror/app/embedded:v1`]);
     expect(v.code, v.all).toBe(0);
     expect(v.stdout.match(/^Verified: /gm)).toHaveLength(4);
+    const vj = await dsv(['verify', '--json', '--registries.d', regd, '--policy', 'policy-b.json', `docker://${b.host}/mirror/app/simple:v1`, `docker://${b.host}/mirror/app/multi:v1`, `docker://${b.host}/json/app/simple:v1`]);
+    expect(vj.code).toBe(1);
+    expect(expectValidReport('policy-verify', vj.stdout)).toMatchObject({ ok: false, exitCode: 1, results: [{ ok: true }, { ok: true }, { ok: false }] });
     // skopeo reads the restored simple signature from the destination's lookaside.
     skopeo(['inspect', '--tls-verify=false', `docker://${b.host}/mirror/app/simple:v1`]);
   });

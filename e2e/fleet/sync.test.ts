@@ -10,6 +10,7 @@ import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { expectValidReport } from '../helpers/schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let a: StartedRegistry;
@@ -71,6 +72,7 @@ describe('dsv sync', () => {
     const again = await dsv(['sync', '--json', `docker://${a.host}/app/one`, `docker://${b.host}/mirror`]);
     expect(again.code, again.all).toBe(0);
     expect(JSON.parse(again.stdout).summary).toMatchObject({ images: 3, copied: 0, present: 3 });
+    expectValidReport('sync', again.stdout);
     const dry = await dsv(['sync', '--dry-run', `docker://${a.host}/app/two`, `docker://${b.host}/dry`]);
     expect(dry.code, dry.all).toBe(0);
     expect(dry.stdout).toContain('3 images in 1 repositories: 3 to copy');
@@ -82,6 +84,7 @@ describe('dsv sync', () => {
     writeFileSync(yaml, `${a.host}:\n  images:\n    app/one: ["v2"]\n  images-by-tag-regex:\n    app/two: ^v[0-9]+$\n  tls-verify: false\n`);
     const r = await dsv(['sync', '--json', yaml, `docker://${b.host}/fromyaml`]);
     expect(r.code, r.all).toBe(0);
+    expectValidReport('sync', r.stdout);
     const j = JSON.parse(r.stdout);
     expect(j.results.map((x: { destination: string }) => x.destination).sort()).toEqual(
       [`docker://${b.host}/fromyaml/one:v2`, `docker://${b.host}/fromyaml/two:v1`, `docker://${b.host}/fromyaml/two:v2`],
@@ -91,6 +94,9 @@ describe('dsv sync', () => {
     const refused = await dsv(['sync', bad, `docker://${b.host}/x`]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/unknown key "imagez"/);
+    const refusedJson = await dsv(['sync', '--json', bad, `docker://${b.host}/x`]);
+    expect(refusedJson.code).toBe(2);
+    expect(expectValidReport('sync', refusedJson.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'Usage' } });
   });
 
   it('syncs to a directory of OCI layouts and back (the air gap), digests kept', async () => {
@@ -114,6 +120,9 @@ describe('dsv sync', () => {
     expect(r.stderr).toMatch(/^REJECTED docker:\/\/.*\/app\/one:v2 -> .*: dsvSigned: /m);
     expect(r.stdout).toContain('1 copied, 0 already there, 2 rejected by the policy, 0 failed');
     expect(() => digestOf(`${b.host}/signed/one:v2`)).toThrow();
+    const rj = await dsv(['sync', '--json', '--policy', policy, `docker://${a.host}/app/one`, `docker://${b.host}/signed`]);
+    expect(rj.code, rj.all).toBe(0);
+    expect(expectValidReport('sync', rj.stdout)).toMatchObject({ policy, summary: { present: 1, rejected: 2 } });
   });
 
   it('--shard splits the repositories of a sync file between machines, each exactly once', async () => {
@@ -123,6 +132,7 @@ describe('dsv sync', () => {
     for (const i of [0, 1]) {
       const r = await dsv(['sync', '--dry-run', '--json', '--shard', `${i}/2`, yaml, `docker://${b.host}/sharded`]);
       expect(r.code, r.all).toBe(0);
+      expect(expectValidReport('sync', r.stdout)).toMatchObject({ dryRun: true, shard: { index: i, count: 2 } });
       seen.push(...new Set((JSON.parse(r.stdout).results as Array<{ repository: string }>).map((x) => x.repository)));
     }
     expect(seen.sort()).toEqual([`${a.host}/app/one`, `${a.host}/app/two`]);
@@ -139,8 +149,9 @@ describe('dsv sync', () => {
     writeFileSync(join(work, 'pw'), 'cosign-pass\n');
     const keys = await dsv(['generate-key-pair', '--format', 'cosign', '--passphrase-file', join(work, 'pw')]);
     expect(keys.code, keys.all).toBe(0);
-    const signed = await dsv(['sign', '--format', 'cosign', '--key', join(work, 'cosign.key'), '--passphrase-file', join(work, 'pw'), `docker://${a.host}/signed/img:v2`]);
+    const signed = await dsv(['sign', '--json', '--format', 'cosign', '--key', join(work, 'cosign.key'), '--passphrase-file', join(work, 'pw'), `docker://${a.host}/signed/img:v2`]);
     expect(signed.code, signed.all).toBe(0);
+    expect(expectValidReport('detached-sign', signed.stdout)).toMatchObject({ command: 'sign', ok: true, format: 'cosign', imageChanged: false });
 
     const r = await dsv(['sync', '--json', '--registries.d', regd, `docker://${a.host}/signed/img`, `docker://${b.host}/synced`]);
     expect(r.code, r.all).toBe(0);
@@ -165,6 +176,9 @@ describe('dsv sync', () => {
     expect(judged.code, judged.all).toBe(0);
     expect(judged.stdout).toMatch(/signedBy: satisfied/);
     expect(judged.stdout).toMatch(/sigstoreSigned: satisfied/);
+    const judgedJson = await dsv(['verify', '--json', '--policy', both, '--registries.d', regd, `docker://${b.host}/synced/img:v2`]);
+    expect(judgedJson.code, judgedJson.all).toBe(0);
+    expect(expectValidReport('policy-verify', judgedJson.stdout)).toMatchObject({ command: 'verify', ok: true, exitCode: 0 });
     const again = await dsv(['sync', '--json', '--registries.d', regd, `docker://${a.host}/signed/img`, `docker://${b.host}/synced`]);
     expect(again.code, again.all).toBe(0);
     expect(JSON.parse(again.stdout).results[0]).toMatchObject({ status: 'present' });

@@ -60,7 +60,7 @@ export async function runAllTags(ctx: CliContext, shell: CommandShell, opts: Fle
   try {
     for (const input of opts.repositories) parsed.push({ input, ref: parseRepository(ctx, input) });
   } catch (e) {
-    return shell.fail(e, () => ({ command: opts.command, ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
+    return shell.fail(e, () => ({ command: opts.command, allTags: true, ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
   }
   for (const { input, ref } of parsed) {
     const repository = formatDockerReference(ref);

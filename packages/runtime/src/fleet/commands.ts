@@ -7,6 +7,8 @@ import { integrityVerdict, runInspect, runSign, runVerify, uncheckedVerify } fro
 import { createVerifyFunction, type CliContext } from '../context.js';
 import type { ResolvedKey } from '../keys.js';
 import type { CommandShell } from '../shell.js';
+import { exitCodeFor } from '../exit-codes.js';
+import { errorJson } from '../report.js';
 import { runAllTags, withoutProgress, type TagOutcome } from './all-tags.js';
 import type { Shard } from './shard.js';
 
@@ -55,7 +57,7 @@ export async function verifyAllTags(context: CliContext, shell: CommandShell, o:
       return r.ok ? { status: 'verified', digest: r.digest } : { status: 'failed', digest: r.digest, detail: r.failures.join('; ') };
     };
   } catch (e) {
-    return shell.fail(e, () => ({ command: 'verify', allTags: true, ok: false, error: String((e as Error).message) }));
+    return shell.fail(e, () => ({ command: 'verify', allTags: true, ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
   }
   return runAllTags(ctx, shell, { command: 'verify', ...common(o), perTag });
 }
@@ -87,7 +89,7 @@ export async function signAllTags(context: CliContext, shell: CommandShell, o: F
     key = await signer.describeKey();
     verify = await createVerifyFunction(ctx, {});
   } catch (e) {
-    return shell.fail(e, () => ({ command: 'sign', allTags: true, ok: false, error: String((e as Error).message) }));
+    return shell.fail(e, () => ({ command: 'sign', allTags: true, ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
   }
   if (!shell.json) shell.out.out(`Signing every tag with ${key.type} key ${key.keyId}${key.identity ? ` (${key.identity})` : ''}${o.dryRun ? ' (dry run)' : ''}\n`);
   const perTag = async (image: string): Promise<TagOutcome> => {
