@@ -44,7 +44,7 @@ describe('--json reports match the schemas in schemas/', () => {
   it('has a schema for each report', () => {
     expect([...reportSchemas().keys()].sort()).toEqual([
       'all-tags', 'bundle-create', 'bundle-push', 'bundle-verify', 'copy', 'dct-verify', 'detached-sign', 'generate-key-pair', 'inspect',
-      'list-tags', 'plugins', 'policy-verify', 'sign', 'sync', 'trust-inspect', 'trust-migrate', 'verify', 'verify-same',
+      'list-tags', 'plugins', 'policy-verify', 'sign', 'signatures', 'sync', 'trust-inspect', 'trust-migrate', 'verify', 'verify-same',
     ]);
   });
 

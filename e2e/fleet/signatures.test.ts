@@ -11,6 +11,7 @@ import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { expectValidReport } from '../helpers/schemas.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let reg: StartedRegistry;
@@ -126,7 +127,7 @@ describe('dsv signatures prune', () => {
 
     const r = await dsv(['signatures', 'prune', '--json', '--registries.d', regd, `docker://${reg.host}/prune/app`]);
     expect(r.code, r.all).toBe(0);
-    const j = JSON.parse(r.stdout);
+    const j = expectValidReport('signatures', r.stdout);
     expect(j).toMatchObject({ command: 'signatures prune', ok: true, dryRun: false, summary: { removed: 3, lookaside: 1, cosignSignatureTags: 1, referrersTags: 1 } });
     expect(existsSync(lookaside('prune/app', gone))).toBe(false);
     const left = tagsOf('prune/app');
@@ -201,7 +202,7 @@ describe('dsv signatures revoke', () => {
   it('revoking alice (by fingerprint) removes her simple signatures, renumbers the rest; bob\'s still verify, hers are rejected', async () => {
     const r = await dsv(['signatures', 'revoke', '--json', '--key', alice.fingerprint, '--registries.d', regd, `docker://${reg.host}/rev/app`]);
     expect(r.code, r.all).toBe(0);
-    const j = JSON.parse(r.stdout);
+    const j = expectValidReport('signatures', r.stdout);
     expect(j).toMatchObject({ command: 'signatures revoke', ok: true, summary: { removed: 2, simple: 2, cosign: 0, embedded: 1 } });
     // v1 had alice at signature-1: bob's moved to signature-1, no gap, so readers that stop at the first gap see it.
     expect(readdirSync(lookaside('rev/app', v1))).toEqual(['signature-1']);
