@@ -209,6 +209,15 @@ describe('the OCI 1.1 referrers API (in-process endpoint in front of the real re
       // The same registry without the API (distribution 2.8 answers 404): the tag schema has nothing, so nothing is accepted.
       const direct = await dsv(['verify', '--trust', 'cosign:key.pub', `docker://${reg.host}/api/app@${img.digest}`]);
       expect(direct.code, direct.all).toBe(1);
+      // dsv inspect lists it, and dsv-copy carries it (written at DEST in the referrers tag schema), read through the API.
+      const ins = await dsv(['inspect', '--trust', 'cosign:key.pub', `docker://${front.host}/api/app@${img.digest}`]);
+      expect(ins.code, ins.all).toBe(0);
+      expect(ins.stdout).toContain('sigstore bundle');
+      const copied = await runNodeScript(join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'), [`docker://${front.host}/api/app@${img.digest}`, `docker://${reg.host}/api-copy/app:v1`], { env, cwd: work });
+      expect(copied.code, copied.all).toBe(0);
+      // At DEST the carried bundle is found and checks with the key; it names the source repository, so the identity differs.
+      const there = await dsv(['verify', '--trust', 'cosign:key.pub', `docker://${reg.host}/api-copy/app@${img.digest}`]);
+      expect(there.stdout).toMatch(/sigstore bundle sha256:[0-9a-f]{64} by key [0-9a-f]+, identity [^:]+:\d+\/api\/app: not accepted: signed identity/);
     } finally {
       await new Promise((ok) => front.server.close(ok));
     }

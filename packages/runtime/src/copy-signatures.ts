@@ -70,14 +70,21 @@ async function manifestsOf(ctx: CliContext, src: ImageReference, platform?: stri
   }
 }
 
+/** The OCI 1.1 referrers API's index for `digest`, when the registry answers it (undefined: use the referrers tag). */
+async function referrersViaApi(stores: DetachedStores, src: ImageReference, digest: Digest): Promise<Uint8Array | undefined> {
+  const r = stores.parseDocker(dockerName(src));
+  return (await (await stores.client(r.registry)).listReferrers(r.repository, digest))?.index;
+}
+
 /** The referrers of `subject` in `ref`'s referrers tag index, each manifest read and checked (subject, size, digest). */
-async function readReferrers(ctx: CliContext, ref: ImageReference, subject: Digest): Promise<FoundSignatures['referrers']> {
-  const source = await tagStoreFor(ref, ctx.system).openSource(referrersTag(subject));
+async function readReferrers(ctx: CliContext, ref: ImageReference, subject: Digest, apiIndex?: Uint8Array): Promise<FoundSignatures['referrers']> {
+  // The registry's referrers API listed them (apiIndex): read the referrers through the image's repository; else the referrers tag.
+  const source = await tagStoreFor(ref, ctx.system).openSource(apiIndex ? subject : referrersTag(subject));
   if (!source) return [];
   try {
     let index: Uint8Array;
     try {
-      index = (await source.getManifest()).bytes;
+      index = apiIndex ?? (await source.getManifest()).bytes;
     } catch (e) {
       if ((e as { code?: string }).code === 'NotFound') return [];
       throw e;
@@ -130,7 +137,7 @@ export async function planCarry(ctx: CliContext, stores: DetachedStores, src: Im
       const [simple, cosign, referrers] = await Promise.all([
         srcDocker ? stores.readSimple(dockerName(src), digest) : Promise.resolve([]),
         readCosignSignatures(tagStoreFor(src, ctx.system), digest),
-        readReferrers(ctx, src, digest),
+        (async () => readReferrers(ctx, src, digest, srcDocker ? await referrersViaApi(stores, src, digest) : undefined))(),
       ]);
       return { digest, simple, cosign, referrers };
     }),

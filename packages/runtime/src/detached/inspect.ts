@@ -11,7 +11,7 @@ import { digestOf, parseDigest } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import { describeSimpleSignature, readPublicKeys as readPgpKeys, verifySimpleSignature } from '@dsv/signature-simple';
 import {
-  parseBundle, parseCosignPayload, readBundleReferrers, readCosignSignatures, readPublicKeys as readPemKeys, subjectAltNames, verifyCosignAttachment, verifyImageBundle,
+  parseBundle, parseCosignPayload, readCosignSignatures, readPublicKeys as readPemKeys, subjectAltNames, verifyCosignAttachment, verifyImageBundle,
   CERTIFICATE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE,
 } from '@dsv/signature-cosign';
 import type { CliContext } from '../context.js';
@@ -187,7 +187,8 @@ export async function listDetachedSignatures(ctx: CliContext, stores: DetachedSt
   }
 
   try {
-    for (const b of await readBundleReferrers(store, manifestDigest)) {
+    // The referrers API when the registry answers it, else the referrers tag schema.
+    for (const b of await stores.bundleSource({ dockerReference, manifestDigest })) {
       const info: DetachedSignatureInfo = { format: 'sigstore-bundle', origin: `sigstore bundle ${b.referrer}`, valid: null, reason: '' };
       try {
         parseBundle(b.bundle);
