@@ -21,6 +21,7 @@ import { withoutProgress } from '../fleet/all-tags.js';
 import type { DsvBundleVerifyArgs } from './command.js';
 import type { BundleImage } from './format.js';
 import { bundleFormats, openBundle, type OpenBundle } from './read.js';
+import { unmetRequirements } from '../detached/policy.js';
 
 /** Blobs whose bytes do not hash to their name. */
 async function tamperedBlobs(bundle: OpenBundle): Promise<string[]> {
@@ -115,7 +116,7 @@ export async function bundleVerify(context: CliContext, shell: CommandShell, a: 
         }
         const accepted = o.verdicts.some((v) => v.allowed);
         if (!accepted) {
-          const reasons = o.verdicts.flatMap((v) => (v.requirements.length ? v.requirements.filter((r) => !r.allowed).map((r) => `${r.type}: ${r.reason}`) : [`the policy (${v.scope}) has no requirements for it`]));
+          const reasons = o.verdicts.flatMap((v) => (v.requirements.length ? unmetRequirements(v) : [`the policy (${v.scope}) has no requirements for it`]));
           o.failures.push(...(reasons.length ? reasons : ['rejected by the policy']));
         }
         o.ok = o.failures.length === 0;

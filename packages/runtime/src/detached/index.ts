@@ -3,4 +3,4 @@ export { loadRegistries, registriesDirs, SYSTEM_REGISTRIES_D } from './registrie
 export { detachedStores, subjectOf, type DetachedOptions, type DetachedStores, type SignedSubject } from './stores.js';
 export { embeddedFormat, withKeysVerifier, type EmbeddedContext } from './embedded.js';
 export { registrySubject, type FoundSubject, type RegistryOrigin } from './origin.js';
-export { judgeImage, loadPolicy, policyFormats, type JudgeOptions, type Judgement, type LoadedPolicy } from './policy.js';
+export { judgeImage, loadPolicy, policyFormats, unmetRequirements, type JudgeOptions, type Judgement, type LoadedPolicy } from './policy.js';

@@ -73,6 +73,11 @@ function pathOf(within: string): string {
   return resolvePath(colon === -1 ? within : within.slice(0, colon));
 }
 
+/** `TYPE: reason` of every requirement a verdict found not satisfied (none: the verdict allowed, or no requirement applied). */
+export function unmetRequirements(verdict: Pick<Verdict, 'requirements'>): string[] {
+  return verdict.requirements.filter((r) => !r.allowed).map((r) => `${r.type}: ${r.reason}`);
+}
+
 /** The formats a judgement uses. */
 export function policyFormats(ctx: CliContext, stores: DetachedStores): SignatureFormat[] {
   return [

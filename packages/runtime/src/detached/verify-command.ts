@@ -11,7 +11,7 @@ import type { CliContext } from '../context.js';
 import { ExitCodes, exitCodeFor, exitCodeForVerify, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, imageVerificationJson, oneLine, verifyFailureLines } from '../report.js';
 import type { CommandShell } from '../shell.js';
-import { judgeImage, loadPolicy, type Judgement, type LoadedPolicy } from './policy.js';
+import { judgeImage, loadPolicy, unmetRequirements, type Judgement, type LoadedPolicy } from './policy.js';
 import { detachedStores, type DetachedOptions } from './stores.js';
 
 const INDENT = '    ';
@@ -189,7 +189,7 @@ export async function runPolicyVerify(ctx: CliContext, shell: CommandShell, imag
           policy: judgementJson(o.judgement, source),
           failures: [
             ...(o.integrity.ok ? [] : verifyFailureLines(o.integrity)),
-            ...o.judgement.requirements.filter((r) => !r.allowed).map((r) => `${r.type}: ${oneLine(r.reason)}`),
+            ...unmetRequirements(o.judgement).map(oneLine),
           ],
         };
       }),

@@ -34,7 +34,7 @@ export async function verifyAllTags(context: CliContext, shell: CommandShell, o:
   let perTag: (image: string) => Promise<TagOutcome>;
   try {
     if (o.policyFile !== undefined) {
-      const { detachedStores, judgeImage, loadPolicy } = await import('../detached/index.js');
+      const { detachedStores, judgeImage, loadPolicy, unmetRequirements } = await import('../detached/index.js');
       const loaded = await loadPolicy(o.policyFile);
       const stores = await detachedStores(ctx, o.registriesD !== undefined ? { registriesD: o.registriesD } : {});
       perTag = async (image) => {
@@ -42,7 +42,7 @@ export async function verifyAllTags(context: CliContext, shell: CommandShell, o:
         if (!integrity.ok) return { status: 'failed', digest: integrity.digest, detail: integrity.failures.join('; ') };
         const j = await judgeImage(ctx, image, loaded, { stores, ...(o.platform ? { platform: o.platform } : {}) });
         if (j.allowed) return { status: 'verified', digest: integrity.digest };
-        return { status: 'failed', digest: integrity.digest, detail: j.requirements.filter((r) => !r.allowed).map((r) => `${r.type}: ${r.reason}`).join('; ') || 'rejected by the policy' };
+        return { status: 'failed', digest: integrity.digest, detail: unmetRequirements(j).join('; ') || 'rejected by the policy' };
       };
       try {
         return await runAllTags(ctx, shell, { command: 'verify', ...common(o), perTag });

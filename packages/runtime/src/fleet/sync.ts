@@ -92,12 +92,12 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
       if (!o.removeSignatures) signatures.sigs = await import('../copy-signatures.js');
     }
     if (o.policyFile !== undefined) {
-      const { judgeImage, loadPolicy } = await import('../detached/policy.js');
+      const { judgeImage, loadPolicy, unmetRequirements } = await import('../detached/policy.js');
       const loaded = await loadPolicy(o.policyFile);
       const stores = signatures!.stores;
       judge = async (ref) => {
         const j = await judgeImage(ctx, ref, loaded, { stores });
-        return { allowed: j.allowed, reason: j.requirements.filter((r) => !r.allowed).map((r) => `${r.type}: ${r.reason}`).join('; ') || (j.allowed ? '' : 'no requirement applies') };
+        return { allowed: j.allowed, reason: unmetRequirements(j).join('; ') || (j.allowed ? '' : 'no requirement applies') };
       };
     }
   } catch (e) {
