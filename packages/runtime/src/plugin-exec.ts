@@ -154,7 +154,8 @@ function describeSync(exe: string, env: NodeJS.ProcessEnv, timeoutMs: number): J
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,
   });
-  if (r.error) {
+  // A plugin that exits without reading its input (EPIPE) still ran: judge what it wrote, as the async call does.
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     const code = (r.error as NodeJS.ErrnoException).code;
     if (code === 'ETIMEDOUT') throw pluginError(exe, `did not answer "describe" within ${timeoutMs} ms`);
     if (code === 'ENOBUFS') throw pluginError(exe, `wrote more than ${EXEC_PLUGIN_MAX_OUTPUT} bytes`);
