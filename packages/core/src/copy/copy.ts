@@ -6,6 +6,7 @@
  */
 import type { ImageConfig } from '../config.js';
 import type { Digest } from '../digest.js';
+import type { Manifest } from '../manifest.js';
 import { DsvError } from '../errors.js';
 import { readManifest, resolveManifests } from '../image.js';
 import type { Signer } from '../signer.js';
@@ -47,6 +48,8 @@ export interface CopyOptions {
   debug?: (m: string) => void;
   /** A repository on the destination's registry holding the blobs (cross-repository mount). */
   mountFrom?: ImageReference;
+  /** The source's top-level manifest, already read from `source` by the caller: not read again. */
+  top?: Manifest;
 }
 
 export interface CopyResult {
@@ -75,7 +78,7 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
   if ([options.sign, options.removeSignatures, options.editConfig].filter(Boolean).length > 1) throw new DsvError('Usage', 'one copy either signs, removes signatures or edits the configuration');
 
   // What to copy: the tree, read once.
-  const top = await readManifest(source);
+  const top = options.top ?? (await readManifest(source));
   let root: Node;
   if (top.kind === 'index' && options.platform !== undefined) {
     const { manifests } = await resolveManifests(source, { platform: options.platform, top });
