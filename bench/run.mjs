@@ -3,6 +3,7 @@
 // Not part of npm test. Writes bench/results/latest.md and prints it.
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
 //   BENCH_ONLY=copy,copy-sign,sign,detached-sign,verify,store,containerd,sync (a subset of the rows; default all)
+//   BENCH_ONLY=sync-scale: the extra row (never in the default set) of dsv sync's peak RSS for 50, 200, 800 tags
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -296,6 +297,13 @@ async function main() {
         { cmd: 'skopeo', prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => ['sync', '--src', 'docker', '--dest', 'docker', ...flags, `${src.host}/bench/many`, `${d.host}/mirror`] })),
       note: `sync: ${MANY_TAGS} images of one 32 KiB layer each; dsv sync and skopeo sync both copy every tag into a fresh registry (target: ratio ≤ 1.0, RSS flat in the number of tags)`,
     });
+  }
+  // 7. (BENCH_ONLY=sync-scale only) dsv sync's peak RSS against the number of tags: it must stay flat.
+  if (ONLY.has('sync-scale')) {
+    const { syncScaleRows } = await import('./lib/sync-scale.mjs');
+    for (const r of await syncScaleRows({ work, runs: RUNS, env: benchEnv })) {
+      rows.push({ name: `sync-scale: dsv sync of ${r.tags} small tagged images registry→registry (min wall of ${RUNS})`, oursWall: r.wall, oursCpu: r.cpu, oursRss: r.rss, note: 'sync-scale: the peak RSS column is what counts (flat in the number of tags); wall times are from a shared machine' });
+    }
   }
   if (storeRow) rows.push(storeRow);
   await src.stop();

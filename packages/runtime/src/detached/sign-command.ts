@@ -120,12 +120,24 @@ async function signSubject(ctx: CliContext, stores: DetachedStores, opts: Detach
   return signed;
 }
 
+/** critical.identity.docker-reference of a signature payload (simple signing and cosign share the shape). */
+function payloadIdentity(payload: Uint8Array): string | undefined {
+  try {
+    const doc = JSON.parse(Buffer.from(payload).toString('utf8')) as { critical?: { identity?: { 'docker-reference'?: unknown } } };
+    const ref = doc.critical?.identity?.['docker-reference'];
+    return typeof ref === 'string' ? ref : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const hexId = (s: string | undefined) => s?.replace(/\s+/g, '').toUpperCase();
 
 /**
  * Whether the registry image `dockerReference@digest` already has a detached signature by this key in this
  * format: a simple signature naming the key's id and this identity in the lookaside store, a `.sig` layer
- * whose signature checks with the key, or a bundle referrer that verifies with it.
+ * naming this identity whose signature checks with the key, or a bundle referrer (which names the repository
+ * only) that verifies with it.
  */
 async function signedByKey(stores: DetachedStores, opts: DetachedSignOptions, prepared: PreparedKey, dockerReference: string, digest: string, identity: string): Promise<boolean> {
   if (prepared.simple) {
@@ -148,6 +160,8 @@ async function signedByKey(stores: DetachedStores, opts: DetachedSignOptions, pr
   }
   const attachments = await readCosignSignatures(store, digest);
   return attachments.some((a) => {
+    // As with simple signing, a .sig layer names one identity (dsv signs the tag): another tag needs its own.
+    if (payloadIdentity(a.payload) !== identity) return false;
     const sig = a.annotations[SIGNATURE_ANNOTATION];
     try {
       return sig !== undefined && verifyBytes(pub, a.payload, Buffer.from(sig, 'base64'));
@@ -179,8 +193,9 @@ export async function detachedSignAllTags(context: CliContext, shell: CommandShe
   const st = stores;
   const what = opts.format === 'simple' ? 'simple signing' : opts.cosignBundle ? 'cosign bundle' : 'cosign';
   if (!shell.json) shell.out.out(`Signing every tag (${what}, detached: the images are unchanged) with key ${prepared.cosign?.keyId ?? prepared.name}\n`);
-  // Tags naming the same image are worked on one after the other (the second finds the first's signature:
-  // cosign skips it; simple signs it again only for its own identity), never at once.
+  // Tags naming the same image are worked on one after the other, never at once (they write to one store:
+  // the lookaside directory, the .sig tag, the referrers index). Simple and .sig signatures name the tag, so
+  // each tag gets its own; a bundle names the repository, so the second tag finds the first's.
   const tails = new Map<string, Promise<unknown>>();
   const perTag = async (image: string): Promise<TagOutcome> => {
     const ref = ctx.parseImage(image);
