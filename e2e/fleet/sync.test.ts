@@ -204,7 +204,9 @@ describe('dsv sync', () => {
     expect(again.code, again.all).toBe(0);
     const second = counts();
     console.log(`sync request counts, 3 images: first run ${JSON.stringify(first)}, re-run ${JSON.stringify(second)}`);
-    expect(first).toMatchObject({ srcGet: 3, destGet: 0 });
-    expect(second).toMatchObject({ srcGet: 3, destGet: 0 });
+    // Before the source manifest was handed on and DEST asked with HEAD: first run 9 source GETs and 3 DEST
+    // GETs (3 + 3 on a re-run); now one source GET and one DEST HEAD per image.
+    expect(first).toEqual({ srcGet: 3, srcHead: 0, destGet: 0, destHead: 3 });
+    expect(second).toEqual({ srcGet: 3, srcHead: 0, destGet: 0, destHead: 3 });
   });
 });
