@@ -186,9 +186,9 @@ describe('dsv bundle', () => {
     const out = join(work, 'local-sources.tar');
     const r = await dsv(['bundle', 'create', '--json', '--out', out, '--trust', 'keys/signer.pub', `oci:${layoutDir}:${named}`, `docker-archive:${archive}`]);
     expect(r.code, r.all).toBe(0);
-    const j = expectValidReport('bundle-create', r.stdout);
-    expect(j.images.map((i: { reference: string }) => i.reference)).toEqual([named, 'localhost/app/archived:v1']);
-    expect(j.images[0].digest).toBe(digests.embedded);
+    const images = expectValidReport('bundle-create', r.stdout).images as Array<{ reference: string; digest: string }>;
+    expect(images.map((i) => i.reference)).toEqual([named, 'localhost/app/archived:v1']);
+    expect(images[0]!.digest).toBe(digests.embedded);
     // skopeo reads it as an OCI archive: the layout's image keeps its digest.
     expect(JSON.parse(skopeo(['inspect', `oci-archive:${out}:${named}`])).Digest).toBe(digests.embedded);
     skopeo(['copy', `oci-archive:${out}:${named}`, `dir:${tempDir('dsv-bundle-dir-')}`]);
