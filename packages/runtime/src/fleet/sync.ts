@@ -145,7 +145,9 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
     const lanes = new Map<string, typeof items>();
     items.forEach((item, i) => {
       const key = o.destination.startsWith('oci:') ? item.repository : String(i);
-      lanes.set(key, [...(lanes.get(key) ?? []), item]);
+      const lane = lanes.get(key);
+      if (lane) lane.push(item);
+      else lanes.set(key, [item]);
     });
     const done = await mapPool([...lanes.values()], o.jobs, async (lane) => {
       const out = [];
