@@ -33,9 +33,12 @@ export function chainError(leaf: X509Certificate, intermediates: X509Certificate
   if (!validAt(leaf, at)) return `the certificate is not valid at ${at.toISOString()} (valid ${leaf.validFrom} – ${leaf.validTo})`;
   const rootPrints = new Set(roots.map((r) => r.fingerprint256));
   let cur = leaf;
+  const seen = new Set<string>();
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
     if (rootPrints.has(cur.fingerprint256)) return undefined;
-    const issuer = [...roots, ...intermediates].find((c) => c.ca && cur.checkIssued(c) && cur.verify(c.publicKey));
+    seen.add(cur.fingerprint256);
+    // A self-signed certificate that is not a trusted root (an untrusted CA's chain) ends the path.
+    const issuer = [...roots, ...intermediates].find((c) => c.ca && !seen.has(c.fingerprint256) && cur.checkIssued(c) && cur.verify(c.publicKey));
     if (!issuer) return `the certificate "${cur.subject.replace(/\n/g, ', ')}" is not issued by a trusted CA`;
     if (!validAt(issuer, at)) return `the CA certificate "${issuer.subject.replace(/\n/g, ', ')}" is not valid at ${at.toISOString()}`;
     if (rootPrints.has(issuer.fingerprint256)) return undefined;

@@ -33,7 +33,9 @@ export function signedIdentityMatcher(signIdentity: string | undefined): Identit
   } catch (e) {
     throw new DsvError('Usage', `--sign-identity ${JSON.stringify(signIdentity)} is not an image reference: ${(e as Error).message}`);
   }
-  if (ref.tag === undefined && ref.digest === undefined) return { type: 'exactRepository', dockerRepository: formatDockerReference(ref) };
+  // parseDockerReference fills in :latest; whether a tag or digest was written is read from the text.
+  const named = signIdentity.includes('@') || signIdentity.slice(signIdentity.lastIndexOf('/') + 1).includes(':');
+  if (!named) return { type: 'exactRepository', dockerRepository: `${ref.registry}/${ref.repository}` };
   return { type: 'exactReference', dockerReference: formatDockerReference(ref) };
 }
 
