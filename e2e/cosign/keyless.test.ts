@@ -6,7 +6,6 @@
 // (email and URI SANs, Fulcio's OIDC issuer extension) and a Rekor signed entry timestamp made with a local
 // log key, each in cosign's annotations.
 import { createHash, createPrivateKey, createPublicKey, sign, X509Certificate } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
