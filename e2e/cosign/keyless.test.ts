@@ -234,6 +234,9 @@ describe('dsv verify with cosign\'s keyless flags (a registry image signed keyle
     ['a trusted root that is not one', [...ID, '--trusted-root', 'ca.pem'], /--trusted-root ca\.pem: not JSON/],
     ['with --policy', [...ID, '--trusted-root', 'trusted_root.json', '--policy', 'policy.json'], /--policy and --certificate-identity cannot be combined/],
     ['with --trust cosign:', [...ID, '--trusted-root', 'trusted_root.json', '--trust', 'cosign:rekor.pub'], /--trust cosign: and --certificate-identity cannot be combined/],
+    ['with --dct', [...ID, '--trusted-root', 'trusted_root.json', '--dct'], /--certificate-identity cannot be combined with --dct/],
+    ['with --all-tags', [...ID, '--trusted-root', 'trusted_root.json', '--all-tags'], /--certificate-identity cannot be combined with --all-tags/],
+    ['--sign-identity alone', ['--sign-identity', 'example.com/app'], /--sign-identity needs --trust cosign:FILE or the keyless flags/],
   ])('%s: a one-line usage error, exit 2', async (_name, flags, message) => {
     writeFileSync(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
     const r = await dsv(['verify', ...flags, image]);

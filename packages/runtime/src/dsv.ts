@@ -544,6 +544,11 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   } catch (e) {
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
+  if (a.command === 'verify' && (a.allTags || a.dct)) {
+    // The keyless flags build a detached-signature policy, which --all-tags and --dct do not judge by.
+    const keyless = (a.keyless && firstKeylessFlag(a.keyless)) ?? (a.signIdentity !== undefined ? '--sign-identity' : undefined);
+    if (keyless) return shell.verifyFailed(a.images, new DsvError('Usage', `${keyless} cannot be combined with ${a.allTags ? '--all-tags' : '--dct'}`));
+  }
   if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
   if (a.command === 'sync') return syncRun(ctx, a, shell);
   switch (a.command) {
@@ -753,7 +758,6 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
   const { runPolicyVerify, splitCosignTrust } = await import('./detached/verify-command.js');
   let keys: string[];
   try {
-    if (keyless && a.dct) throw new DsvError('Usage', `--dct and ${keyless} cannot be combined`);
     if (keyless && a.policy === undefined && policyFile !== undefined) throw new DsvError('Usage', `${keyless} cannot be combined with a policy (DSV_POLICY); unset it, or put a sigstoreSigned fulcio requirement in the policy`);
     const split = splitCosignTrust(a.trust);
     if (keyless && split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]} and ${keyless} cannot be combined (keyless verification judges cosign signatures only)`);
