@@ -245,6 +245,18 @@ describe('dsv verify with cosign\'s keyless flags (a registry image signed keyle
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('docker verify (the Docker CLI plugin, run as docker runs it) takes the same flags', async () => {
+    const plugin = (args: string[]) => runNodeScript(join(root, 'apps', 'docker-plugin', 'bin', 'docker-verify.js'), ['verify', ...args], { env, cwd: work });
+    const ok = await plugin(['--remote', ...ID, '--trusted-root', 'trusted_root.json', image.replace('docker://', '')]);
+    expect(ok.code, ok.all).toBe(0);
+    expect(ok.stdout).toContain(`${EMAIL} (OIDC issuer ${ISSUER})`);
+    const wrong = await plugin(['--remote', '--certificate-identity', 'someone@example.com', '--certificate-oidc-issuer', ISSUER, '--trusted-root', 'trusted_root.json', image.replace('docker://', '')]);
+    expect(wrong.code, wrong.all).toBe(1);
+    const usage = await plugin(['--remote', '--certificate-identity', EMAIL, '--trusted-root', 'trusted_root.json', image.replace('docker://', '')]);
+    expect(usage.code, usage.all).toBe(2);
+    expect(usage.stderr).toContain('--certificate-oidc-issuer');
+  });
+
   it('a usage error in --json is a valid report', async () => {
     const r = await dsv(['verify', '--json', '--certificate-identity', EMAIL, '--trusted-root', 'trusted_root.json', image]);
     expect(r.code).toBe(2);
