@@ -235,7 +235,7 @@ describe('dsv verify with cosign\'s keyless flags (a registry image signed keyle
     ['with --policy', [...ID, '--trusted-root', 'trusted_root.json', '--policy', 'policy.json'], /--policy and --certificate-identity cannot be combined/],
     ['with --trust cosign:', [...ID, '--trusted-root', 'trusted_root.json', '--trust', 'cosign:rekor.pub'], /--trust cosign: and --certificate-identity cannot be combined/],
     ['with --dct', [...ID, '--trusted-root', 'trusted_root.json', '--dct'], /--certificate-identity cannot be combined with --dct/],
-    ['with --all-tags', [...ID, '--trusted-root', 'trusted_root.json', '--all-tags'], /--certificate-identity cannot be combined with --all-tags/],
+    ['--all-tags with --policy', [...ID, '--trusted-root', 'trusted_root.json', '--all-tags', '--policy', 'policy.json'], /--certificate-identity cannot be combined with a policy \(--policy\)/],
     ['--sign-identity alone', ['--sign-identity', 'example.com/app'], /--sign-identity needs --trust cosign:FILE or the keyless flags/],
   ])('%s: a one-line usage error, exit 2', async (_name, flags, message) => {
     writeFileSync(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
@@ -243,6 +243,16 @@ describe('dsv verify with cosign\'s keyless flags (a registry image signed keyle
     expect(r.code, r.all).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--all-tags: every tag of the repository judged by the same requirement', async () => {
+    const repo = `docker://${reg.host}/app/keyless`;
+    const ok = await dsv(['verify', '--all-tags', ...ID, '--trusted-root', 'trusted_root.json', repo]);
+    expect(ok.code, ok.all).toBe(0);
+    expect(ok.stdout).toMatch(/v1/);
+    const no = await dsv(['verify', '--all-tags', '--certificate-identity', 'someone@example.com', '--certificate-oidc-issuer', ISSUER, '--trusted-root', 'trusted_root.json', repo]);
+    expect(no.code, no.all).toBe(1);
+    expect(no.all).toContain('not someone@example.com');
   });
 
   it('docker verify (the Docker CLI plugin, run as docker runs it) takes the same flags', async () => {

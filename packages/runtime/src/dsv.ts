@@ -544,10 +544,10 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   } catch (e) {
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
-  if (a.command === 'verify' && (a.allTags || a.dct)) {
-    // The keyless flags build a detached-signature policy, which --all-tags and --dct do not judge by.
+  if (a.command === 'verify' && a.dct) {
+    // The keyless flags build a detached-signature policy, which --dct does not judge by.
     const keyless = (a.keyless && firstKeylessFlag(a.keyless)) ?? (a.signIdentity !== undefined ? '--sign-identity' : undefined);
-    if (keyless) return shell.verifyFailed(a.images, new DsvError('Usage', `${keyless} cannot be combined with ${a.allTags ? '--all-tags' : '--dct'}`));
+    if (keyless) return shell.verifyFailed(a.images, new DsvError('Usage', `${keyless} cannot be combined with --dct`));
   }
   if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
   if (a.command === 'sync') return syncRun(ctx, a, shell);
@@ -717,11 +717,27 @@ async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: 
   if (a.command === 'verify') {
     const { policyFromEnv } = await import('./environment.js');
     const policyFile = a.policy ?? policyFromEnv(ctx.env);
+    // cosign's keyless flags: every tag judged by the one sigstoreSigned requirement they build.
+    const keyless = a.keyless ? firstKeylessFlag(a.keyless) : undefined;
+    let policy;
+    try {
+      if (keyless) {
+        if (policyFile !== undefined) throw new DsvError('Usage', `${keyless} cannot be combined with a policy (${a.policy !== undefined ? '--policy' : 'DSV_POLICY'}); put a sigstoreSigned fulcio requirement in the policy`);
+        if (a.trust.length) throw new DsvError('Usage', `--trust ${a.trust[0]} and ${keyless} cannot be combined`);
+        if (a.checkSignatures === false) throw new DsvError('Usage', `${keyless} cannot be combined with --no-check-signatures`);
+        const { keylessTrustPolicy } = await import('./detached/verify-command.js');
+        policy = await keylessTrustPolicy(a.keyless!, a.signIdentity);
+      } else if (a.signIdentity !== undefined) {
+        throw new DsvError('Usage', '--sign-identity with --all-tags needs the keyless flags (--certificate-identity, ...)');
+      }
+    } catch (e) {
+      return shell.fail(e, () => ({ command: a.command, allTags: true, ok: false, error: errorJson(e) }));
+    }
     return verifyAllTags(ctx, shell, {
       ...common,
       repositories: a.images,
       trust: a.trust,
-      ...(policyFile !== undefined ? { policyFile } : {}),
+      ...(policy ? { policy } : policyFile !== undefined ? { policyFile } : {}),
       ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
       ...(a.checkSignatures === false ? { integrityOnly: true } : {}),
     });
