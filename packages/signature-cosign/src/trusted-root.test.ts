@@ -136,6 +136,7 @@ describe('keyless verification of the Fulcio + Rekor fixture with a trusted root
     ['an identity pattern matching only part of the SAN (patterns match whole values)', { subjectRegExp: 'redhat\\.com', oidcIssuer: MITR.oidcIssuer }, false, /not \/redhat\\\.com\//],
     ['an identity pattern that does not match', { subjectRegExp: '.*@example\\.com', oidcIssuer: MITR.oidcIssuer }, false, /not \/\.\*@example\\\.com\//],
     ['an issuer pattern that matches', { subjectEmail: MITR.subjectEmail, oidcIssuerRegExp: 'https://github\\.com/.*' }, true],
+    ['a pattern with escaped punctuation, as Go accepts it', { subjectRegExp: 'mitr\\@redhat\\.com', oidcIssuer: MITR.oidcIssuer }, true],
     ['an issuer pattern that does not match', { subjectEmail: MITR.subjectEmail, oidcIssuerRegExp: 'https://token\\.actions\\..*' }, false, /OIDC issuer is https:\/\/github\.com\/login\/oauth, not \//],
   ];
   it.each(identities)('%s', (_name, identity, valid, reason) => {

@@ -107,13 +107,14 @@ export function fulcioIssuer(c: X509Certificate): string | undefined {
 
 /**
  * A pattern as `--certificate-identity-regexp` / `--certificate-oidc-issuer-regexp` take it, compiled to
- * match the whole value (anchored). An invalid pattern is a Usage error naming `what`.
+ * match the whole value (anchored). Not in unicode mode, so escaped punctuation (`\-`, `\@`), which Go's
+ * regexp (cosign's) accepts, is accepted too. An invalid pattern is a Usage error naming `what`.
  */
 export function fullMatchPattern(pattern: string, what: string): RegExp {
   try {
-    return new RegExp(`^(?:${pattern})$`, 'u');
+    return new RegExp(`^(?:${pattern})$`);
   } catch (e) {
-    throw new DsvError('Usage', `${what} ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
+    throw new DsvError('Usage', `${what} ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, '')}`);
   }
 }
 
