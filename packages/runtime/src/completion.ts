@@ -143,14 +143,42 @@ if [[ "\${funcstack[1]}" == "${fn}" ]]; then ${fn} "$@"; else compdef ${fn} ${m.
 }
 
 export function fishScript(m: CompletionModel): string {
-  const lines = [`# ${m.prog} completion for fish. Load it with: ${m.prog} completion fish | source`, `# or save it as ~/.config/fish/completions/${m.prog}.fish`];
+  const id = ident(m.prog);
+  const lines = [
+    `# ${m.prog} completion for fish. Load it with: ${m.prog} completion fish | source`,
+    `# or save it as ~/.config/fish/completions/${m.prog}.fish`,
+    // The command word: the first word that is no option, the value of an option before it skipped
+    // (fish's __fish_use_subcommand would take the value of --platform linux/amd64 for the command).
+    `function __${id}_command`,
+    '  set -l skip 0',
+    '  for w in (commandline -opc)[2..-1]',
+    '    if test $skip = 1',
+    '      set skip 0',
+    '      continue',
+    '    end',
+    '    switch $w',
+    ...(m.globalsWithValue.length ? [`      case ${m.globalsWithValue.join(' ')}`, '        set skip 1'] : []),
+    "      case '-*'",
+    "      case '*'",
+    '        echo $w',
+    '        return',
+    '    end',
+    '  end',
+    'end',
+    `function __${id}_using`,
+    `  set -l c (__${id}_command)`,
+    '  test "$c" = "$argv[1]"',
+    'end',
+  ];
   const flag = (f: string) => (f.startsWith('--') ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`);
   const names = Object.keys(m.commands);
-  lines.push(`complete -c ${m.prog} -n "__fish_use_subcommand" -a "${q(names)}"`);
-  for (const f of m.globals) lines.push(`complete -c ${m.prog} -n "__fish_use_subcommand" ${flag(f)}`);
+  const top = `__${id}_using ''`;
+  // -f: where there are words to choose, no file names besides them.
+  lines.push(`complete -c ${m.prog} -n "${top}" -f -a "${q(names)}"`);
+  for (const f of m.globals) lines.push(`complete -c ${m.prog} -n "${top}" ${flag(f)}`);
   for (const [cmd, c] of Object.entries(m.commands)) {
-    const cond = `__fish_seen_subcommand_from ${cmd}`;
-    if (c.words.length) lines.push(`complete -c ${m.prog} -n "${cond}" -a "${q(c.words)}"`);
+    const cond = `__${id}_using ${cmd}`;
+    if (c.words.length) lines.push(`complete -c ${m.prog} -n "${cond}" -f -a "${q(c.words)}"`);
     for (const f of c.flags) lines.push(`complete -c ${m.prog} -n "${cond}" ${flag(f)}`);
   }
   return `${lines.join('\n')}\n`;
