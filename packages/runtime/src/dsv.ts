@@ -27,7 +27,7 @@ import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
 import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
-import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
+import { authFlagsOf, authOptions, authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 import { bundleCommand, bundleArgs, type DsvBundleArgs } from './bundle/command.js';
@@ -130,6 +130,8 @@ export interface DsvSyncArgs extends DsvCommonArgs {
   policy?: string;
   registriesD?: string;
   removeSignatures: boolean;
+  /** --authfile (both sides), --src-/--dest-authfile, --src-/--dest-creds (skopeo sync's). */
+  sideAuth: { source: AuthFlags; destination: AuthFlags };
 }
 export interface DsvKeygenArgs extends DsvCommonArgs {
   command: 'generate-key-pair';
@@ -216,7 +218,7 @@ export function dsvParser(): Argv {
     .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
     .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
     .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
-      y
+      copyAuthOptions(y)
         .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
         .option('shard', { type: 'string', describe: 'Only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' })
         .option('scoped', { type: 'boolean', default: false, describe: 'Name each repository at DEST by its whole source name (host/repo), not its last path component' })
@@ -370,7 +372,10 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       const y: DsvSyncArgs = {
         ...common, command: 'sync', source: String(argv.source), destination: String(argv.destination), jobs,
         scoped: argv.scoped === true, dryRun: argv.dryRun === true, removeSignatures: argv.removeSignatures === true,
+        sideAuth: copyAuthFlagsOf(argv),
       };
+      // --authfile is both sides' here: each side's SystemContext is made by the sync itself.
+      delete y.auth;
       const shard = one(argv.shard);
       if (shard !== undefined) y.shard = shard;
       const policy = one(argv.policy);
@@ -618,8 +623,14 @@ async function fleetShard(ctx: CliContext, flag: string | undefined): Promise<{ 
 
 async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Promise<number> {
   let sharding;
+  let sides;
   try {
     sharding = await fleetShard(ctx, a.shard);
+    const prompt = shellPrompt(shell);
+    sides = {
+      source: await authSystem(shell.io.env, a.sideAuth.source, prompt, { creds: '--src-creds' }),
+      destination: await authSystem(shell.io.env, a.sideAuth.destination, prompt, { creds: '--dest-creds' }),
+    };
   } catch (e) {
     return shell.fail(e, () => ({ command: 'sync', ok: false, error: errorJson(e) }));
   }
@@ -636,6 +647,7 @@ async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Pr
     ...sharding,
     ...(policyFile !== undefined ? { policyFile } : {}),
     ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+    sides,
   });
 }
 
