@@ -1,6 +1,6 @@
 // `dsv completion bash|zsh|fish` loaded the way each shell's users load it, through the BUILT dsv on PATH,
 // in the real shells (tools/setup-system installs zsh and fish): what each completes for words typed so
-// far. zsh completes only inside its line editor, so it runs on a pseudo-terminal (zsh/zpty) with
+// far — commands, a command's options, the words after a command, transport prefixes. zsh completes only inside its line editor, so it runs on a pseudo-terminal (zsh/zpty) with
 // compadd wrapped to record the matches the real compadd keeps for the typed prefix.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -83,22 +83,28 @@ function zshComplete(lines: string[]): string[][] {
   expect(text.startsWith('--ready--\n'), text).toBe(true);
   const blocks = text.slice('--ready--\n'.length).split('--line--\n');
   expect(blocks.length, text).toBe(lines.length + 1);
-  return blocks.slice(0, -1).map((b) => b.split('\n').filter(Boolean));
+  // _files may add the same file more than once (one call per file-pattern tag); zsh shows it once.
+  return blocks.slice(0, -1).map((b) => [...new Set(b.split('\n').filter(Boolean))]);
 }
 
-/** What bash completes, with the script loaded as `source <(dsv completion bash)`. */
-function bashComplete(words: string[]): string[] {
-  const script = `source <(dsv completion bash)\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _dsv_complete; printf '%s\\n' "\${COMPREPLY[@]}"`;
+/** What bash's completion function returns for each line, with the script loaded once as `source <(dsv completion bash)`. */
+function bashComplete(lines: string[]): string[][] {
+  const script = ['source <(dsv completion bash)', ...lines.map((l) => {
+    const words = l.split(' ');
+    return `echo '--line--'; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _dsv_complete; printf '%s\\n' "\${COMPREPLY[@]}"`;
+  })].join('\n');
   const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { env, cwd: join(work, 'cwd'), encoding: 'utf8', timeout: 60_000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
-  return r.stdout.split('\n').filter(Boolean);
+  return r.stdout.split('--line--\n').slice(1).map((block) => block.split('\n').filter(Boolean));
 }
 
 const COMMANDS = ['sign', 'verify', 'inspect', 'login', 'logout', 'list-tags', 'sync', 'generate-key-pair', 'trust', 'bundle', 'signatures', 'copy', 'docker-plugin', 'plugins', 'completion'];
+const PREFIXES = ['docker://', 'docker-archive:', 'oci:', 'oci-archive:', 'docker-daemon:', 'docker-storage:', 'containerd:'];
 
-// The same questions of every shell; the answers must agree.
-const CASES: { line: string; expect: string[]; some?: boolean }[] = [
+// The same questions of every shell; the answers must agree (bash: what its function returns; file names
+// come from readline's default completion (-o default) when it returns nothing).
+const CASES: { line: string; expect: string[]; bash?: string[] }[] = [
   { line: 'dsv ve', expect: ['verify'] },
   { line: 'dsv ', expect: COMMANDS },
   { line: 'dsv verify --po', expect: ['--policy'] },
@@ -110,6 +116,11 @@ const CASES: { line: string; expect: string[]; some?: boolean }[] = [
   { line: 'dsv copy --sign-b', expect: ['--sign-by'] },
   { line: 'dsv sync --dest-c', expect: ['--dest-creds'] },
   { line: 'dsv --de', expect: ['--debug'] },
+  // Transport prefixes where a command takes image references, beside file names.
+  { line: 'dsv verify docker-a', expect: ['docker-archive:'] },
+  { line: 'dsv inspect oc', expect: ['oci:', 'oci-archive:'] },
+  { line: 'dsv copy ', expect: ['verify-same', ...PREFIXES, 'verify-me.txt'], bash: ['verify-same', ...PREFIXES] },
+  { line: 'dsv sign verify-', expect: ['verify-me.txt'], bash: [] },
 ];
 
 describe('dsv completion in the real shells', () => {
@@ -124,9 +135,7 @@ describe('dsv completion in the real shells', () => {
   });
 
   it('bash: `source <(dsv completion bash)`, then the completion function', () => {
-    for (const c of CASES) {
-      const words = c.line.split(' ');
-      expect(sorted(bashComplete(words)), c.line).toEqual(sorted(c.expect));
-    }
+    const got = bashComplete(CASES.map((c) => c.line));
+    CASES.forEach((c, i) => expect(sorted(got[i]!), c.line).toEqual(sorted(c.bash ?? c.expect)));
   });
 });

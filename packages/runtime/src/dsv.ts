@@ -24,7 +24,7 @@ import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf, unknownCommandMessage } from './suggest.js';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
-import { referencesHelp } from './transports.js';
+import { BUILTIN_TRANSPORT_MANIFESTS, referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 import { authFlagsOf, authOptions, authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
@@ -422,6 +422,11 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   }
 }
 
+/** The prefix of each built-in transport's references: `docker://`, `oci:`, `docker-archive:`… */
+function transportPrefixes(): string[] {
+  return BUILTIN_TRANSPORT_MANIFESTS.flatMap((m) => m.transports.map((t) => /^[a-z][a-z0-9-]*:(?:\/\/)?/.exec(t.syntax)?.[0] ?? `${t.name}:`));
+}
+
 /** `dsv completion SHELL`: the script, from the parsers (dsv's, and dsv-copy's for `dsv copy`). */
 async function dsvCompletion(shell: string): Promise<string> {
   const { completionScript } = await import('./completion.js');
@@ -432,6 +437,7 @@ async function dsvCompletion(shell: string): Promise<string> {
     globalsWithValue: [...GLOBALS_WITH_VALUE],
     nested: { copy: () => copyParser('dsv copy'), 'docker-plugin': { flags: ['--dir', '--help', '-h'], words: ['install', 'uninstall'] } },
     words: { completion: ['bash', 'zsh', 'fish'], plugins: ['list'] },
+    references: { commands: ['sign', 'verify', 'inspect', 'copy', 'sync', 'list-tags'], prefixes: transportPrefixes() },
   });
 }
 
