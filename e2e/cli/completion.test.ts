@@ -1,7 +1,7 @@
 // `dsv completion bash|zsh|fish` loaded the way each shell's users load it, through the BUILT dsv on PATH,
 // in the real shells (tools/setup-system installs zsh and fish): what each completes for words typed so
-// far — commands, a command's options, the words after a command, transport prefixes. zsh completes only inside its line editor, so it runs on a pseudo-terminal (zsh/zpty) with
-// compadd wrapped to record the matches the real compadd keeps for the typed prefix.
+// far — commands, a command's options, the words after a command, transport prefixes. zsh and bash
+// complete only inside their line editors, so they run on a pseudo-terminal (zsh/zpty).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,32 +44,43 @@ function fishComplete(lines: string[]): string[][] {
 }
 
 /**
- * Each line's completions in an interactive zsh on a pseudo-terminal: `zsh -f` plus compinit and
- * `source <(dsv completion zsh)`; each line is typed, then TAB, then a key bound to a widget that marks
- * the end of that line's matches, then ^U to clear it.
+ * Each line's completions in an interactive shell on a pseudo-terminal (zsh's zpty module): each line is
+ * typed, then TAB, then a key bound to a command that marks the end of that line's matches, then ^U to
+ * clear it. zsh: `zsh -f` plus compinit and `source <(dsv completion zsh)`, compadd wrapped to record the
+ * matches the real compadd keeps. bash: `source <(dsv completion bash)` in an interactive bash whose
+ * readline splits the words (at ':' too), the completion function wrapped to record its COMPREPLY (the
+ * file names readline adds itself when it is empty are not seen).
  */
-function zshComplete(lines: string[]): string[][] {
-  const zsh = requireTool('zsh');
-  const dir = join(work, `zsh-${Math.random().toString(36).slice(2)}`);
+function ptyComplete(shell: 'zsh' | 'bash', lines: string[]): string[][] {
+  const dir = join(work, `${shell}-${Math.random().toString(36).slice(2)}`);
   mkdirSync(dir);
   const capture = join(dir, 'capture');
   writeFileSync(capture, '');
-  writeFileSync(join(dir, '.zshrc'), [
-    "PROMPT='> '",
-    // No listing of ambiguous matches (and so no "do you wish to see all" question).
-    'unsetopt AUTO_LIST LIST_AMBIGUOUS BEEP',
-    'autoload -Uz compinit && compinit -u -D',
-    'source <(dsv completion zsh)',
-    'compadd() { local -a __m; builtin compadd -O __m "$@"; (( ${#__m} )) && print -rl -- $__m >> $CAPTURE; builtin compadd "$@"; }',
-    "_capture_mark() { print -r -- '--line--' >> $CAPTURE; }",
-    'zle -N _capture_mark',
-    "bindkey '^X^D' _capture_mark",
-    "print -r -- '--ready--' >> $CAPTURE",
-    '',
-  ].join('\n'));
+  const rc = shell === 'zsh'
+    ? [
+        "PROMPT='> '",
+        // No listing of ambiguous matches (and so no "do you wish to see all" question).
+        'unsetopt AUTO_LIST LIST_AMBIGUOUS BEEP',
+        'autoload -Uz compinit && compinit -u -D',
+        'source <(dsv completion zsh)',
+        'compadd() { local -a __m; builtin compadd -O __m "$@"; (( ${#__m} )) && print -rl -- $__m >> $CAPTURE; builtin compadd "$@"; }',
+        "_capture_mark() { print -r -- '--line--' >> $CAPTURE; }",
+        'zle -N _capture_mark',
+        "bindkey '^X^D' _capture_mark",
+      ]
+    : [
+        "PS1='> '",
+        'source <(dsv completion bash)',
+        '_capture() { _dsv_complete "$@"; printf \'%s\\n\' "${COMPREPLY[@]}" >> "$CAPTURE"; }',
+        // The options the script's own `complete` line gives, around the recording wrapper.
+        'complete -o default -o bashdefault -F _capture dsv',
+        'bind -x \'"\\C-x\\C-d": echo --line-- >> "$CAPTURE"\'',
+      ];
+  writeFileSync(join(dir, shell === 'zsh' ? '.zshrc' : 'bashrc'), [...rc, 'echo --ready-- >> "$CAPTURE"', ''].join('\n'));
+  const start = shell === 'zsh' ? 'zpty z zsh -i' : `zpty z bash --noprofile --rcfile ${join(dir, 'bashrc')} -i`;
   const harness = [
     'zmodload zsh/zpty',
-    'zpty z zsh -i',
+    start,
     'for i in {1..300}; do grep -q -- --ready-- $CAPTURE && break; sleep 0.1; done',
     `for q in "$@"; do zpty -w -n z "$q"$'\\t\\C-x\\C-d\\C-u'; done`,
     'for i in {1..300}; do (( $(grep -c -- --line-- $CAPTURE) == $# )) && break; sleep 0.1; done',
@@ -77,7 +88,7 @@ function zshComplete(lines: string[]): string[][] {
     'zpty -d z',
   ].join('\n');
   writeFileSync(join(dir, 'harness.zsh'), harness);
-  const r = spawnSync(zsh, ['-f', join(dir, 'harness.zsh'), ...lines], { env: { ...env, ZDOTDIR: dir, CAPTURE: capture }, cwd: join(work, 'cwd'), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(requireTool('zsh'), ['-f', join(dir, 'harness.zsh'), ...lines], { env: { ...env, ZDOTDIR: dir, CAPTURE: capture }, cwd: join(work, 'cwd'), encoding: 'utf8', timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   const text = readFileSync(capture, 'utf8');
   expect(text.startsWith('--ready--\n'), text).toBe(true);
@@ -104,7 +115,7 @@ const PREFIXES = ['docker://', 'docker-archive:', 'oci:', 'oci-archive:', 'docke
 
 // The same questions of every shell; the answers must agree (bash: what its function returns; file names
 // come from readline's default completion (-o default) when it returns nothing).
-const CASES: { line: string; expect: string[]; bash?: string[] }[] = [
+const CASES: { line: string; expect: string[]; zsh?: string[]; bash?: string[] }[] = [
   { line: 'dsv ve', expect: ['verify'] },
   { line: 'dsv ', expect: COMMANDS },
   { line: 'dsv verify --po', expect: ['--policy'] },
@@ -121,6 +132,9 @@ const CASES: { line: string; expect: string[]; bash?: string[] }[] = [
   { line: 'dsv inspect oc', expect: ['oci:', 'oci-archive:'] },
   { line: 'dsv copy ', expect: ['verify-same', ...PREFIXES, 'verify-me.txt'], bash: ['verify-same', ...PREFIXES] },
   { line: 'dsv sign verify-', expect: ['verify-me.txt'], bash: [] },
+  // After a transport prefix: file names, not the words and prefixes again (zsh completes the part after
+  // the colon; bash's function returns nothing, and readline completes the file name after the colon).
+  { line: 'dsv verify oci:verify-', expect: ['oci:verify-me.txt'], zsh: ['verify-me.txt'], bash: [] },
 ];
 
 describe('dsv completion in the real shells', () => {
@@ -130,8 +144,13 @@ describe('dsv completion in the real shells', () => {
   });
 
   it('zsh: compinit, `source <(dsv completion zsh)`, then TAB on a terminal', () => {
-    const got = zshComplete(CASES.map((c) => c.line));
-    CASES.forEach((c, i) => expect(sorted(got[i]!), c.line).toEqual(sorted(c.expect)));
+    const got = ptyComplete('zsh', CASES.map((c) => c.line));
+    CASES.forEach((c, i) => expect(sorted(got[i]!), c.line).toEqual(sorted(c.zsh ?? c.expect)));
+  });
+
+  it('bash on a terminal: readline splits the words (oci:PATH at its colon), then TAB', () => {
+    const got = ptyComplete('bash', CASES.map((c) => c.line));
+    CASES.forEach((c, i) => expect(sorted(got[i]!), c.line).toEqual(sorted(c.bash ?? c.expect)));
   });
 
   it('bash: `source <(dsv completion bash)`, then the completion function', () => {

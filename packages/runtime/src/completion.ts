@@ -101,6 +101,9 @@ ${cases}
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+  elif [[ "\${COMP_WORDS[COMP_CWORD-1]}" == : || "$cur" == *:* ]]; then
+    # After a transport prefix (readline splits oci:PATH at the colon): file names (-o default).
+    COMPREPLY=()
   else
     # Words, then transport prefixes (no space after one alone); nothing matching: file names (-o default).
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -143,6 +146,8 @@ ${cases}
     (( \${#cmds} )) && compadd -- $cmds
     # Transport prefixes (no space after them) beside file names; words alone where there are no references.
     (( \${#refs} )) && [[ "$PREFIX" != *:* ]] && compadd -S '' -- $refs
+    # After a transport prefix (oci:PATH, docker-archive:PATH): the file names of the rest.
+    (( \${#refs} )) && [[ "$PREFIX" == *:* ]] && compset -P '*:'
     (( \${#cmds} && ! \${#refs} )) || _files
   fi
 }
