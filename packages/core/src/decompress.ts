@@ -232,6 +232,7 @@ export class DecompressStream extends Transform {
         // The deflate data is complete: what the inflater did not take (all in the last chunk: earlier ones were
         // taken whole) is the trailer and whatever follows it.
         const rest = fed > g.bytesWritten ? last.subarray(last.length - (fed - g.bytesWritten)) : EMPTY;
+        last = EMPTY;
         inflater = undefined;
         g.destroy();
         state = 'trailer';
@@ -267,6 +268,7 @@ export class DecompressStream extends Transform {
             g.write(buf, (err) => {
               // All of it taken: the member goes on. Less: the deflate data ended inside it, and 'end' follows.
               if (err || inflater !== g || g.bytesWritten !== target) return;
+              last = EMPTY;
               const k = takeNext();
               if (finished) end(k);
               else k();
