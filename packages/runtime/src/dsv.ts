@@ -24,10 +24,11 @@ import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf, unknownCommandMessage } from './suggest.js';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
-import { referencesHelp } from './transports.js';
+import { BUILTIN_TRANSPORT_MANIFESTS, referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
+import { firstKeylessFlag, KEYLESS_FLAGS, type KeylessFlags } from './detached/keyless-flags.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
-import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
+import { authFlagsOf, authOptions, authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 import { bundleCommand, bundleArgs, type DsvBundleArgs } from './bundle/command.js';
@@ -105,6 +106,10 @@ export interface DsvVerifyArgs extends DsvCommonArgs {
   dct?: boolean;
   /** --server URL: the trust server for --dct. */
   server?: string;
+  /** cosign's keyless flags (--certificate-identity, --certificate-oidc-issuer, --trusted-root, ...). */
+  keyless?: KeylessFlags;
+  /** --sign-identity REF: what detached cosign signatures must claim (default: the image reference). */
+  signIdentity?: string;
 }
 export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
@@ -130,6 +135,8 @@ export interface DsvSyncArgs extends DsvCommonArgs {
   policy?: string;
   registriesD?: string;
   removeSignatures: boolean;
+  /** --authfile (both sides), --src-/--dest-authfile, --src-/--dest-creds (skopeo sync's). */
+  sideAuth: { source: AuthFlags; destination: AuthFlags };
 }
 export interface DsvKeygenArgs extends DsvCommonArgs {
   command: 'generate-key-pair';
@@ -203,7 +210,8 @@ export function dsvParser(): Argv {
         .options(fleetOptions('verify'))
         .option('dct', { type: 'boolean', default: false, describe: 'Verify through Docker Content Trust (Notary v1) instead of embedded signatures' })
         .option('server', { type: 'string', describe: 'With --dct: the trust server URL [env DOCKER_CONTENT_TRUST_SERVER; default as the docker CLI]' })
-        .option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
+        .option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' })
+        .options(keylessOptions()),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       authOptions(y)
@@ -216,7 +224,7 @@ export function dsvParser(): Argv {
     .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
     .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
     .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
-      y
+      copyAuthOptions(y)
         .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
         .option('shard', { type: 'string', describe: 'Only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' })
         .option('scoped', { type: 'boolean', default: false, describe: 'Name each repository at DEST by its whole source name (host/repo), not its last path component' })
@@ -362,6 +370,14 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       if (argv.signerOpt !== undefined) v.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
       const server = one(argv.server);
       if (server !== undefined) v.server = server;
+      const keyless: KeylessFlags = {};
+      for (const [k, flag] of KEYLESS_FLAGS) {
+        const value = one(argv[flag.slice(2)]);
+        if (value !== undefined) keyless[k] = value;
+      }
+      if (Object.keys(keyless).length) v.keyless = keyless;
+      const signIdentity = one(argv['sign-identity']);
+      if (signIdentity !== undefined) v.signIdentity = signIdentity;
       return { kind: 'run', args: v };
     }
     case 'sync': {
@@ -370,7 +386,10 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       const y: DsvSyncArgs = {
         ...common, command: 'sync', source: String(argv.source), destination: String(argv.destination), jobs,
         scoped: argv.scoped === true, dryRun: argv.dryRun === true, removeSignatures: argv.removeSignatures === true,
+        sideAuth: copyAuthFlagsOf(argv),
       };
+      // --authfile is both sides' here: each side's SystemContext is made by the sync itself.
+      delete y.auth;
       const shard = one(argv.shard);
       if (shard !== undefined) y.shard = shard;
       const policy = one(argv.policy);
@@ -417,6 +436,11 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   }
 }
 
+/** The prefix of each built-in transport's references: `docker://`, `oci:`, `docker-archive:`… */
+function transportPrefixes(): string[] {
+  return BUILTIN_TRANSPORT_MANIFESTS.flatMap((m) => m.transports.map((t) => /^[a-z][a-z0-9-]*:(?:\/\/)?/.exec(t.syntax)?.[0] ?? `${t.name}:`));
+}
+
 /** `dsv completion SHELL`: the script, from the parsers (dsv's, and dsv-copy's for `dsv copy`). */
 async function dsvCompletion(shell: string): Promise<string> {
   const { completionScript } = await import('./completion.js');
@@ -427,6 +451,7 @@ async function dsvCompletion(shell: string): Promise<string> {
     globalsWithValue: [...GLOBALS_WITH_VALUE],
     nested: { copy: () => copyParser('dsv copy'), 'docker-plugin': { flags: ['--dir', '--help', '-h'], words: ['install', 'uninstall'] } },
     words: { completion: ['bash', 'zsh', 'fish'], plugins: ['list'] },
+    references: { commands: ['sign', 'verify', 'inspect', 'copy', 'sync', 'list-tags'], prefixes: transportPrefixes() },
   });
 }
 
@@ -530,6 +555,11 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   } catch (e) {
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
+  if (a.command === 'verify' && a.dct) {
+    // The keyless flags build a detached-signature policy, which --dct does not judge by.
+    const keyless = (a.keyless && firstKeylessFlag(a.keyless)) ?? (a.signIdentity !== undefined ? '--sign-identity' : undefined);
+    if (keyless) return shell.verifyFailed(a.images, new DsvError('Usage', `${keyless} cannot be combined with --dct`));
+  }
   if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
   if (a.command === 'sync') return syncRun(ctx, a, shell);
   switch (a.command) {
@@ -599,6 +629,20 @@ function digestFileWriter(path: string) {
 }
 
 /** The --all-tags options of sign and verify. */
+/** cosign's keyless verification flags, same names and meaning (README: cosign, keyless). */
+function keylessOptions() {
+  return {
+    'certificate-identity': { type: 'string', describe: 'Keyless cosign: the email or URI the signing certificate must name (any SAN)' },
+    'certificate-identity-regexp': { type: 'string', describe: 'Keyless cosign: a pattern the whole SAN must match' },
+    'certificate-oidc-issuer': { type: 'string', describe: 'Keyless cosign: the OIDC issuer the certificate must name' },
+    'certificate-oidc-issuer-regexp': { type: 'string', describe: 'Keyless cosign: a pattern the whole OIDC issuer must match' },
+    'ca-roots': { type: 'string', describe: 'Keyless cosign: PEM Fulcio / PKI CA certificates (roots and intermediates); with --rekor-public-key' },
+    'rekor-public-key': { type: 'string', describe: 'Keyless cosign: the Rekor log\'s PEM public key; with --ca-roots' },
+    'trusted-root': { type: 'string', describe: 'Keyless cosign: a Sigstore trusted_root.json (CAs and Rekor keys, each within its validFor)' },
+    'sign-identity': { type: 'string', describe: 'With --trust cosign: or keyless: the image reference or repository signatures must claim' },
+  } as const;
+}
+
 function fleetOptions(command: 'sign' | 'verify') {
   return {
     'all-tags': { type: 'boolean', describe: `${command === 'sign' ? 'Sign' : 'Verify'} every tag of the REPOSITORY argument(s) (docker://HOST/REPO); one line per tag and a summary` },
@@ -618,8 +662,14 @@ async function fleetShard(ctx: CliContext, flag: string | undefined): Promise<{ 
 
 async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Promise<number> {
   let sharding;
+  let sides;
   try {
     sharding = await fleetShard(ctx, a.shard);
+    const prompt = shellPrompt(shell);
+    sides = {
+      source: await authSystem(shell.io.env, a.sideAuth.source, prompt, { creds: '--src-creds' }),
+      destination: await authSystem(shell.io.env, a.sideAuth.destination, prompt, { creds: '--dest-creds' }),
+    };
   } catch (e) {
     return shell.fail(e, () => ({ command: 'sync', ok: false, error: errorJson(e) }));
   }
@@ -636,6 +686,7 @@ async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Pr
     ...sharding,
     ...(policyFile !== undefined ? { policyFile } : {}),
     ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+    sides,
   });
 }
 
@@ -684,11 +735,27 @@ async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: 
   if (a.command === 'verify') {
     const { policyFromEnv } = await import('./environment.js');
     const policyFile = a.policy ?? policyFromEnv(ctx.env);
+    // cosign's keyless flags: every tag judged by the one sigstoreSigned requirement they build.
+    const keyless = a.keyless ? firstKeylessFlag(a.keyless) : undefined;
+    let policy;
+    try {
+      if (keyless) {
+        if (policyFile !== undefined) throw new DsvError('Usage', `${keyless} cannot be combined with a policy (${a.policy !== undefined ? '--policy' : 'DSV_POLICY'}); put a sigstoreSigned fulcio requirement in the policy`);
+        if (a.trust.length) throw new DsvError('Usage', `--trust ${a.trust[0]} and ${keyless} cannot be combined`);
+        if (a.checkSignatures === false) throw new DsvError('Usage', `${keyless} cannot be combined with --no-check-signatures`);
+        const { keylessTrustPolicy } = await import('./detached/verify-command.js');
+        policy = await keylessTrustPolicy(a.keyless!, a.signIdentity);
+      } else if (a.signIdentity !== undefined) {
+        throw new DsvError('Usage', '--sign-identity with --all-tags needs the keyless flags (--certificate-identity, ...)');
+      }
+    } catch (e) {
+      return shell.fail(e, () => ({ command: a.command, allTags: true, ok: false, error: errorJson(e) }));
+    }
     return verifyAllTags(ctx, shell, {
       ...common,
       repositories: a.images,
       trust: a.trust,
-      ...(policyFile !== undefined ? { policyFile } : {}),
+      ...(policy ? { policy } : policyFile !== undefined ? { policyFile } : {}),
       ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
       ...(a.checkSignatures === false ? { integrityOnly: true } : {}),
     });
@@ -717,11 +784,17 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
   const { policyFromEnv } = await import('./environment.js');
   const policyFile = a.policy ?? policyFromEnv(ctx.env);
   const cosign = a.trust.filter((t) => /^cosign:/i.test(t));
-  if (policyFile === undefined && cosign.length === 0) return undefined;
+  const keyless = a.keyless ? firstKeylessFlag(a.keyless) : undefined;
+  if (policyFile === undefined && cosign.length === 0 && !keyless) {
+    if (a.signIdentity !== undefined) return shell.verifyFailed(a.images, new DsvError('Usage', '--sign-identity needs --trust cosign:FILE or the keyless flags (--certificate-identity, ...)'));
+    return undefined;
+  }
   const { runPolicyVerify, splitCosignTrust } = await import('./detached/verify-command.js');
   let keys: string[];
   try {
+    if (keyless && a.policy === undefined && policyFile !== undefined) throw new DsvError('Usage', `${keyless} cannot be combined with a policy (DSV_POLICY); unset it, or put a sigstoreSigned fulcio requirement in the policy`);
     const split = splitCosignTrust(a.trust);
+    if (keyless && split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]} and ${keyless} cannot be combined (keyless verification judges cosign signatures only)`);
     if (policyFile !== undefined && a.trust.length) throw new DsvError('Usage', `--trust ${a.trust[0]} cannot be combined with a policy (${a.policy !== undefined ? '--policy' : 'DSV_POLICY'}); name every key in the policy file`);
     if (split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]}: only cosign: keys can be given with --trust cosign: (or put every key in a --policy file)`);
     keys = split.cosign;
@@ -731,6 +804,8 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
   return runPolicyVerify(ctx, shell, a.images, {
     ...(policyFile !== undefined ? { policyFile } : {}),
     cosignKeys: keys,
+    ...(a.keyless ? { keyless: a.keyless } : {}),
+    ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
     ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
     ...(a.platform ? { platform: a.platform } : {}),
   });
