@@ -103,6 +103,21 @@ export interface SystemContext {
   /** containerd namespace and socket for references that name none (CONTAINERD_NAMESPACE / CONTAINERD_ADDRESS). */
   containerdNamespace?: string;
   containerdAddress?: string;
+  /**
+   * Set by the runtime for a run over many images (`dsv sync`, `--all-tags`): what a transport may share
+   * between the images of that run (a registry's connections and tokens), closed once at the run's end.
+   * Absent: every source and destination opens and closes its own.
+   */
+  runResources?: RunResources;
+}
+
+/** A run-scoped bag of shared resources, keyed by what the transport says makes two of them interchangeable. */
+export interface RunResources {
+  /**
+   * The resource under `key`, made by `make()` the first time it is asked for; the run closes it (once) at its
+   * end, so whoever gets it must not close it. After the run closed, `make()` is not called: it throws.
+   */
+  shared<T extends { close(): Promise<void> }>(key: string, make: () => T): T;
 }
 
 export interface ProgressEvent {

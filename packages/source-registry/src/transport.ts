@@ -20,7 +20,8 @@ import type {
   SystemContext,
   Transport,
 } from '@dsv/core/transport';
-import { RegistryClient, type RegistryClientOptions } from './client.js';
+import type { RegistryClient, RegistryClientOptions } from './client.js';
+import { clientFor } from './shared.js';
 
 /** Extra, docker-transport-only options (tests, tuning); everything else comes from SystemContext. */
 export type DockerTransportOptions = Omit<RegistryClientOptions, 'registry' | 'ctx'>;
@@ -56,9 +57,13 @@ export class DockerImageReference implements ImageReference {
     return `docker://${this.within}`;
   }
 
-  /** A client for this reference's registry (the caller closes it). */
+  /**
+   * A client for this reference's registry (the caller closes it). With SystemContext.runResources, the run's
+   * one client for this registry and configuration (shared.ts): its close() leaves it open for the run's
+   * other images, and the run closes it at its end.
+   */
   newClient(ctx: SystemContext = {}): RegistryClient {
-    return new RegistryClient({ ...this.clientOptions, registry: this.ref.registry, ctx });
+    return clientFor({ ...this.clientOptions, registry: this.ref.registry, ctx });
   }
 
   async newSource(ctx: SystemContext = {}): Promise<ImageSource> {

@@ -10,6 +10,7 @@ import type { CommandShell } from '../shell.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { errorJson } from '../report.js';
 import { runAllTags, withoutProgress, type TagOutcome } from './all-tags.js';
+import { withRunResources } from './run-resources.js';
 import type { Shard } from './shard.js';
 import type { LoadedPolicy } from '../detached/policy.js';
 
@@ -32,7 +33,12 @@ export interface FleetVerifyOptions extends FleetCommon {
   integrityOnly?: boolean;
 }
 
+/** Every tag's images share the run's registry clients (run-resources.ts). */
 export async function verifyAllTags(context: CliContext, shell: CommandShell, o: FleetVerifyOptions): Promise<number> {
+  return withRunResources(context, (ctx) => verifyAllTagsIn(ctx, shell, o));
+}
+
+async function verifyAllTagsIn(context: CliContext, shell: CommandShell, o: FleetVerifyOptions): Promise<number> {
   const ctx = withoutProgress(context);
   let perTag: (image: string) => Promise<TagOutcome>;
   try {
@@ -81,7 +87,12 @@ function sameKey(a: { keyId?: string; fingerprint?: string }, key: KeyInfo): boo
 }
 
 /** Signs every tag in place (embedded signatures: each tag moves to its signed image); already signed by this key: skipped. */
+/** Every tag's images share the run's registry clients (run-resources.ts). */
 export async function signAllTags(context: CliContext, shell: CommandShell, o: FleetSignOptions): Promise<number> {
+  return withRunResources(context, (ctx) => signAllTagsIn(ctx, shell, o));
+}
+
+async function signAllTagsIn(context: CliContext, shell: CommandShell, o: FleetSignOptions): Promise<number> {
   const ctx = withoutProgress(context);
   let key: KeyInfo;
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;

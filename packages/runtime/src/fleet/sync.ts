@@ -15,6 +15,7 @@ import type { CommandShell } from '../shell.js';
 import { withoutProgress } from './all-tags.js';
 import { layerLimitsOf } from '../commands.js';
 import { mapPool } from './pool.js';
+import { withRunResources } from './run-resources.js';
 import { inShard, type Shard } from './shard.js';
 import { syncDestination, syncSources, type SyncRepository } from './sync-sources.js';
 import type { DetachedStores } from '../detached/stores.js';
@@ -120,7 +121,12 @@ function withSides(ctx: CliContext, destination: string, sides: NonNullable<Sync
   return { ...ctx, system };
 }
 
+/** One registry client per registry and configuration for the whole run (run-resources.ts), closed at its end. */
 export async function runSync(context: CliContext, shell: CommandShell, o: SyncOptions): Promise<number> {
+  return withRunResources(context, (ctx) => runSyncIn(ctx, shell, o));
+}
+
+async function runSyncIn(context: CliContext, shell: CommandShell, o: SyncOptions): Promise<number> {
   if (!/^(docker:\/\/|oci:)/.test(o.destination)) {
     return shell.fail(new (await import('@dsv/core/formats')).DsvError('Usage', `DEST ${o.destination}: a registry prefix (docker://HOST[/PREFIX]) or a directory of OCI layouts (oci:DIR)`));
   }

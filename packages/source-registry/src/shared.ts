@@ -1,0 +1,70 @@
+// One RegistryClient per registry and configuration within a run (SystemContext.runResources): the key that says two clients are interchangeable, and the client whose close() leaves it to the run.
+import { createHash } from 'node:crypto';
+import type { RunResources, SystemContext } from '@dsv/core/transport';
+import { RegistryClient } from './client.js';
+import type { RegistryClientOptions } from './types.js';
+
+/** A client the run shares: close() from a source or destination leaves it open; the run's end shuts it. */
+export class SharedRegistryClient extends RegistryClient {
+  override async close(): Promise<void> {
+    // Shared by the run's other images: the run closes it (shutdown()).
+  }
+
+  /** Closes the connections for good (the run's end). */
+  shutdown(): Promise<void> {
+    return super.close();
+  }
+}
+
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+
+function idOf(o: object): number {
+  let id = ids.get(o);
+  if (id === undefined) {
+    id = nextId++;
+    ids.set(o, id);
+  }
+  return id;
+}
+
+/**
+ * A stable text of `value`: plain objects (keys sorted) and arrays by content, anything else that is not a
+ * primitive (functions, an AbortSignal, class instances) by identity — two configurations are the same only
+ * when every setting is equal and every callback, signal and resolver is the very same object.
+ */
+function stable(value: unknown): string {
+  if (value === undefined) return 'u';
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'function') return `#${idOf(value)}`;
+    if (typeof value === 'bigint') return `${value}n`;
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return `#${idOf(value)}`;
+  const rec = value as Record<string, unknown>;
+  return `{${Object.keys(rec).sort().filter((k) => rec[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stable(rec[k])}`).join(',')}}`;
+}
+
+/**
+ * The run-scoped key of a client: the registry, the client options and the whole SystemContext but its
+ * runResources (credentials included, so another registry's or another side's credentials never share a client).
+ * Hashed: the key holds no secret.
+ */
+export function sharedClientKey(opts: RegistryClientOptions): string {
+  const { ctx = {}, registry, ...rest } = opts;
+  const { runResources: _run, ...settings } = ctx;
+  const text = stable({ registry: registry.toLowerCase(), options: rest, ctx: settings });
+  return `registry-client:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** The client for `opts`: the run's shared one when the context has run resources, else a new one the caller closes. */
+export function clientFor(opts: RegistryClientOptions & { ctx?: SystemContext }): RegistryClient {
+  const run: RunResources | undefined = opts.ctx?.runResources;
+  if (!run) return new RegistryClient(opts);
+  return run.shared(sharedClientKey(opts), () => {
+    const client = new SharedRegistryClient(opts);
+    return { client, close: () => client.shutdown() };
+  }).client;
+}
