@@ -52,6 +52,16 @@ describe('TokenCache', () => {
     expect(c.get(k1, 2_000)).toBe('tok');
     expect(c.get(k1, 1_000 + 61_000)).toBeUndefined();
   });
+
+  it('drops expired tokens of other scopes as it grows (a client shared by a run over many repositories)', () => {
+    const c = new TokenCache();
+    for (let i = 0; i < TokenCache.SWEEP_AT; i++) c.set(TokenCache.key('https://r', 's', [`repository:r${i}:pull`]), `t${i}`, 60, 1_000);
+    expect(c.size).toBe(TokenCache.SWEEP_AT);
+    c.set(TokenCache.key('https://r', 's', ['repository:late:pull']), 'late', 60, 1_000 + 61_000);
+    expect(c.size).toBe(1);
+    c.set(TokenCache.key('https://r', 's', ['repository:next:pull']), 'next', 60, 1_000 + 62_000);
+    expect(c.size).toBe(2);
+  });
 });
 
 describe('TLS helpers', () => {

@@ -141,8 +141,16 @@ export class TokenCache {
   set(key: string, token: string, expiresInSeconds: number, now = Date.now()): void {
     // Renew a little early; never cache for less than a few seconds or more than a day.
     const life = Math.min(86_400, Math.max(5, expiresInSeconds - Math.min(30, expiresInSeconds / 10)));
+    // A client shared by a whole run asks for one scope set per repository: expired tokens of repositories
+    // done with are dropped as the cache grows, not kept until the run ends.
+    if (this.map.size >= TokenCache.SWEEP_AT) {
+      for (const [k, t] of this.map) if (t.expiresAt <= now) this.map.delete(k);
+    }
     this.map.set(key, { token, expiresAt: now + life * 1000 });
   }
+
+  /** Size from which set() drops expired tokens first. */
+  static readonly SWEEP_AT = 64;
 
   delete(key: string): void {
     this.map.delete(key);
