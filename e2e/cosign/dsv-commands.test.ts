@@ -3,7 +3,6 @@
 // `dsv verify --trust cosign:FILE` / `--policy` with sigstoreSigned. The containers/image cosign fixtures
 // (made by cosign itself) are pushed as the `.sig` manifests cosign writes and judged through the runtime's
 // stores; bundles dsv writes are checked with @sigstore/verify (the sigstore project's verifier).
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { addCosignSignatures, parseSerialisedAttachment, publicKeyHint, readPubl
 import { createContext, detachedStores, policyFormats } from '@dsv/runtime';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
 
@@ -29,15 +29,6 @@ let env: NodeJS.ProcessEnv;
 
 function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
-
-function skopeo(args: string[]): { code: number; out: string } {
-  try {
-    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
 }
 
 function file(name: string, body: unknown): string {
