@@ -10,6 +10,7 @@ import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
 import { credentialsFilesFromEnv, credentialsStoreFromEnv, systemContextFromEnv } from '../environment.js';
 import { ExitCodes } from '../exit-codes.js';
+import { lastValue } from '../argv-fields.js';
 import { isInteractive, secretsInArgs, type CliIo } from '../io.js';
 import { promptSecretOnTty } from '../keys.js';
 import { newYargs } from '../parser.js';
@@ -67,7 +68,7 @@ export function loginRegistry(input: string | undefined): string {
   return HUB_NAMES.has(host) ? 'docker.io' : host;
 }
 
-const one = (v: unknown): string | undefined => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+const one = lastValue;
 
 export async function parseLoginArgs(command: 'login' | 'logout', args: string[]): Promise<{ kind: 'run'; args: LoginArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string }> {
   let err: string | undefined;
