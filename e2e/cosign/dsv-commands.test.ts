@@ -3,7 +3,7 @@
 // `dsv verify --trust cosign:FILE` / `--policy` with sigstoreSigned. The containers/image cosign fixtures
 // (made by cosign itself) are pushed as the `.sig` manifests cosign writes and judged through the runtime's
 // stores; bundles dsv writes are checked with @sigstore/verify (the sigstore project's verifier).
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import { evaluatePolicy, parsePolicy } from '@dsv/policy';
 import { addCosignSignatures, parseSerialisedAttachment, publicKeyHint, readPublicKeys, type CosignAttachment } from '@dsv/signature-cosign';
 import { createContext, detachedStores, policyFormats } from '@dsv/runtime';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, requireTool, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv, writeIn } from '../helpers/cli.js';
 import { skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
@@ -27,15 +28,9 @@ let reg: StartedRegistry;
 let work: string;
 let env: NodeJS.ProcessEnv;
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
 
 async function manifest(repo: string, ref: string): Promise<{ bytes: Buffer; json: any }> {
   const res = await fetch(`http://${reg.host}/v2/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT } });

@@ -5,13 +5,14 @@
 // registries.d); cosign .sig signatures by dsv's own sigstoreSigned policy verdict and --trust cosign:FILE
 // (Debian's skopeo 1.9 is built with sigstore disabled: "Debian-local change: sigstore disabled", and no
 // cosign binary is packaged here). A tag re-pushed without signing is never signed in the new format.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { writeIn } from '../helpers/cli.js';
 import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
@@ -33,11 +34,7 @@ let ours: GpgHome;
 function dsv(args: string[]): Promise<Ran> {
   return runNodeScript(join(root, 'apps/cli/bin/dsv.js'), args, { env, cwd: work });
 }
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
 const served = (tag: string) => servedManifest(gun, tag);
 function push(from: string, to: string): void {
   run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${join(work, 'layout')}:${from}`, `docker://${gun}:${to}`]);

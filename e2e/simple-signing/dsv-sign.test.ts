@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv, writeIn } from '../helpers/cli.js';
 import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
@@ -22,15 +23,9 @@ let ours: GpgHome;
 let other: GpgHome;
 let env: NodeJS.ProcessEnv;
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
 
 const insecure = () => join(work, 'insecure.json');
 const digestOf = (ref: string) => JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${ref}`]).out).Digest as string;

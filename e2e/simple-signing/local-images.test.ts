@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, requireTool, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv } from '../helpers/cli.js';
 import { lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { importImage, startDockerd, type Dockerd } from '../helpers/dockerd.js';
@@ -25,9 +26,7 @@ let ours: GpgHome;
 let env: NodeJS.ProcessEnv;
 let policy: string;
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
 function skopeo(args: string[]): void {
   skopeoOk(['--insecure-policy', ...args]);
