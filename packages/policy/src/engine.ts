@@ -186,7 +186,7 @@ class Evaluation {
 }
 
 function describe(j: SignatureJudgement): string {
-  const who = [j.keyId && `key ${j.keyId}`, j.signer].filter(Boolean).join(' ');
+  const who = [j.keyId && `key ${j.keyId}`, j.signer, j.certificateOidcIssuer && `(OIDC issuer ${j.certificateOidcIssuer})`].filter(Boolean).join(' ');
   return `${who ? `signed by ${who}; ` : ''}${j.reason ?? 'valid'}`;
 }
 

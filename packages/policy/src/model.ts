@@ -20,10 +20,22 @@ export interface SignedByRequirement {
   signedIdentity: IdentityMatcher;
 }
 
+/**
+ * Keyless trust. policy.json gives caPath/caData, oidcIssuer and subjectEmail (all required there); the
+ * commands' cosign flags may instead give a trusted root and whole-value patterns. The subject matches any
+ * email or URI SAN of the certificate; at least one of subjectEmail/subjectRegExp and of
+ * oidcIssuer/oidcIssuerRegExp is present.
+ */
 export interface SigstoreFulcio {
   ca?: KeySource;
-  oidcIssuer: string;
-  subjectEmail: string;
+  /** A Sigstore trusted_root.json (its CAs and Rekor logs, each with its validFor window); not a policy.json field. */
+  trustedRoot?: KeySource;
+  oidcIssuer?: string;
+  /** Whole-value pattern for the OIDC issuer (--certificate-oidc-issuer-regexp); not a policy.json field. */
+  oidcIssuerRegExp?: string;
+  subjectEmail?: string;
+  /** Whole-value pattern for the SAN (--certificate-identity-regexp); not a policy.json field. */
+  subjectRegExp?: string;
 }
 
 export interface SigstorePki {
@@ -133,6 +145,9 @@ export interface SignatureFact {
   reason?: string;
   /** A stable reason code when invalid: unknown-key, bad-signature, expired, revoked, malformed, digest-mismatch, unsupported. */
   code?: string;
+  /** Keyless certificates: the SAN (email or URI) and the OIDC issuer that matched the requirement. */
+  certificateIdentity?: string;
+  certificateOidcIssuer?: string;
 }
 
 export interface VerifyContext {

@@ -32,7 +32,7 @@ describe('dsv completion', () => {
     expect(bashComplete(text, ['dsv', ''])).toEqual(expect.arrayContaining(['sign', 'verify', 'inspect', 'copy', 'docker-plugin', 'completion']));
     expect(bashComplete(text, ['dsv', 've'])).toEqual(['verify']);
     expect(bashComplete(text, ['dsv', 'sign', '--k'])).toEqual(expect.arrayContaining(['--key', '--keyid', '--key-type', '--keypass']));
-    expect(bashComplete(text, ['dsv', 'verify', '--tr'])).toEqual(['--trust']);
+    expect(bashComplete(text, ['dsv', 'verify', '--tr'])).toEqual(['--trust', '--trusted-root']);
     expect(bashComplete(text, ['dsv', '--platform', 'linux/amd64', 'sign', '--dry'])).toEqual(['--dry-run']);
     expect(bashComplete(text, ['dsv', 'copy', '--sign'])).toEqual(expect.arrayContaining(['--sign-by']));
     expect(bashComplete(text, ['dsv', 'completion', ''])).toEqual(['bash', 'zsh', 'fish']);

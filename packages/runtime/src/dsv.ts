@@ -27,6 +27,7 @@ import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
 import { referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
+import { firstKeylessFlag, KEYLESS_FLAGS, type KeylessFlags } from './detached/keyless-flags.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
@@ -106,6 +107,10 @@ export interface DsvVerifyArgs extends DsvCommonArgs {
   dct?: boolean;
   /** --server URL: the trust server for --dct. */
   server?: string;
+  /** cosign's keyless flags (--certificate-identity, --certificate-oidc-issuer, --trusted-root, ...). */
+  keyless?: KeylessFlags;
+  /** --sign-identity REF: what detached cosign signatures must claim (default: the image reference). */
+  signIdentity?: string;
 }
 export interface DsvInspectArgs extends DsvCommonArgs {
   command: 'inspect';
@@ -204,7 +209,8 @@ export function dsvParser(): Argv {
         .options(fleetOptions('verify'))
         .option('dct', { type: 'boolean', default: false, describe: 'Verify through Docker Content Trust (Notary v1) instead of embedded signatures' })
         .option('server', { type: 'string', describe: 'With --dct: the trust server URL [env DOCKER_CONTENT_TRUST_SERVER; default as the docker CLI]' })
-        .option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' }),
+        .option('signer-opt', { type: 'string', describe: 'A setting for signer plugins, [TYPE:]KEY=VALUE (repeatable)' })
+        .options(keylessOptions()),
     )
     .command('inspect <image>', 'Show the digests and who signed what, without judging trust', (y) =>
       authOptions(y)
@@ -336,10 +342,16 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     case 'verify': {
       const v: DsvVerifyArgs = {
         ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust),
-        ...givenOptions(argv, ['policy', 'registriesD', 'server'], { registriesD: 'registries.d' }),
+        ...givenOptions(argv, ['policy', 'registriesD', 'server', 'signIdentity'], { registriesD: 'registries.d', signIdentity: 'sign-identity' }),
       };
       if (argv.dct === true) v.dct = true;
       if (argv.signerOpt !== undefined) v.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
+      const keyless: KeylessFlags = {};
+      for (const [k, flag] of KEYLESS_FLAGS) {
+        const value = one(argv[flag.slice(2)]);
+        if (value !== undefined) keyless[k] = value;
+      }
+      if (Object.keys(keyless).length) v.keyless = keyless;
       return { kind: 'run', args: v };
     }
     case 'sync': {
@@ -503,6 +515,11 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   } catch (e) {
     return shell.fail(e, () => ({ command: a.command, ok: false, error: errorJson(e) }));
   }
+  if (a.command === 'verify' && a.dct) {
+    // The keyless flags build a detached-signature policy, which --dct does not judge by.
+    const keyless = (a.keyless && firstKeylessFlag(a.keyless)) ?? (a.signIdentity !== undefined ? '--sign-identity' : undefined);
+    if (keyless) return shell.verifyFailed(a.images, new DsvError('Usage', `${keyless} cannot be combined with --dct`));
+  }
   if (a.allTags && (a.command === 'sign' || a.command === 'verify')) return fleetRun(ctx, a, shell);
   if (a.command === 'sync') return syncRun(ctx, a, shell);
   switch (a.command) {
@@ -567,6 +584,20 @@ function digestFileWriter(path: string) {
 }
 
 /** The --all-tags options of sign and verify. */
+/** cosign's keyless verification flags, same names and meaning (README: cosign, keyless). */
+function keylessOptions() {
+  return {
+    'certificate-identity': { type: 'string', describe: 'Keyless cosign: the email or URI the signing certificate must name (any SAN)' },
+    'certificate-identity-regexp': { type: 'string', describe: 'Keyless cosign: a pattern the whole SAN must match' },
+    'certificate-oidc-issuer': { type: 'string', describe: 'Keyless cosign: the OIDC issuer the certificate must name' },
+    'certificate-oidc-issuer-regexp': { type: 'string', describe: 'Keyless cosign: a pattern the whole OIDC issuer must match' },
+    'ca-roots': { type: 'string', describe: 'Keyless cosign: PEM Fulcio / PKI CA certificates (roots and intermediates); with --rekor-public-key' },
+    'rekor-public-key': { type: 'string', describe: 'Keyless cosign: the Rekor log\'s PEM public key; with --ca-roots' },
+    'trusted-root': { type: 'string', describe: 'Keyless cosign: a Sigstore trusted_root.json (CAs and Rekor keys, each within its validFor)' },
+    'sign-identity': { type: 'string', describe: 'With --trust cosign: or keyless: the image reference or repository signatures must claim' },
+  } as const;
+}
+
 function fleetOptions(command: 'sign' | 'verify') {
   return {
     'all-tags': { type: 'boolean', describe: `${command === 'sign' ? 'Sign' : 'Verify'} every tag of the REPOSITORY argument(s) (docker://HOST/REPO); one line per tag and a summary` },
@@ -648,11 +679,27 @@ async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: 
   if (a.command === 'verify') {
     const { policyFromEnv } = await import('./environment.js');
     const policyFile = a.policy ?? policyFromEnv(ctx.env);
+    // cosign's keyless flags: every tag judged by the one sigstoreSigned requirement they build.
+    const keyless = a.keyless ? firstKeylessFlag(a.keyless) : undefined;
+    let policy;
+    try {
+      if (keyless) {
+        if (policyFile !== undefined) throw new DsvError('Usage', `${keyless} cannot be combined with a policy (${a.policy !== undefined ? '--policy' : 'DSV_POLICY'}); put a sigstoreSigned fulcio requirement in the policy`);
+        if (a.trust.length) throw new DsvError('Usage', `--trust ${a.trust[0]} and ${keyless} cannot be combined`);
+        if (a.checkSignatures === false) throw new DsvError('Usage', `${keyless} cannot be combined with --no-check-signatures`);
+        const { keylessTrustPolicy } = await import('./detached/verify-command.js');
+        policy = await keylessTrustPolicy(a.keyless!, a.signIdentity);
+      } else if (a.signIdentity !== undefined) {
+        throw new DsvError('Usage', '--sign-identity with --all-tags needs the keyless flags (--certificate-identity, ...)');
+      }
+    } catch (e) {
+      return shell.fail(e, () => ({ command: a.command, allTags: true, ok: false, error: errorJson(e) }));
+    }
     return verifyAllTags(ctx, shell, {
       ...common,
       repositories: a.images,
       trust: a.trust,
-      ...(policyFile !== undefined ? { policyFile } : {}),
+      ...(policy ? { policy } : policyFile !== undefined ? { policyFile } : {}),
       ...definedFields(a, ['registriesD']),
       ...(a.checkSignatures === false ? { integrityOnly: true } : {}),
     });
@@ -676,11 +723,17 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
   const { policyFromEnv } = await import('./environment.js');
   const policyFile = a.policy ?? policyFromEnv(ctx.env);
   const cosign = a.trust.filter((t) => /^cosign:/i.test(t));
-  if (policyFile === undefined && cosign.length === 0) return undefined;
+  const keyless = a.keyless ? firstKeylessFlag(a.keyless) : undefined;
+  if (policyFile === undefined && cosign.length === 0 && !keyless) {
+    if (a.signIdentity !== undefined) return shell.verifyFailed(a.images, new DsvError('Usage', '--sign-identity needs --trust cosign:FILE or the keyless flags (--certificate-identity, ...)'));
+    return undefined;
+  }
   const { runPolicyVerify, splitCosignTrust } = await import('./detached/verify-command.js');
   let keys: string[];
   try {
+    if (keyless && a.policy === undefined && policyFile !== undefined) throw new DsvError('Usage', `${keyless} cannot be combined with a policy (DSV_POLICY); unset it, or put a sigstoreSigned fulcio requirement in the policy`);
     const split = splitCosignTrust(a.trust);
+    if (keyless && split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]} and ${keyless} cannot be combined (keyless verification judges cosign signatures only)`);
     if (policyFile !== undefined && a.trust.length) throw new DsvError('Usage', `--trust ${a.trust[0]} cannot be combined with a policy (${a.policy !== undefined ? '--policy' : 'DSV_POLICY'}); name every key in the policy file`);
     if (split.other.length) throw new DsvError('Usage', `--trust ${split.other[0]}: only cosign: keys can be given with --trust cosign: (or put every key in a --policy file)`);
     keys = split.cosign;
@@ -690,7 +743,8 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
   return runPolicyVerify(ctx, shell, a.images, {
     ...(policyFile !== undefined ? { policyFile } : {}),
     cosignKeys: keys,
-    ...definedFields(a, ['registriesD']),
+    ...(a.keyless ? { keyless: a.keyless } : {}),
+    ...definedFields(a, ['signIdentity', 'registriesD']),
     ...(a.platform ? { platform: a.platform } : {}),
   });
 }

@@ -31,6 +31,9 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     [`dsv verify --trust release.asc --trust pki:ca.pem docker://${R}/app@sha256:<digest>`, 'Trust these key files only in addition, by digest'],
     ['dsv --no-check-signatures verify docker-archive:app.tar:app:1.0', 'Integrity only: every blob against its digest'],
     [`dsv verify --json docker://${R}/app:1.0 | jq .ok`, 'Machine-readable report (schemas/verify-report.schema.json)'],
+    [`dsv verify --trust cosign:cosign.pub docker://${R}/app:1.0`, 'cosign signatures made with this key'],
+    ['dsv verify --certificate-identity "$ID" --certificate-oidc-issuer "$ISSUER" --trusted-root root.json "$IMG"',
+      'Keyless cosign, offline: the SAN and OIDC issuer the certificate names; CAs and Rekor keys'],
   ],
   'dsv inspect': [
     [`dsv inspect docker://${R}/app:1.0-signed`, 'Digests and who signed what, without judging trust'],

@@ -8,8 +8,7 @@ import { assertBundle, bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { DsvError, parseDigest } from '@dsv/core';
 import { keyIdOf, signBytes, verifyBytes } from './crypto.js';
 import { parseRekorBundle, verifyRekorSet, type RekorBundle } from './rekor.js';
-import type { CosignTrust, CosignVerification } from './verify.js';
-import { chainError, fulcioIssuer, subjectAltNames } from './x509.js';
+import { checkSigningCertificate, rekorTrust, type CosignTrust, type CosignVerification } from './verify.js';
 
 export const BUNDLE_V03_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -149,26 +148,22 @@ export function verifyImageBundle(bytes: Uint8Array, image: { manifestDigest: st
     keyId = keyIdOf(certificate.publicKey);
   }
   let at = trust.now ?? new Date();
-  if (trust.rekorKeys?.length) {
+  if (rekorTrust(trust).length) {
     try {
       const entry = rekorEntryOf(b);
       if (!entry) return fail('rekor', 'Rekor keys are trusted but the bundle has no entry with an inclusion promise', { keyId });
-      at = verifyRekorSet(entry, trust.rekorKeys);
+      at = verifyRekorSet(entry, rekorTrust(trust));
     } catch (e) {
       return fail('rekor', (e as Error).message, { keyId });
     }
   }
+  let identity: { certificateIdentity?: string; certificateOidcIssuer?: string } = {};
   if (certificate) {
-    const roots = trust.fulcio ? trust.fulcio.caCertificates : trust.pki!.roots;
     const chain = vm.$case === 'x509CertificateChain' ? vm.x509CertificateChain.certificates.slice(1).map((c) => new X509Certificate(Buffer.from(c.rawBytes))) : [];
-    const why = chainError(certificate, [...(trust.pki?.intermediates ?? []), ...chain], roots, at);
-    if (why) return fail('untrusted-certificate', why, { keyId });
-    const san = subjectAltNames(certificate);
-    const email = trust.fulcio?.subjectEmail ?? trust.pki?.subjectEmail;
-    if (email !== undefined && !san.email.includes(email) && !san.uri.includes(email)) return fail('wrong-identity', `the certificate is not for ${email}`, { keyId });
-    if (trust.pki?.subjectHostname !== undefined && !san.dns.includes(trust.pki.subjectHostname)) return fail('wrong-identity', `the certificate names no host ${trust.pki.subjectHostname}`, { keyId });
-    if (trust.fulcio && fulcioIssuer(certificate) !== trust.fulcio.oidcIssuer) return fail('wrong-identity', `the certificate's OIDC issuer is not ${trust.fulcio.oidcIssuer}`, { keyId });
-    signer = [...san.email, ...san.uri][0];
+    const checked = checkSigningCertificate(certificate, chain, trust, at);
+    if (!checked.ok) return fail(checked.code, checked.reason, { keyId });
+    signer = checked.signer;
+    if (checked.certificateIdentity !== undefined) identity = { certificateIdentity: checked.certificateIdentity, certificateOidcIssuer: checked.certificateOidcIssuer! };
   }
-  return { valid: true, keyId, manifestDigest, ...(subjectName ? { subjectName } : {}), ...(signer ? { signer } : {}) };
+  return { valid: true, keyId, manifestDigest, ...(subjectName ? { subjectName } : {}), ...(signer ? { signer } : {}), ...identity };
 }

@@ -10,7 +10,8 @@ import { readPublicKeys } from './keys.js';
 import { verifyImageBundle } from './bundle.js';
 import { readBundleReferrers, type ReferrerBundle } from './referrers.js';
 import { readCosignSignatures, type TagStore } from './store.js';
-import { verifyCosignAttachment, type CosignTrust } from './verify.js';
+import { parseTrustedRoot } from './trusted-root.js';
+import { requireIdentity, verifyCosignAttachment, type CosignTrust } from './verify.js';
 import { readCertificates } from './x509.js';
 
 export interface CosignImage {
@@ -28,7 +29,15 @@ type KeySource = { kind: 'path'; path: string } | { kind: 'data'; data: Uint8Arr
 /** The part of a sigstoreSigned requirement this format reads. */
 export interface SigstoreRequirementLike {
   type: string;
-  fulcio?: { ca?: KeySource; oidcIssuer: string; subjectEmail: string };
+  fulcio?: {
+    ca?: KeySource;
+    /** A Sigstore trusted_root.json: its CAs instead of `ca`, its tlogs beside the rekorPublicKeys (dsv verify --trusted-root). */
+    trustedRoot?: KeySource;
+    oidcIssuer?: string;
+    oidcIssuerRegExp?: string;
+    subjectEmail?: string;
+    subjectRegExp?: string;
+  };
   pki?: { caRoots: KeySource; caIntermediates?: KeySource; subjectEmail?: string; subjectHostname?: string };
   rekorPublicKeys?: KeySource[];
 }
@@ -41,6 +50,9 @@ export interface CosignFact {
   manifestDigest?: string;
   reason?: string;
   code?: string;
+  /** Keyless: the certificate SAN and OIDC issuer that matched. */
+  certificateIdentity?: string;
+  certificateOidcIssuer?: string;
 }
 
 export interface CosignSignatureFormat {
@@ -71,9 +83,23 @@ export async function trustFor(req: SigstoreRequirementLike, keys: Array<{ kind:
   for (const r of req.rekorPublicKeys ?? []) rekorKeys.push(...readPublicKeys(await read(r, ctx), originOf(r, 'rekorPublicKeyData')));
   if (rekorKeys.length) trust.rekorKeys = rekorKeys;
   if (req.fulcio) {
-    if (!req.fulcio.ca) throw new DsvError('Usage', 'sigstoreSigned.fulcio needs caPath or caData');
-    const caCertificates: X509Certificate[] = readCertificates(await read(req.fulcio.ca, ctx), originOf(req.fulcio.ca, 'fulcio.caData'));
-    trust.fulcio = { caCertificates, oidcIssuer: req.fulcio.oidcIssuer, subjectEmail: req.fulcio.subjectEmail };
+    const f = req.fulcio;
+    const identity = {
+      ...(f.oidcIssuer !== undefined ? { oidcIssuer: f.oidcIssuer } : {}),
+      ...(f.oidcIssuerRegExp !== undefined ? { oidcIssuerRegExp: f.oidcIssuerRegExp } : {}),
+      ...(f.subjectEmail !== undefined ? { subjectEmail: f.subjectEmail } : {}),
+      ...(f.subjectRegExp !== undefined ? { subjectRegExp: f.subjectRegExp } : {}),
+    };
+    if (f.trustedRoot) {
+      const root = parseTrustedRoot(await read(f.trustedRoot, ctx), originOf(f.trustedRoot, 'fulcio.trustedRoot'));
+      trust.fulcio = { caCertificates: root.authorities.flatMap((a) => a.certificates), authorities: root.authorities, ...identity };
+      trust.rekorLogs = root.logs;
+    } else {
+      if (!f.ca) throw new DsvError('Usage', 'sigstoreSigned.fulcio needs caPath or caData');
+      const caCertificates: X509Certificate[] = readCertificates(await read(f.ca, ctx), originOf(f.ca, 'fulcio.caData'));
+      trust.fulcio = { caCertificates, ...identity };
+    }
+    requireIdentity(trust.fulcio);
   } else if (req.pki) {
     const p = req.pki;
     trust.pki = {
@@ -133,6 +159,8 @@ export function cosignFormat(opts: { source: CosignSignatureSource; bundles?: Co
         if (v.keyId) fact.keyId = v.keyId;
         if (v.signer) fact.signer = v.signer;
         if (!v.valid) return { ...fact, code: v.code ?? 'bad-signature', reason: v.reason ?? 'invalid' };
+        if (v.certificateIdentity !== undefined) fact.certificateIdentity = v.certificateIdentity;
+        if (v.certificateOidcIssuer !== undefined) fact.certificateOidcIssuer = v.certificateOidcIssuer;
         fact.manifestDigest = v.manifestDigest!;
         if (v.subjectName) fact.identity = v.subjectName;
         return fact;
@@ -151,6 +179,8 @@ export function cosignFormat(opts: { source: CosignSignatureSource; bundles?: Co
       if (v.keyId) fact.keyId = v.keyId;
       if (v.signer) fact.signer = v.signer;
       if (!v.valid) return { ...fact, code: v.code ?? 'bad-signature', reason: v.reason ?? 'invalid' };
+      if (v.certificateIdentity !== undefined) fact.certificateIdentity = v.certificateIdentity;
+      if (v.certificateOidcIssuer !== undefined) fact.certificateOidcIssuer = v.certificateOidcIssuer;
       fact.identity = v.payload!.dockerReference;
       fact.manifestDigest = v.payload!.manifestDigest;
       if (image.manifestBytes) {

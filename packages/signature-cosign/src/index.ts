@@ -13,9 +13,14 @@ export {
 export { keyIdOf, signBytes, verifyBytes } from './crypto.js';
 export { addCosignSignatures, readBlob, readCosignSignatures, tagStoreFor, type TagStore } from './store.js';
 export { createCosignSignature, signImage, type CosignSignOptions } from './sign.js';
-export { verifyCosignAttachment, type CosignTrust, type CosignVerification, type FulcioTrust, type PkiTrust } from './verify.js';
+export {
+  checkSigningCertificate, rekorTrust, requireIdentity, verifyCosignAttachment, type CosignTrust, type CosignVerification, type FulcioTrust, type PkiTrust,
+} from './verify.js';
+export { describeWindow, parseTrustedRoot, withinWindow, type SigstoreTrustedRoot, type TimeWindow, type TrustedAuthority, type TrustedLog } from './trusted-root.js';
 export { checkRekorEntry, parseRekorBundle, rekorLogId, verifyRekorSet, type RekorBundle } from './rekor.js';
-export { chainError, fulcioIssuer, readCertificates, subjectAltNames } from './x509.js';
+export {
+  chainError, fullMatchPattern, fulcioIssuer, matchCertificateIdentity, readCertificates, subjectAltNames, type CertificateIdentityCheck,
+} from './x509.js';
 export {
   cosignFormat, referrersTagSource, tagSchemeSource, trustFor,
   type CosignBundleSource, type CosignFact, type CosignImage, type CosignSignatureFormat, type CosignSignatureSource, type SigstoreRequirementLike,

@@ -6,6 +6,7 @@
 import { createHash, createPublicKey, verify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { DsvError } from '@dsv/core';
 import { pemBlocks } from './keys.js';
+import { describeWindow, withinWindow, type TrustedLog } from './trusted-root.js';
 
 export interface RekorBundle {
   SignedEntryTimestamp: string;
@@ -36,15 +37,22 @@ export function rekorLogId(key: KeyObject): string {
   return createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('hex');
 }
 
-/** Verifies the SET with the key whose log ID the entry names; returns the integration time. */
-export function verifyRekorSet(bundle: RekorBundle, rekorKeys: KeyObject[]): Date {
-  const key = rekorKeys.find((k) => rekorLogId(k) === bundle.Payload.logID);
-  if (!key) throw bad(`the entry is from log ${bundle.Payload.logID}, whose key is not trusted`);
+/**
+ * Verifies the SET with the key whose log ID the entry names; returns the integration time. `rekor` holds
+ * plain keys (trusted always; log ID = SHA-256 of the key) or trusted-root logs (their own log ID, trusted
+ * only when the integration time is inside the key's validFor window).
+ */
+export function verifyRekorSet(bundle: RekorBundle, rekor: Array<KeyObject | TrustedLog>): Date {
+  const logs = rekor.map((r) => ('logId' in r ? r : { name: 'the Rekor key', key: r, logId: rekorLogId(r), validFor: {} }));
   const p = bundle.Payload;
+  const log = logs.find((l) => l.logId === p.logID.toLowerCase());
+  if (!log) throw bad(`the entry is from log ${p.logID}, whose key is not trusted`);
   // The SET signs the canonical JSON (sorted keys, no spaces) of the entry's four fields.
   const signed = JSON.stringify({ body: p.body, integratedTime: p.integratedTime, logID: p.logID, logIndex: p.logIndex });
-  if (!verify('sha256', Buffer.from(signed), key, Buffer.from(bundle.SignedEntryTimestamp, 'base64'))) throw bad('the signed entry timestamp does not verify with the Rekor key');
-  return new Date(p.integratedTime * 1000);
+  if (!verify('sha256', Buffer.from(signed), log.key, Buffer.from(bundle.SignedEntryTimestamp, 'base64'))) throw bad('the signed entry timestamp does not verify with the Rekor key');
+  const at = new Date(p.integratedTime * 1000);
+  if (!withinWindow(log.validFor, at)) throw bad(`the key of log ${log.name} is trusted ${describeWindow(log.validFor)}, not at the entry's time ${at.toISOString()}`);
+  return at;
 }
 
 /** Checks that the hashedrekord entry records this payload hash, signature and key (or certificate). */

@@ -33,9 +33,12 @@ export function chainError(leaf: X509Certificate, intermediates: X509Certificate
   if (!validAt(leaf, at)) return `the certificate is not valid at ${at.toISOString()} (valid ${leaf.validFrom} – ${leaf.validTo})`;
   const rootPrints = new Set(roots.map((r) => r.fingerprint256));
   let cur = leaf;
+  const seen = new Set<string>();
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
     if (rootPrints.has(cur.fingerprint256)) return undefined;
-    const issuer = [...roots, ...intermediates].find((c) => c.ca && cur.checkIssued(c) && cur.verify(c.publicKey));
+    seen.add(cur.fingerprint256);
+    // A self-signed certificate that is not a trusted root (an untrusted CA's chain) ends the path.
+    const issuer = [...roots, ...intermediates].find((c) => c.ca && !seen.has(c.fingerprint256) && cur.checkIssued(c) && cur.verify(c.publicKey));
     if (!issuer) return `the certificate "${cur.subject.replace(/\n/g, ', ')}" is not issued by a trusted CA`;
     if (!validAt(issuer, at)) return `the CA certificate "${issuer.subject.replace(/\n/g, ', ')}" is not valid at ${at.toISOString()}`;
     if (rootPrints.has(issuer.fingerprint256)) return undefined;
@@ -100,4 +103,48 @@ export function fulcioIssuer(c: X509Certificate): string | undefined {
   }
   const v1 = extensionValue(c, fulcioOid(1));
   return v1 ? Buffer.from(v1).toString('utf8') : undefined;
+}
+
+/**
+ * A pattern as `--certificate-identity-regexp` / `--certificate-oidc-issuer-regexp` take it, compiled to
+ * match the whole value (anchored). Not in unicode mode, so escaped punctuation (`\-`, `\@`), which Go's
+ * regexp (cosign's) accepts, is accepted too. An invalid pattern is a Usage error naming `what`.
+ */
+export function fullMatchPattern(pattern: string, what: string): RegExp {
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (e) {
+    throw new DsvError('Usage', `${what} ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, '')}`);
+  }
+}
+
+/** The identity a certificate must carry: each of subject (any email or URI SAN) and issuer exactly or by a whole-value pattern. */
+export interface CertificateIdentityCheck {
+  subject?: string;
+  subjectRegExp?: string;
+  issuer?: string;
+  issuerRegExp?: string;
+}
+
+/**
+ * Checks a Fulcio certificate's SANs (email and URI) and OIDC issuer against `id`. Returns the SAN and
+ * issuer that matched, or why none did.
+ */
+export function matchCertificateIdentity(c: X509Certificate, id: CertificateIdentityCheck): { subject: string; issuer: string } | { reason: string } {
+  const san = subjectAltNames(c);
+  const names = [...san.email, ...san.uri];
+  const subjectRe = id.subjectRegExp !== undefined ? fullMatchPattern(id.subjectRegExp, '--certificate-identity-regexp') : undefined;
+  const subject = names.find((n) => (id.subject === undefined || n === id.subject) && (subjectRe === undefined || subjectRe.test(n)));
+  if (subject === undefined) {
+    const wanted = [id.subject, subjectRe && `/${id.subjectRegExp}/`].filter(Boolean).join(' and ');
+    return { reason: `the certificate is for ${names.join(', ') || 'no email or URI'}, not ${wanted}` };
+  }
+  const issuer = fulcioIssuer(c);
+  const issuerRe = id.issuerRegExp !== undefined ? fullMatchPattern(id.issuerRegExp, '--certificate-oidc-issuer-regexp') : undefined;
+  const wantedIssuer = [id.issuer, issuerRe && `/${id.issuerRegExp}/`].filter(Boolean).join(' and ');
+  if (issuer === undefined) return { reason: `the certificate records no OIDC issuer, not ${wantedIssuer || 'any'}` };
+  if ((id.issuer !== undefined && issuer !== id.issuer) || (issuerRe !== undefined && !issuerRe.test(issuer))) {
+    return { reason: `the certificate's OIDC issuer is ${issuer}, not ${wantedIssuer}` };
+  }
+  return { subject, issuer };
 }

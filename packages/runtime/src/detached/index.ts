@@ -4,3 +4,4 @@ export { detachedStores, subjectOf, type DetachedOptions, type DetachedStores, t
 export { embeddedFormat, withKeysVerifier, type EmbeddedContext } from './embedded.js';
 export { registrySubject, type FoundSubject, type RegistryOrigin } from './origin.js';
 export { judgeImage, loadPolicy, policyFormats, unmetRequirements, type JudgeOptions, type Judgement, type LoadedPolicy } from './policy.js';
+export { describeKeyless, firstKeylessFlag, keylessRequirement, signedIdentityMatcher, KEYLESS_FLAGS, type KeylessFlags } from './keyless.js';

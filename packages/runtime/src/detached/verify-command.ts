@@ -5,24 +5,34 @@
  */
 import { DsvError } from '@dsv/core/formats';
 import type { VerifyResult } from '@dsv/core/operations';
-import type { Policy, SignatureJudgement } from '@dsv/policy';
+import type { IdentityMatcher, Policy, SignatureJudgement } from '@dsv/policy';
 import { integrityVerdict, runVerify, uncheckedVerify } from '../commands.js';
 import type { CliContext } from '../context.js';
 import { ExitCodes, exitCodeFor, exitCodeForVerify, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, imageVerificationJson, oneLine, verifyFailureLines } from '../report.js';
 import type { CommandShell } from '../shell.js';
 import { judgeImage, loadPolicy, unmetRequirements, type Judgement, type LoadedPolicy } from './policy.js';
+import { describeKeyless, firstKeylessFlag, keylessRequirement, signedIdentityMatcher, type KeylessFlags } from './keyless.js';
 import { detachedStores, type DetachedOptions, type DetachedStores } from './stores.js';
 
 const INDENT = '    ';
 
-/** `--trust cosign:FILE` (repeatable): one sigstoreSigned requirement with these keys, matchRepoDigestOrExact, for every transport. */
-export function cosignTrustPolicy(keyFiles: string[]): LoadedPolicy {
+/**
+ * `--trust cosign:FILE` (repeatable): one sigstoreSigned requirement with these keys, for every transport;
+ * the signature must claim the image's reference (matchRepoDigestOrExact) unless `signedIdentity` says otherwise.
+ */
+export function cosignTrustPolicy(keyFiles: string[], signedIdentity: IdentityMatcher = { type: 'matchRepoDigestOrExact' }): LoadedPolicy {
   const policy: Policy = {
-    default: [{ type: 'sigstoreSigned', keys: keyFiles.map((path) => ({ kind: 'path' as const, path })), rekorPublicKeys: [], signedIdentity: { type: 'matchRepoDigestOrExact' } }],
+    default: [{ type: 'sigstoreSigned', keys: keyFiles.map((path) => ({ kind: 'path' as const, path })), rekorPublicKeys: [], signedIdentity }],
     transports: new Map(),
   };
   return { policy, baseDir: process.cwd() };
+}
+
+/** The keyless flags (and --sign-identity) as a policy: one sigstoreSigned fulcio requirement, every transport. */
+export async function keylessTrustPolicy(flags: KeylessFlags, signIdentity?: string): Promise<LoadedPolicy> {
+  const requirement = await keylessRequirement(flags, signedIdentityMatcher(signIdentity));
+  return { policy: { default: [requirement], transports: new Map() }, baseDir: process.cwd() };
 }
 
 /** The cosign: entries of --trust, and the rest. */
@@ -44,6 +54,10 @@ export interface PolicyVerifyOptions extends DetachedOptions {
   policyFile?: string;
   /** --trust cosign:FILE entries. */
   cosignKeys?: string[];
+  /** cosign's keyless flags (--certificate-identity, --trusted-root, ...). */
+  keyless?: KeylessFlags;
+  /** --sign-identity REF: the image identity detached signatures must claim (with --trust cosign: or the keyless flags). */
+  signIdentity?: string;
   platform?: string;
 }
 
@@ -91,7 +105,7 @@ interface Outcome {
 
 function judgementLines(j: SignatureJudgement): string {
   const who = [j.keyId && `key ${j.keyId}`, j.signer && oneLine(j.signer)].filter(Boolean).join(' ');
-  const id = j.identity ? `, identity ${j.identity}` : '';
+  const id = `${j.identity ? `, identity ${j.identity}` : ''}${j.certificateIdentity ? `, certificate identity ${j.certificateIdentity} (OIDC issuer ${j.certificateOidcIssuer})` : ''}`;
   return `${j.format} ${j.origin}${who ? ` by ${who}` : ''}${id}: ${j.accepted ? 'accepted' : `not accepted${j.reason ? `: ${oneLine(j.reason)}` : ''}`}`;
 }
 
@@ -138,6 +152,7 @@ export function judgementJson(j: Judgement, source: string) {
       signatures: r.signatures.map((s) => ({
         format: s.format, origin: s.origin, accepted: s.accepted, valid: s.valid, keyId: s.keyId ?? null, signer: s.signer ?? null,
         identity: s.identity ?? null, manifestDigest: s.manifestDigest ?? null, code: s.code ?? null, reason: s.reason ?? null,
+        certificateIdentity: s.certificateIdentity ?? null, certificateOidcIssuer: s.certificateOidcIssuer ?? null,
       })),
     })),
   };
@@ -148,12 +163,19 @@ export async function runPolicyVerify(ctx: CliContext, shell: CommandShell, imag
   let loaded: LoadedPolicy;
   let source: string;
   try {
+    const keyless = opts.keyless && firstKeylessFlag(opts.keyless);
     if (opts.policyFile !== undefined && opts.cosignKeys?.length) throw new DsvError('Usage', '--policy and --trust cosign: cannot be combined (put a sigstoreSigned requirement in the policy)');
+    if (opts.policyFile !== undefined && keyless) throw new DsvError('Usage', `--policy and ${keyless} cannot be combined (put a sigstoreSigned fulcio requirement in the policy)`);
+    if (opts.policyFile !== undefined && opts.signIdentity !== undefined) throw new DsvError('Usage', '--policy and --sign-identity cannot be combined (the policy\'s signedIdentity says what signatures must claim)');
+    if (keyless && opts.cosignKeys?.length) throw new DsvError('Usage', `--trust cosign: and ${keyless} cannot be combined (a key or keyless, not both)`);
     if (opts.policyFile !== undefined) {
       loaded = await loadPolicy(opts.policyFile);
       source = `policy ${loaded.path}`;
+    } else if (keyless) {
+      loaded = await keylessTrustPolicy(opts.keyless!, opts.signIdentity);
+      source = describeKeyless(opts.keyless!);
     } else {
-      loaded = cosignTrustPolicy(opts.cosignKeys ?? []);
+      loaded = cosignTrustPolicy(opts.cosignKeys ?? [], signedIdentityMatcher(opts.signIdentity));
       source = `cosign keys ${(opts.cosignKeys ?? []).join(', ')}`;
     }
   } catch (e) {

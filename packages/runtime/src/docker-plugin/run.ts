@@ -17,6 +17,7 @@ import { applyPkiFormat } from '../environment.js';
 import { formatHelp, formatUsageError, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { engineEndpoint, resolveDockerEndpoint, type DockerCliEndpoint, type DockerGlobals } from './docker-context.js';
 import { SIGN_SPEC, VERIFY_SPEC } from './specs.js';
+import { firstKeylessFlag, KEYLESS_FLAGS, type KeylessFlags } from '../detached/keyless-flags.js';
 
 export interface RunOptions {
   globals: DockerGlobals;
@@ -187,7 +188,16 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
     const { policyFromEnv } = await import('../environment.js');
     const policyFile = str(a.values.policy) ?? policyFromEnv(io.env);
     const trust = list(a.values.trust);
-    if (policyFile !== undefined || trust.some((t) => /^cosign:/i.test(t))) {
+    const keyless: KeylessFlags = {};
+    for (const [k, flag] of KEYLESS_FLAGS) {
+      const value = str(a.values[flag.slice(2)]);
+      if (value !== undefined) keyless[k] = value;
+    }
+    const signIdentity = str(a.values['sign-identity']);
+    if (policyFile === undefined && !trust.some((t) => /^cosign:/i.test(t)) && !firstKeylessFlag(keyless) && signIdentity !== undefined) {
+      throw new DsvError('Usage', '--sign-identity needs --trust cosign:FILE or the keyless flags (--certificate-identity, ...)');
+    }
+    if (policyFile !== undefined || trust.some((t) => /^cosign:/i.test(t)) || firstKeylessFlag(keyless)) {
       // Detached signatures and policy: local images judged by the registry manifest they came from.
       const { runPolicyVerify, splitCosignTrust } = await import('../detached/verify-command.js');
       const split = splitCosignTrust(trust);
@@ -205,6 +215,8 @@ export async function verifyCommand(argv: string[], io: CliIo, opts: RunOptions)
       return runPolicyVerify(ctx, shell, inputs, {
         ...(policyFile !== undefined ? { policyFile } : {}),
         cosignKeys: split.cosign,
+        ...(firstKeylessFlag(keyless) ? { keyless } : {}),
+        ...(signIdentity !== undefined ? { signIdentity } : {}),
         ...(registriesD !== undefined ? { registriesD } : {}),
         ...(platform ? { platform } : {}),
       });

@@ -42,6 +42,14 @@ export const VERIFY_SPEC: CommandSpec = {
     { long: 'trust', type: 'list', valueName: 'file', description: 'Trusted key / certificate file, [TYPE:]FILE (repeatable; also DSV_TRUST; the GnuPG home and PKI trust store are always trusted); cosign:FILE checks cosign signatures' },
     { long: 'policy', type: 'string', valueName: 'file', description: 'Judge by this containers-policy.json (signedBy, sigstoreSigned, dsvSigned; env DSV_POLICY); local images by the signatures of the registry manifest they came from' },
     { long: 'registries.d', type: 'string', valueName: 'dir', description: 'registries.d directory for simple-signing lookaside stores' },
+    { long: 'certificate-identity', type: 'string', valueName: 'id', description: 'Keyless cosign: the email or URI the signing certificate must name (any SAN)' },
+    { long: 'certificate-identity-regexp', type: 'string', valueName: 're', description: 'Keyless cosign: a pattern the whole SAN must match' },
+    { long: 'certificate-oidc-issuer', type: 'string', valueName: 'url', description: 'Keyless cosign: the OIDC issuer the certificate must name' },
+    { long: 'certificate-oidc-issuer-regexp', type: 'string', valueName: 're', description: 'Keyless cosign: a pattern the whole OIDC issuer must match' },
+    { long: 'ca-roots', type: 'string', valueName: 'file', description: 'Keyless cosign: PEM Fulcio / PKI CA certificates; with --rekor-public-key' },
+    { long: 'rekor-public-key', type: 'string', valueName: 'file', description: 'Keyless cosign: the Rekor log\'s PEM public key; with --ca-roots' },
+    { long: 'trusted-root', type: 'string', valueName: 'file', description: 'Keyless cosign: a Sigstore trusted_root.json (CAs and Rekor keys, each within its validFor)' },
+    { long: 'sign-identity', type: 'string', valueName: 'ref', description: 'With --trust cosign: or keyless: the image reference or repository signatures must claim' },
   ],
   epilog: `Local images are checked on disk, file by file, when Docker's store is readable (its root
 from the daemon, or DSV_DOCKER_ROOT); otherwise through the Docker daemon.

@@ -11,6 +11,7 @@ import { exitCodeFor } from '../exit-codes.js';
 import { errorJson } from '../report.js';
 import { runAllTags, withoutProgress, type TagOutcome } from './all-tags.js';
 import type { Shard } from './shard.js';
+import type { LoadedPolicy } from '../detached/policy.js';
 
 export interface FleetCommon {
   repositories: string[];
@@ -24,6 +25,8 @@ export interface FleetVerifyOptions extends FleetCommon {
   trust: string[];
   /** --policy FILE / DSV_POLICY. */
   policyFile?: string;
+  /** A policy already built (cosign's keyless flags); wins over policyFile. */
+  policy?: LoadedPolicy;
   registriesD?: string;
   /** --no-check-signatures. */
   integrityOnly?: boolean;
@@ -33,10 +36,10 @@ export async function verifyAllTags(context: CliContext, shell: CommandShell, o:
   const ctx = withoutProgress(context);
   let perTag: (image: string) => Promise<TagOutcome>;
   try {
-    if (o.policyFile !== undefined) {
+    if (o.policy !== undefined || o.policyFile !== undefined) {
       const { detachedStores, loadPolicy, unmetRequirements } = await import('../detached/index.js');
       const { verifyImageByPolicy } = await import('../detached/verify-command.js');
-      const loaded = await loadPolicy(o.policyFile);
+      const loaded = o.policy ?? (await loadPolicy(o.policyFile!));
       const stores = await detachedStores(ctx, o.registriesD !== undefined ? { registriesD: o.registriesD } : {});
       perTag = async (image) => {
         const v = await verifyImageByPolicy(ctx, image, loaded, { stores, integrityFirst: true, ...(o.platform ? { platform: o.platform } : {}) });
