@@ -2,7 +2,8 @@
 // npm run bench: dsv against skopeo on the same deterministic images, alternating runs, medians and ratios.
 // Not part of npm test. Writes bench/results/latest.md and prints it.
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
-//   BENCH_ONLY=copy,copy-sign,sign,detached-sign,verify,store,containerd,sync (a subset of the rows; default all)
+//   BENCH_ONLY=copy,copy-sign,sign,detached-sign,verify,store,containerd,sync,scale (a subset of the rows; default all)
+//   BENCH_OWN_ENV=0 (skip the dsv runs in the machine's own environment, printed beside each row)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -18,7 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SMALL = process.env.BENCH_SMALL === '1';
-const ALL = ['copy', 'copy-sign', 'sign', 'detached-sign', 'verify', 'store', 'containerd', 'sync'];
+const ALL = ['copy', 'copy-sign', 'sign', 'detached-sign', 'verify', 'store', 'containerd', 'sync', 'scale'];
 const ONLY = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(',').map((x) => x.trim()));
 const MiB = 1 << 20;
 const work = join(here, '.work');
@@ -26,10 +27,15 @@ mkdirSync(work, { recursive: true });
 const node = process.execPath;
 // Every measured command runs in this environment. NODE_EXTRA_CA_CERTS goes (unless BENCH_KEEP_ENV=1): Node reads
 // and parses that file at every start, before any code runs (on this machine it names the whole system bundle:
-// ≈ 45 ms per process), and no side of the bench uses TLS. main() measures what it adds and prints it.
+// ≈ 45 ms per process), and no side of the bench uses TLS. main() measures what it adds and prints it, and every row
+// also runs each dsv side in the machine's own environment (that variable kept), alternated with the others and
+// printed beside (BENCH_OWN_ENV=0 skips those runs; BENCH_KEEP_ENV=1 keeps the variable for every run instead).
 const KEEP_ENV = process.env.BENCH_KEEP_ENV === '1';
 const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
 const benchEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => KEEP_ENV || k !== 'NODE_EXTRA_CA_CERTS'));
+const OWN_ENV = Boolean(extraCaCerts) && !KEEP_ENV && process.env.BENCH_OWN_ENV !== '0';
+/** A dsv side as it runs in the machine's own environment. */
+const inOwnEnv = (side) => (side && side.cmd === process.execPath ? { ...side, env: { ...side.env, NODE_EXTRA_CA_CERTS: extraCaCerts } } : undefined);
 const bin = (app, name) => join(root, 'apps', app, 'bin', `${name}.js`);
 
 execFileSync('bash', [join(root, 'tools', 'setup-system')], { stdio: 'inherit' });
@@ -119,12 +125,16 @@ const median = (xs) => {
 const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
-  const o = [], p = [], r = [];
+  const o = [], p = [], r = [], oo = [], po = [];
   const loads = [loadAverage()];
+  // The dsv sides again in the machine's own environment (NODE_EXTRA_CA_CERTS kept): ours, and the peer when it is
+  // dsv too (copy --sign-by against the plain copy), so that ratio compares like with like.
+  const ownOurs = OWN_ENV ? inOwnEnv(ours) : undefined;
+  const ownPeer = OWN_ENV ? inOwnEnv(peer) : undefined;
   // One unmeasured round first: the first run after a push or a daemon start meets cold caches, and it would
   // always be ours.
   for (let i = -1; i < runs; i++) {
-    const sides = [[ours, o], [peer, p], [reference, r]];
+    const sides = [[ours, o], [peer, p], [reference, r], [ownOurs, oo], [ownPeer, po]];
     for (const [side, measured] of i % 2 ? sides.reverse() : sides) {
       if (!side) continue;
       const list = i < 0 ? [] : measured;
@@ -145,7 +155,9 @@ async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
     peerWall: p.length ? median(p.map((x) => x.wall)) : undefined,
     peerCpu: p.length ? median(p.map((x) => x.cpu)) : undefined,
     peerRss: p.length ? Math.max(...p.map((x) => x.rss)) : undefined,
-    ...(r.length ? { refWall: median(r.map((x) => x.wall)), refRss: Math.max(...r.map((x) => x.rss)) } : {}),
+    ...(r.length ? { refWall: median(r.map((x) => x.wall)), refCpu: median(r.map((x) => x.cpu)), refRss: Math.max(...r.map((x) => x.rss)) } : {}),
+    ...(oo.length ? { ownWall: median(oo.map((x) => x.wall)), ownCpu: median(oo.map((x) => x.cpu)), ownRss: Math.max(...oo.map((x) => x.rss)) } : {}),
+    ...(po.length ? { ownPeerWall: median(po.map((x) => x.wall)) } : {}),
     load: [Math.min(...loads), Math.max(...loads)],
   };
   // Each alternation's own ratio: how far one run's ratio moves on this machine.
@@ -153,11 +165,15 @@ async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
     const paired = o.map((x, i) => x.wall / p[i].wall);
     row.pairedRange = [Math.min(...paired), Math.max(...paired)];
   }
-  if (r.length) {
+  if (r.length && p.length) {
     const paired = r.map((x, i) => x.wall / p[i].wall);
     row.refPairedRange = [Math.min(...paired), Math.max(...paired)];
   }
-  console.error(`${name}: ours ${row.oursWall.toFixed(2)}s ${row.oursRss.toFixed(0)} MiB` + (row.peerWall ? `; skopeo ${row.peerWall.toFixed(2)}s ${row.peerRss.toFixed(0)} MiB` : '') + (row.refWall ? `; node floor ${row.refWall.toFixed(2)}s` : ''));
+  if (oo.length && p.length) {
+    const paired = oo.map((x, i) => x.wall / (po.length ? po : p)[i].wall);
+    row.ownPairedRange = [Math.min(...paired), Math.max(...paired)];
+  }
+  console.error(`${name}: ours ${row.oursWall.toFixed(2)}s ${row.oursRss.toFixed(0)} MiB` + (row.peerWall ? `; skopeo ${row.peerWall.toFixed(2)}s ${row.peerRss.toFixed(0)} MiB` : '') + (row.refWall ? `; reference ${row.refWall.toFixed(2)}s` : ''));
   return row;
 }
 
@@ -297,6 +313,28 @@ async function main() {
       note: `sync: ${MANY_TAGS} images of one 32 KiB layer each; dsv sync and skopeo sync both copy every tag into a fresh registry (target: ratio ≤ 1.0, RSS flat in the number of tags)`,
     });
   }
+  // 7. scale: a 40-layer image against the 8-layer one, a 5 GiB layer against the 1 GiB one (each 5 × the bytes;
+  // generated once, cached in bench/.work). dsv on the scaled image alternates with skopeo on it and with dsv on the
+  // base image: time and peak RSS must grow linearly at most (RSS should stay flat).
+  if (ONLY.has('scale')) {
+    const forty = await generateImage(join(work, `forty-${layerSize}`), 'forty', Array.from({ length: 40 }, (_, i) => ({ size: layerSize, compressible: i % 2 === 0 })));
+    const huge = await generateImage(join(work, `huge-${5 * bigSize}`), 'huge', [{ size: 5 * bigSize, compressible: false }]);
+    push(forty, 'bench/forty:1');
+    push(huge, 'bench/huge:1');
+    const hugeLabel = 5 * bigSize >= 1024 * MiB ? `${(5 * bigSize) / 1024 / MiB} GiB layer` : `${(5 * bigSize) / MiB} MiB layer`;
+    const dsvCopy = (ref) => ({ cmd: node, prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => [bin('copy', 'dsv-copy'), `docker://${src.host}/${ref}`, `docker://${d.host}/${ref}`] });
+    const skopeoCopy = (ref) => ({ cmd: 'skopeo', prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => ['copy', ...flags, `docker://${src.host}/${ref}`, `docker://${d.host}/${ref}`] });
+    const signedOf = (ref) => `${ref.split(':')[0]}:signed`;
+    const dsvVerify = (ref) => ({ cmd: node, env: gpgEnv, args: () => [bin('cli', 'dsv'), 'verify', '--trust', pub, `docker://${src.host}/${signedOf(ref)}`] });
+    const skopeoDir = (ref) => ({ cmd: 'skopeo', prepare: () => mkdtempSync(join(tmpdir(), 'dsv-bench-dir-')), cleanup: (d) => rmSync(d, { recursive: true, force: true }), args: (_i, d) => ['copy', ...flags, `docker://${src.host}/${signedOf(ref)}`, `dir:${d}/img`] });
+    const pairs = [[`40 × ${layerSize / MiB} MiB layers`, 'bench/forty:1', forty, '8 layers', 'bench/eight:1', eight], [hugeLabel, 'bench/huge:1', huge, bigLabel, 'bench/big:1', big]];
+    for (const [label, ref, info, baseLabel, baseRef, baseInfo] of pairs) {
+      const scale = { factor: info.totalUncompressed / baseInfo.totalUncompressed, baseLabel };
+      rows.push({ ...(await alternate(`copy registry→registry (${label}), scale`, dsvCopy(ref), skopeoCopy(ref), RUNS, dsvCopy(baseRef))), bytes: info.totalCompressed, scale });
+      for (const r of [ref, baseRef]) execFileSync(node, [bin('cli', 'dsv'), 'sign', '--key', fpr, `docker://${src.host}/${r}`, `docker://${src.host}/${signedOf(r)}`], { env: { ...benchEnv, ...gpgEnv }, stdio: 'ignore' });
+      rows.push({ ...(await alternate(`verify registry image (${label}), scale`, dsvVerify(ref), skopeoDir(ref), RUNS, dsvVerify(baseRef))), bytes: info.totalCompressed, scale });
+    }
+  }
   if (storeRow) rows.push(storeRow);
   await src.stop();
   rmSync(gnupg, { recursive: true, force: true });
@@ -309,20 +347,32 @@ async function main() {
     `Machine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${RUNS} alternating runs per side; medians; peak RSS is the max over runs.`,
     `Images: 8 × ${layerSize / MiB} MiB layers (half compressible) and 1 × ${bigSize / MiB} MiB layer (incompressible), gzip.`,
     '',
-    '| benchmark | dsv (s) | skopeo (s) | ratio dsv/skopeo | ratio per run (min–max) | dsv CPU (s) | skopeo CPU (s) ¹ | dsv peak RSS (MiB) | skopeo peak RSS (MiB) ¹ |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| benchmark | dsv (s) | skopeo (s) | ratio dsv/skopeo | ratio per run (min–max) | dsv CPU (s) | skopeo CPU (s) ¹ | dsv peak RSS (MiB) | skopeo peak RSS (MiB) ¹ | dsv, own env (s) ² | ratio, own env ² |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.flatMap((r) => [
-      `| ${r.name} | ${fmt(r.oursWall)} | ${fmt(r.peerWall)}${r.peerName ? ` (${r.peerName})` : ''} | ${r.peerWall ? fmt(r.oursWall / r.peerWall) : '—'} | ${range(r.pairedRange)} | ${fmt(r.oursCpu)} | ${fmt(r.peerCpu)} | ${fmt(r.oursRss, 0)} | ${fmt(r.peerRss, 0)} |`,
-      ...(r.refWall ? [`| ↳ ${r.refName ?? 'minimal Node client (lib/node-floor.mjs), for reference'} | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${range(r.refPairedRange)} | — | ${fmt(r.peerCpu)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} |`] : []),
+      `| ${r.name} | ${fmt(r.oursWall)} | ${fmt(r.peerWall)}${r.peerName ? ` (${r.peerName})` : ''} | ${r.peerWall ? fmt(r.oursWall / r.peerWall) : '—'} | ${range(r.pairedRange)} | ${fmt(r.oursCpu)} | ${fmt(r.peerCpu)} | ${fmt(r.oursRss, 0)} | ${fmt(r.peerRss, 0)} | ${fmt(r.ownWall)} | ${r.ownWall && r.peerWall ? `${fmt(r.ownWall / (r.ownPeerWall ?? r.peerWall))} (${range(r.ownPairedRange)})` : '—'} |`,
+      ...(r.refWall && !r.scale ? [`| ↳ ${r.refName ?? 'minimal Node client (lib/node-floor.mjs), for reference'} | ${fmt(r.refWall)} | ${fmt(r.peerWall)} | ${fmt(r.refWall / r.peerWall)} | ${range(r.refPairedRange)} | — | ${fmt(r.peerCpu)} | ${fmt(r.refRss, 0)} | ${fmt(r.peerRss, 0)} | — | — |`] : []),
     ]),
     '',
+    ...(rows.some((r) => r.scale) ? [
+      'Scale: dsv on the larger image against dsv on the base image, alternated in the same row (growth = larger / base; linear at most means growth ≤ the size factor; peak RSS should stay flat).',
+      '',
+      '| scale row | base image | size × | dsv (s) | dsv on base (s) | time × | CPU × | dsv peak RSS / base (MiB) | linear at most (time, CPU, RSS) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...rows.filter((r) => r.scale).map((r) => {
+        const t = r.oursWall / r.refWall, c = r.oursCpu / r.refCpu, m = r.oursRss / r.refRss, f = r.scale.factor;
+        return `| ${r.name.replace(/, scale$/, '')} | ${r.scale.baseLabel} | ${fmt(f, 1)} | ${fmt(r.oursWall)} | ${fmt(r.refWall)} | ${fmt(t)} | ${fmt(c)} | ${fmt(r.oursRss, 0)} / ${fmt(r.refRss, 0)} | ${[t, c, m].map((g) => (g <= f ? 'yes' : 'no')).join(', ')} |`;
+      }),
+      '',
+    ] : []),
     `- load average (1 min) while each row ran: ${rows.filter((r) => r.load).map((r) => `${r.name.split(', against')[0]} ${r.load[0].toFixed(1)}–${r.load[1].toFixed(1)}`).join('; ')} (2 cores: above ≈ 2, other work shared the machine).`,
-    ...rows.filter((r) => r.throughput).map((r) => `- ${r.name}: ${r.throughput.toFixed(0)} MiB/s of uncompressed layer data (wall clock, including process start-up; target ≥ 300 MiB/s).`),
+    ...rows.filter((r) => r.throughput).map((r) => `- ${r.name}: ${r.throughput.toFixed(0)} MiB/s of uncompressed layer data${r.ownWall ? ` (${(r.bytes / MiB / r.ownWall).toFixed(0)} MiB/s in the machine's own environment)` : ''} (wall clock, including process start-up; target ≥ 1.5 GiB/s with a warm page cache, issue 26).`),
     ...[...new Set(rows.filter((r) => r.note).map((r) => `- ${r.note}`))],
     '- ratio per run: each alternation\'s dsv time over the skopeo time measured next to it; the ratio column divides the medians.',
     '- ¹ the peer\'s columns hold the plain dsv-copy on the copy --sign-by rows.',
     '- CPU: user + system seconds of the client process (and the children it waited for, such as gpg), medians; the registries\' own CPU is not counted. With other work on the machine, wall times stretch and CPU seconds stay comparable.',
-    ...(rows.some((r) => r.refWall && !r.refName) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
+    ...(rows.some((r) => r.refWall && !r.refName && !r.scale) ? ['- minimal Node client: undici + node:crypto only, no CLI (GET, SHA-256, POST + PUT, 4 at a time), timed in the same alternation: what Node itself costs on this copy.'] : []),
+    ...(OWN_ENV ? [`- ² own env: the dsv side${rows.some((r) => r.ownPeerWall) ? 's' : ''} run again in the machine's own environment (NODE_EXTRA_CA_CERTS=${extraCaCerts} kept), alternated in the same row; the ratio divides by skopeo's median (by the plain dsv-copy's, itself run in that environment, on the copy --sign-by rows), per-run range in brackets.`] : ['- ² own env: not measured (' + (KEEP_ENV ? 'BENCH_KEEP_ENV=1: every run above kept the environment' : extraCaCerts ? 'BENCH_OWN_ENV=0' : 'NODE_EXTRA_CA_CERTS is not set here: the environment is the same') + ').']),
     ...(extraCa ? [`- environment: NODE_EXTRA_CA_CERTS (${extraCa.file}) is set on this machine and ${KEEP_ENV ? 'was kept (BENCH_KEEP_ENV=1)' : 'left out for every side (BENCH_KEEP_ENV=1 keeps it)'}: Node parses that file at every start, before any code runs — \`node -e 0\` takes ${(extraCa.with * 1000).toFixed(0)} ms with it, ${(extraCa.without * 1000).toFixed(0)} ms without (medians of 9), so with it each dsv row takes ≈ ${((extraCa.with - extraCa.without) * 1000).toFixed(0)} ms longer. The bench's registries speak plain HTTP; skopeo reads no such file.`] : []),
     '- sign: dsv reads every blob once (digest and diff_id checked as it streams), embeds a GPG signature in the config and pushes config + manifest to a new tag; skopeo copy --sign-by writes a simple-signing signature to its lookaside store.',
     '',

@@ -3,6 +3,7 @@
 // list` with where it came from and its version, gets --signer-opt settings, and its trust files reach it
 // through DSV_TRUST=TYPE:FILE (docker-verify) and --trust TYPE:FILE (dsv verify). Plugin-loading mistakes
 // are usage errors (exit 2) in one line without bundle paths; a broken executable on PATH is listed, not fatal.
+import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { SignerRegistry, type SignerPlugin } from '@dsv/core';
 import { loadSignerPlugins } from '@dsv/runtime';
 import { buildSampleImage, dockerSaveArchive, registerSuite, signerSuite, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { installPlugins } from '@dsv/docker-plugin';
+import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const example = join(root, 'examples', 'dsv-signer-shared-key', 'dsv-signer-shared-key');
@@ -58,6 +61,8 @@ registerSuite(
 let h: ReturnType<typeof pluginHome>;
 let layout: string;
 let archive: string;
+/** A registry for `docker sign --remote` (started by the test that uses it). */
+let reg: StartedRegistry | undefined;
 
 function bin(name: 'dsv' | 'docker-sign' | 'docker-verify' | 'dsv-copy', args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return runNodeScript(binPath(name), args, { env: { ...h.env, ...extra }, cwd: h.home });
@@ -72,7 +77,10 @@ beforeAll(async () => {
   writeFileSync(archive, dockerSaveArchive([{ image, tags: ['plugins/app:1'] }]));
 }, 300_000);
 
-afterAll(() => removeTempDirs());
+afterAll(async () => {
+  await reg?.stop();
+  removeTempDirs();
+});
 
 describe('plugins that are found', () => {
   it('dsv plugins list: built-ins, the discovered example (where from, version), a broken executable on PATH with the reason; JSON matches its schema', async () => {
@@ -121,6 +129,44 @@ describe('plugins that are found', () => {
     }
     const untrusted = await bin('docker-verify', ['archive', '--archive', archive, 'plugins/app:signed'], { DSV_TRUST: `shared-key:${h.stranger}` });
     expect(untrusted.code, untrusted.all).toBe(1);
+  });
+
+  it('docker-sign --signer-opt reaches the plugin\'s settings, as dsv sign\'s does', async () => {
+    const s = await bin('docker-sign', ['archive', '--archive', archive, '-t', 'shared-key', '-k', h.secret, '--signer-opt', 'shared-key:algorithm=sha512', 'plugins/app:1', 'plugins/app:opt']);
+    expect(s.code, s.all).toBe(0);
+    const v = await bin('dsv', ['verify', '--trust', `shared-key:${h.secret}`, `docker-archive:${archive}:plugins/app:opt`]);
+    expect(v.code, v.all).toBe(0);
+    expect(v.stdout).toContain('hmac-sha512');
+    const bad = await bin('docker-sign', ['archive', '--archive', archive, '-t', 'shared-key', '-k', h.secret, '--signer-opt', 'algorithm=md5', 'plugins/app:1', 'plugins/app:nope']);
+    expect(bad.code, bad.all).toBe(2);
+    expect(bad.stderr).toMatch(/^docker-sign: error: .*algorithm "md5" is not one of sha256, sha512/m);
+    const malformed = await bin('docker-sign', ['archive', '--archive', archive, '-t', 'shared-key', '-k', h.secret, '--signer-opt', 'no-equals', 'plugins/app:1', 'plugins/app:nope']);
+    expect(malformed.code, malformed.all).toBe(2);
+    expect(malformed.stderr).toContain('invalid --signer-opt "no-equals": expected [TYPE:]KEY=VALUE');
+  });
+
+  it('docker sign --signer-opt (the real docker CLI running the installed plugin, --remote: no daemon needed)', async () => {
+    reg = await startRegistry({ mode: 'http' });
+    const dockerConfig = join(h.home, 'docker-config');
+    installPlugins({ dir: join(dockerConfig, 'cli-plugins') });
+    const env = { ...h.env, DOCKER_CONFIG: dockerConfig, DOCKER_HOST: `unix://${join(h.home, 'no-daemon.sock')}`, DSV_INSECURE_REGISTRIES: reg.host };
+    const pushed = await bin('dsv-copy', [`oci:${layout}:1`, `docker://${reg.host}/plugins/app:1`], env);
+    expect(pushed.code, pushed.all).toBe(0);
+    const docker = (args: string[]) => new Promise<Ran>((resolve) => {
+      execFile(requireTool('docker'), args, { env, cwd: h.home, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, all: `${stdout}${stderr}` });
+      });
+    });
+    const help = await docker(['sign', '--help']);
+    expect(help.stdout).toMatch(/--signer-opt opt +A setting for the signer plugin, \[TYPE:\]KEY=VALUE \(repeatable\)/);
+    const s = await docker(['sign', '--remote', '-t', 'shared-key', '-k', h.secret, '--signer-opt', 'algorithm=sha512', `${reg.host}/plugins/app:1`, `${reg.host}/plugins/app:opt`]);
+    expect(s.code, s.all).toBe(0);
+    const v = await bin('dsv', ['verify', '--trust', `shared-key:${h.secret}`, `docker://${reg.host}/plugins/app:opt`], env);
+    expect(v.code, v.all).toBe(0);
+    expect(v.stdout).toContain('hmac-sha512');
+    const bad = await docker(['sign', '--remote', '-t', 'shared-key', '-k', h.secret, '--signer-opt', 'shared-key:algorithm=md5', `${reg.host}/plugins/app:1`, `${reg.host}/plugins/app:nope`]);
+    expect(bad.code, bad.all).toBe(2);
+    expect(bad.stderr).toMatch(/algorithm "md5" is not one of sha256, sha512/);
   });
 
   it('plugin-loading mistakes are usage errors: exit 2, one line, no bundle paths', async () => {

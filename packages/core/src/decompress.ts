@@ -1,11 +1,13 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { createGunzip, createInflateRaw, type Gunzip, type InflateRaw } from 'node:zlib';
 
 import type { Decompress as ZstdDecompress } from 'fzstd';
 import { DsvError } from './errors.js';
+import { GzipHeaderError, GzipHeaderParser, GzipTrailer } from './gzip-header.js';
 import { loadOnce } from './lazy.js';
 
 const INFLATE_CHUNK = 512 * 1024;
+const EMPTY = Buffer.alloc(0);
 /** fzstd on first use: most images are gzip, and every command imports core (≈ 12 ms). */
 const loadFzstd = loadOnce(() => import('fzstd'));
 
@@ -16,6 +18,12 @@ export interface DecompressOptions {
   maxBytes?: number;
   /** What is being decompressed (a blob digest), used in error messages. */
   name?: string;
+  /**
+   * Check gzip's CRC-32 of the content (default true). A caller that digests the content and compares the digest
+   * (a diff_id) passes false: the deflate data is then inflated raw, the CRC pass skipped (ISIZE still checked).
+   * Corruption that still inflates then shows only in that digest.
+   */
+  crc?: boolean;
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -53,6 +61,7 @@ export class DecompressStream extends Transform {
   outputBytes = 0;
   private readonly maxBytes: number | undefined;
   private readonly label: string;
+  private readonly crc: boolean;
   private engine: Engine | undefined;
   private head: Buffer[] = [];
   private headLength = 0;
@@ -65,12 +74,13 @@ export class DecompressStream extends Transform {
     this.kind = kind;
     this.maxBytes = opts.maxBytes;
     this.label = opts.name ?? 'blob';
+    this.crc = opts.crc ?? true;
     if (kind !== 'auto') this.start(kind);
   }
 
   private start(kind: Compression): void {
     this.detected = kind;
-    if (kind === 'gzip') this.engine = this.gzipEngine();
+    if (kind === 'gzip') this.engine = this.crc ? this.gunzipEngine() : this.rawGzipEngine();
     else if (kind === 'zstd') this.engine = this.zstdEngine();
     else this.engine = this.plainEngine();
   }
@@ -145,7 +155,7 @@ export class DecompressStream extends Transform {
     };
   }
 
-  private gzipEngine(): Engine {
+  private gunzipEngine(): Engine {
     // zlib inflates on the libuv threadpool one output chunk at a time: its 16 KiB default makes a
     // round-trip per 16 KiB and left the main thread idle most of the time (bench/NOTES.md). 1 MiB chunks
     // (512 KiB here) are several times faster and keep memory bounded (one chunk per layer in flight).
@@ -173,6 +183,129 @@ export class DecompressStream extends Transform {
         if (!this.failed) g.resume();
       },
       destroy: () => g.destroy(),
+    };
+  }
+
+  private rawGzipEngine(): Engine {
+    // For callers that digest the content (crc: false). The member framing (RFC 1952: header, trailer, several
+    // members) is parsed here and the deflate data between is inflated raw: zlib's gzip mode also computes the
+    // CRC-32 of every output byte (≈ 4% of a signing copy's CPU samples, bench/NOTES.md §15), which the caller's
+    // digest of the content makes redundant. ISIZE is still checked; trailing zero padding is ignored and any
+    // other byte after a member must start the next one, as node:zlib's gunzip has it.
+    let state: 'header' | 'body' | 'trailer' | 'between' | 'padding' = 'header';
+    let header = new GzipHeaderParser();
+    let trailer = new GzipTrailer();
+    let inflater: InflateRaw | undefined;
+    /** Bytes written to the current member's inflater, the last chunk written and its output so far. */
+    let fed = 0;
+    let last: Buffer = EMPTY;
+    let memberOut = 0;
+    let finished = false;
+    /** The write (or finish) waiting for the inflater. */
+    let next: ((err?: Error) => void) | undefined;
+    const bad = (why: string) => this.corrupt('gzip', new Error(why));
+    const takeNext = () => {
+      const k = next;
+      next = undefined;
+      return k ?? (() => undefined);
+    };
+
+    const startMember = () => {
+      const g = createInflateRaw({ chunkSize: INFLATE_CHUNK });
+      inflater = g;
+      fed = 0;
+      last = EMPTY;
+      memberOut = 0;
+      g.on('data', (data: Buffer) => {
+        memberOut += data.length;
+        if (!this.output(data)) g.pause();
+      });
+      g.on('error', (e) => {
+        if (inflater !== g) return;
+        inflater = undefined;
+        const err = this.corrupt('gzip', e);
+        if (next) takeNext()(err);
+        else this.fail(err);
+      });
+      g.on('end', () => {
+        if (inflater !== g) return;
+        // The deflate data is complete: what the inflater did not take (all in the last chunk: earlier ones were
+        // taken whole) is the trailer and whatever follows it.
+        const rest = fed > g.bytesWritten ? last.subarray(last.length - (fed - g.bytesWritten)) : EMPTY;
+        last = EMPTY;
+        inflater = undefined;
+        g.destroy();
+        state = 'trailer';
+        trailer = new GzipTrailer();
+        feed(rest, takeNext());
+      });
+    };
+
+    const end = (done: (err?: Error) => void): void => {
+      if (state === 'body' && inflater) {
+        next = done;
+        inflater.end();
+      } else if (state === 'between' || state === 'padding') done();
+      else done(bad('unexpected end of file'));
+    };
+
+    const feed = (input: Buffer, done: (err?: Error) => void): void => {
+      let buf = input;
+      try {
+        while (buf.length > 0) {
+          if (state === 'header') {
+            buf = buf.subarray(header.consume(buf));
+            if (header.done) {
+              state = 'body';
+              startMember();
+            }
+          } else if (state === 'body') {
+            const g = inflater!;
+            fed += buf.length;
+            last = buf;
+            const target = fed;
+            next = done;
+            g.write(buf, (err) => {
+              // All of it taken: the member goes on. Less: the deflate data ended inside it, and 'end' follows.
+              if (err || inflater !== g || g.bytesWritten !== target) return;
+              last = EMPTY;
+              const k = takeNext();
+              if (finished) end(k);
+              else k();
+            });
+            return;
+          } else if (state === 'trailer') {
+            buf = buf.subarray(trailer.consume(buf));
+            if (trailer.done) {
+              if (trailer.isize !== memberOut % 2 ** 32) throw bad('the size in the gzip trailer does not match the inflated size');
+              state = 'between';
+            }
+          } else if (state === 'between') {
+            if (buf[0] === 0) state = 'padding';
+            else {
+              state = 'header';
+              header = new GzipHeaderParser();
+            }
+          } else buf = EMPTY;
+        }
+      } catch (e) {
+        done(e instanceof GzipHeaderError ? bad(e.message) : (e as Error));
+        return;
+      }
+      if (finished) end(done);
+      else done();
+    };
+
+    return {
+      write: (chunk, done) => feed(chunk, done),
+      finish: (done) => {
+        finished = true;
+        end(done);
+      },
+      resume: () => {
+        if (!this.failed) inflater?.resume();
+      },
+      destroy: () => inflater?.destroy(),
     };
   }
 

@@ -38,7 +38,7 @@ export class DiffIdHasher {
   private aborted = false;
 
   constructor(private readonly o: DiffIdOptions) {
-    const inflater = (this.inflater = decompressor('auto', { maxBytes: o.maxBytes, name: o.name }));
+    const inflater = (this.inflater = decompressor('auto', { maxBytes: o.maxBytes, name: o.name, crc: false }));
     const digester = (this.digester = new Digester(o.algorithm));
     this.inflated = pipeline(
       inflater,

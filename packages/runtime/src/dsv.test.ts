@@ -85,6 +85,15 @@ describe('dsv arguments', () => {
     expect(await parseDsvArgs(['sign', '--pki-format', 'legacy', '-k', 'k.pem', 'a'])).toMatchObject({ kind: 'run', args: { pkiFormat: 'legacy' } });
   });
 
+  it('sync takes skopeo sync\'s auth flags: --authfile for both sides, --src-/--dest- for one', async () => {
+    const p = await parseDsvArgs(['sync', '--authfile', 'both.json', '--dest-authfile', 'd.json', '--src-creds', 'u:p', '--dest-creds', 'ci', 'docker://a/r', 'docker://b/p']);
+    expect(p.kind === 'run' && p.args).toMatchObject({ command: 'sync', sideAuth: { source: { authfile: 'both.json', creds: 'u:p' }, destination: { authfile: 'd.json', creds: 'ci' } } });
+    expect(p.kind === 'run' && 'auth' in p.args).toBe(false);
+    const io = captureIo();
+    expect(await dsvMain(['sync', '--src-creds', 'u:sync-pw-secret', '--bogus', 'a', 'b'], io)).toBe(2);
+    expect(io.outText() + io.errText()).not.toContain('sync-pw-secret');
+  });
+
   it('never echoes --keypass, even in a usage error', async () => {
     const io = captureIo();
     expect(await dsvMain(['sign', '--keypass', 'hunter2-secret', '--bogus', 'a'], io)).toBe(2);

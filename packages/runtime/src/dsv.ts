@@ -25,11 +25,11 @@ import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf, unknownCommandMessage } from './suggest.js';
 import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
-import { referencesHelp } from './transports.js';
+import { BUILTIN_TRANSPORT_MANIFESTS, referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import { firstKeylessFlag, KEYLESS_FLAGS, type KeylessFlags } from './detached/keyless-flags.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
-import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
+import { authFlagsOf, authOptions, authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
 import { bundleCommand, bundleArgs, type DsvBundleArgs } from './bundle/command.js';
@@ -136,6 +136,8 @@ export interface DsvSyncArgs extends DsvCommonArgs {
   policy?: string;
   registriesD?: string;
   removeSignatures: boolean;
+  /** --authfile (both sides), --src-/--dest-authfile, --src-/--dest-creds (skopeo sync's). */
+  sideAuth: { source: AuthFlags; destination: AuthFlags };
 }
 export interface DsvKeygenArgs extends DsvCommonArgs {
   command: 'generate-key-pair';
@@ -223,7 +225,7 @@ export function dsvParser(): Argv {
     .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
     .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
     .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
-      y
+      copyAuthOptions(y)
         .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
         .option('shard', { type: 'string', describe: 'Only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' })
         .option('scoped', { type: 'boolean', default: false, describe: 'Name each repository at DEST by its whole source name (host/repo), not its last path component' })
@@ -360,8 +362,11 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
       const y: DsvSyncArgs = {
         ...common, command: 'sync', source: String(argv.source), destination: String(argv.destination), jobs,
         scoped: argv.scoped === true, dryRun: argv.dryRun === true, removeSignatures: argv.removeSignatures === true,
+        sideAuth: copyAuthFlagsOf(argv),
         ...givenOptions(argv, ['shard', 'policy', 'registriesD'], { registriesD: 'registries.d' }),
       };
+      // --authfile is both sides' here: each side's SystemContext is made by the sync itself.
+      delete y.auth;
       return { kind: 'run', args: y };
     }
     case 'trust':
@@ -399,6 +404,11 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   }
 }
 
+/** The prefix of each built-in transport's references: `docker://`, `oci:`, `docker-archive:`… */
+function transportPrefixes(): string[] {
+  return BUILTIN_TRANSPORT_MANIFESTS.flatMap((m) => m.transports.map((t) => /^[a-z][a-z0-9-]*:(?:\/\/)?/.exec(t.syntax)?.[0] ?? `${t.name}:`));
+}
+
 /** `dsv completion SHELL`: the script, from the parsers (dsv's, and dsv-copy's for `dsv copy`). */
 async function dsvCompletion(shell: string): Promise<string> {
   const { completionScript } = await import('./completion.js');
@@ -409,6 +419,7 @@ async function dsvCompletion(shell: string): Promise<string> {
     globalsWithValue: [...GLOBALS_WITH_VALUE],
     nested: { copy: () => copyParser('dsv copy'), 'docker-plugin': { flags: ['--dir', '--help', '-h'], words: ['install', 'uninstall'] } },
     words: { completion: ['bash', 'zsh', 'fish'], plugins: ['list'] },
+    references: { commands: ['sign', 'verify', 'inspect', 'copy', 'sync', 'list-tags'], prefixes: transportPrefixes() },
   });
 }
 
@@ -617,8 +628,14 @@ async function fleetShard(ctx: CliContext, flag: string | undefined): Promise<{ 
 
 async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Promise<number> {
   let sharding;
+  let sides;
   try {
     sharding = await fleetShard(ctx, a.shard);
+    const prompt = shellPrompt(shell);
+    sides = {
+      source: await authSystem(shell.io.env, a.sideAuth.source, prompt, { creds: '--src-creds' }),
+      destination: await authSystem(shell.io.env, a.sideAuth.destination, prompt, { creds: '--dest-creds' }),
+    };
   } catch (e) {
     return shell.fail(e, () => ({ command: 'sync', ok: false, error: errorJson(e) }));
   }
@@ -635,6 +652,7 @@ async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Pr
     ...sharding,
     ...(policyFile !== undefined ? { policyFile } : {}),
     ...definedFields(a, ['registriesD']),
+    sides,
   });
 }
 

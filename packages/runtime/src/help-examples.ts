@@ -23,9 +23,11 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['dsv sign -t pki -k signer.key docker-archive:app.tar:app:1.0 docker-archive:app.tar:app:signed', 'Sign with a PKI key inside a docker save archive'],
     [`dsv sign --signature-type endorse -k qa@example.com docker://${R}/app:1.0-signed`, 'Countersign in place (moves the tag: the output says from which digest to which)'],
     ['dsv sign --dry-run -k release@example.com docker-daemon:app:1.0 docker-daemon:app:signed', 'Show what would be written, write nothing'],
+    [`dsv sign --all-tags --creds ci -k release@example.com docker://${R}/app`, 'Every tag in place, as registry user ci (the password asked on a terminal)'],
   ],
   'dsv verify': [
     [`dsv verify --all-tags --trust release.asc docker://${R}/app`, 'Every tag of a repository, one line each and a summary'],
+    [`dsv verify --all-tags --authfile ci-auth.json docker://${R}/app`, 'With the credentials of a containers auth.json / docker config.json'],
     [`dsv verify --policy policy.json docker://${R}/app:1.0`, 'Judge by a containers-policy.json over simple, cosign and embedded signatures'],
     [`dsv verify docker://${R}/app:1.0-signed`, 'Trust the GnuPG home and the PKI trust store'],
     [`dsv verify --trust release.asc --trust pki:ca.pem docker://${R}/app@sha256:<digest>`, 'Trust these key files only in addition, by digest'],
@@ -69,6 +71,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     [`dsv sync docker://${R}/team/app docker://mirror.example.com/prod`, 'Every tag of a repository to mirror.example.com/prod/app (what is there is not sent again)'],
     ['dsv sync --policy signed-only.json sync.yaml docker://mirror.example.com/prod', 'A skopeo-sync YAML file, only the images the policy accepts'],
     [`dsv sync docker://${R}/team/app oci:/media/usb`, 'To a directory of OCI layouts for an air gap (and back: dsv sync oci:/media/usb docker://…)'],
+    [`dsv sync --src-creds ci --dest-authfile m.json docker://${R}/app docker://mirror.example.com/prod`, 'Each side its own credentials (--authfile FILE: both)'],
     ['JOB_COMPLETION_INDEX=1 DSV_SHARD_COUNT=4 dsv sync sync.yaml docker://mirror.example.com/prod', 'One shard of four (a Kubernetes Indexed Job sets the index)'],
   ],
   'dsv generate-key-pair': [
@@ -91,11 +94,14 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     [`docker-sign registry -k release@example.com ${R}/app:1.0 ${R}/app:1.0-signed`, 'Sign a registry image into a new tag'],
     ['docker-sign repository -k release@example.com app:1.0 app:1.0-signed', "Sign in the local Docker engine's store"],
     ['docker-sign archive --archive app.tar -t pki -k signer.key app:1.0 app:signed', 'Sign inside a docker save archive'],
+    [`docker-sign registry --authfile ci-auth.json -k release@example.com ${R}/app:1.0 ${R}/app:signed`, 'Registry credentials from this file (or --creds USER[:PASSWORD])'],
+    ['docker-sign archive --archive app.tar -t shared-key -k team.secret --signer-opt algorithm=sha512 app:1 app:s', 'A setting for a signer plugin: [TYPE:]KEY=VALUE'],
   ],
   'docker-verify': [
     [`docker-verify registry ${R}/app:1.0-signed`, 'Verify a registry image'],
     ['docker-verify repository app:1.0-signed other:2', "Verify images in the local Docker engine's store"],
     ['docker-verify archive --archive app.tar app:1.0', 'Verify an image inside a docker save archive'],
+    [`docker-verify registry --creds ci ${R}/app:1.0-signed`, 'As registry user ci, the password asked on a terminal'],
   ],
   'dsv-copy': [
     [`dsv-copy docker://${R}/app:1.0 oci:./layout:1.0`, 'Registry to an OCI layout, every byte hashed on the way'],
@@ -107,6 +113,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'docker sign': [
     ['docker sign -k release@example.com app:1.0 app:1.0-signed', "Sign in the daemon's image store, tagged DEST"],
     [`docker sign --remote -k release@example.com ${R}/app:1.0 ${R}/app:1.0-signed`, 'Sign in the registry'],
+    ['docker sign -t shared-key -k team.secret --signer-opt algorithm=sha512 app:1.0 app:1.0-signed', 'A setting for a signer plugin: [TYPE:]KEY=VALUE'],
   ],
   'docker verify': [
     ['docker verify app:1.0-signed', "Verify an image in the daemon's store"],

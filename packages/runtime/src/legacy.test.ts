@@ -24,6 +24,22 @@ describe('docker-sign arguments', () => {
     expect(v.kind === 'run' && v.args).toMatchObject({ source: 'repository', debug: true, signatureType: 'resign' });
   });
 
+  it('takes --authfile, --creds and repeated --signer-opt (docker-verify: --authfile and --creds)', async () => {
+    const p = await parseDockerSignArgs(['registry', '--authfile', 'a.json', '--creds', 'u:p:w', '--signer-opt', 'x=1', '--signer-opt', 'shared-key:y=a,b', 's:1', 'd:1']);
+    expect(p.kind === 'run' && p.args).toMatchObject({ auth: { authfile: 'a.json', creds: 'u:p:w' }, signerOpts: ['x=1', 'shared-key:y=a,b'] });
+    const v = await parseDockerVerifyArgs(['--creds', 'ci', 'registry', '--authfile', 'b.json', 'img:1']);
+    expect(v.kind === 'run' && v.args).toMatchObject({ auth: { authfile: 'b.json', creds: 'ci' } });
+    expect((await parseDockerVerifyArgs(['registry', '--signer-opt', 'x=1', 'img:1'])).kind).toBe('error');
+  });
+
+  it('never echoes a --creds password, even in a usage error', async () => {
+    for (const main of [dockerSignMain, dockerVerifyMain]) {
+      const io = captureIo();
+      expect(await main(['registry', '--creds', 'ci:legacy-pw-secret', '--bogus', 'a', 'b'], io)).toBe(2);
+      expect(io.outText() + io.errText()).not.toContain('legacy-pw-secret');
+    }
+  });
+
   it('rejects what the original rejected', async () => {
     expect((await parseDockerSignArgs([])).kind).toBe('error');
     expect((await parseDockerSignArgs(['registry', 'only-one'])).kind).toBe('error');

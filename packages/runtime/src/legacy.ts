@@ -18,8 +18,9 @@ import { newYargs } from './parser.js';
 import { runVerify, verifyLocalImage } from './commands.js';
 import { ExitCodes } from './exit-codes.js';
 import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
+import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { CommandShell, shapeOutput } from './shell.js';
-import { applyPkiFormat } from './environment.js';
+import { applyPkiFormat, applySignerOpts } from './environment.js';
 import { VERSION } from './version.js';
 import { decorateHelp } from './help-examples.js';
 import { closest, commandsOf, unknownCommandMessage } from './suggest.js';
@@ -46,6 +47,10 @@ export interface LegacySignArgs {
   timeoutMs?: number;
   srcImage: string;
   destImage: string;
+  /** --authfile / --creds (registry credentials, skopeo's meanings). */
+  auth?: AuthFlags;
+  /** --signer-opt [TYPE:]KEY=VALUE. */
+  signerOpts?: string[];
 }
 
 export interface LegacyVerifyArgs {
@@ -59,6 +64,8 @@ export interface LegacyVerifyArgs {
   /** --timeout: deadline of each network request, in ms. */
   timeoutMs?: number;
   images: string[];
+  /** --authfile / --creds (registry credentials, skopeo's meanings). */
+  auth?: AuthFlags;
 }
 
 export type Parsed<T> = { kind: 'run'; args: T } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
@@ -110,7 +117,7 @@ async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string,
 }
 
 export function dockerSignParser(): Argv {
-  let y = newYargs()
+  let y = authOptions(newYargs())
     .scriptName('docker-sign')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] SRC_IMAGE DEST_IMAGE\n\nCreates and embeds signatures into docker images.')
     .exitProcess(false)
@@ -126,6 +133,7 @@ export function dockerSignParser(): Argv {
     .option('sigtype', { alias: 't', type: 'string', describe: 'Signature type: gpg or pki [env DSV_KEYTYPE, default gpg]' })
     .option('pki-format', { type: 'string', describe: "PKI signature armour: legacy (the original's; default for a bare RSA key) or v2 [env DSV_PKI_FORMAT]" })
     .option('timeout', timeoutOption())
+    .option('signer-opt', { type: 'string', describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' })
     .epilogue(SIGN_EPILOGUE);
   for (const kind of SOURCE_KINDS) {
     y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
@@ -139,7 +147,7 @@ export function dockerSignParser(): Argv {
 }
 
 export function dockerVerifyParser(): Argv {
-  let y = newYargs()
+  let y = authOptions(newYargs())
     .scriptName('docker-verify')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] IMAGE...\n\nVerifies embedded signatures, and the integrity of docker image layers and metadata.')
     .exitProcess(false)
@@ -193,6 +201,9 @@ export function parseDockerSignArgs(args: string[]): Promise<Parsed<LegacySignAr
       const v = str(argv[k]);
       if (v !== undefined) out[k] = v;
     }
+    if (argv.signerOpt !== undefined) out.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
+    const auth = authFlagsOf(argv);
+    if (auth.authfile !== undefined || auth.creds !== undefined) out.auth = auth;
     return out;
   }, 'docker-sign');
 }
@@ -207,6 +218,8 @@ export function parseDockerVerifyArgs(args: string[]): Promise<Parsed<LegacyVeri
     if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     const archive = str(argv.archive);
     if (source === 'archive' && archive) out.archive = archive;
+    const auth = authFlagsOf(argv);
+    if (auth.authfile !== undefined || auth.creds !== undefined) out.auth = auth;
     return out;
   }, 'docker-verify');
 }
@@ -246,8 +259,9 @@ const LEGACY_TRANSPORTS: Record<SourceKind, readonly string[]> = {
 };
 
 /** Context options of docker-sign / docker-verify: the transports of their subcommand only. */
-function legacyContextOptions(shell: CommandShell, source: SourceKind, timeoutMs?: number): ContextOptions {
-  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source], system: timeoutSystem(timeoutMs) });
+async function legacyContextOptions(shell: CommandShell, source: SourceKind, timeoutMs?: number, auth?: AuthFlags): Promise<ContextOptions> {
+  const credentials = auth ? await authSystem(shell.io.env, auth, shellPrompt(shell)) : {};
+  return shell.contextOptions({ transports: LEGACY_TRANSPORTS[source], system: { ...timeoutSystem(timeoutMs), ...credentials } });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,7 +295,7 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
   const parsed = await parseDockerSignArgs(args);
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerSignMain(withoutQuiet(args), shaped, contextFactory));
   const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
-  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: secretsInArgs(args), ...(progress ? { progress } : {}) });
+  const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: [...secretsInArgs(args), ...credsSecretsInArgs(args)], ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
@@ -289,10 +303,11 @@ export async function dockerSignMain(args: string[], io: CliIo = processIo(), co
   const where = { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' as const };
   return shell.sign(
     async () => {
-      const ctx: CliContext = await contextFactory(legacyContextOptions(shell, a.source, a.timeoutMs));
+      const ctx: CliContext = await contextFactory(await legacyContextOptions(shell, a.source, a.timeoutMs, a.auth));
       applyPkiFormat(ctx.signerSettings, a.pkiFormat);
       const keyOpts = { ...(a.keyid !== undefined ? { key: a.keyid } : {}), ...(a.keypass !== undefined ? { keypass: a.keypass } : {}), ...(a.sigtype !== undefined ? { keyType: a.sigtype } : {}) };
       const key = await shell.resolveKey(keyOpts, '-k/--keyid');
+      applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [key.keyType]);
       const source = legacyReference(a.source, a.srcImage, where);
       const destination = legacyReference(a.source, a.destImage, where);
       return { ctx, options: { source, destination, key, kind: a.signatureType, dryRun: a.dryRun } };
@@ -305,7 +320,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   const parsed = await parseDockerVerifyArgs(args);
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerVerifyMain(withoutQuiet(args), shaped, contextFactory));
   const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
-  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug, ...(progress ? { progress } : {}) });
+  const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug, secrets: credsSecretsInArgs(args), ...(progress ? { progress } : {}) });
   const early = printParsed(shell.out, parsed);
   if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
   const a = parsed.args;
@@ -313,7 +328,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
   let store: LocalStore | undefined;
   try {
-    ctx = await contextFactory(legacyContextOptions(shell, a.source, a.timeoutMs));
+    ctx = await contextFactory(await legacyContextOptions(shell, a.source, a.timeoutMs, a.auth));
     verify = await createVerifyFunction(ctx);
     if (a.source === 'repository') {
       const { chooseLocalStore } = await import('@dsv/source-repository');

@@ -16,6 +16,10 @@ describe('parseArgs (pflag-like)', () => {
     expect(p.values.trust).toEqual(['a.asc', 'b.pem']);
     expect(p.values.platform).toBe('linux/arm64');
   });
+  test('docker sign --signer-opt is repeatable, each value whole', () => {
+    expect(parseArgs(SIGN_SPEC, ['--signer-opt', 'a=1,2', 'img', '--signer-opt=shared-key:b=3']).values['signer-opt']).toEqual(['a=1,2', 'shared-key:b=3']);
+    expect(() => parseArgs(VERIFY_SPEC, ['--signer-opt', 'a=1', 'img'])).toThrow('unknown flag: --signer-opt');
+  });
   test('-- ends the options; -h and --help ask for help', () => {
     expect(parseArgs(VERIFY_SPEC, ['--', '--json']).positionals).toEqual(['--json']);
     expect(parseArgs(VERIFY_SPEC, ['-h']).help).toBe(true);

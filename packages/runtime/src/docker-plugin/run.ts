@@ -13,7 +13,7 @@ import { ExitCodes } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { CommandShell, shapeOutput } from '../shell.js';
 import { parseProgressMode, type ProgressMode } from '../progress.js';
-import { applyPkiFormat } from '../environment.js';
+import { applyPkiFormat, applySignerOpts } from '../environment.js';
 import { formatHelp, formatUsageError, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { engineEndpoint, resolveDockerEndpoint, type DockerCliEndpoint, type DockerGlobals } from './docker-context.js';
 import { SIGN_SPEC, VERIFY_SPEC } from './specs.js';
@@ -149,6 +149,8 @@ export async function signCommand(argv: string[], io: CliIo, opts: RunOptions): 
         },
         '--key',
       );
+      // Each value whole: a setting may hold a comma.
+      applySignerOpts(ctx.signerSettings, (a.values['signer-opt'] as string[] | undefined) ?? [], [key.keyType]);
       const kind = (str(a.values['signature-type']) ?? 'sign').toLowerCase() as SignatureKind;
       return { ctx, options: { source, destination, key, kind, dryRun: a.values['dry-run'] === true, ...(platform ? { platform } : {}) } };
     },

@@ -24,6 +24,7 @@ export const SIGN_SPEC: CommandSpec = {
     { long: 'pki-format', type: 'string', valueName: 'format', description: "PKI signature armour: legacy (docker-sign-verify's; default for a bare RSA key) or v2 (env DSV_PKI_FORMAT)" },
     { long: 'remote', type: 'bool', description: 'Sign the image in its registry (docker://IMAGE -> docker://DEST), not in the local image store' },
     { long: 'signature-type', short: 's', type: 'string', valueName: 'type', description: 'sign (co-sign), endorse (countersign) or resign (replace all signatures)', defaultText: 'sign' },
+    { long: 'signer-opt', type: 'list', valueName: 'opt', description: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' },
   ],
   epilog: `IMAGE is signed in the image store of the Docker daemon this CLI talks to (-H, --context,
 DOCKER_HOST) and tagged DEST. With --remote, or when IMAGE is not in the local store, it is signed

@@ -6,7 +6,7 @@
  */
 import { copyImage, readManifest, type CopyResult } from '@dsv/core/operations';
 import { isDsvError, type Digest } from '@dsv/core/formats';
-import type { ImageReference } from '@dsv/core/transport';
+import type { ImageReference, SystemContext } from '@dsv/core/transport';
 import type { CliContext } from '../context.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, oneLine } from '../report.js';
@@ -37,6 +37,8 @@ export interface SyncOptions {
   registriesD?: string;
   /** --remove-signatures: carry no detached signatures. */
   removeSignatures: boolean;
+  /** Each side's auth settings (--src-/--dest-authfile, --src-/--dest-creds, --authfile). */
+  sides?: { source: Partial<SystemContext>; destination: Partial<SystemContext> };
 }
 
 type Status = 'copied' | 'present' | 'rejected' | 'failed' | 'would-copy';
@@ -70,10 +72,34 @@ async function digestAt(ctx: CliContext, ref: ImageReference): Promise<Digest | 
   }
 }
 
+/**
+ * The context of a sync with each side's credentials: SRC's for every registry read (a sync file may name
+ * several), DEST's registry its own (SystemContext.registryAuth), so neither side's credentials reach the other.
+ */
+function withSides(ctx: CliContext, destination: string, sides: NonNullable<SyncOptions['sides']>): CliContext {
+  const system: SystemContext = { ...ctx.system, ...sides.source };
+  if (destination.startsWith('docker://')) {
+    const registry = (ctx.parseImage(syncDestination(destination, 'sync', 'latest')) as unknown as { registry?: string }).registry;
+    const d = sides.destination;
+    if (registry) {
+      system.registryAuth = {
+        ...(ctx.system.registryAuth ?? {}),
+        [registry.toLowerCase()]: { ...(d.credentialsFiles ? { credentialsFiles: d.credentialsFiles } : {}), ...(d.registryCredentials ? { registryCredentials: d.registryCredentials } : {}) },
+      };
+    }
+  }
+  return { ...ctx, system };
+}
+
 export async function runSync(context: CliContext, shell: CommandShell, o: SyncOptions): Promise<number> {
-  const ctx = withoutProgress(context);
   if (!/^(docker:\/\/|oci:)/.test(o.destination)) {
     return shell.fail(new (await import('@dsv/core/formats')).DsvError('Usage', `DEST ${o.destination}: a registry prefix (docker://HOST[/PREFIX]) or a directory of OCI layouts (oci:DIR)`));
+  }
+  let ctx = withoutProgress(context);
+  try {
+    if (o.sides) ctx = withSides(ctx, o.destination, o.sides);
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sync', ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
   }
   let repos: SyncRepository[];
   try {
