@@ -7,7 +7,7 @@ import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'no
 import { assertBundle, bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { DsvError, parseDigest } from '@dsv/core';
 import { keyIdOf, signBytes, verifyBytes } from './crypto.js';
-import { parseRekorBundle, verifyRekorSet, type RekorBundle } from './rekor.js';
+import { checkRekorEntry, parseRekorBundle, rekorEntryKind, verifyRekorSet, type RekorBundle, type RekorSigned } from './rekor.js';
 import { checkSigningCertificate, rekorTrust, type CosignTrust, type CosignVerification } from './verify.js';
 
 export const BUNDLE_V03_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -67,14 +67,23 @@ function fail(code: string, reason: string, rest: Partial<CosignVerification> = 
   return { valid: false, code, reason, ...rest };
 }
 
-/** The bundle's Rekor entry as the legacy SET shape (canonical body, time, index, log id in hex). */
+/**
+ * The bundle's Rekor entry as the legacy SET shape (canonical body, time, index, log id in hex): the body is the
+ * entry's canonicalizedBody, so the SET verified over it covers exactly the body checked against the signature.
+ * The entry's kindVersion must name the body's kind and version.
+ */
 function rekorEntryOf(b: Bundle): RekorBundle | undefined {
   const e = b.verificationMaterial.tlogEntries[0];
   if (!e?.inclusionPromise) return undefined;
-  return parseRekorBundle(JSON.stringify({
+  const entry = parseRekorBundle(JSON.stringify({
     SignedEntryTimestamp: Buffer.from(e.inclusionPromise.signedEntryTimestamp).toString('base64'),
     Payload: { body: Buffer.from(e.canonicalizedBody).toString('base64'), integratedTime: Number(e.integratedTime), logIndex: Number(e.logIndex), logID: Buffer.from(e.logId.keyId).toString('hex') },
   }));
+  const { kind, version } = rekorEntryKind(entry);
+  if (e.kindVersion && (e.kindVersion.kind !== kind || e.kindVersion.version !== version)) {
+    throw new DsvError('SignatureInvalid', `Rekor bundle: the entry says it is ${e.kindVersion.kind} ${e.kindVersion.version} but its body is ${kind} ${version}`);
+  }
+  return entry;
 }
 
 export interface BundleVerification extends CosignVerification {
@@ -100,6 +109,7 @@ export function verifyImageBundle(bytes: Uint8Array, image: { manifestDigest: st
   const d = parseDigest(manifestDigest);
   let signed: Uint8Array;
   let signature: Uint8Array;
+  let recorded: RekorSigned;
   let subjectName: string | undefined;
   if (b.content.$case === 'dsseEnvelope') {
     const env = b.content.dsseEnvelope;
@@ -107,6 +117,7 @@ export function verifyImageBundle(bytes: Uint8Array, image: { manifestDigest: st
     if (env.signatures.length !== 1) return fail('malformed', `the DSSE envelope has ${env.signatures.length} signatures, not one`);
     signed = dssePae(env.payloadType, env.payload);
     signature = env.signatures[0]!.sig;
+    recorded = { dssePayload: env.payload };
     let st: { _type?: unknown; subject?: Array<{ name?: unknown; digest?: Record<string, unknown> }> };
     try {
       st = JSON.parse(Buffer.from(env.payload).toString('utf8'));
@@ -125,6 +136,7 @@ export function verifyImageBundle(bytes: Uint8Array, image: { manifestDigest: st
     if (!image.manifestBytes) return fail('unsupported', 'a message-signature bundle needs the manifest bytes to verify');
     signature = m.signature;
     signed = image.manifestBytes;
+    recorded = { sha256: d.hex };
   }
 
   const vm = b.verificationMaterial.content;
@@ -132,10 +144,11 @@ export function verifyImageBundle(bytes: Uint8Array, image: { manifestDigest: st
   let keyId: string | undefined;
   let certificate: X509Certificate | undefined;
   let signer: string | undefined;
+  let signerKey: KeyObject | undefined;
   if (trust.keys?.length) {
-    const k = trust.keys.find(check);
-    if (!k) return fail('unknown-key', 'the bundle\'s signature does not verify with any of the trusted keys');
-    keyId = keyIdOf(k);
+    signerKey = trust.keys.find(check);
+    if (!signerKey) return fail('unknown-key', 'the bundle\'s signature does not verify with any of the trusted keys');
+    keyId = keyIdOf(signerKey);
   } else {
     const raw = vm.$case === 'certificate' ? vm.certificate.rawBytes : vm.$case === 'x509CertificateChain' ? vm.x509CertificateChain.certificates[0]?.rawBytes : undefined;
     if (!raw) return fail('malformed', 'the bundle carries no certificate');
@@ -153,6 +166,7 @@ export function verifyImageBundle(bytes: Uint8Array, image: { manifestDigest: st
       const entry = rekorEntryOf(b);
       if (!entry) return fail('rekor', 'Rekor keys are trusted but the bundle has no entry with an inclusion promise', { keyId });
       at = verifyRekorSet(entry, rekorTrust(trust));
+      checkRekorEntry(entry, recorded, signature, certificate ? { certificate } : { key: signerKey! });
     } catch (e) {
       return fail('rekor', (e as Error).message, { keyId });
     }

@@ -1,7 +1,7 @@
 /**
  * Rekor signed entry timestamps (the `dev.sigstore.cosign/bundle` annotation): the SET over the log
- * entry, checked offline with the log's public key, and the hashedrekord entry checked against the
- * signature, payload and key or certificate it must describe.
+ * entry, checked offline with the log's public key, and the entry body (hashedrekord, dsse or intoto) checked
+ * against the signature, signed content and key or certificate it must describe.
  */
 import { createHash, createPublicKey, verify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { DsvError } from '@dsv/core';
@@ -55,19 +55,88 @@ export function verifyRekorSet(bundle: RekorBundle, rekor: Array<KeyObject | Tru
   return at;
 }
 
-/** Checks that the hashedrekord entry records this payload hash, signature and key (or certificate). */
-export function checkRekorEntry(bundle: RekorBundle, payload: Uint8Array, signature: Uint8Array, signer: { key?: KeyObject; certificate?: X509Certificate }): void {
-  let body: { apiVersion?: string; kind?: string; spec?: { data?: { hash?: { algorithm?: string; value?: string } }; signature?: { content?: string; publicKey?: { content?: string } } } };
+/**
+ * What a Rekor entry must record: the bytes signed directly (`hashedrekord` v0.0.1 records their SHA-256) or, given
+ * as `{ dssePayload }`, a DSSE envelope's payload (`dsse` v0.0.1 and `intoto` v0.0.2 record its SHA-256 beside the
+ * envelope's one signature). `{ sha256 }` names the signed bytes by their hex SHA-256 alone.
+ */
+export type RekorSigned = Uint8Array | { sha256: string } | { dssePayload: Uint8Array };
+
+type Hash = { algorithm?: unknown; value?: unknown } | undefined;
+type EntryBody = {
+  apiVersion?: unknown;
+  kind?: unknown;
+  spec?: {
+    data?: { hash?: Hash };
+    signature?: { content?: unknown; publicKey?: { content?: unknown } };
+    payloadHash?: Hash;
+    signatures?: Array<{ signature?: unknown; verifier?: unknown }>;
+    content?: { payloadHash?: Hash; envelope?: { signatures?: Array<{ sig?: unknown; publicKey?: unknown }> } };
+  };
+};
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** The kind and API version the entry body names. */
+export function rekorEntryKind(bundle: RekorBundle): { kind: string; version: string } {
+  const body = decodeBody(bundle);
+  return { kind: str(body.kind), version: str(body.apiVersion) };
+}
+
+function decodeBody(bundle: RekorBundle): EntryBody {
+  let body: unknown;
   try {
     body = JSON.parse(Buffer.from(bundle.Payload.body, 'base64').toString('utf8'));
   } catch {
     throw bad('the entry body is not JSON');
   }
-  if (body.kind !== 'hashedrekord' || body.apiVersion !== '0.0.1') throw bad(`unsupported entry kind ${JSON.stringify(body.kind)} ${JSON.stringify(body.apiVersion)}`);
-  const hash = body.spec?.data?.hash;
-  if (hash?.algorithm !== 'sha256' || hash.value !== createHash('sha256').update(payload).digest('hex')) throw bad('the entry records another payload hash');
-  if (!Buffer.from(body.spec?.signature?.content ?? '', 'base64').equals(Buffer.from(signature))) throw bad('the entry records another signature');
-  const pem = Buffer.from(body.spec?.signature?.publicKey?.content ?? '', 'base64').toString('utf8');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the entry body is not a JSON object');
+  return body as EntryBody;
+}
+
+function checkHash(hash: Hash, hex: string, what: string): void {
+  if (hash?.algorithm !== 'sha256' || typeof hash.value !== 'string' || hash.value.toLowerCase() !== hex) throw bad(`the entry records another ${what}`);
+}
+
+/**
+ * Checks that the entry (the body the SET signs) records this signature over `signed`, made with this key or
+ * certificate: `hashedrekord` v0.0.1 for bytes signed directly; `dsse` v0.0.1 or `intoto` v0.0.2 for a DSSE envelope
+ * (payload hash, its one signature and verifier). Any other kind is refused. Throws a one-line reason.
+ */
+export function checkRekorEntry(bundle: RekorBundle, signed: RekorSigned, signature: Uint8Array, signer: { key?: KeyObject; certificate?: X509Certificate }): void {
+  const body = decodeBody(bundle);
+  const kind = `${JSON.stringify(body.kind)} ${JSON.stringify(body.apiVersion)}`;
+  const spec = body.spec;
+  let recordedSignature: Buffer;
+  let recordedMaterial: string;
+  if (signed instanceof Uint8Array || 'sha256' in signed) {
+    if (body.kind !== 'hashedrekord' || body.apiVersion !== '0.0.1') throw bad(`unsupported entry kind ${kind} for a signature over an artifact (hashedrekord 0.0.1 expected)`);
+    checkHash(spec?.data?.hash, signed instanceof Uint8Array ? sha256Hex(signed) : signed.sha256.toLowerCase(), 'payload hash');
+    recordedSignature = Buffer.from(str(spec?.signature?.content), 'base64');
+    recordedMaterial = str(spec?.signature?.publicKey?.content);
+  } else if (body.kind === 'dsse' && body.apiVersion === '0.0.1') {
+    checkHash(spec?.payloadHash, sha256Hex(signed.dssePayload), 'DSSE payload hash');
+    const sigs = Array.isArray(spec?.signatures) ? spec.signatures : [];
+    if (sigs.length !== 1) throw bad(`the entry records ${sigs.length} DSSE signatures, not one`);
+    recordedSignature = Buffer.from(str(sigs[0]?.signature), 'base64');
+    recordedMaterial = str(sigs[0]?.verifier);
+  } else if (body.kind === 'intoto' && body.apiVersion === '0.0.2') {
+    checkHash(spec?.content?.payloadHash, sha256Hex(signed.dssePayload), 'DSSE payload hash');
+    const sigs = Array.isArray(spec?.content?.envelope?.signatures) ? spec.content.envelope.signatures : [];
+    if (sigs.length !== 1) throw bad(`the entry records ${sigs.length} DSSE signatures, not one`);
+    // intoto 0.0.2 stores the envelope's base64 signature base64-encoded once more.
+    recordedSignature = Buffer.from(Buffer.from(str(sigs[0]?.sig), 'base64').toString('utf8'), 'base64');
+    recordedMaterial = str(sigs[0]?.publicKey);
+  } else {
+    throw bad(`unsupported entry kind ${kind} for a DSSE envelope (dsse 0.0.1 or intoto 0.0.2 expected)`);
+  }
+  if (recordedSignature.length === 0 || !recordedSignature.equals(Buffer.from(signature))) throw bad('the entry records another signature');
+  checkMaterial(Buffer.from(recordedMaterial, 'base64').toString('utf8'), signer);
+}
+
+/** The key or certificate the entry records (PEM) must be the signer's. */
+function checkMaterial(pem: string, signer: { key?: KeyObject; certificate?: X509Certificate }): void {
   const block = pemBlocks(pem)[0];
   if (!block) throw bad('the entry records no public key or certificate');
   if (signer.certificate) {
