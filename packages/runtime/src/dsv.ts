@@ -744,12 +744,8 @@ async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: 
       repositories: [a.source],
       format,
       image: a.source,
-      ...(a.key !== undefined ? { key: a.key } : {}),
-      ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
-      ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
-      ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
+      ...definedFields(a, ['key', 'passphraseFile', 'keypass', 'signIdentity', 'registriesD']),
       ...(a.cosignBundle ? { cosignBundle: true } : {}),
-      ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
     });
   }
   let key;
