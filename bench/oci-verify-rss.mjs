@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// In-process peak-RSS probe of a full integrity check (every digest and diff_id) of an OCI layout (bench/NOTES.md §16).
+// In-process peak-RSS probe of a full integrity check (every digest and diff_id) of an OCI layout (bench/NOTES.md §17).
 // Runs the built @dsv/core's verifyIntegrity over @dsv/source-archive's oci: source with a chosen concurrency, without
 // the CLI (so without the V8 flags `createContext` sets), and prints peak RSS and CPU. Used to tell memory the code
 // keeps from memory the garbage collector has not reclaimed yet: run it also as

@@ -4,6 +4,7 @@
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
 //   BENCH_ONLY=copy,copy-sign,sign,detached-sign,verify,store,containerd,sync,scale (a subset of the rows; default all)
 //   BENCH_OWN_ENV=0 (skip the dsv runs in the machine's own environment, printed beside each row)
+//   BENCH_ONLY=sync-scale: the extra row (never in the default set) of dsv sync's peak RSS for 50, 200, 800 tags
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -312,6 +313,13 @@ async function main() {
         { cmd: 'skopeo', prepare: startRegistry, cleanup: (d) => d.stop(), args: (_i, d) => ['sync', '--src', 'docker', '--dest', 'docker', ...flags, `${src.host}/bench/many`, `${d.host}/mirror`] })),
       note: `sync: ${MANY_TAGS} images of one 32 KiB layer each; dsv sync and skopeo sync both copy every tag into a fresh registry (target: ratio ≤ 1.0, RSS flat in the number of tags)`,
     });
+  }
+  // 6b. (BENCH_ONLY=sync-scale only) dsv sync's peak RSS against the number of tags: it must stay flat.
+  if (ONLY.has('sync-scale')) {
+    const { syncScaleRows } = await import('./lib/sync-scale.mjs');
+    for (const r of await syncScaleRows({ work, runs: RUNS, env: benchEnv })) {
+      rows.push({ name: `sync-scale: dsv sync of ${r.tags} small tagged images registry→registry (min wall of ${RUNS})`, oursWall: r.wall, oursCpu: r.cpu, oursRss: r.rss, note: 'sync-scale: the peak RSS column is what counts (flat in the number of tags); wall times are from a shared machine' });
+    }
   }
   // 7. scale: a 40-layer image against the 8-layer one, a 5 GiB layer against the 1 GiB one (each 5 × the bytes;
   // generated once, cached in bench/.work). dsv on the scaled image alternates with skopeo on it and with dsv on the

@@ -1,9 +1,10 @@
-// `dsv verify --all-tags` / `dsv sign --all-tags` and `--shard` against a real docker-registry: images
-// pushed by skopeo from OCI layouts, signed by the BUILT dsv with a key in a private GnuPG home.
+// `dsv verify --all-tags` / `dsv sign --all-tags` (embedded, and detached --format simple|cosign) and `--shard`
+// against a real docker-registry: images pushed by skopeo from OCI layouts, signed by the BUILT dsv with a key
+// in a private GnuPG home (simple: a file:// lookaside store) and a cosign key pair it generates.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
@@ -94,6 +95,67 @@ describe('dsv verify --all-tags / dsv sign --all-tags', () => {
     const noAll = await dsv(['verify', '--shard', '0/2', `docker://${reg.host}/app/fleet:v1`]);
     expect(noAll.code).toBe(2);
     expect(noAll.stderr).toMatch(/--shard needs --all-tags/);
+  });
+});
+
+describe('dsv sign --all-tags --format simple|cosign (detached)', () => {
+  let regd: string;
+  const repo = () => `docker://${reg.host}/app/detached`;
+  beforeAll(async () => {
+    for (const v of ['v1', 'v2', 'v3']) push(join(work, `layout-${v}`), v, `app/detached:${v}`);
+    // "same" names v1's image.
+    push(join(work, 'layout-v1'), 'v1', 'app/detached:same');
+    regd = join(work, 'registries.d');
+    mkdirSync(regd, { recursive: true });
+    const store = pathToFileURL(join(work, 'sigstore')).href;
+    writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${store}\n  lookaside-staging: ${store}\n`);
+    writeFileSync(join(work, 'pw'), 'fleet-pass\n');
+    const k = await dsv(['generate-key-pair', '--format', 'cosign', '--output-prefix', join(work, 'fleet'), '--passphrase-file', join(work, 'pw')]);
+    expect(k.code, k.all).toBe(0);
+  }, 300_000);
+
+  it('simple: signs every tag (one signed before is skipped: resumable), --jobs 2; a second run skips all; the images are unchanged and every tag passes a signedBy policy', async () => {
+    const before = await dsv(['inspect', '--json', `${repo()}:v2`]);
+    const first = await dsv(['sign', '--format', 'simple', '--registries.d', regd, '--key', signer.fingerprint, `${repo()}:v2`]);
+    expect(first.code, first.all).toBe(0);
+    const s = await dsv(['sign', '--all-tags', '--jobs', '2', '--format', 'simple', '--registries.d', regd, '--key', signer.fingerprint, repo()]);
+    expect(s.code, s.all).toBe(0);
+    expect(s.stdout).toMatch(new RegExp(`^SKIPPED ${reg.host}/app/detached:v2 sha256:[0-9a-f]{64}: already signed by this key \\(simple signing\\)`, 'm'));
+    // "same" and v1 name one image: a simple signature names one identity (the tag), so each gets its own.
+    expect(s.stdout).toContain('4 tags in 1 repositories: 3 signed, 1 already signed, 0 failed');
+    const again = await dsv(['sign', '--all-tags', '--json', '--format', 'simple', '--registries.d', regd, '--key', signer.fingerprint, repo()]);
+    expect(again.code, again.all).toBe(0);
+    expect(expectValidReport('all-tags', again.stdout)).toMatchObject({ command: 'sign', ok: true, summary: { tags: 4, signed: 0, skipped: 4 } });
+    expect(JSON.parse((await dsv(['inspect', '--json', `${repo()}:v2`])).stdout).digest).toBe(JSON.parse(before.stdout).digest);
+    const policy = join(work, 'signedby.json');
+    writeFileSync(policy, JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'signer.pub') }] }));
+    const v = await dsv(['verify', '--all-tags', '--policy', policy, '--registries.d', regd, repo()]);
+    expect(v.code, v.all).toBe(0);
+    expect(v.stdout).toContain('4 tags in 1 repositories: 4 verified, 0 failed');
+  });
+
+  it('cosign: a .sig per tag (it names the tag), resumable, every tag verifies with the public key; a bundle (naming the repository) once per image', async () => {
+    const args = ['sign', '--all-tags', '--format', 'cosign', '--key', join(work, 'fleet.key'), '--passphrase-file', join(work, 'pw')];
+    const s = await dsv([...args, '--jobs', '3', repo()]);
+    expect(s.code, s.all).toBe(0);
+    expect(s.stdout.match(/^SIGNED  .*stored in .*\.sig/gm)).toHaveLength(4);
+    const again = await dsv([...args, repo()]);
+    expect(again.code, again.all).toBe(0);
+    expect(again.stdout).toContain('0 signed, 4 already signed, 0 failed');
+    for (const tag of ['v1', 'v2', 'v3', 'same']) {
+      const v = await dsv(['verify', '--trust', `cosign:${join(work, 'fleet.pub')}`, `${repo()}:${tag}`]);
+      expect(v.code, `${tag}: ${v.all}`).toBe(0);
+    }
+    // A .sig does not count as a bundle; "same" and v1 share one.
+    const bundles = await dsv([...args, '--cosign-bundle', repo()]);
+    expect(bundles.code, bundles.all).toBe(0);
+    expect(bundles.stdout).toContain('3 signed, 1 already signed, 0 failed');
+  });
+
+  it('refuses --dry-run with a detached format (exit 2, one line)', async () => {
+    const r = await dsv(['sign', '--all-tags', '--dry-run', '--format', 'cosign', '--key', join(work, 'fleet.key'), repo()]);
+    expect(r.code, r.all).toBe(2);
+    expect(r.stderr).toContain('--dry-run is not supported with --format cosign');
   });
 });
 

@@ -2,7 +2,8 @@
 // (a --sign-by simple signature in a lookaside store per a temp registries.d; `skopeo copy oci-archive:`
 // reading the bundle), the BUILT dsv signing with cosign (a .sig tag; a Sigstore bundle referrer on a
 // multi-platform image) and embedded (gpg), a private dockerd for `docker load`, and
-// `bundle verify` offline (the source registry stopped, HOME empty) — a tampered blob fails it naming the blob.
+// `bundle verify` offline (the source registry stopped, HOME empty) — a tampered blob fails it naming the blob;
+// bundles made from an OCI layout and a docker-save archive (written by skopeo).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -175,6 +176,46 @@ describe('dsv bundle', () => {
     expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe(digests.multi);
     skopeo(['copy', '--all', `oci-archive:${bundle}:${a.host}/app/multi:v1`, `oci:${tempDir('dsv-bundle-oci-')}:multi`]);
   });
+
+  it('create from an OCI layout (oci:DIR:NAME) and a docker-save archive (docker-archive:FILE, named by its RepoTags): skopeo, docker load and bundle verify read it', async () => {
+    const layoutDir = join(work, 'from-oci');
+    const named = `${a.host}/app/embedded:v1`;
+    skopeo(['copy', '--src-tls-verify=false', `docker://${named}`, `oci:${layoutDir}:${named}`]);
+    const archive = join(work, 'from-archive.tar');
+    skopeo(['copy', '--src-tls-verify=false', `docker://${named}`, `docker-archive:${archive}:localhost/app/archived:v1`]);
+    const out = join(work, 'local-sources.tar');
+    const r = await dsv(['bundle', 'create', '--json', '--out', out, '--trust', 'keys/signer.pub', `oci:${layoutDir}:${named}`, `docker-archive:${archive}`]);
+    expect(r.code, r.all).toBe(0);
+    const images = expectValidReport('bundle-create', r.stdout).images as Array<{ reference: string; digest: string }>;
+    expect(images.map((i) => i.reference)).toEqual([named, 'localhost/app/archived:v1']);
+    expect(images[0]!.digest).toBe(digests.embedded);
+    // skopeo reads it as an OCI archive: the layout's image keeps its digest.
+    expect(JSON.parse(skopeo(['inspect', `oci-archive:${out}:${named}`])).Digest).toBe(digests.embedded);
+    skopeo(['copy', `oci-archive:${out}:${named}`, `dir:${tempDir('dsv-bundle-dir-')}`]);
+    // The archive's image keeps the Docker schema 2 manifest the archive gives (its digest is what dsv verifies);
+    // skopeo 1.9 lists only OCI manifests in a layout, so it does not see that one (docker load does, below).
+    expect(() => skopeo(['inspect', `oci-archive:${out}:localhost/app/archived:v1`])).toThrow(/no descriptor found for reference/);
+    // Offline, judged by the trust file: the embedded signature rides in both configs.
+    const v = await dsv(['bundle', 'verify', out], {}, { PATH: process.env.PATH, HOME: tempDir('dsv-bundle-home-') });
+    expect(v.code, v.all).toBe(0);
+    expect(v.stdout).toContain(`VERIFIED ${named} ${digests.embedded}`);
+    expect(v.stdout).toMatch(/VERIFIED localhost\/app\/archived:v1 sha256:[0-9a-f]{64}/);
+    expect(v.stdout).toContain('2 verified, 0 failed');
+    let d: Dockerd | undefined;
+    try {
+      d = await startDockerd();
+      const loaded = d.docker(['load', '-i', out]);
+      expect(loaded).toContain(`Loaded image: ${named}`);
+      expect(loaded).toContain('Loaded image: localhost/app/archived:v1');
+    } finally {
+      await d?.stop();
+    }
+    // A layout image named by a bare tag names no repository: one line, exit 2, nothing written.
+    const bare = await dsv(['bundle', 'create', '--out', join(work, 'bare.tar'), `oci:${join(work, 'layout-simple')}:v1`]);
+    expect(bare.code, bare.all).toBe(2);
+    expect(bare.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bare.stderr).toContain('names no repository');
+  }, 240_000);
 
   it('docker load accepts it (a private dockerd): every image loaded under its name, a multi-platform one as linux/amd64, the configs unchanged', async () => {
     let d: Dockerd | undefined;

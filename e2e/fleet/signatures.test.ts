@@ -165,6 +165,9 @@ describe('dsv signatures prune', () => {
 describe('dsv signatures revoke', () => {
   let v1: string;
   let v2: string;
+  let emb: string;
+  let emb2: string;
+  const verifyWith = (who: string, tag: string) => dsv(['verify', '--trust', join(work, `${who}.pub`), `docker://${reg.host}/rev/app:${tag}`]);
   beforeAll(async () => {
     await push('r1', 'rev/app:v1');
     await push('r2', 'rev/app:v2');
@@ -184,9 +187,15 @@ describe('dsv signatures revoke', () => {
       expect((await cosignSign(k, `${reg.host}/rev/app:v1`, ['--cosign-bundle'])).code).toBe(0);
     }
     expect((await cosignSign('ca', `${reg.host}/rev/app:v2`)).code).toBe(0);
-    // An embedded signature by alice under another tag.
+    // An embedded signature by alice under another tag; and one image signed embedded by alice then bob.
     const e = await dsv(['sign', '--key', alice.fingerprint, `docker://${reg.host}/rev/app:v1`, `docker://${reg.host}/rev/app:emb`]);
     expect(e.code, e.all).toBe(0);
+    const e2 = await dsv(['sign', '--key', alice.fingerprint, `docker://${reg.host}/rev/app:v2`, `docker://${reg.host}/rev/app:emb2`]);
+    expect(e2.code, e2.all).toBe(0);
+    const e3 = await dsv(['sign', '--key', bob.fingerprint, `docker://${reg.host}/rev/app:emb2`], { GNUPGHOME: bob.home });
+    expect(e3.code, e3.all).toBe(0);
+    emb = digestOf(`${reg.host}/rev/app:emb`);
+    emb2 = digestOf(`${reg.host}/rev/app:emb2`);
   }, 300_000);
 
   it('--dry-run lists alice\'s signatures and removes nothing', async () => {
@@ -194,7 +203,9 @@ describe('dsv signatures revoke', () => {
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain(`WOULD REMOVE simple ${lookaside('rev/app', v1)}/signature-1 (${v1})`);
     expect(r.stdout).toContain(`WOULD REMOVE simple ${lookaside('rev/app', v2)}/signature-2 (${v2})`);
-    expect(r.stdout).toMatch(/embedded signature by .*alice\.pub in emb: the format cannot drop one signature without a new digest; re-sign with `dsv sign --signature-type resign`/);
+    expect(r.stdout).toMatch(new RegExp(`^WOULD MOVE ${reg.host}/rev/app:emb2: ${emb2} -> sha256:[0-9a-f]{64} \\(1 embedded signature\\(s\\) by .*alice\\.pub removed, 1 other\\(s\\) kept`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^WOULD MOVE ${reg.host}/rev/app:emb: ${emb} -> sha256:`, 'm'));
+    expect(digestOf(`${reg.host}/rev/app:emb2`)).toBe(emb2);
     expect(readdirSync(lookaside('rev/app', v1)).sort()).toEqual(['signature-1', 'signature-2']);
     expect(skopeoAccepts(`${reg.host}/rev/app:v1`, join(work, 'alice.pub'))).toBe(true);
   });
@@ -203,7 +214,23 @@ describe('dsv signatures revoke', () => {
     const r = await dsv(['signatures', 'revoke', '--json', '--key', alice.fingerprint, '--registries.d', regd, `docker://${reg.host}/rev/app`]);
     expect(r.code, r.all).toBe(0);
     const j = expectValidReport('signatures', r.stdout);
-    expect(j).toMatchObject({ command: 'signatures revoke', ok: true, summary: { removed: 2, simple: 2, cosign: 0, embedded: 1 } });
+    expect(j).toMatchObject({ command: 'signatures revoke', ok: true, summary: { removed: 2, simple: 2, cosign: 0, embedded: 2 } });
+    // Embedded: each tag moved to a new image without alice's entry, reported old -> new.
+    const moved = (tag: string) => (j.items as Array<{ kind: string; location: string; digest: string; newDigest?: string }>).find((i) => i.kind === 'embedded' && i.location === `${reg.host}/rev/app:${tag}`);
+    expect(moved('emb2')).toMatchObject({ digest: emb2, newDigest: digestOf(`${reg.host}/rev/app:emb2`) });
+    expect(moved('emb')).toMatchObject({ digest: emb, newDigest: digestOf(`${reg.host}/rev/app:emb`) });
+    expect(digestOf(`${reg.host}/rev/app:emb2`)).not.toBe(emb2);
+    // Bob's co-signature still verifies on the new image, alone; alice's key no longer does; the old image (by digest) is unchanged.
+    const byBob = await verifyWith('bob', 'emb2');
+    expect(byBob.code, byBob.all).toBe(0);
+    const byAlice = await verifyWith('alice', 'emb2');
+    expect(byAlice.code, byAlice.all).toBe(1);
+    const old = await dsv(['verify', '--trust', join(work, 'alice.pub'), '--trust', join(work, 'bob.pub'), `docker://${reg.host}/rev/app@${emb2}`]);
+    expect(old.code, old.all).toBe(0);
+    // emb had alice's only: it now carries no embedded signature.
+    const none = await verifyWith('alice', 'emb');
+    expect(none.code).toBe(1);
+    expect(none.all).toMatch(/no signatures/);
     // v1 had alice at signature-1: bob's moved to signature-1, no gap, so readers that stop at the first gap see it.
     expect(readdirSync(lookaside('rev/app', v1))).toEqual(['signature-1']);
     expect(readdirSync(lookaside('rev/app', v2))).toEqual(['signature-1']);

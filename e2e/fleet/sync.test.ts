@@ -183,4 +183,30 @@ describe('dsv sync', () => {
     expect(again.code, again.all).toBe(0);
     expect(JSON.parse(again.stdout).results[0]).toMatchObject({ status: 'present' });
   });
+
+  it('reads each source manifest once per image and only HEADs the destination (request counts from both registries\' logs)', async () => {
+    for (const v of ['v1', 'v2', 'v3']) skopeo(['copy', '--dest-tls-verify=false', `oci:${join(work, `layout-${v}`)}:${v}`, `docker://${a.host}/count/app:${v}`]);
+    // Requests for the images' manifests (by tag or digest), not the signature lookups (.sig, referrers tags).
+    const requests = (log: string, method: string, repo: string) =>
+      log.split('\n').filter((l) => l.includes('response completed') && l.includes(`http.request.method=${method} `) && new RegExp(`http\\.request\\.uri="?/v2/${repo}/manifests/(v\\d|sha256:[0-9a-f]{64})[" ]`).test(l)).length;
+    const before = { a: a.log().length, b: b.log().length };
+    const counts = () => {
+      const la = a.log().slice(before.a);
+      const lb = b.log().slice(before.b);
+      return { srcGet: requests(la, 'GET', 'count/app'), srcHead: requests(la, 'HEAD', 'count/app'), destGet: requests(lb, 'GET', 'counted/app'), destHead: requests(lb, 'HEAD', 'counted/app') };
+    };
+    const r = await dsv(['sync', `docker://${a.host}/count/app`, `docker://${b.host}/counted`]);
+    expect(r.code, r.all).toBe(0);
+    const first = counts();
+    before.a = a.log().length;
+    before.b = b.log().length;
+    const again = await dsv(['sync', `docker://${a.host}/count/app`, `docker://${b.host}/counted`]);
+    expect(again.code, again.all).toBe(0);
+    const second = counts();
+    console.log(`sync request counts, 3 images: first run ${JSON.stringify(first)}, re-run ${JSON.stringify(second)}`);
+    // Before the source manifest was handed on and DEST asked with HEAD: first run 9 source GETs and 3 DEST
+    // GETs (3 + 3 on a re-run); now one source GET and one DEST HEAD per image.
+    expect(first).toEqual({ srcGet: 3, srcHead: 0, destGet: 0, destHead: 3 });
+    expect(second).toEqual({ srcGet: 3, srcHead: 0, destGet: 0, destHead: 3 });
+  });
 });

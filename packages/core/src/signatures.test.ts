@@ -10,6 +10,7 @@ import {
   addSignature,
   coveredDigest,
   readSignatures,
+  removeSignatureEntries,
   SIGNATURES_LABEL,
   verifySignatures,
   withSignatures,
@@ -207,6 +208,53 @@ describe('sign / endorse / resign round trip', () => {
     expect(cleared.labels[SIGNATURES_LABEL]).toBe('[]');
     expect(cleared.canonicalDigest()).toBe(base().canonicalDigest());
     expect(readSignatures(cleared)).toEqual([]);
+  });
+});
+
+describe('removeSignatureEntries (revoking one key)', () => {
+  const base = () => ImageConfig.parse(fixture('config.json'));
+  const keyOf = (e: SignatureEntry) => /\n(\w+):/.exec(e.signature)![1];
+  const by = (key: string) => (e: SignatureEntry) => keyOf(e) === key;
+
+  it('removing one co-signer keeps the others valid without a signer; the image changes', async () => {
+    let c = base();
+    for (const k of ['alice', 'bob', 'carol']) c = (await addSignature(c, hmacSigner(k), 'sign')).config;
+    const r = removeSignatureEntries(c, by('alice'));
+    expect(r.removed).toEqual([0]);
+    expect(r.dropped).toEqual([]);
+    expect(r.kept.map(keyOf)).toEqual(['bob', 'carol']);
+    expect(r.config.digest).not.toBe(c.digest);
+    const checks = await verifySignatures(r.config, hmacVerify);
+    expect(statuses(checks)).toEqual(['valid', 'valid']);
+    expect(checks.map((x) => x.role)).toEqual(['signature', 'signature']);
+    expect(r.config.canonicalBytesWithLabel(SIGNATURES_LABEL, '[]')).toEqual(c.canonicalBytesWithLabel(SIGNATURES_LABEL, '[]'));
+  });
+
+  it('an endorsement before the removed entry stays valid; one after it is dropped and said so', async () => {
+    let c = base();
+    c = (await addSignature(c, hmacSigner('alice'), 'sign')).config;
+    c = (await addSignature(c, hmacSigner('carol'), 'endorse')).config; // covers alice
+    c = (await addSignature(c, hmacSigner('bob'), 'sign')).config; // co-signature
+    c = (await addSignature(c, hmacSigner('dave'), 'endorse')).config; // covers alice, carol, bob
+    const r = removeSignatureEntries(c, by('bob'));
+    expect(r.removed).toEqual([2]);
+    expect(r.dropped).toEqual([3]);
+    expect(r.kept.map(keyOf)).toEqual(['alice', 'carol']);
+    expect(statuses(await verifySignatures(r.config, hmacVerify))).toEqual(['valid', 'valid']);
+  });
+
+  it('removing the first signer leaves the co-signers (the first of them now entry 0); nothing picked: the same config', async () => {
+    let c = base();
+    c = (await addSignature(c, hmacSigner('alice'), 'sign')).config;
+    c = (await addSignature(c, hmacSigner('bob'), 'sign')).config;
+    c = (await addSignature(c, hmacSigner('carol'), 'endorse')).config;
+    const r = removeSignatureEntries(c, by('alice'));
+    expect(r.kept.map(keyOf)).toEqual(['bob']);
+    expect(r.dropped).toEqual([2]);
+    expect(statuses(await verifySignatures(r.config, hmacVerify))).toEqual(['valid']);
+    expect(removeSignatureEntries(c, by('zed')).config).toBe(c);
+    const all = removeSignatureEntries(r.config, by('bob'));
+    expect(all.config.labels[SIGNATURES_LABEL]).toBe('[]');
   });
 });
 

@@ -125,6 +125,49 @@ export async function addSignature(
   return { config: config.withLabel(SIGNATURES_LABEL, labelText(items)), entry };
 }
 
+/** What removeSignatureEntries did: the entries taken out as asked, and the endorsements that had to go with them. */
+export interface SignatureRemoval {
+  config: ImageConfig;
+  /** Indexes (in the old list) removed as asked. */
+  removed: number[];
+  /**
+   * Indexes of endorsements not asked for but dropped: an endorsement covers every entry before it, so one
+   * made after a removed entry no longer checks (its signer must endorse again).
+   */
+  dropped: number[];
+  /** The entries left, in order. */
+  kept: SignatureEntry[];
+}
+
+/**
+ * A new configuration without the entries `remove` picks, needing no signer: co-signatures all cover the
+ * signature-less config, so the ones left stay valid; endorsements before the first removed entry keep their
+ * prefix (re-serialised losslessly) and stay valid; endorsements after it cannot and are dropped (see
+ * SignatureRemoval.dropped). Nothing picked: the same configuration object.
+ */
+export function removeSignatureEntries(config: ImageConfig, remove: (entry: SignatureEntry, index: number) => boolean): SignatureRemoval {
+  const { raw, entries } = readRawList(config);
+  const removed: number[] = [];
+  const dropped: number[] = [];
+  const items: unknown[] = [];
+  const kept: SignatureEntry[] = [];
+  for (const [i, entry] of entries.entries()) {
+    if (remove(entry, i)) {
+      removed.push(i);
+      continue;
+    }
+    const endorsement = entry.digest !== entries[0]!.digest;
+    if (endorsement && removed.length > 0) {
+      dropped.push(i);
+      continue;
+    }
+    items.push(raw[i]);
+    kept.push(entry);
+  }
+  if (removed.length === 0) return { config, removed, dropped, kept };
+  return { config: config.withLabel(SIGNATURES_LABEL, labelText(items)), removed, dropped, kept };
+}
+
 export interface SignatureCheck {
   index: number;
   entry: SignatureEntry;

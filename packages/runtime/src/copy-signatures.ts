@@ -4,7 +4,7 @@
  * hold before anything is written, and carried to DEST once the image is committed with the same digest.
  */
 import { readFile } from 'node:fs/promises';
-import { DsvError, digestOf, formatDockerReference, parseDigest, parseDockerReference, type Descriptor, type Digest } from '@dsv/core/formats';
+import { DsvError, digestOf, formatDockerReference, parseDigest, parseDockerReference, type Descriptor, type Digest, type Manifest } from '@dsv/core/formats';
 import { readBlobVerified, readManifest, resolveManifests } from '@dsv/core/operations';
 import type { ImageReference } from '@dsv/core/transport';
 import { createSimpleSignature } from '@dsv/signature-simple';
@@ -55,7 +55,8 @@ export function dockerName(ref: ImageReference): string {
 }
 
 /** The manifests whose signatures travel: the top one, and with a whole index every image in it too (as skopeo copy --all). */
-async function manifestsOf(ctx: CliContext, src: ImageReference, platform?: string): Promise<Digest[]> {
+async function manifestsOf(ctx: CliContext, src: ImageReference, platform?: string, known?: Manifest): Promise<Digest[]> {
+  if (known && (known.kind !== 'index' || platform === undefined)) return known.kind === 'index' ? [known.digest, ...known.manifests.map((m) => m.digest)] : [known.digest];
   const source = await src.newSource(ctx.system);
   try {
     const top = await readManifest(source);
@@ -127,13 +128,13 @@ async function readReferrers(ctx: CliContext, ref: ImageReference, subject: Dige
  * written: simple signatures go only to a docker:// DEST with the extension API or a file:// lookaside
  * in registries.d (skopeo refuses the same copies); `.sig` and referrers only to docker:// and oci:.
  */
-export async function planCarry(ctx: CliContext, stores: DetachedStores, src: ImageReference, dst: ImageReference, platform?: string): Promise<CarryPlan> {
+export async function planCarry(ctx: CliContext, stores: DetachedStores, src: ImageReference, dst: ImageReference, platform?: string, top?: Manifest): Promise<CarryPlan> {
   const srcDocker = src.transport.name === 'docker';
   const srcTagged = TAGGED.has(src.transport.name);
   if (!srcDocker && !srcTagged) return { found: [] };
   // Every manifest's stores looked up at once (a few small requests each), reported in manifest order.
   const all = await Promise.all(
-    (await manifestsOf(ctx, src, platform)).map(async (digest): Promise<FoundSignatures> => {
+    (await manifestsOf(ctx, src, platform, top)).map(async (digest): Promise<FoundSignatures> => {
       const [simple, cosign, referrers] = await Promise.all([
         srcDocker ? stores.readSimple(dockerName(src), digest) : Promise.resolve([]),
         readCosignSignatures(tagStoreFor(src, ctx.system), digest),

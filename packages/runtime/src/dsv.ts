@@ -761,6 +761,35 @@ async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: 
     });
   }
   if (a.destination !== a.source) return shell.fail(new DsvError('Usage', `sign --all-tags signs every tag of ${a.source} in place: no DESTINATION (${a.destination})`));
+  const { parseSignatureFormat, signatureFormatFromEnv } = await import('./environment.js');
+  let format;
+  try {
+    format = a.format !== undefined ? parseSignatureFormat(a.format) : signatureFormatFromEnv(ctx.env) ?? 'embedded';
+    if (format !== 'embedded') {
+      if (a.dryRun) throw new DsvError('Usage', `--dry-run is not supported with --format ${format}`);
+      if (a.platform) throw new DsvError('Usage', `--platform is not supported with --format ${format}: a detached signature signs the whole image manifest`);
+      if (a.keyType !== undefined) throw new DsvError('Usage', `--key-type is for embedded signatures; --format ${format} takes ${format === 'cosign' ? 'a cosign key' : 'an OpenPGP key'} with --key`);
+    } else if (a.signIdentity !== undefined || a.cosignBundle) {
+      throw new DsvError('Usage', `${a.signIdentity !== undefined ? '--sign-identity' : '--cosign-bundle'} needs --format simple or cosign`);
+    }
+  } catch (e) {
+    return shell.fail(e, () => ({ command: 'sign', allTags: true, ok: false, error: errorJson(e) }));
+  }
+  if (format !== 'embedded') {
+    const { detachedSignAllTags } = await import('./detached/sign-command.js');
+    return detachedSignAllTags(ctx, shell, {
+      ...common,
+      repositories: [a.source],
+      format,
+      image: a.source,
+      ...(a.key !== undefined ? { key: a.key } : {}),
+      ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
+      ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
+      ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
+      ...(a.cosignBundle ? { cosignBundle: true } : {}),
+      ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+    });
+  }
   let key;
   try {
     applyPkiFormat(ctx.signerSettings, a.pkiFormat);

@@ -4,7 +4,9 @@
  * and size always, diff_id too when signing or verifying); signatures are made once every layer is
  * proven, manifests are put after every blob, and commit() is the only thing that makes it visible.
  */
+import type { ImageConfig } from '../config.js';
 import type { Digest } from '../digest.js';
+import type { Manifest } from '../manifest.js';
 import { DsvError } from '../errors.js';
 import { readManifest, resolveManifests } from '../image.js';
 import type { Signer } from '../signer.js';
@@ -25,6 +27,11 @@ export interface CopyOptions {
   sign?: { signer: Signer | Promise<Signer>; kind: SignatureKind };
   /** Copy with the signatures label emptied. */
   removeSignatures?: boolean;
+  /**
+   * Copy with each configuration replaced by what this returns (given the source configuration): e.g. some
+   * signature entries removed (removeSignatureEntries). The same object: that image is copied unchanged.
+   */
+  editConfig?: (config: ImageConfig) => ImageConfig;
   /** From an index, copy only the image for this platform (the result is that image alone). */
   platform?: string;
   /** Blobs transferred at once (default 4; a sequential source is read one blob at a time). */
@@ -41,6 +48,8 @@ export interface CopyOptions {
   debug?: (m: string) => void;
   /** A repository on the destination's registry holding the blobs (cross-repository mount). */
   mountFrom?: ImageReference;
+  /** The source's top-level manifest, already read from `source` by the caller: not read again. */
+  top?: Manifest;
 }
 
 export interface CopyResult {
@@ -66,10 +75,10 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
   const reference = source.reference.toString();
   const debug = options.debug ?? (() => undefined);
   const dryRun = options.dryRun === true;
-  if (options.sign && options.removeSignatures) throw new DsvError('Usage', 'cannot both sign and remove signatures in one copy');
+  if ([options.sign, options.removeSignatures, options.editConfig].filter(Boolean).length > 1) throw new DsvError('Usage', 'one copy either signs, removes signatures or edits the configuration');
 
   // What to copy: the tree, read once.
-  const top = await readManifest(source);
+  const top = options.top ?? (await readManifest(source));
   let root: Node;
   if (top.kind === 'index' && options.platform !== undefined) {
     const { manifests } = await resolveManifests(source, { platform: options.platform, top });
@@ -102,6 +111,7 @@ export async function copyImage(source: ImageSource, destination: ImageDestinati
   const plan: ImagePlan = { ctx, jobs: Math.max(1, options.jobs ?? 4), check: options.sign !== undefined || options.verify === true, transfer };
   if (options.sign) plan.sign = options.sign;
   if (options.removeSignatures) plan.removeSignatures = true;
+  if (options.editConfig) plan.editConfig = options.editConfig;
 
   // Every blob of every image, streamed once; nothing is signed before all of them are proven.
   const nodes = imagesOf(root);

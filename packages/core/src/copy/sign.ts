@@ -14,12 +14,13 @@ import type { BlobOutcome } from './blob.js';
 /** The configuration to write instead of `config` (the same object when nothing changes). */
 export async function rewriteConfig(
   config: ImageConfig,
-  how: { sign?: { signer: Signer | Promise<Signer>; kind: SignatureKind }; removeSignatures?: boolean },
+  how: { sign?: { signer: Signer | Promise<Signer>; kind: SignatureKind }; removeSignatures?: boolean; editConfig?: (config: ImageConfig) => ImageConfig },
 ): Promise<{ config: ImageConfig; entry?: SignatureEntry }> {
   if (how.sign) {
     const signed = await addSignature(config, await how.sign.signer, how.sign.kind);
     return { config: signed.config, entry: signed.entry };
   }
+  if (how.editConfig) return { config: how.editConfig(config) };
   if (how.removeSignatures && readSignatures(config).length > 0) return { config: withSignatures(config, []) };
   return { config };
 }

@@ -38,6 +38,7 @@ export interface ImagePlan {
   check: boolean;
   sign?: { signer: Signer | Promise<Signer>; kind: SignatureKind };
   removeSignatures?: boolean;
+  editConfig?: (config: ImageConfig) => ImageConfig;
   /** Streams a blob, each blob once per copy (see copy.ts). */
   transfer: (job: BlobJob) => Promise<BlobOutcome>;
 }
@@ -52,7 +53,7 @@ export interface StagedImage {
   failures: DsvError[];
 }
 
-const modifies = (plan: ImagePlan): boolean => plan.sign !== undefined || plan.removeSignatures === true;
+const modifies = (plan: ImagePlan): boolean => plan.sign !== undefined || plan.removeSignatures === true || plan.editConfig !== undefined;
 
 export async function stageImage(plan: ImagePlan, m: ImageManifest, descriptor?: Descriptor): Promise<StagedImage> {
   const staged: StagedImage = { manifest: m, results: [], failures: [] };

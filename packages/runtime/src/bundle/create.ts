@@ -22,17 +22,48 @@ import { BUNDLE_DIR, BUNDLE_MANIFEST, BUNDLE_POLICY, BUNDLE_SCHEMA, simpleSignat
 
 const NAMED = new Set(['docker', 'docker-daemon', 'docker-storage', 'containerd']);
 
-/** The registry reference an image's signatures name (host/repo:tag or host/repo@digest). */
-export function bundleReference(ref: ImageReference): string {
-  if (!NAMED.has(ref.transport.name)) {
-    throw new DsvError('Usage', `${ref.toString()}: a bundle holds named images (docker://HOST/REPO:TAG, docker-daemon:NAME:TAG, …); copy it to a registry or name it first`);
-  }
-  const within = ref.within.replace(/^\/\//, '');
+const LAYOUTS = new Set(['oci', 'oci-archive']);
+
+function named(ref: ImageReference, name: string, how: string): string {
   try {
-    return formatDockerReference(parseDockerReference(within, { defaultRegistry: 'docker.io' }));
+    return formatDockerReference(parseDockerReference(name, { defaultRegistry: 'docker.io' }));
   } catch (e) {
-    throw new DsvError('Usage', `${ref.toString()}: not a named image (${(e as Error).message})`, undefined, { cause: e });
+    throw new DsvError('Usage', `${ref.toString()}: ${how} "${name}" is not an image name (${(e as Error).message})`, undefined, { cause: e });
   }
+}
+
+/**
+ * The registry reference an image's signatures name (host/repo:tag or host/repo@digest): a registry or local
+ * store image's own name; an OCI layout's (or oci-archive's) reference name when it is an image name
+ * (`oci:DIR:HOST/REPO:TAG`, as dsv bundles and skopeo write them; a bare tag names no repository); a
+ * docker-save archive's NAME:TAG, given or its image's only RepoTags entry (the first of several).
+ */
+export async function bundleReference(ctx: CliContext, ref: ImageReference): Promise<string> {
+  const name = ref.transport.name;
+  if (NAMED.has(name)) return named(ref, ref.within.replace(/^\/\//, ''), 'the name');
+  const rest = (() => {
+    const colon = ref.within.indexOf(':');
+    return colon < 0 ? undefined : ref.within.slice(colon + 1);
+  })();
+  if (LAYOUTS.has(name)) {
+    if (rest === undefined || rest.startsWith('@') || !/[/:]/.test(rest)) {
+      throw new DsvError('Usage', `${ref.toString()}: a bundle holds named images, and ${rest === undefined ? 'no reference name' : `the reference name "${rest}"`} names no repository: give the layout's image as ${name}:PATH:HOST/REPO:TAG (copy it into the layout under that name first)`);
+    }
+    return named(ref, rest, 'the reference name');
+  }
+  if (name === 'docker-archive') {
+    if (rest !== undefined && !rest.startsWith('@')) return named(ref, rest, 'the name');
+    const source = await ref.newSource(ctx.system);
+    let tags: string[];
+    try {
+      tags = (await source.listTags?.()) ?? [];
+    } finally {
+      await source.close();
+    }
+    if (tags.length === 1 || (rest === undefined && tags.length > 0)) return named(ref, tags[0]!, 'the RepoTags entry');
+    throw new DsvError('Usage', `${ref.toString()}: a bundle holds named images, and this archive image has ${tags.length ? 'several names' : 'no name (RepoTags)'}: give it as docker-archive:FILE:NAME:TAG`);
+  }
+  throw new DsvError('Usage', `${ref.toString()}: a bundle holds named images (docker://HOST/REPO:TAG, docker-daemon:NAME:TAG, oci:DIR:HOST/REPO:TAG, docker-archive:FILE[:NAME:TAG], …); copy it to a registry or name it first`);
 }
 
 /** gpg / pki / cosign: the TYPE: prefix, else what the file holds. */
@@ -151,7 +182,7 @@ export async function bundleCreate(context: CliContext, shell: CommandShell, a: 
     const repositories: Record<string, Record<string, string>> = {};
     for (const input of a.images) {
       const srcRef = ctx.parseImage(input);
-      const reference = bundleReference(srcRef);
+      const reference = await bundleReference(ctx, srcRef);
       if (images.some((i) => i.reference === reference)) continue;
       const dstRef = ctx.parseImage(`${layout}:${reference}`);
       const source = await srcRef.newSource(ctx.system);

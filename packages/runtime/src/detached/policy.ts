@@ -5,7 +5,7 @@
  * manifest they came from (origin.ts).
  */
 import { resolve as resolvePath } from 'node:path';
-import { DsvError, formatDockerReference, parseDockerReference } from '@dsv/core/formats';
+import { DsvError, formatDockerReference, parseDockerReference, type Manifest } from '@dsv/core/formats';
 import { readManifest } from '@dsv/core/operations';
 import type { ImageReference } from '@dsv/core/transport';
 import { evaluatePolicy, loadPolicyFile, type Policy, type PolicyImage, type SignatureFormat, type Verdict } from '@dsv/policy';
@@ -38,6 +38,8 @@ export interface JudgeOptions extends DetachedOptions {
   platform?: string;
   /** Extra formats (tests); default simple signing, cosign, embedded. */
   formats?: SignatureFormat[];
+  /** The image's top-level manifest, already read from it by the caller: not read again. */
+  top?: Manifest;
 }
 
 /** The verdict, plus what was judged. */
@@ -98,12 +100,14 @@ export async function judgeImage(ctx: CliContext, image: string | ImageReference
   const loaded: LoadedPolicy = 'policy' in policy ? policy : { policy, baseDir: process.cwd() };
   const stores = opts.stores ?? (await detachedStores(ctx, opts));
   try {
-    const source = await ref.newSource(ctx.system);
-    let top;
-    try {
-      top = await readManifest(source);
-    } finally {
-      await source.close();
+    let top = opts.top;
+    if (!top) {
+      const source = await ref.newSource(ctx.system);
+      try {
+        top = await readManifest(source);
+      } finally {
+        await source.close();
+      }
     }
     if (ref.digest && top.digest !== ref.digest) throw new DsvError('DigestMismatch', `${ref.toString()}: the manifest read has digest ${top.digest}`);
     const transport = ref.transport.name;

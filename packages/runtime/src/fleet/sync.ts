@@ -1,11 +1,12 @@
 /**
  * `dsv sync SRC DEST`: every image of SRC (see sync-sources.ts) copied to DEST with every platform,
  * `--jobs` images at a time, the repositories of this shard only. Idempotent: an image whose manifest DEST
- * already has under that tag is not sent again. With `--policy`, only images the policy accepts are copied;
+ * already has under that tag (a HEAD) is not sent again. Each source manifest is read once per image. With `--policy`, only images the policy accepts are copied;
  * the others are listed with the reason. One line per image, a summary, and a JSON report.
  */
 import { copyImage, readManifest, type CopyResult } from '@dsv/core/operations';
-import { isDsvError, type Digest } from '@dsv/core/formats';
+import { isDsvError, type Digest, type Manifest } from '@dsv/core/formats';
+import type { RegistryClient } from '@dsv/source-registry';
 import type { ImageReference, SystemContext } from '@dsv/core/transport';
 import type { CliContext } from '../context.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
@@ -53,23 +54,51 @@ interface ImageOutcome {
 
 const LABEL: Record<Status, string> = { copied: 'COPIED  ', present: 'PRESENT ', rejected: 'REJECTED', failed: 'FAILED  ', 'would-copy': 'WOULD COPY' };
 
-/** The manifest digest DEST holds under this reference, or undefined when it holds none. */
-async function digestAt(ctx: CliContext, ref: ImageReference): Promise<Digest | undefined> {
-  let source;
-  try {
-    source = await ref.newSource(ctx.system);
-  } catch (e) {
-    if (isDsvError(e, 'NotFound')) return undefined;
-    throw e;
-  }
-  try {
-    return (await readManifest(source)).digest;
-  } catch (e) {
-    if (isDsvError(e, 'NotFound')) return undefined;
-    throw e;
-  } finally {
-    await source.close();
-  }
+/** The manifest digest DEST holds under a reference, or undefined when it holds none. */
+type DigestAt = (ref: ImageReference) => Promise<Digest | undefined>;
+
+/**
+ * How the digest at DEST is found: a registry is asked with HEAD (its Docker-Content-Digest; one client for
+ * the whole run), an OCI layout's manifest is read from disk. A registry that names no digest: undefined
+ * (the image is copied, which sends only what is missing).
+ */
+function destinationDigests(ctx: CliContext): { digestAt: DigestAt; close(): Promise<void> } {
+  const clients = new Map<string, Promise<RegistryClient>>();
+  const digestAt: DigestAt = async (ref) => {
+    if (ref.transport.name === 'docker') {
+      const { parseDockerReference } = await import('@dsv/core/formats');
+      const d = parseDockerReference(ref.within.replace(/^\/\//, ''), { defaultRegistry: ctx.system.defaultRegistry ?? 'docker.io' });
+      let client = clients.get(d.registry);
+      if (!client) {
+        client = Promise.resolve((ref as unknown as { newClient(system: unknown): RegistryClient }).newClient(ctx.system));
+        clients.set(d.registry, client);
+      }
+      const head = await (await client).headManifest(d.repository, d.tag ?? d.digest ?? 'latest');
+      const digest = head?.registryDigest;
+      return digest && /^sha256:[0-9a-f]{64}$/.test(digest) ? (digest as Digest) : undefined;
+    }
+    let source;
+    try {
+      source = await ref.newSource(ctx.system);
+    } catch (e) {
+      if (isDsvError(e, 'NotFound')) return undefined;
+      throw e;
+    }
+    try {
+      return (await readManifest(source)).digest;
+    } catch (e) {
+      if (isDsvError(e, 'NotFound')) return undefined;
+      throw e;
+    } finally {
+      await source.close();
+    }
+  };
+  return {
+    digestAt,
+    close: async () => {
+      for (const c of clients.values()) await (await c).close();
+    },
+  };
 }
 
 /**
@@ -109,7 +138,7 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
   }
   const mine = repos.filter((r) => inShard(r.name, o.shard));
   if (o.shard) ctx.debug(`shard ${o.shard.index}/${o.shard.count} (${o.shardSource ?? '--shard'}): ${mine.length} of ${repos.length} repositories`);
-  let judge: ((ref: ImageReference) => Promise<{ allowed: boolean; reason: string }>) | undefined;
+  let judge: ((ref: ImageReference, top: Manifest) => Promise<{ allowed: boolean; reason: string }>) | undefined;
   let signatures: SyncSignatures | undefined;
   try {
     if (o.policyFile !== undefined || !o.removeSignatures) {
@@ -121,8 +150,8 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
       const { judgeImage, loadPolicy, unmetRequirements } = await import('../detached/policy.js');
       const loaded = await loadPolicy(o.policyFile);
       const stores = signatures!.stores;
-      judge = async (ref) => {
-        const j = await judgeImage(ctx, ref, loaded, { stores });
+      judge = async (ref, top) => {
+        const j = await judgeImage(ctx, ref, loaded, { stores, top });
         return { allowed: j.allowed, reason: unmetRequirements(j).join('; ') || (j.allowed ? '' : 'no requirement applies') };
       };
     }
@@ -130,7 +159,11 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
     await signatures?.stores.close();
     return shell.fail(e, () => ({ command: 'sync', ok: false, exitCode: exitCodeFor(e), error: errorJson(e) }));
   }
-  const closeStores = async () => signatures?.stores.close();
+  const dest = destinationDigests(ctx);
+  const closeStores = async () => {
+    await dest.close();
+    await signatures?.stores.close();
+  };
   const items = mine.flatMap((r) => r.images.map((img) => ({ repository: r.name, tag: img.tag, source: img.source, destination: syncDestination(o.destination, r.destName, img.tag) })));
   try {
     // One OCI layout takes one writer at a time (its index.json is rewritten per tag): the tags of one
@@ -138,14 +171,16 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
     const lanes = new Map<string, typeof items>();
     items.forEach((item, i) => {
       const key = o.destination.startsWith('oci:') ? item.repository : String(i);
-      lanes.set(key, [...(lanes.get(key) ?? []), item]);
+      const lane = lanes.get(key);
+      if (lane) lane.push(item);
+      else lanes.set(key, [item]);
     });
     const done = await mapPool([...lanes.values()], o.jobs, async (lane) => {
       const out = [];
       for (const item of lane) {
         let outcome: ImageOutcome;
         try {
-          outcome = await syncOne(ctx, item.source, item.destination, o, judge, signatures);
+          outcome = await syncOne(ctx, item.source, item.destination, o, judge, signatures, dest.digestAt);
         } catch (e) {
           outcome = { status: 'failed', detail: errorMessage(e), error: e };
         }
@@ -214,21 +249,23 @@ export async function runSync(context: CliContext, shell: CommandShell, o: SyncO
 
 async function syncOne(
   ctx: CliContext, src: string, dst: string, o: SyncOptions,
-  judge: ((ref: ImageReference) => Promise<{ allowed: boolean; reason: string }>) | undefined, signatures: SyncSignatures | undefined,
+  judge: ((ref: ImageReference, top: Manifest) => Promise<{ allowed: boolean; reason: string }>) | undefined, signatures: SyncSignatures | undefined,
+  digestAt: DigestAt,
 ): Promise<ImageOutcome> {
   const srcRef = ctx.parseImage(src);
   const dstRef = ctx.parseImage(dst);
   const source = await srcRef.newSource(ctx.system);
   try {
     const top = await readManifest(source);
-    const present = (await digestAt(ctx, dstRef)) === top.digest;
+    // The source manifest is read once here and handed to the policy, the signature lookup and the copy.
+    const present = (await digestAt(dstRef)) === top.digest;
     if (!present && judge) {
-      const verdict = await judge(srcRef);
+      const verdict = await judge(srcRef, top);
       if (!verdict.allowed) return { status: 'rejected', digest: top.digest, detail: verdict.reason };
     }
     // Every detached signature of the source, and whether DEST can hold them, known before DEST changes.
     const { stores, sigs } = signatures ?? {};
-    const plan = stores && sigs ? await sigs.planCarry(ctx, stores, srcRef, dstRef) : { found: [] };
+    const plan = stores && sigs ? await sigs.planCarry(ctx, stores, srcRef, dstRef, undefined, top) : { found: [] };
     let kept: Map<Digest, Digest>;
     let status: Status;
     let digest = top.digest;
@@ -241,7 +278,7 @@ async function syncOne(
       const destination = await dstRef.newDestination(ctx.system);
       let result: CopyResult;
       try {
-        result = await copyImage(source, destination, { ...layerLimitsOf(ctx.system), removeSignatures: false, jobs: 2, debug: ctx.debug });
+        result = await copyImage(source, destination, { ...layerLimitsOf(ctx.system), removeSignatures: false, jobs: 2, debug: ctx.debug, top });
       } finally {
         await destination.close();
       }

@@ -38,7 +38,7 @@ export function signaturesCommand(): [string, string, (y: Argv) => Argv] {
         .command('prune <repo>', 'Remove detached signatures (lookaside directories, .sig tags, referrers tags) of images REPO no longer has; REPO = docker://HOST/REPO', (c) =>
           c.option('dry-run', dryRunOption).option('registries.d', registriesDOption),
         )
-        .command('revoke <repo>', 'Remove every detached signature KEY made in REPO (simple lookaside, cosign .sig); list tags whose embedded signatures need a re-sign', (c) =>
+        .command('revoke <repo>', 'Remove every signature KEY made in REPO: detached (simple lookaside, cosign .sig, bundles) deleted; embedded: each tag moved to a new image without them (old -> new digest reported)', (c) =>
           c
             .option('key', { alias: 'k', type: 'string', demandOption: true, describe: 'The key: a key id or fingerprint (hex), or a public key file (OpenPGP or PEM)' })
             .option('dry-run', dryRunOption)

@@ -14,6 +14,8 @@ export interface Item {
   /** removed (or would be, --dry-run), or kept with a reason (embedded). */
   action: 'removed' | 'reported';
   detail?: string;
+  /** embedded: the digest the tag moved to (or would, --dry-run). */
+  newDigest?: string;
 }
 
 export class Items {
@@ -25,6 +27,10 @@ export class Items {
     if (this.shell.json) return;
     if (item.action === 'reported') {
       this.shell.out.out(`KEPT    ${item.location} ${item.digest}: ${item.detail ?? ''}\n`);
+      return;
+    }
+    if (item.newDigest !== undefined) {
+      this.shell.out.out(`${this.dryRun ? 'WOULD MOVE' : 'MOVED'} ${item.location}: ${item.digest} -> ${item.newDigest}${item.detail ? ` (${item.detail})` : ''}\n`);
       return;
     }
     const verb = this.dryRun ? 'WOULD REMOVE' : 'REMOVED';

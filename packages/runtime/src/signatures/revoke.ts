@@ -3,12 +3,12 @@
  * simple signatures in a file:// lookaside store (the rest renumbered signature-1.. without a gap, since
  * readers stop at the first missing one), cosign `.sig` attachments (the manifest rewritten without that
  * key's layers; none left: deleted), Sigstore bundle referrers (the referrer deleted, the referrers-tag index
- * rewritten without it; none left: deleted). Embedded signatures cannot lose one entry without a new image digest:
- * each tag carrying one is reported, for a re-sign.
+ * rewritten without it; none left: deleted), and embedded signatures: an embedded entry cannot go without a new
+ * image digest, so each tag carrying one moves to a new image without it (revokeEmbedded), reported old -> new.
  */
 import { X509Certificate } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { digestOf, type Descriptor, type Digest } from '@dsv/core/formats';
+import { digestOf, removeSignatureEntries, type Descriptor, type Digest, type ImageConfig } from '@dsv/core/formats';
 import {
   attachmentManifest, keyIdOf, layerOf, readBundleReferrers, readCosignSignatures, verifyBytes, verifyImageBundle, CERTIFICATE_ANNOTATION, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
   SIGNATURE_ANNOTATION,
@@ -132,15 +132,55 @@ async function revokeBundles(stores: DetachedStores, scan: RepositoryScan, key: 
   }
 }
 
-async function reportEmbedded(ctx: CliContext, scan: RepositoryScan, key: RevokedKey, items: Items): Promise<void> {
+/**
+ * Embedded signatures: each tag whose image carries an entry by KEY moves to a new image whose configuration
+ * lists the other entries only (core removeSignatureEntries: co-signatures stay valid with no signer;
+ * endorsements made after a removed entry cannot and go too, said in the detail). The new configuration and
+ * manifests are put first, the tag last (core copyImage, read from the old digest so a tag moved meanwhile is
+ * not touched); the old image stays fetchable by digest.
+ */
+async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: RevokedKey, items: Items, dryRun: boolean): Promise<void> {
   const verify = await createVerifyFunction(ctx, {});
+  const { copyImage } = await import('@dsv/core/operations');
   for (const tag of scan.tags.keys()) {
     const seen = await runInspect(ctx, `docker://${scan.name}:${tag}`, { verify });
-    const hit = seen.images.some((img) => img.signatures.some((s) => isRevoked(key, s.keyId) || isRevoked(key, s.fingerprint)));
-    if (!hit) continue;
+    // Per configuration, the entries KEY made.
+    const byConfig = new Map<string, Set<number>>();
+    for (const img of seen.images) {
+      const hits = img.signatures.filter((s) => isRevoked(key, s.keyId) || isRevoked(key, s.fingerprint)).map((s) => s.index);
+      if (hits.length) byConfig.set(img.configDigest, new Set(hits));
+    }
+    if (byConfig.size === 0) continue;
+    let removed = 0;
+    const dropped: number[] = [];
+    let left = 0;
+    const editConfig = (config: ImageConfig): ImageConfig => {
+      const picked = byConfig.get(config.digest);
+      if (!picked) return config;
+      const r = removeSignatureEntries(config, (_e, i) => picked.has(i));
+      removed += r.removed.length;
+      dropped.push(...r.dropped);
+      left += r.kept.length;
+      return r.config;
+    };
+    const source = await ctx.parseImage(`docker://${scan.name}@${seen.digest}`).newSource(ctx.system);
+    let newDigest: string;
+    try {
+      const destination = await ctx.parseImage(`docker://${scan.name}:${tag}`).newDestination(ctx.system);
+      try {
+        const result = await copyImage(source, destination, { editConfig, dryRun, debug: ctx.debug });
+        newDigest = result.destinationDigest;
+      } finally {
+        await destination.close();
+      }
+    } finally {
+      await source.close();
+    }
+    const parts = [`${removed} embedded signature(s) by ${key.input} removed`, `${left} other(s) kept`];
+    if (dropped.length) parts.push(`${dropped.length} endorsement(s) made after it dropped (an endorsement covers the entries before it; endorse again)`);
     items.add({
-      kind: 'embedded', digest: seen.digest, location: `${scan.name}:${tag}`, action: 'reported',
-      detail: `embedded signature by ${key.input} in ${tag}: the format cannot drop one signature without a new digest; re-sign with \`dsv sign --signature-type resign\``,
+      kind: 'embedded', digest: seen.digest, newDigest, location: `${scan.name}:${tag}`, action: 'removed',
+      detail: `${parts.join(', ')}; the format cannot drop a signature without a new image digest`,
     });
   }
 }
@@ -157,19 +197,19 @@ export async function signaturesRevoke(ctx: CliContext, shell: CommandShell, o: 
     await revokeSimple(scan, key, items, o.dryRun);
     await revokeCosign(stores, scan, key, items, o.dryRun);
     await revokeBundles(stores, scan, key, items, o.dryRun);
-    await reportEmbedded(ctx, scan, key, items);
+    await revokeEmbedded(ctx, scan, key, items, o.dryRun);
     const summary = {
-      removed: items.count(),
+      removed: items.count() - items.count('embedded'),
       simple: items.count('simple'),
       cosign: items.count('cosign-signature'),
       cosignBundles: items.count('cosign-bundle'),
-      embedded: items.count('embedded', 'reported'),
+      embedded: items.count('embedded'),
     };
     if (shell.json) {
       shell.writeJson({ command, repository: scan.name, key: { input: key.input, ids: key.ids }, dryRun: o.dryRun, ok: true, exitCode: 0, summary, items: items.list });
     } else {
       const verb = o.dryRun ? 'would remove (dry run: nothing removed)' : 'removed';
-      shell.out.out(`${scan.name}: ${verb} ${summary.removed} signatures by ${key.input} (${summary.simple} simple, ${summary.cosign} cosign, ${summary.cosignBundles} cosign bundles); ${summary.embedded} tags carry an embedded signature by it (re-sign them)\n`);
+      shell.out.out(`${scan.name}: ${verb} ${summary.removed} signatures by ${key.input} (${summary.simple} simple, ${summary.cosign} cosign, ${summary.cosignBundles} cosign bundles); ${summary.embedded} tags ${o.dryRun ? 'would move' : 'moved'} to images without its embedded signatures\n`);
     }
     return 0;
   } catch (e) {
