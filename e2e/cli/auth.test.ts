@@ -3,13 +3,14 @@
 // REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR/containers/auth.json, --authfile, --creds, dsv-copy's --src-/--dest-
 // forms, dsv login / logout (file and a docker-credential-<name> helper script on PATH: the credential
 // helper protocol has no server of its own here, the script is a real program speaking it).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
+import { removeTempDirs, run, tempDir } from '../helpers/proc.js';
+import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -42,16 +43,6 @@ function bin(name: keyof typeof bins, args: string[], env: NodeJS.ProcessEnv = {
       resolve({ code, stdout, stderr, all: `${stdout}${stderr}` });
     });
     child.stdin.end(input);
-  });
-}
-
-/** skopeo, asynchronously: the token registry's issuer runs in this process and must keep answering. */
-function skopeo(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(requireTool('skopeo'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${stderr}`));
-      else resolve(stdout);
-    });
   });
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
@@ -23,15 +24,6 @@ const GPG_PASS = 'e2e-gpg-passphrase';
 
 function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
   return runNodeScript(binPath(name), args, { env: { ...baseEnv, ...env }, cwd: work });
-}
-
-function skopeo(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(requireTool('skopeo'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${stderr}`));
-      else resolve(stdout);
-    });
-  });
 }
 
 /** skopeo inspect flags for this registry (plain HTTP). */

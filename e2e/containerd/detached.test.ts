@@ -3,14 +3,14 @@
 // `ctr images pull --plain-http` pulls it into a real containerd, and the BUILT dsv verifies
 // `containerd:…` by a policy: the registry manifest its record names is read and proved to be this image
 // before its signatures count. An unsigned image, and another image stored under the signed name, fail.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { insecurePolicy, lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { startContainerd, type Containerd } from './containerd-daemon.js';
 
@@ -28,11 +28,7 @@ function dsv(args: string[]): Promise<Ran> {
 }
 
 function skopeo(args: string[], gnupgHome: string): void {
-  execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), '--registries.d', regd, ...args], {
-    env: { ...process.env, GNUPGHOME: gnupgHome },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 120_000,
-  });
+  skopeoOk(['--policy', join(work, 'insecure.json'), '--registries.d', regd, ...args], { GNUPGHOME: gnupgHome });
 }
 
 const inContainerd = (ns: string, name: string) => `containerd:[${ns}@${c.socket}]${name}`;
@@ -42,11 +38,8 @@ beforeAll(async () => {
   reg = await startRegistry({ mode: 'http' });
   c = await startContainerd();
   work = tempDir('dsvc-detached-');
-  regd = join(work, 'registries.d');
-  mkdirSync(regd);
-  const store = pathToFileURL(join(work, 'sigstore')).href;
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${store}\n  lookaside-staging: ${store}\n`);
-  writeFileSync(join(work, 'insecure.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  regd = lookasideRegistriesD(join(work, 'registries.d'), join(work, 'sigstore'));
+  insecurePolicy(join(work, 'insecure.json'));
   signer = makeGpgHome({ withKey: { name: 'Registry Signer', email: 'registry-signer@dsv.invalid' } });
   writeFileSync(join(work, 'signer.pub'), signer.exportPublic());
   policy = join(work, 'policy.json');

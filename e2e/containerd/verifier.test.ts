@@ -4,17 +4,17 @@
 // written by dsv sign, cosign signatures (a .sig tag written with the cosign library and a generated key); unsigned and wrongly signed images, a missing policy, a moved tag, an unreachable
 // registry and the protocol's own errors all block the pull with one line of reason on stdout.
 import { createServer, type Server, type Socket } from 'node:net';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { digestOf } from '@dsv/core';
 import { dockerTransport } from '@dsv/source-registry';
 import { generateKeyPair, readPrivateKey, signImage, tagStoreFor, writeKeyPair } from '@dsv/signature-cosign';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir } from '../helpers/proc.js';
+import { removeTempDirs, run, runNodeScript, tempDir } from '../helpers/proc.js';
+import { insecurePolicy, lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { OUTPUT_LIMIT, runVerifier, verifyImage, type BindirConfig, type Descriptor } from './bindir.js';
 
@@ -48,11 +48,7 @@ async function descriptorOf(repo: string, ref: string): Promise<Descriptor> {
 }
 
 function skopeo(args: string[], gnupgHome: string): void {
-  execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), '--registries.d', join(work, 'home/.config/containers/registries.d'), ...args], {
-    env: { ...process.env, GNUPGHOME: gnupgHome },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 120_000,
-  });
+  skopeoOk(['--policy', join(work, 'insecure.json'), '--registries.d', join(work, 'home/.config/containers/registries.d'), ...args], { GNUPGHOME: gnupgHome });
 }
 
 beforeAll(async () => {
@@ -63,12 +59,9 @@ beforeAll(async () => {
   signer = makeGpgHome({ withKey: { name: 'Release Signer', email: 'release@dsv.invalid' } });
   other = makeGpgHome({ withKey: { name: 'Someone Else', email: 'else@dsv.invalid' } });
   writeFileSync(join(work, 'signer.pub'), signer.exportPublic());
-  writeFileSync(join(work, 'insecure.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  insecurePolicy(join(work, 'insecure.json'));
   // The lookaside store, named by registries.d in containerd's $HOME (where dsv and skopeo look for it).
-  const regd = join(work, 'home/.config/containers/registries.d');
-  mkdirSync(regd, { recursive: true });
-  const store = pathToFileURL(join(work, 'sigstore')).href;
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${store}\n  lookaside-staging: ${store}\n`);
+  lookasideRegistriesD(join(work, 'home/.config/containers/registries.d'), join(work, 'sigstore'));
   policy = join(work, 'policy.json');
   writeFileSync(
     policy,

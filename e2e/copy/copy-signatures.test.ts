@@ -3,7 +3,7 @@
 // (registries.d via --registries.d), cosign .sig attachments and bundle referrers carried, --remove-signatures,
 // --sign-by --format simple|cosign (the digest unchanged), --policy gating before anything is written.
 // Only private GnuPG homes, temp dirs and skopeo's --policy / --registries.d flags are used.
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
 } from '@dsv/signature-cosign';
 import { readPublicKeys, verifySimpleSignature } from '@dsv/signature-simple';
 import { removeTempDirs, requireTool, runNodeScript, tempDir } from '../helpers/proc.js';
+import { insecurePolicy, perRegistryLookaside, skopeo, skopeoAsync } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { startExtensionServer, type ExtensionServer } from './signature-extension-server.js';
@@ -42,15 +43,6 @@ function copy(args: string[], extra: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}${r.stderr}` };
 }
 
-function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}): { code: number; out: string } {
-  try {
-    const out = execFileSync(requireTool('skopeo'), args, { env: { ...process.env, ...extra }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-    return { code: 0, out };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
-}
 const insecure = () => join(work, 'insecure.json');
 const digestAt = (ref: string) => {
   const r = skopeo(['--policy', insecure(), 'inspect', '--tls-verify=false', '--raw', ref]);
@@ -81,12 +73,7 @@ function skopeoPull(ref: string, keyFile: string, identity?: unknown): { code: n
 }
 
 /** The same without blocking the event loop (for registries served by this process). */
-function skopeoPullAsync(ref: string, keyFile: string, identity?: unknown): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(requireTool('skopeo'), pullArgs(ref, keyFile, identity), { encoding: 'utf8', timeout: 120_000 }, (e, stdout, stderr) =>
-      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }));
-  });
-}
+const skopeoPullAsync = (ref: string, keyFile: string, identity?: unknown) => skopeoAsync(pullArgs(ref, keyFile, identity));
 const copyAsync = (args: string[]) => runNodeScript(dsvCopy, args, { env, cwd: work });
 
 /** Pushes the sample layout to a registry tag with skopeo, signing with `signer` when given (lookaside per registries.d). */
@@ -101,14 +88,8 @@ beforeAll(async () => {
   work = tempDir('dsv-copysigs-e2e-');
   storeA = join(work, 'sigstore-a');
   storeB = join(work, 'sigstore-b');
-  regd = join(work, 'registries.d');
-  mkdirSync(regd);
   // Each registry its own lookaside: a carried signature must land in the destination's.
-  writeFileSync(join(regd, 'stores.yaml'), [
-    'docker:',
-    `  ${a.host}:`, `    lookaside: ${pathToFileURL(storeA).href}`, `    lookaside-staging: ${pathToFileURL(storeA).href}`,
-    `  ${b.host}:`, `    lookaside: ${pathToFileURL(storeB).href}`, `    lookaside-staging: ${pathToFileURL(storeB).href}`, '',
-  ].join('\n'));
+  regd = perRegistryLookaside(join(work, 'registries.d'), { [a.host]: storeA, [b.host]: storeB });
   mkdirSync(join(work, 'regd-only-a'));
   writeFileSync(join(work, 'regd-only-a', 'a.yaml'), `docker:\n  ${a.host}:\n    lookaside: ${pathToFileURL(storeA).href}\n`);
   theirs = makeGpgHome({ withKey: { name: 'Skopeo Signer', email: 'skopeo@dsv.invalid' } });
@@ -117,7 +98,7 @@ beforeAll(async () => {
   for (const [name, home] of [['theirs', theirs], ['ours', ours], ['other', other]] as const) writeFileSync(join(work, `${name}.pub`), home.exportPublic());
   writeFileSync(join(work, 'pass'), `${PASS}\n`);
   writeFileSync(join(work, 'cosign.key'), cosignKey.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(insecure(), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  insecurePolicy(insecure());
   env = { ...process.env, DSV_GPG_DATASTORE: ours.home, DOCKER_CONFIG: join(work, 'docker'), HOME: work };
   delete env.DSV_KEYPASS;
   delete env.DSV_POLICY;

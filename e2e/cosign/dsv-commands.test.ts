@@ -3,8 +3,7 @@
 // `dsv verify --trust cosign:FILE` / `--policy` with sigstoreSigned. The containers/image cosign fixtures
 // (made by cosign itself) are pushed as the `.sig` manifests cosign writes and judged through the runtime's
 // stores; bundles dsv writes are checked with @sigstore/verify (the sigstore project's verifier).
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,9 @@ import { evaluatePolicy, parsePolicy } from '@dsv/policy';
 import { addCosignSignatures, parseSerialisedAttachment, publicKeyHint, readPublicKeys, type CosignAttachment } from '@dsv/signature-cosign';
 import { createContext, detachedStores, policyFormats } from '@dsv/runtime';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, requireTool, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv, writeIn } from '../helpers/cli.js';
+import { skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
 
@@ -27,24 +28,9 @@ let reg: StartedRegistry;
 let work: string;
 let env: NodeJS.ProcessEnv;
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
-function skopeo(args: string[]): { code: number; out: string } {
-  try {
-    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
-}
-
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
 
 async function manifest(repo: string, ref: string): Promise<{ bytes: Buffer; json: any }> {
   const res = await fetch(`http://${reg.host}/v2/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT } });

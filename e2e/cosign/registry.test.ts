@@ -1,7 +1,6 @@
 // cosign's tag scheme against a real docker-registry (distribution 2.8) through the registry transport:
 // the containers/image fixture signature stored as a `.sig` manifest verifies; an image we sign verifies;
 // skopeo copy --all of the image and its `.sig` tag to another repository keeps it verifying there.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,8 @@ import {
   signImage, signatureTag, tagSchemeSource, tagStoreFor, writeKeyPair, MAX_ATTACHMENT_LAYERS,
 } from '@dsv/signature-cosign';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
+import { removeTempDirs, tempDir } from '../helpers/proc.js';
+import { skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '../../packages/signature-cosign/fixtures');
@@ -23,15 +23,6 @@ const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.d
 let reg: StartedRegistry;
 let work: string;
 let ctx: SystemContext;
-
-function skopeo(args: string[]): { code: number; out: string } {
-  try {
-    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
-}
 
 async function manifestOf(repo: string, tag: string): Promise<Uint8Array> {
   const res = await fetch(`http://${reg.host}/v2/${repo}/manifests/${tag}`, { headers: { Accept: ACCEPT } });

@@ -5,8 +5,7 @@
 // client in docker's own trust dir (same keys, same metadata): dockerd (20.10 here) cannot push an image
 // list, so the docker CLI has no way to sign one; skopeo pushes the OCI index instead. The expired-timestamp
 // case runs dsv under faketime (+15 days: notary-server signs timestamps for 14).
-import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,14 +14,11 @@ import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
-import { startNotaryServer, type NotaryServer } from './notary.js';
+import {
+  DCT_PASSPHRASES, MANIFEST_ACCEPT, dockerTrustEnv, dockerWithTrust, notaryClient, pushTrustTags, servedManifest, signServedTag, startNotaryServer, type NotaryServer,
+} from '../helpers/notary.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
-
 let reg: StartedRegistry;
 let server: NotaryServer;
 let d: Dockerd;
@@ -33,20 +29,13 @@ let trustEnv: NodeJS.ProcessEnv;
 let signerCert: string;
 let signerKey: string;
 
-const PASS = { DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE: 'root-pass', DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE: 'repo-pass' };
-
 function docker(args: string[], trust = true): string {
-  return run('docker', args, { env: { ...trustEnv, DOCKER_CONTENT_TRUST: trust ? '1' : '0' } });
+  return dockerWithTrust(trustEnv, args, trust);
 }
 function dsv(args: string[], env: NodeJS.ProcessEnv = trustEnv): Promise<Ran> {
   return runNodeScript(join(root, 'apps/cli/bin/dsv.js'), args, { env, cwd: work });
 }
-async function served(tag: string): Promise<{ digest: string; length: number; body: Uint8Array }> {
-  const res = await fetch(`http://${reg.host}/v2/app/dct/manifests/${tag}`, { headers: { Accept: ACCEPT } });
-  expect(res.status).toBe(200);
-  const body = new Uint8Array(await res.arrayBuffer());
-  return { digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, length: body.length, body };
-}
+const served = (tag: string) => servedManifest(repo, tag);
 /** `docker trust inspect` (JSON) of the repository. */
 function dockerInspect(): { SignedTags: Array<{ SignedTag: string; Digest: string; Signers: string[] }>; Signers: Array<{ Name: string; Keys: Array<{ ID: string }> }>; AdministrativeKeys: Array<{ Name: string; Keys: Array<{ ID: string }> }> } {
   return JSON.parse(docker(['trust', 'inspect', repo]))[0];
@@ -58,22 +47,9 @@ beforeAll(async () => {
   work = tempDir('dsv-dct-cli-');
   repo = `${reg.host}/app/dct`;
   // The docker CLI trusts the notary server's CA from $DOCKER_CONFIG/tls/<host:port>/ca.crt; so does dsv.
-  const tlsDir = join(d.env.DOCKER_CONFIG!, 'tls', new URL(server.url).host);
-  mkdirSync(tlsDir, { recursive: true });
-  copyFileSync(server.caCert, join(tlsDir, 'ca.crt'));
-  trustEnv = { ...d.env, ...PASS, DOCKER_CONTENT_TRUST_SERVER: server.url };
-
-  // v1: `docker push` with content trust (initialises the collection, signs in targets).
-  importImage(d, `${repo}:v1`, { 'etc/hello': 'content trust v1\n' });
-  docker(['push', `${repo}:v1`]);
-  // unsigned: pushed with content trust off.
-  importImage(d, `${repo}:unsigned`, { 'etc/hello': 'never signed\n' });
-  docker(['push', `${repo}:unsigned`], false);
-  // repushed: signed, then another image pushed over the tag without signing.
-  importImage(d, `${repo}:repushed`, { 'etc/hello': 'signed first\n' });
-  docker(['push', `${repo}:repushed`]);
-  importImage(d, `${repo}:repushed`, { 'etc/hello': 'pushed over it, unsigned\n' });
-  docker(['push', `${repo}:repushed`], false);
+  trustEnv = dockerTrustEnv(d.env, server);
+  // v1 (docker push with content trust initialises the collection, signs in targets), unsigned, repushed.
+  pushTrustTags(d, trustEnv, repo);
   // rel: signed by the delegation alice (docker trust signer add creates targets/releases and targets/alice).
   docker(['trust', 'key', 'generate', 'alice', '--dir', work]);
   docker(['trust', 'signer', 'add', '--key', join(work, 'alice.pub'), 'alice', repo]);
@@ -85,13 +61,9 @@ beforeAll(async () => {
   const arm = await buildSampleImage({ format: 'oci', platform: 'linux/arm64/v8', layers: [{ 'etc/arch': 'arm64\n' }] });
   writeOciLayout(join(work, 'layout'), [{ image: buildSampleIndex([amd, arm], { format: 'oci' }), tag: 'multi' }]);
   run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--all', '--dest-tls-verify=false', `oci:${join(work, 'layout')}:multi`, `docker://${repo}:multi`]);
-  const m = await served('multi');
-  const notary = (args: string[]) =>
-    run(requireTool('notary'), ['-s', server.url, '-d', join(d.env.DOCKER_CONFIG!, 'trust'), '--tlscacert', server.caCert, ...args], {
-      env: { ...process.env, NOTARY_TARGETS_PASSPHRASE: PASS.DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE, NOTARY_SNAPSHOT_PASSPHRASE: PASS.DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE },
-    });
-  notary(['addhash', repo, 'multi', String(m.length), '--sha256', m.digest.slice('sha256:'.length)]);
-  notary(['publish', repo]);
+  const pass = DCT_PASSPHRASES.DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE;
+  const notary = notaryClient(server, { trustDir: join(d.env.DOCKER_CONFIG!, 'trust'), passphrases: { NOTARY_TARGETS_PASSPHRASE: pass, NOTARY_SNAPSHOT_PASSPHRASE: pass } });
+  await signServedTag(notary, repo, 'multi');
 
   // The key the migration signs with (dsv's pki signer) and the certificate that verifies it.
   signerKey = join(work, 'migrate.key');
@@ -207,7 +179,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     const dry = await dsv(['trust', 'migrate', repo, '--to', 'embedded', ...key, '--dry-run', '--tags', 'v1']);
     expect(dry.code, dry.all).toBe(0);
     expect(dry.stdout).toContain(`Would migrate: v1 ${(await served('v1')).digest}`);
-    expect((await fetch(`http://${reg.host}/v2/app/dct/manifests/v1-signed`, { headers: { Accept: ACCEPT } })).status).toBe(404);
+    expect((await fetch(`http://${reg.host}/v2/app/dct/manifests/v1-signed`, { headers: { Accept: MANIFEST_ACCEPT } })).status).toBe(404);
 
     const r = await dsv(['trust', 'migrate', repo, '--to', 'embedded', ...key, '--json']);
     expect(r.code, r.all).toBe(1);
@@ -218,7 +190,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     expect(rows.repushed).toMatchObject({ dct: 'failed', action: 'skipped', destination: null });
     expect(rows.repushed.error.code).toBe('DigestMismatch');
     expect(r.stderr).toContain(`${repo} repushed: the registry serves`);
-    expect((await fetch(`http://${reg.host}/v2/app/dct/manifests/repushed-signed`, { headers: { Accept: ACCEPT } })).status).toBe(404);
+    expect((await fetch(`http://${reg.host}/v2/app/dct/manifests/repushed-signed`, { headers: { Accept: MANIFEST_ACCEPT } })).status).toBe(404);
 
     // The migrated signatures verify with dsv (embedded), for the single image and every platform of the index.
     for (const tag of ['v1-signed', 'rel-signed', 'multi-signed']) {
@@ -234,7 +206,7 @@ describe('Docker Content Trust written by the docker CLI, read by dsv', () => {
     const r = await dsv(['trust', 'migrate', repo, '--to', 'embedded', '--key', signerKey, '--key-type', 'pki', '--tags', 'unsigned']);
     expect(r.code, r.all).toBe(1);
     expect(r.stdout).toContain('NOT migrated: unsigned: DCT check failed: no signed trust data');
-    expect((await fetch(`http://${reg.host}/v2/app/dct/manifests/unsigned-signed`, { headers: { Accept: ACCEPT } })).status).toBe(404);
+    expect((await fetch(`http://${reg.host}/v2/app/dct/manifests/unsigned-signed`, { headers: { Accept: MANIFEST_ACCEPT } })).status).toBe(404);
     const u = await dsv(['trust', 'migrate', repo, '--to', 'embedded', '--key', signerKey, '--key-type', 'pki', '--dest-tag', 'fixed']);
     expect(u.code, u.all).toBe(2);
     expect(u.stderr).toContain('has no {tag}');

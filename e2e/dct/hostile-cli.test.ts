@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { makeTestTls } from '../helpers/tls.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const GUN = 'registry.invalid:5000/app/hostile';
@@ -28,14 +29,8 @@ const pinned = () => existsSync(join(dockerConfig, 'trust', 'tuf', GUN, 'metadat
 beforeAll(async () => {
   if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
   work = tempDir('dsv-dct-hostile-');
-  const openssl = requireTool('openssl');
-  const ca = join(work, 'ca.crt');
-  run(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(work, 'ca.key'), '-out', ca, '-days', '2',
-    '-subj', '/CN=dsv hostile trust CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  run(openssl, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(work, 'server.key'), '-out', join(work, 'server.csr'), '-subj', '/CN=127.0.0.1']);
-  writeFileSync(join(work, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  run(openssl, ['x509', '-req', '-in', join(work, 'server.csr'), '-CA', ca, '-CAkey', join(work, 'ca.key'), '-CAcreateserial', '-out', join(work, 'server.crt'), '-days', '2', '-extfile', join(work, 'server.ext')]);
-  server = createServer({ key: readFileSync(join(work, 'server.key')), cert: readFileSync(join(work, 'server.crt')) }, (req, res) => {
+  const tls = makeTestTls(work, { cn: 'dsv hostile trust CA', digitalSignature: false });
+  server = createServer({ key: readFileSync(tls.serverKey), cert: readFileSync(tls.serverCert) }, (req, res) => {
     const a = answer(req.url ?? '/');
     res.writeHead(a.status, a.headers ?? {});
     res.end(a.body ?? '');
@@ -45,7 +40,7 @@ beforeAll(async () => {
   url = `https://${host}`;
   dockerConfig = join(work, 'docker');
   mkdirSync(join(dockerConfig, 'tls', host), { recursive: true });
-  writeFileSync(join(dockerConfig, 'tls', host, 'ca.crt'), readFileSync(ca));
+  writeFileSync(join(dockerConfig, 'tls', host, 'ca.crt'), readFileSync(tls.caCert));
 }, 120_000);
 
 afterAll(async () => {

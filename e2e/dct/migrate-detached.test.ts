@@ -5,18 +5,18 @@
 // registries.d); cosign .sig signatures by dsv's own sigstoreSigned policy verdict and --trust cosign:FILE
 // (Debian's skopeo 1.9 is built with sigstore disabled: "Debian-local change: sigstore disabled", and no
 // cosign binary is packaged here). A tag re-pushed without signing is never signed in the new format.
-import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { writeIn } from '../helpers/cli.js';
+import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
-import { notaryClient, startNotaryServer, type NotaryServer } from './notary.js';
+import { notaryClient, servedManifest, signServedTag, startNotaryServer, trustNotaryCa, type NotaryServer } from '../helpers/notary.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
@@ -34,33 +34,12 @@ let ours: GpgHome;
 function dsv(args: string[]): Promise<Ran> {
   return runNodeScript(join(root, 'apps/cli/bin/dsv.js'), args, { env, cwd: work });
 }
-function skopeo(args: string[]): { code: number; out: string } {
-  try {
-    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
-}
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
-async function served(tag: string): Promise<{ digest: string; length: number }> {
-  const res = await fetch(`http://${reg.host}/v2/app/migrate/manifests/${tag}`, { headers: { Accept: ACCEPT } });
-  expect(res.status).toBe(200);
-  const body = new Uint8Array(await res.arrayBuffer());
-  return { digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, length: body.length };
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
+const served = (tag: string) => servedManifest(gun, tag);
 function push(from: string, to: string): void {
   run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${join(work, 'layout')}:${from}`, `docker://${gun}:${to}`]);
 }
-async function sign(tag: string): Promise<void> {
-  const s = await served(tag);
-  publisher.run(['addhash', gun, tag, String(s.length), '--sha256', s.digest.slice('sha256:'.length)]);
-  publisher.run(['publish', gun]);
-}
+const sign = (tag: string): Promise<void> => signServedTag(publisher, gun, tag);
 /** skopeo copy of `gun:tag` under a policy with `requirement` for the repository. */
 function skopeoPull(tag: string, requirement: unknown): { code: number; out: string } {
   const policy = file(`policy-${tag}-${Math.random().toString(36).slice(2)}.json`, { default: [{ type: 'reject' }], transports: { docker: { [gun]: [requirement] } } });
@@ -85,12 +64,9 @@ beforeAll(async () => {
 
   // dsv reads DCT as the docker CLI: DOCKER_CONFIG's trust dir and tls/<host:port>/ca.crt.
   const dockerConfig = join(work, 'docker');
-  mkdirSync(join(dockerConfig, 'tls', new URL(server.url).host), { recursive: true });
-  copyFileSync(server.caCert, join(dockerConfig, 'tls', new URL(server.url).host, 'ca.crt'));
-  regd = join(work, 'registries.d');
+  trustNotaryCa(dockerConfig, server);
   store = join(work, 'sigstore');
-  mkdirSync(regd);
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${pathToFileURL(store).href}\n  lookaside-staging: ${pathToFileURL(store).href}\n  use-sigstore-attachments: true\n`);
+  regd = lookasideRegistriesD(join(work, 'registries.d'), store, { sigstoreAttachments: true });
   ours = makeGpgHome({ withKey: { name: 'DCT Migrator', email: 'migrate@dsv.invalid', passphrase: PASS } });
   file('ours.pub', ours.exportPublic());
   file('ours.sec.asc', ours.gpg(['--passphrase-fd', '0', '--armor', '--export-secret-keys', '--', ours.fingerprint], `${PASS}\n`));

@@ -12,12 +12,7 @@ import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conform
 import { NotaryClient, assertManifestMatches, canonicalKeyId } from '@dsv/trust-notary';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
-import { notaryClient, startNotaryServer, type NotaryServer } from './notary.js';
-
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
+import { notaryClient, servedManifest, signServedTag, startNotaryServer, type NotaryServer } from '../helpers/notary.js';
 
 let reg: StartedRegistry;
 let server: NotaryServer;
@@ -29,18 +24,9 @@ const readers: NotaryClient[] = [];
 function push(tag: string, to = tag): void {
   run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--all', '--dest-tls-verify=false', `oci:${join(work, 'layout')}:${tag}`, `docker://${gun}:${to}`]);
 }
-async function served(tag: string): Promise<Uint8Array> {
-  const res = await fetch(`http://${reg.host}/v2/app/dct/manifests/${tag}`, { headers: { Accept: ACCEPT } });
-  expect(res.status).toBe(200);
-  return new Uint8Array(await res.arrayBuffer());
-}
+const served = async (tag: string): Promise<Uint8Array> => (await servedManifest(gun, tag)).body;
 /** Signs `tag` as the bytes the registry serves for it now (what `docker push` with DCT does). */
-async function sign(tag: string, roles: string[] = []): Promise<void> {
-  const bytes = await served(tag);
-  const sha = createHash('sha256').update(bytes).digest('hex');
-  publisher.run(['addhash', gun, tag, String(bytes.length), '--sha256', sha, ...roles.flatMap((r) => ['--roles', r])]);
-  publisher.run(['publish', gun]);
-}
+const sign = (tag: string, roles: string[] = []): Promise<void> => signServedTag(publisher, gun, tag, roles);
 function reader(extra: Partial<ConstructorParameters<typeof NotaryClient>[0]> = {}): { c: NotaryClient; trustDir: string } {
   const trustDir = tempDir('dsv-trust-');
   const c = new NotaryClient({ server: server.url, trustDir, caFiles: [server.caCert], ...extra });

@@ -1,17 +1,16 @@
 // `dsv verify --policy` with the dockerContentTrust requirement (the built launcher) against Docker Content
 // Trust as the docker CLI 28 writes it: a private dockerd pushes to a real docker-registry and the docker CLI
 // with DOCKER_CONTENT_TRUST=1 signs through a real notary-server (the setup of docker-trust.test.ts, minimal).
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
+import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
-import { startNotaryServer, type NotaryServer } from './notary.js';
+import { dockerTrustEnv, pushTrustTags, startNotaryServer, type NotaryServer } from '../helpers/notary.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PASS = { DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE: 'root-pass', DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE: 'repo-pass' };
 
 let reg: StartedRegistry;
 let server: NotaryServer;
@@ -20,9 +19,6 @@ let work: string;
 let repo: string;
 let trustEnv: NodeJS.ProcessEnv;
 
-function docker(args: string[], trust = true): string {
-  return run('docker', args, { env: { ...trustEnv, DOCKER_CONTENT_TRUST: trust ? '1' : '0' } });
-}
 function dsv(args: string[], env: NodeJS.ProcessEnv = trustEnv): Promise<Ran> {
   return runNodeScript(join(root, 'apps/cli/bin/dsv.js'), args, { env, cwd: work });
 }
@@ -42,18 +38,8 @@ beforeAll(async () => {
   work = tempDir('dsv-dct-policy-');
   repo = `${reg.host}/app/dctpolicy`;
   // The docker CLI trusts the notary server's CA from $DOCKER_CONFIG/tls/<host:port>/ca.crt; so does dsv.
-  const tlsDir = join(d.env.DOCKER_CONFIG!, 'tls', new URL(server.url).host);
-  mkdirSync(tlsDir, { recursive: true });
-  copyFileSync(server.caCert, join(tlsDir, 'ca.crt'));
-  trustEnv = { ...d.env, ...PASS, DOCKER_CONTENT_TRUST_SERVER: server.url };
-  importImage(d, `${repo}:v1`, { 'etc/hello': 'content trust v1\n' });
-  docker(['push', `${repo}:v1`]);
-  importImage(d, `${repo}:unsigned`, { 'etc/hello': 'never signed\n' });
-  docker(['push', `${repo}:unsigned`], false);
-  importImage(d, `${repo}:repushed`, { 'etc/hello': 'signed first\n' });
-  docker(['push', `${repo}:repushed`]);
-  importImage(d, `${repo}:repushed`, { 'etc/hello': 'pushed over it, unsigned\n' });
-  docker(['push', `${repo}:repushed`], false);
+  trustEnv = dockerTrustEnv(d.env, server);
+  pushTrustTags(d, trustEnv, repo);
 }, 600_000);
 
 afterAll(async () => {

@@ -3,14 +3,13 @@
 // credentials, `docker push` with content trust signs through the notary-server (the docker CLI answers
 // its challenge at the registry's realm), and dsv answers the same challenge with the same credentials.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
 import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
-import { startNotaryServer, type NotaryServer } from './notary.js';
+import { dockerTrustEnv, startNotaryServer, type NotaryServer } from '../helpers/notary.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let reg: StartedRegistry;
@@ -41,14 +40,8 @@ beforeAll(async () => {
   [reg, d] = await Promise.all([startRegistry({ mode: 'token' }), startDockerd()]);
   server = await startNotaryServer({ tokenAuth: reg.tokenAuth! });
   repo = `${reg.host}/team/app`;
-  const tlsDir = join(d.env.DOCKER_CONFIG!, 'tls', new URL(server.url).host);
-  mkdirSync(tlsDir, { recursive: true });
-  copyFileSync(server.caCert, join(tlsDir, 'ca.crt'));
   env = {
-    ...d.env,
-    DOCKER_CONTENT_TRUST_SERVER: server.url,
-    DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE: 'root-pass',
-    DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE: 'repo-pass',
+    ...dockerTrustEnv(d.env, server),
     // dsv's registry reads use the same docker config (the trust server's token auth reads it by default).
     DSV_CREDENTIALS_STORE: join(d.env.DOCKER_CONFIG!, 'config.json'),
   };

@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { insecurePolicy, perRegistryLookaside, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
@@ -33,9 +34,7 @@ function dsv(args: string[], extra: NodeJS.ProcessEnv = {}, base: NodeJS.Process
 }
 
 function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}): string {
-  return execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), '--registries.d', regd, ...args], {
-    env: { ...process.env, ...extra }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000,
-  });
+  return skopeoOk(['--policy', join(work, 'insecure.json'), '--registries.d', regd, ...args], extra);
 }
 
 /** The [name, data offset, size] of every entry of a tar (ustar headers; names under 100 bytes). */
@@ -57,16 +56,8 @@ beforeAll(async () => {
   if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
   [a, b] = await Promise.all([startRegistry({ mode: 'http' }), startRegistry({ mode: 'http' })]);
   work = tempDir('dsv-bundle-e2e-');
-  regd = join(work, 'registries.d');
-  mkdirSync(regd);
-  const storeA = join(work, 'sigstore-a');
-  const storeB = join(work, 'sigstore-b');
-  writeFileSync(join(regd, 'stores.yaml'), [
-    'docker:',
-    `  ${a.host}:`, `    lookaside: ${pathToFileURL(storeA).href}`, `    lookaside-staging: ${pathToFileURL(storeA).href}`,
-    `  ${b.host}:`, `    lookaside: ${pathToFileURL(storeB).href}`, `    lookaside-staging: ${pathToFileURL(storeB).href}`, '',
-  ].join('\n'));
-  writeFileSync(join(work, 'insecure.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  regd = perRegistryLookaside(join(work, 'registries.d'), { [a.host]: join(work, 'sigstore-a'), [b.host]: join(work, 'sigstore-b') });
+  insecurePolicy(join(work, 'insecure.json'));
   signer = makeGpgHome({ withKey: { name: 'Bundle Signer', email: 'bundle@dsv.invalid' } });
   mkdirSync(join(work, 'keys'));
   writeFileSync(join(work, 'keys', 'signer.pub'), signer.exportPublic());

@@ -1,9 +1,10 @@
 // Plumbing for the GnuPG compatibility e2e tests: the built bins, a docker-save archive made by skopeo,
 // the embedded signatures read back by skopeo, gpg run with its raw (undecoded) status output.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTool, run, runNodeScript, type Ran } from '../helpers/proc.js';
+import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -18,14 +19,7 @@ export function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[
   return runNodeScript(join(root, 'apps', 'cli', 'bin', `${name}.js`), args, { env: { PATH: process.env.PATH, HOME: cwd, ...env }, cwd });
 }
 
-export function skopeo(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(requireTool('skopeo'), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
+export { skopeo };
 
 /** A docker-save archive at `archive` holding one small image named `name` (e.g. "e2e/compat:1"). */
 export async function makeArchive(dir: string, archive: string, name: string): Promise<void> {

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync, readFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { freePort, requireTool, run, startProcess, tempDir, type RunningProcess } from './proc.js';
+import { makeTestTls } from './tls.js';
 
 export type RegistryMode = 'http' | 'tls-htpasswd' | 'token';
 
@@ -50,23 +51,6 @@ function waitForPort(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
-}
-
-/** A CA plus a server certificate for IP:127.0.0.1, made with openssl. */
-function makeTls(dir: string): { caCert: string; serverCert: string; serverKey: string } {
-  const openssl = requireTool('openssl');
-  const caKey = join(dir, 'ca.key');
-  const caCert = join(dir, 'ca.crt');
-  run(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '2',
-    '-subj', '/CN=dsv e2e test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  const serverKey = join(dir, 'server.key');
-  const csr = join(dir, 'server.csr');
-  const serverCert = join(dir, 'server.crt');
-  run(openssl, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', serverKey, '-out', csr, '-subj', '/CN=127.0.0.1']);
-  const ext = join(dir, 'server.ext');
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n');
-  run(openssl, ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', serverCert, '-days', '2', '-extfile', ext]);
-  return { caCert, serverCert, serverKey };
 }
 
 interface TokenIssuer {
@@ -158,7 +142,7 @@ export async function startRegistry(opts: { mode: RegistryMode; username?: strin
   let certsDir: string | undefined;
   let issuer: TokenIssuer | undefined;
   if (opts.mode === 'tls-htpasswd') {
-    const tls = makeTls(dir);
+    const tls = makeTestTls(dir, { cn: 'dsv e2e test CA' });
     caCert = tls.caCert;
     certsDir = join(dir, 'certs.d');
     mkdirSync(join(certsDir, host), { recursive: true });

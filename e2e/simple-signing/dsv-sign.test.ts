@@ -2,13 +2,14 @@
 // (a key file, or a key in a GnuPG home through the gpg binary) into a lookaside store named by a temp
 // registries.d; skopeo 1.9 then pulls them under a policy requiring signedBy our key. Also: remapIdentity
 // for a mirrored image, and a manifest swapped after signing, rejected by both.
-import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv, writeIn } from '../helpers/cli.js';
+import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
@@ -22,24 +23,9 @@ let ours: GpgHome;
 let other: GpgHome;
 let env: NodeJS.ProcessEnv;
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
-function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}): { code: number; out: string } {
-  try {
-    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { env: { ...process.env, ...extra }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
-}
-
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
 
 const insecure = () => join(work, 'insecure.json');
 const digestOf = (ref: string) => JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${ref}`]).out).Digest as string;
@@ -65,10 +51,8 @@ beforeAll(async () => {
   if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-simple-sign-e2e-');
-  regd = join(work, 'registries.d');
   store = join(work, 'sigstore');
-  mkdirSync(regd);
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${pathToFileURL(store).href}\n  lookaside-staging: ${pathToFileURL(store).href}\n`);
+  regd = lookasideRegistriesD(join(work, 'registries.d'), store);
   ours = makeGpgHome({ withKey: { name: 'Dsv Signer', email: 'dsv@dsv.invalid', passphrase: PASS } });
   other = makeGpgHome({ withKey: { name: 'Other Signer', email: 'other@dsv.invalid' } });
   file('ours.pub', ours.exportPublic());

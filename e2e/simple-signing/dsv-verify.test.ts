@@ -1,13 +1,14 @@
 // `dsv verify --policy` (and DSV_POLICY) against the real peers: skopeo 1.9 signs with `--sign-by` in a
 // private GnuPG home into a lookaside store named by a temp registries.d; the BUILT dsv judges the image
 // in a real docker-registry by a containers-policy.json. Nothing global is read or written.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv, writeIn } from '../helpers/cli.js';
+import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
@@ -19,24 +20,9 @@ let theirs: GpgHome;
 let other: GpgHome;
 let env: NodeJS.ProcessEnv;
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
-function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}): { code: number; out: string } {
-  try {
-    return { code: 0, out: execFileSync(requireTool('skopeo'), args, { env: { ...process.env, ...extra }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }) };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
-}
-
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
 
 const signedBy = (keyPath: string, signedIdentity?: unknown) => ({ type: 'signedBy', keyType: 'GPGKeys', keyPath, ...(signedIdentity ? { signedIdentity } : {}) });
 
@@ -44,10 +30,7 @@ beforeAll(async () => {
   if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-policy-e2e-');
-  regd = join(work, 'registries.d');
-  mkdirSync(regd);
-  const store = pathToFileURL(join(work, 'sigstore')).href;
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${store}\n  lookaside-staging: ${store}\n`);
+  regd = lookasideRegistriesD(join(work, 'registries.d'), join(work, 'sigstore'));
   theirs = makeGpgHome({ withKey: { name: 'Skopeo Signer', email: 'skopeo@dsv.invalid' } });
   other = makeGpgHome({ withKey: { name: 'Other Signer', email: 'other@dsv.invalid' } });
   file('theirs.pub', theirs.exportPublic());

@@ -3,15 +3,17 @@
 // `X-Registry-Supports-Signatures: 1`, `GET`/`PUT /extensions/v2/<repo>/signatures/<digest>` — in front of a
 // REAL docker-registry, to which it proxies every other request. skopeo 1.9 (containers/image) writes and
 // reads signatures through it too, so the fake is checked against the real client.
-import { execFile } from 'node:child_process';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv, writeIn } from '../helpers/cli.js';
+// skopeo asynchronously: the proxy serving it runs in this process, so its event loop must stay free.
+import { skopeoAsync as skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
@@ -76,24 +78,9 @@ function extension(req: IncomingMessage, res: ServerResponse, repo: string, dige
   });
 }
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
-// Asynchronous: the proxy serving skopeo runs in this process, so its event loop must stay free.
-function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(requireTool('skopeo'), args, { env: { ...process.env, ...extra }, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: unknown }).code as number) ?? 1 : 0, out: `${stdout}${stderr}` });
-    });
-  });
-}
-
-function file(name: string, body: unknown): string {
-  const p = join(work, name);
-  writeFileSync(p, typeof body === 'string' ? body : JSON.stringify(body));
-  return p;
-}
+const file = (name: string, body: unknown): string => writeIn(work, name, body);
 
 async function push(repo: string, content: string): Promise<void> {
   const layout = join(work, `layout-${repo.replace(/\W/g, '_')}`);

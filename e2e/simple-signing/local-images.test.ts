@@ -7,10 +7,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { removeTempDirs, requireTool, run, tempDir, type Ran } from '../helpers/proc.js';
+import { runDsv } from '../helpers/cli.js';
+import { lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { importImage, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
@@ -24,12 +26,10 @@ let ours: GpgHome;
 let env: NodeJS.ProcessEnv;
 let policy: string;
 
-function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
-}
+const dsv = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> => runDsv(args, { ...env, ...extra }, work);
 
 function skopeo(args: string[]): void {
-  execFileSync(requireTool('skopeo'), ['--insecure-policy', ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  skopeoOk(['--insecure-policy', ...args]);
 }
 
 async function pushSigned(repo: string, content: string): Promise<void> {
@@ -47,10 +47,7 @@ beforeAll(async () => {
   reg = await startRegistry({ mode: 'http' });
   d = await startDockerd();
   work = tempDir('dsv-local-e2e-');
-  regd = join(work, 'registries.d');
-  mkdirSync(regd);
-  const store = pathToFileURL(join(work, 'sigstore')).href;
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${store}\n  lookaside-staging: ${store}\n`);
+  regd = lookasideRegistriesD(join(work, 'registries.d'), join(work, 'sigstore'));
   ours = makeGpgHome({ withKey: { name: 'Local Signer', email: 'local@dsv.invalid' } });
   writeFileSync(join(work, 'ours.pub'), ours.exportPublic());
   writeFileSync(join(work, 'ours.sec.asc'), ours.gpg(['--armor', '--export-secret-keys', '--', ours.fingerprint]));

@@ -2,9 +2,8 @@
 // gpg, and a real docker-registry, with a lookaside store named by a registries.d directory. Only
 // skopeo's --policy/--registries.d flags and private GnuPG homes are used: nothing global is touched.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '@dsv/core';
 import { evaluatePolicy, parsePolicy } from '@dsv/policy';
@@ -13,6 +12,7 @@ import {
   readLookasideSignatures, readPublicKeys, simpleSigningFormat, verifySimpleSignature, type PayloadSigner,
 } from '@dsv/signature-simple';
 import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
+import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
@@ -25,16 +25,6 @@ let theirs: GpgHome;
 let ours: GpgHome;
 let other: GpgHome;
 const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
-
-function skopeo(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; out: string } {
-  try {
-    const out = execFileSync(requireTool('skopeo'), args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-    return { code: 0, out };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status ?? 1, out: `${err.stdout}${err.stderr}` };
-  }
-}
 
 function policyFile(name: string, body: unknown): string {
   const p = join(work, name);
@@ -52,9 +42,7 @@ beforeAll(async () => {
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-simple-e2e-');
   store = join(work, 'sigstore');
-  regd = join(work, 'registries.d');
-  mkdirSync(regd);
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${pathToFileURL(store).href}\n  lookaside-staging: ${pathToFileURL(store).href}\n`);
+  regd = lookasideRegistriesD(join(work, 'registries.d'), store);
   theirs = makeGpgHome({ withKey: { name: 'Skopeo Signer', email: 'skopeo@dsv.invalid' } });
   ours = makeGpgHome({ withKey: { name: 'Dsv Signer', email: 'dsv@dsv.invalid' } });
   other = makeGpgHome({ withKey: { name: 'Other Signer', email: 'other@dsv.invalid' } });

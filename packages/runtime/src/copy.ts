@@ -16,6 +16,7 @@ import { applyPkiFormat, applySignerOpts, containerdFromFlags, policyFromEnv } f
 import { ExitCodes, exitCodeForVerify } from './exit-codes.js';
 import { processIo, type CliIo, type Output } from './io.js';
 import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
+import { givenOptions, lastValue } from './argv-fields.js';
 import type { ProgressMode } from './progress.js';
 import { newYargs } from './parser.js';
 import { errorJson, jsonReportText, verifyFailureLines } from './report.js';
@@ -115,7 +116,7 @@ export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { ki
 
 const asList = (v: unknown): string[] =>
   v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+const one = lastValue;
 
 export function copyParser(scriptName = 'dsv-copy'): Argv {
   return copyAuthOptions(newYargs())
@@ -191,8 +192,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     auth: copyAuthFlagsOf(argv),
     ...(timeoutArg(argv.timeout) !== undefined ? { timeoutMs: timeoutArg(argv.timeout)! } : {}),
     ...(Object.keys(limits).length ? { layerLimits: limits } : {}),
-    ...(one(argv.namespace) !== undefined ? { namespace: one(argv.namespace)! } : {}),
-    ...(one(argv.address) !== undefined ? { address: one(argv.address)! } : {}),
+    ...givenOptions(argv, ['namespace', 'address']),
   };
   if ((argv._ as unknown[])[0] === 'verify-same') return { kind: 'run', args: { ...common, command: 'verify-same' } };
   const kind = (argv.signatureType as SignatureKind | undefined) ?? 'sign';
@@ -221,23 +221,10 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     all,
     dryRun: argv.dryRun === true,
     jobs,
+    ...givenOptions(argv, ['signBy', 'keyType', 'passphraseFile', 'pkiFormat', 'digestFile', 'signIdentity', 'registriesD', 'policy'], { digestFile: 'digestfile', registriesD: 'registries.d' }),
   };
-  if (signBy !== undefined) a.signBy = signBy;
   if (argv.signerOpt !== undefined) a.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
-  const kt = one(argv.keyType);
-  if (kt !== undefined) a.keyType = kt;
-  const pf = one(argv.passphraseFile);
-  if (pf !== undefined) a.passphraseFile = pf;
-  const pkiFormat = one(argv.pkiFormat);
-  if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
   if (retry !== undefined) a.retryTimes = Number(retry);
-  const digestFile = one(argv.digestfile);
-  if (digestFile !== undefined) a.digestFile = digestFile;
-  if (signIdentity !== undefined) a.signIdentity = signIdentity;
-  const registriesD = one(argv['registries.d']);
-  if (registriesD !== undefined) a.registriesD = registriesD;
-  const policy = one(argv.policy);
-  if (policy !== undefined) a.policy = policy;
   return { kind: 'run', args: a };
 }
 

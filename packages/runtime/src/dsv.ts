@@ -9,6 +9,7 @@
 import type { Argv } from 'yargs';
 import { DsvError, isPlatformString, type SignatureKind } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
+import { definedFields, givenOptions, lastValue } from './argv-fields.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
 import { newYargs } from './parser.js';
 import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './commands.js';
@@ -319,13 +320,10 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
   } else if ((argv.shard !== undefined || argv.jobs !== undefined) && (argv._ as unknown[])[0] !== 'sync') {
     return { kind: 'error', message: `${argv.shard !== undefined ? '--shard' : '--jobs'} needs --all-tags` };
   }
-  const lastOf = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
-  const namespace = lastOf(argv.namespace);
-  if (namespace !== undefined) common.namespace = namespace;
-  const address = lastOf(argv.address);
-  if (address !== undefined) common.address = address;
+  const containerd: Pick<DsvCommonArgs, 'namespace' | 'address'> = givenOptions(argv, ['namespace', 'address']);
+  Object.assign(common, containerd);
   const cmd = String((argv._ as unknown[])[0]);
-  const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+  const one = lastValue;
   switch (cmd) {
     case 'sign': {
       const a: DsvSignArgs = {
@@ -335,49 +333,27 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         destination: one(argv.destination) ?? String(argv.source),
         signatureType: (one(argv.signatureType) ?? 'sign') as SignatureKind,
         dryRun: argv.dryRun === true,
+        ...givenOptions(argv, ['key', 'keyType', 'passphraseFile', 'keypass', 'pkiFormat', 'format', 'signIdentity', 'registriesD', 'digestFile'], { registriesD: 'registries.d', digestFile: 'digestfile' }),
       };
       if (argv.destination === undefined) a.inPlace = true;
       if (argv.signerOpt !== undefined) a.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
-      const key = one(argv.key);
-      if (key !== undefined) a.key = key;
-      const keyType = one(argv.keyType);
-      if (keyType !== undefined) a.keyType = keyType;
-      const pf = one(argv.passphraseFile);
-      if (pf !== undefined) a.passphraseFile = pf;
-      const kp = one(argv.keypass);
-      if (kp !== undefined) a.keypass = kp;
-      const pkiFormat = one(argv.pkiFormat);
-      if (pkiFormat !== undefined) a.pkiFormat = pkiFormat;
-      const format = one(argv.format);
-      if (format !== undefined) a.format = format;
       if (one(argv.destination) !== undefined) a.destinationGiven = true;
-      const signIdentity = one(argv.signIdentity);
-      if (signIdentity !== undefined) a.signIdentity = signIdentity;
       if (argv.cosignBundle === true) a.cosignBundle = true;
-      const registriesD = one(argv['registries.d']);
-      if (registriesD !== undefined) a.registriesD = registriesD;
-      const digestFile = one(argv.digestfile);
-      if (digestFile !== undefined) a.digestFile = digestFile;
       return { kind: 'run', args: a };
     }
     case 'verify': {
-      const v: DsvVerifyArgs = { ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust) };
-      const policy = one(argv.policy);
-      if (policy !== undefined) v.policy = policy;
-      const registriesD = one(argv['registries.d']);
-      if (registriesD !== undefined) v.registriesD = registriesD;
+      const v: DsvVerifyArgs = {
+        ...common, command: 'verify', images: (argv.images as unknown[]).map(String), trust: asList(argv.trust),
+        ...givenOptions(argv, ['policy', 'registriesD', 'server', 'signIdentity'], { registriesD: 'registries.d', signIdentity: 'sign-identity' }),
+      };
       if (argv.dct === true) v.dct = true;
       if (argv.signerOpt !== undefined) v.signerOpts = ([] as unknown[]).concat(argv.signerOpt).map(String);
-      const server = one(argv.server);
-      if (server !== undefined) v.server = server;
       const keyless: KeylessFlags = {};
       for (const [k, flag] of KEYLESS_FLAGS) {
         const value = one(argv[flag.slice(2)]);
         if (value !== undefined) keyless[k] = value;
       }
       if (Object.keys(keyless).length) v.keyless = keyless;
-      const signIdentity = one(argv['sign-identity']);
-      if (signIdentity !== undefined) v.signIdentity = signIdentity;
       return { kind: 'run', args: v };
     }
     case 'sync': {
@@ -387,15 +363,10 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         ...common, command: 'sync', source: String(argv.source), destination: String(argv.destination), jobs,
         scoped: argv.scoped === true, dryRun: argv.dryRun === true, removeSignatures: argv.removeSignatures === true,
         sideAuth: copyAuthFlagsOf(argv),
+        ...givenOptions(argv, ['shard', 'policy', 'registriesD'], { registriesD: 'registries.d' }),
       };
       // --authfile is both sides' here: each side's SystemContext is made by the sync itself.
       delete y.auth;
-      const shard = one(argv.shard);
-      if (shard !== undefined) y.shard = shard;
-      const policy = one(argv.policy);
-      if (policy !== undefined) y.policy = policy;
-      const registriesD = one(argv['registries.d']);
-      if (registriesD !== undefined) y.registriesD = registriesD;
       return { kind: 'run', args: y };
     }
     case 'trust':
@@ -410,9 +381,10 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     case 'inspect': {
       if (argv.raw === true && argv.config === true) return { kind: 'error', message: '--raw and --config: give one (--config prints the configuration\'s exact bytes)' };
       const raw = argv.config === true ? 'config' : argv.raw === true ? 'manifest' : undefined;
-      const i: DsvInspectArgs = { ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust), ...(raw ? { raw } : {}) };
-      const registriesD = one(argv['registries.d']);
-      if (registriesD !== undefined) i.registriesD = registriesD;
+      const i: DsvInspectArgs = {
+        ...common, command: 'inspect', image: String(argv.image), trust: asList(argv.trust), ...(raw ? { raw } : {}),
+        ...givenOptions(argv, ['registriesD'], { registriesD: 'registries.d' }),
+      };
       return { kind: 'run', args: i };
     }
     case 'copy':
@@ -424,11 +396,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         return { kind: 'error', message: e instanceof Error ? e.message : String(e) };
       }
     case 'generate-key-pair': {
-      const k: DsvKeygenArgs = { ...common, command: 'generate-key-pair', format: String(one(argv.format)) };
-      const prefix = one(argv.outputPrefix);
-      if (prefix !== undefined) k.outputPrefix = prefix;
-      const pf = one(argv.passphraseFile);
-      if (pf !== undefined) k.passphraseFile = pf;
+      const k: DsvKeygenArgs = { ...common, command: 'generate-key-pair', format: String(one(argv.format)), ...givenOptions(argv, ['outputPrefix', 'passphraseFile']) };
       return { kind: 'run', args: k };
     }
     default:
@@ -523,6 +491,9 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
   }
 }
 
+/** The fields of `dsv sign` that name its key, as key resolution takes them. */
+const KEY_FIELDS = ['key', 'keyType', 'keypass', 'passphraseFile'] as const;
+
 async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: string[]): Promise<number> {
   const contextFactory = options.contextFactory ?? createContext;
   if (a.command === 'copy') return runNested('copy', [], a.rest, io, options);
@@ -530,7 +501,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
   if (a.command === 'generate-key-pair') {
     const { runGenerateKeyPair } = await import('./detached/keygen-command.js');
     const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets });
-    return runGenerateKeyPair(shell, { format: a.format, ...(a.outputPrefix !== undefined ? { outputPrefix: a.outputPrefix } : {}), ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}) });
+    return runGenerateKeyPair(shell, { format: a.format, ...definedFields(a, ['outputPrefix', 'passphraseFile']) });
   }
   const integrityOnly = a.checkSignatures === false;
   const shell = new CommandShell(io, { prog: 'dsv', json: a.json, debug: a.debug, secrets, ...(a.progress ? { progress: a.progress } : {}) });
@@ -575,12 +546,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
         async () => {
           applyPkiFormat(ctx.signerSettings, a.pkiFormat);
           const key = await shell.resolveKey(
-            {
-              ...(a.key !== undefined ? { key: a.key } : {}),
-              ...(a.keyType !== undefined ? { keyType: a.keyType } : {}),
-              ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
-              ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
-            },
+            definedFields(a, KEY_FIELDS),
             '--key',
           );
           applySignerOpts(ctx.signerSettings, a.signerOpts ?? [], [key.keyType]);
@@ -685,7 +651,7 @@ async function syncRun(ctx: CliContext, a: DsvSyncArgs, shell: CommandShell): Pr
     removeSignatures: a.removeSignatures,
     ...sharding,
     ...(policyFile !== undefined ? { policyFile } : {}),
-    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+    ...definedFields(a, ['registriesD']),
     sides,
   });
 }
@@ -711,12 +677,8 @@ async function detachedSign(ctx: CliContext, a: DsvSignArgs, shell: CommandShell
   return runDetachedSign(ctx, shell, {
     format,
     image: a.source,
-    ...(a.key !== undefined ? { key: a.key } : {}),
-    ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
-    ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
-    ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
+    ...definedFields(a, ['key', 'passphraseFile', 'keypass', 'signIdentity', 'registriesD']),
     ...(a.cosignBundle ? { cosignBundle: true } : {}),
-    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
   });
 }
 
@@ -756,7 +718,7 @@ async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: 
       repositories: a.images,
       trust: a.trust,
       ...(policy ? { policy } : policyFile !== undefined ? { policyFile } : {}),
-      ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+      ...definedFields(a, ['registriesD']),
       ...(a.checkSignatures === false ? { integrityOnly: true } : {}),
     });
   }
@@ -782,24 +744,15 @@ async function fleetRun(ctx: CliContext, a: DsvSignArgs | DsvVerifyArgs, shell: 
       repositories: [a.source],
       format,
       image: a.source,
-      ...(a.key !== undefined ? { key: a.key } : {}),
-      ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
-      ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
-      ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
+      ...definedFields(a, ['key', 'passphraseFile', 'keypass', 'signIdentity', 'registriesD']),
       ...(a.cosignBundle ? { cosignBundle: true } : {}),
-      ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
     });
   }
   let key;
   try {
     applyPkiFormat(ctx.signerSettings, a.pkiFormat);
     key = await shell.resolveKey(
-      {
-        ...(a.key !== undefined ? { key: a.key } : {}),
-        ...(a.keyType !== undefined ? { keyType: a.keyType } : {}),
-        ...(a.keypass !== undefined ? { keypass: a.keypass } : {}),
-        ...(a.passphraseFile !== undefined ? { passphraseFile: a.passphraseFile } : {}),
-      },
+      definedFields(a, KEY_FIELDS),
       '--key',
     );
   } catch (e) {
@@ -834,8 +787,7 @@ async function detachedVerify(ctx: CliContext, a: DsvVerifyArgs, shell: CommandS
     ...(policyFile !== undefined ? { policyFile } : {}),
     cosignKeys: keys,
     ...(a.keyless ? { keyless: a.keyless } : {}),
-    ...(a.signIdentity !== undefined ? { signIdentity: a.signIdentity } : {}),
-    ...(a.registriesD !== undefined ? { registriesD: a.registriesD } : {}),
+    ...definedFields(a, ['signIdentity', 'registriesD']),
     ...(a.platform ? { platform: a.platform } : {}),
   });
 }

@@ -10,6 +10,7 @@ import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
 import { credentialsFilesFromEnv, credentialsStoreFromEnv, systemContextFromEnv } from '../environment.js';
 import { ExitCodes } from '../exit-codes.js';
+import { givenOptions, lastValue } from '../argv-fields.js';
 import { isInteractive, secretsInArgs, type CliIo } from '../io.js';
 import { promptSecretOnTty } from '../keys.js';
 import { newYargs } from '../parser.js';
@@ -67,7 +68,7 @@ export function loginRegistry(input: string | undefined): string {
   return HUB_NAMES.has(host) ? 'docker.io' : host;
 }
 
-const one = (v: unknown): string | undefined => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+const one = lastValue;
 
 export async function parseLoginArgs(command: 'login' | 'logout', args: string[]): Promise<{ kind: 'run'; args: LoginArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string }> {
   let err: string | undefined;
@@ -85,13 +86,8 @@ export async function parseLoginArgs(command: 'login' | 'logout', args: string[]
       passwordStdin: argv.passwordStdin === true,
       insecureRegistries: ((argv.insecureRegistry as unknown[] | undefined) ?? []).map(String),
       debug: argv.debug === true,
+      ...givenOptions(argv, ['username', 'password', 'authfile']),
     };
-    const u = one(argv.username);
-    if (u !== undefined) a.username = u;
-    const p = one(argv.password);
-    if (p !== undefined) a.password = p;
-    const f = one(argv.authfile);
-    if (f !== undefined) a.authfile = f;
     if (a.password !== undefined && a.passwordStdin) return { kind: 'error', message: '--password and --password-stdin are mutually exclusive' };
     if ((a.password !== undefined || a.passwordStdin) && a.username === undefined) return { kind: 'error', message: 'a password needs --username (-u USER)' };
     if (a.username !== undefined && !a.username.trim()) return { kind: 'error', message: '--username is empty' };

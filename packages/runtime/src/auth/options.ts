@@ -7,6 +7,7 @@ import { credentialsFilesFromEnv, type Environment } from '../environment.js';
 import { isInteractive, secretsInArgs } from '../io.js';
 import { promptSecretOnTty } from '../keys.js';
 import type { CommandShell } from '../shell.js';
+import { lastValue } from '../argv-fields.js';
 
 /** Options whose values hold a password (USER:PASS), scrubbed from all output even when parsing fails. */
 export const CREDS_FLAGS = ['--creds', '--src-creds', '--dest-creds'] as const;
@@ -67,7 +68,7 @@ export async function authSystem(env: Environment, flags: AuthFlags, prompt: Aut
   return sys;
 }
 
-const one = (v: unknown): string | undefined => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+const one = lastValue;
 
 /** --authfile and --creds on a command (dsv sign / verify / inspect / list-tags). */
 export function authOptions<T>(y: Argv<T>): Argv<T> {

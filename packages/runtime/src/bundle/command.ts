@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
 import type { CliContext } from '../context.js';
 import type { DsvCommonArgs } from '../dsv.js';
+import { givenOptions, lastValue } from '../argv-fields.js';
 import type { CommandShell } from '../shell.js';
 
 export interface DsvBundleCreateArgs extends DsvCommonArgs {
@@ -61,17 +62,16 @@ function list(v: unknown): string[] {
   if (v === undefined || v === null) return [];
   return (Array.isArray(v) ? v : [v]).map(String).filter(Boolean);
 }
-const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+const one = lastValue;
 
 /** The typed arguments of a parsed `dsv bundle …` command line. */
 export function bundleArgs(common: DsvCommonArgs, argv: Record<string, unknown>): DsvBundleArgs {
   const sub = String((argv._ as unknown[])[1]);
-  const registriesD = one(argv['registries.d']);
+  const registriesD = givenOptions(argv, ['registriesD'], { registriesD: 'registries.d' });
   if (sub === 'verify') return { ...common, command: 'bundle', subcommand: 'verify', file: String(argv.file) };
   if (sub === 'push') {
-    return { ...common, command: 'bundle', subcommand: 'push', file: String(argv.file), destination: String(argv.destination), ...(registriesD !== undefined ? { registriesD } : {}) };
+    return { ...common, command: 'bundle', subcommand: 'push', file: String(argv.file), destination: String(argv.destination), ...registriesD };
   }
-  const policy = one(argv.policy);
   return {
     ...common,
     command: 'bundle',
@@ -79,8 +79,8 @@ export function bundleArgs(common: DsvCommonArgs, argv: Record<string, unknown>)
     out: one(argv.out) ?? '',
     images: list(argv.images),
     trust: list(argv.trust),
-    ...(policy !== undefined ? { policy } : {}),
-    ...(registriesD !== undefined ? { registriesD } : {}),
+    ...givenOptions(argv, ['policy']),
+    ...registriesD,
   };
 }
 

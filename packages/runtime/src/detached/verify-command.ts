@@ -13,7 +13,7 @@ import { errorJson, errorMessage, imageVerificationJson, oneLine, verifyFailureL
 import type { CommandShell } from '../shell.js';
 import { judgeImage, loadPolicy, unmetRequirements, type Judgement, type LoadedPolicy } from './policy.js';
 import { describeKeyless, firstKeylessFlag, keylessRequirement, signedIdentityMatcher, type KeylessFlags } from './keyless.js';
-import { detachedStores, type DetachedOptions } from './stores.js';
+import { detachedStores, type DetachedOptions, type DetachedStores } from './stores.js';
 
 const INDENT = '    ';
 
@@ -59,6 +59,40 @@ export interface PolicyVerifyOptions extends DetachedOptions {
   /** --sign-identity REF: the image identity detached signatures must claim (with --trust cosign: or the keyless flags). */
   signIdentity?: string;
   platform?: string;
+}
+
+/** One image as `dsv verify --policy` and `dsv verify --all-tags --policy` judge it. */
+export interface PolicyVerdict {
+  /** Every digest and diff_id checked (signatures are the policy's). */
+  integrity: VerifyResult;
+  /** The policy's verdict: absent when judging failed (`error`) or was not asked for (`integrityFirst`, integrity failed). */
+  judgement?: Judgement;
+  /** What stopped the judgement once integrity had been checked. */
+  error?: unknown;
+  /** Integrity holds and the policy accepts the image. */
+  ok: boolean;
+}
+
+/**
+ * Checks `image`'s integrity, then judges it by `policy` over every signature format (`stores`). An error
+ * reading the image throws; one while judging it is returned with the integrity verdict. `integrityFirst`:
+ * an image whose integrity fails is not judged.
+ */
+export async function verifyImageByPolicy(
+  ctx: CliContext,
+  image: string,
+  policy: LoadedPolicy,
+  opts: { stores: DetachedStores; platform?: string; integrityFirst?: boolean },
+): Promise<PolicyVerdict> {
+  const platform = opts.platform ? { platform: opts.platform } : {};
+  const integrity = integrityVerdict(await runVerify(ctx, image, { verify: uncheckedVerify, ...platform }));
+  if (opts.integrityFirst && !integrity.ok) return { integrity, ok: false };
+  try {
+    const judgement = await judgeImage(ctx, image, policy, { stores: opts.stores, ...platform });
+    return { integrity, judgement, ok: integrity.ok && judgement.allowed };
+  } catch (error) {
+    return { integrity, error, ok: false };
+  }
 }
 
 interface Outcome {
@@ -160,8 +194,10 @@ export async function runPolicyVerify(ctx: CliContext, shell: CommandShell, imag
       const o: Outcome = { input, ok: false };
       outcomes.push(o);
       try {
-        o.integrity = integrityVerdict(await runVerify(ctx, input, { verify: uncheckedVerify, ...(opts.platform ? { platform: opts.platform } : {}) }));
-        o.judgement = await judgeImage(ctx, input, loaded, { stores, ...(opts.platform ? { platform: opts.platform } : {}) });
+        const v = await verifyImageByPolicy(ctx, input, loaded, { stores, ...(opts.platform ? { platform: opts.platform } : {}) });
+        o.integrity = v.integrity;
+        if (v.error !== undefined || !v.judgement) throw v.error;
+        o.judgement = v.judgement;
       } catch (e) {
         o.error = e;
         shell.progress.clear();

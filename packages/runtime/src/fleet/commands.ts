@@ -43,15 +43,17 @@ async function verifyAllTagsIn(context: CliContext, shell: CommandShell, o: Flee
   let perTag: (image: string) => Promise<TagOutcome>;
   try {
     if (o.policy !== undefined || o.policyFile !== undefined) {
-      const { detachedStores, judgeImage, loadPolicy, unmetRequirements } = await import('../detached/index.js');
+      const { detachedStores, loadPolicy, unmetRequirements } = await import('../detached/index.js');
+      const { verifyImageByPolicy } = await import('../detached/verify-command.js');
       const loaded = o.policy ?? (await loadPolicy(o.policyFile!));
       const stores = await detachedStores(ctx, o.registriesD !== undefined ? { registriesD: o.registriesD } : {});
       perTag = async (image) => {
-        const integrity = integrityVerdict(await runVerify(ctx, image, { verify: uncheckedVerify, ...(o.platform ? { platform: o.platform } : {}) }));
-        if (!integrity.ok) return { status: 'failed', digest: integrity.digest, detail: integrity.failures.join('; ') };
-        const j = await judgeImage(ctx, image, loaded, { stores, ...(o.platform ? { platform: o.platform } : {}) });
-        if (j.allowed) return { status: 'verified', digest: integrity.digest };
-        return { status: 'failed', digest: integrity.digest, detail: unmetRequirements(j).join('; ') || 'rejected by the policy' };
+        const v = await verifyImageByPolicy(ctx, image, loaded, { stores, integrityFirst: true, ...(o.platform ? { platform: o.platform } : {}) });
+        const digest = v.integrity.digest;
+        if (!v.integrity.ok) return { status: 'failed', digest, detail: v.integrity.failures.join('; ') };
+        if (v.error !== undefined || !v.judgement) throw v.error;
+        if (v.ok) return { status: 'verified', digest };
+        return { status: 'failed', digest, detail: unmetRequirements(v.judgement).join('; ') || 'rejected by the policy' };
       };
       try {
         return await runAllTags(ctx, shell, { command: 'verify', ...common(o), perTag });

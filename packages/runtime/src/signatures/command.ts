@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
 import type { CliContext } from '../context.js';
 import type { DsvCommonArgs } from '../dsv.js';
+import { givenOptions, lastValue } from '../argv-fields.js';
 import type { CommandShell } from '../shell.js';
 
 export interface DsvSignaturesPruneArgs extends DsvCommonArgs {
@@ -48,13 +49,12 @@ export function signaturesCommand(): [string, string, (y: Argv) => Argv] {
   ];
 }
 
-const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+const one = lastValue;
 
 /** The typed arguments of a parsed `dsv signatures …` command line. */
 export function signaturesArgs(common: DsvCommonArgs, argv: Record<string, unknown>): DsvSignaturesArgs {
   const sub = String((argv._ as unknown[])[1]);
-  const rd = one(argv['registries.d']);
-  const base = { ...common, command: 'signatures' as const, target: String(argv.repo), dryRun: argv.dryRun === true, ...(rd !== undefined ? { registriesD: rd } : {}) };
+  const base = { ...common, command: 'signatures' as const, target: String(argv.repo), dryRun: argv.dryRun === true, ...givenOptions(argv, ['registriesD'], { registriesD: 'registries.d' }) };
   if (sub === 'revoke') return { ...base, subcommand: 'revoke', key: one(argv.key) ?? '' };
   return { ...base, subcommand: 'prune' };
 }

@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
 import type { CliContext } from '../context.js';
 import type { DsvCommonArgs } from '../dsv.js';
+import { givenOptions, lastValue } from '../argv-fields.js';
 import type { CommandShell } from '../shell.js';
 
 export const MIGRATE_FORMATS = ['simple', 'cosign', 'embedded'] as const;
@@ -69,7 +70,7 @@ function list(v: unknown): string[] {
   if (v === undefined || v === null) return [];
   return (Array.isArray(v) ? v : [v]).map(String).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
 }
-const one = (v: unknown) => (Array.isArray(v) ? String(v[v.length - 1]) : v === undefined ? undefined : String(v));
+const one = lastValue;
 
 /** The typed arguments of a parsed `dsv trust …` command line. */
 export function trustArgs(common: DsvCommonArgs, argv: Record<string, unknown>): DsvTrustArgs {
@@ -86,15 +87,8 @@ export function trustArgs(common: DsvCommonArgs, argv: Record<string, unknown>):
     destTag: one(argv.destTag) ?? DEFAULT_DEST_TAG,
     dryRun: argv.dryRun === true,
     ...(server !== undefined ? { server } : {}),
+    ...givenOptions(argv, ['key', 'keyType', 'passphraseFile', 'registriesD'], { registriesD: 'registries.d' }),
   };
-  const key = one(argv.key);
-  if (key !== undefined) a.key = key;
-  const keyType = one(argv.keyType);
-  if (keyType !== undefined) a.keyType = keyType;
-  const pf = one(argv.passphraseFile);
-  if (pf !== undefined) a.passphraseFile = pf;
-  const rd = one(argv['registries.d']);
-  if (rd !== undefined) a.registriesD = rd;
   return a;
 }
 
