@@ -33,6 +33,7 @@ export default defineConfig({
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'tools/**/*.test.ts'],
           testTimeout: 30_000,
+          setupFiles: ['./tools/test-tmpdir.ts'],
         },
       },
       {
