@@ -1,8 +1,9 @@
 // Sharing one registry client per registry and configuration within a run (SystemContext.runResources): who shares, tokens per scope, connections, and who closes.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunResources, SystemContext } from '@dsv/core/transport';
-import { cleanup, fake, failure, lookupLoopback, manifest, servers } from './__tests__/fake-registry.js';
-import { sharedClientKey } from './shared.js';
+import { Readable } from 'node:stream';
+import { type Seen, blob, blobDigest, cleanup, fake, failure, lookupLoopback, manifest, servers, uploadServer } from './__tests__/fake-registry.js';
+import { clientFor, sharedClientKey } from './shared.js';
 import { createDockerTransport, type DockerImageReference } from './transport.js';
 
 afterEach(cleanup);
@@ -128,6 +129,46 @@ describe('run-scoped registry clients', () => {
     const src = await ref.newSource(ctx);
     expect((src as unknown as { client: unknown }).client).toBe((dest as unknown as { client: unknown }).client);
     expect((await src.getManifest()).bytes.length).toBe(manifest.length);
+    await run.close();
+  });
+
+  it('sends a blob two images of the run push to one repository once; the second reads its stream to the end and waits', async () => {
+    const state = { data: [] as Buffer[], puts: [] as Seen[], deletes: 0, patches: [] as Seen[] };
+    const f = await fake(uploadServer(state));
+    const run = runScope();
+    const c = clientFor({ registry: f.host, lookup: lookupLoopback, retryBaseDelayMs: 1, ctx: { certsDirs: [], insecureRegistries: [], runResources: run } });
+    let secondRead = 0;
+    const second = Readable.from((function* () {
+      for (let i = 0; i < blob.length; i += 65536) {
+        const part = blob.subarray(i, i + 65536);
+        secondRead += part.length;
+        yield part;
+      }
+    })());
+    await Promise.all([
+      c.uploadBlob('app', blobDigest, Readable.from([blob]), { size: blob.length }),
+      c.uploadBlob('app', blobDigest, second, { size: blob.length }),
+    ]);
+    expect(state.puts.length).toBe(1);
+    expect(secondRead).toBe(blob.length);
+    // Later images of the run find it done; another repository is its own upload.
+    await c.uploadBlob('app', blobDigest, Readable.from([blob]), { size: blob.length });
+    expect(state.puts.length).toBe(1);
+    await c.uploadBlob('other', blobDigest, Readable.from([blob]), { size: blob.length });
+    expect(state.puts.length).toBe(2);
+    await run.close();
+  });
+
+  it('a failed upload is not shared: the next image of the run uploads the blob itself', async () => {
+    const state = { data: [] as Buffer[], puts: [] as Seen[], deletes: 0, patches: [] as Seen[] };
+    const f = await fake(uploadServer(state));
+    const run = runScope();
+    const c = clientFor({ registry: f.host, lookup: lookupLoopback, retryBaseDelayMs: 1, ctx: { certsDirs: [], insecureRegistries: [], runResources: run } });
+    const wrong = Buffer.from(blob);
+    wrong[0] ^= 1;
+    expect((await failure(c.uploadBlob('app', blobDigest, Readable.from([wrong]), { size: blob.length }))).code).toBe('DigestMismatch');
+    await c.uploadBlob('app', blobDigest, Readable.from([blob]), { size: blob.length });
+    expect(state.puts.length).toBe(1);
     await run.close();
   });
 });

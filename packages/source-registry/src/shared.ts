@@ -1,13 +1,47 @@
 // One RegistryClient per registry and configuration within a run (SystemContext.runResources): the key that says two clients are interchangeable, and the client whose close() leaves it to the run.
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { RunResources, SystemContext } from '@dsv/core/transport';
 import { RegistryClient } from './client.js';
 import type { RegistryClientOptions } from './types.js';
 
-/** A client the run shares: close() from a source or destination leaves it open; the run's end shuts it. */
+/**
+ * A client the run shares: close() from a source or destination leaves it open; the run's end shuts it.
+ * A blob another image of the run is uploading (or has uploaded) to the same repository is not sent again:
+ * the second upload waits for the first and only reads its own stream to the end (so the caller's digest
+ * checks still run). Besides the bytes saved, this keeps two uploads of one blob from racing in the
+ * registry: distribution 2.8 rewrites the repository's link file on each commit, and a manifest PUT that
+ * reads it mid-rewrite was refused (MANIFEST_BLOB_UNKNOWN) in a parallel sync of images sharing layers.
+ */
 export class SharedRegistryClient extends RegistryClient {
+  private readonly uploads = new Map<string, Promise<void>>();
+
   override async close(): Promise<void> {
     // Shared by the run's other images: the run closes it (shutdown()).
+  }
+
+  override async uploadBlob(
+    repository: string,
+    digest: string,
+    stream: Readable | AsyncIterable<Uint8Array>,
+    opts: { size?: number; chunkSize?: number; verify?: boolean } = {},
+  ): Promise<void> {
+    const key = `${repository}@${digest}`;
+    const earlier = this.uploads.get(key);
+    if (earlier && (await earlier.then(() => true, () => false))) {
+      for await (const _ of stream) {
+        // Read to the end: the bytes are already stored; the stream's own checks run as it is read.
+      }
+      return;
+    }
+    const upload = super.uploadBlob(repository, digest, stream, opts);
+    this.uploads.set(key, upload);
+    try {
+      await upload;
+    } catch (e) {
+      if (this.uploads.get(key) === upload) this.uploads.delete(key);
+      throw e;
+    }
   }
 
   /** Closes the connections for good (the run's end). */
