@@ -7,11 +7,11 @@
 //   BENCH_ONLY=sync-scale: the extra row (never in the default set) of dsv sync's peak RSS for 50, 200, 800 tags
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateImage } from './lib/gen-image.mjs';
+import { startRegistry } from './lib/registry.mjs';
 import { detachedSignRow } from './lib/detached-sign.mjs';
 import { startContainerd } from './lib/containerd.mjs';
 import { generateManyTags, MANY_TAGS } from './lib/many-tags.mjs';
@@ -40,40 +40,6 @@ const inOwnEnv = (side) => (side && side.cmd === process.execPath ? { ...side, e
 const bin = (app, name) => join(root, 'apps', app, 'bin', `${name}.js`);
 
 execFileSync('bash', [join(root, 'tools', 'setup-system')], { stdio: 'inherit' });
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-}
-const portOpen = (port) =>
-  new Promise((res) => {
-    const c = connect(port, '127.0.0.1');
-    c.once('connect', () => (c.destroy(), res(true)));
-    c.once('error', () => res(false));
-  });
-
-async function startRegistry() {
-  const dir = mkdtempSync(join(tmpdir(), 'dsv-bench-reg-'));
-  const port = await freePort();
-  const cfg = join(dir, 'config.yml');
-  writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-  const child = spawn('/usr/bin/docker-registry', ['serve', cfg], { stdio: 'ignore', detached: true });
-  for (let i = 0; i < 200 && !(await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  return {
-    host: `127.0.0.1:${port}`,
-    stop: async () => {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch {}
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** The real dockerd on a private root and socket (as the e2e tests run it). */
 async function startDockerd() {

@@ -7,28 +7,17 @@
 //   AB_BUILDS=new=/work/wt/perf,old=/tmp/old  AB_PLAIN=1 (also the plain copy with the first build)
 //   RUNS=5  IMG=eight|big (bench/.work images) or LAYOUT=<oci layout dir, tag latest>
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRegistry } from './registry.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILDS = Object.fromEntries((process.env.AB_BUILDS ?? `current=${root}`).split(',').map((x) => x.split('=')));
 const RUNS = Number(process.env.RUNS ?? 5);
 const IMG = process.env.IMG ?? 'eight';
 const VARIANTS = [...Object.keys(BUILDS), ...(process.env.AB_PLAIN === '1' ? ['plain'] : [])];
-const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); }); });
-const portOpen = (port) => new Promise((res) => { const c = connect(port, '127.0.0.1'); c.once('connect', () => (c.destroy(), res(true))); c.once('error', () => res(false)); });
 const ticks = (pid) => { try { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; } catch { return NaN; } };
-async function startRegistry() {
-  const dir = mkdtempSync(join(tmpdir(), 'dsv-ab-reg-'));
-  const port = await freePort();
-  const cfg = join(dir, 'config.yml');
-  writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-  const child = spawn('/usr/bin/docker-registry', ['serve', cfg], { stdio: 'ignore', detached: true });
-  for (let i = 0; i < 200 && !(await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  return { host: `127.0.0.1:${port}`, pid: child.pid, stop: async () => { try { process.kill(-child.pid, 'SIGTERM'); } catch {} await new Promise((r) => child.once('exit', r)); rmSync(dir, { recursive: true, force: true }); } };
-}
 function run(cmd, args, env) {
   return new Promise((res, rej) => {
     const t0 = process.hrtime.bigint();
@@ -43,7 +32,7 @@ function run(cmd, args, env) {
     });
   });
 }
-const src = await startRegistry();
+const src = await startRegistry({ prefix: 'dsv-ab-reg-' });
 const layout = process.env.LAYOUT ?? `${root}/bench/.work/${IMG === 'eight' ? 'eight-67108864' : 'big-1073741824'}`;
 execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${src.host}/bench/${IMG}:1`], { stdio: 'ignore' });
 const gnupg = mkdtempSync(join(tmpdir(), 'dsv-ab-gpg-'));
@@ -59,7 +48,7 @@ const res = Object.fromEntries(VARIANTS.map((v) => [v, []]));
 for (let i = -1; i < RUNS; i++) {
   const order = i % 2 ? [...VARIANTS].reverse() : VARIANTS;
   for (const v of order) {
-    const d = await startRegistry();
+    const d = await startRegistry({ prefix: 'dsv-ab-reg-' });
     execFileSync('sync');
     const s0 = ticks(src.pid), d0 = ticks(d.pid);
     const [cmd, args, env] = variants[v](d);

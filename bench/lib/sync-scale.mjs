@@ -3,49 +3,15 @@
 // generator: one 32 KiB layer each), each into a fresh registry. Memory must stay flat in the number of tags;
 // wall times are printed too, but on a shared machine only the RSS is stable.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateManyTags } from './many-tags.mjs';
+import { startRegistry } from './registry.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
 const dsvBin = join(root, 'apps', 'cli', 'bin', 'dsv.js');
-
-const freePort = () =>
-  new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-    s.on('error', rej);
-  });
-const portOpen = (port) =>
-  new Promise((res) => {
-    const c = connect(port, '127.0.0.1');
-    c.once('connect', () => (c.destroy(), res(true)));
-    c.once('error', () => res(false));
-  });
-
-async function registry() {
-  const dir = mkdtempSync(join(tmpdir(), 'dsv-bench-scale-reg-'));
-  const port = await freePort();
-  const cfg = join(dir, 'config.yml');
-  writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-  const child = spawn('/usr/bin/docker-registry', ['serve', cfg], { stdio: 'ignore' });
-  for (let i = 0; i < 200 && !(await portOpen(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  return {
-    host: `127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Wall seconds and peak RSS (MiB) of one command, from /usr/bin/time. */
 function measure(cmd, args, env) {
@@ -65,7 +31,7 @@ function measure(cmd, args, env) {
 
 /** One row per size: { tags, wall, cpu, rss }. `work` caches the generated layouts. */
 export async function syncScaleRows({ work, sizes = [50, 200, 800], runs = 1, env = process.env }) {
-  const src = await registry();
+  const src = await startRegistry({ prefix: 'dsv-bench-scale-reg-' });
   const rows = [];
   try {
     for (const n of sizes) {
@@ -74,7 +40,7 @@ export async function syncScaleRows({ work, sizes = [50, 200, 800], runs = 1, en
       execFileSync(process.execPath, [dsvBin, 'sync', `oci:${dir}`, `docker://${src.host}/scale`], { env, stdio: 'ignore' });
       const got = [];
       for (let i = 0; i < runs; i++) {
-        const dest = await registry();
+        const dest = await startRegistry({ prefix: 'dsv-bench-scale-reg-' });
         try {
           execFileSync('sync');
           got.push(await measure(process.execPath, [dsvBin, 'sync', `docker://${src.host}/scale/scale-${n}`, `docker://${dest.host}/mirror`], env));
