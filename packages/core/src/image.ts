@@ -8,7 +8,7 @@ import { digestOf, DigestingStream, parseDigest, type Digest } from './digest.js
 import { DsvError } from './errors.js';
 import { isIndexMediaType, parseManifest, platformString, matchesPlatform, type ImageIndex, type ImageManifest, type Manifest } from './manifest.js';
 import { Limits, type Descriptor } from './model.js';
-import type { ImageSource } from './transport.js';
+import type { ImageReference, ImageSource, SystemContext } from './transport.js';
 
 /** Digest of `bytes` with the algorithm of `like` (sha256 unless `like` says otherwise). */
 export function digestLike(bytes: Uint8Array, like: Digest): Digest {
@@ -35,6 +35,16 @@ export async function readManifest(source: ImageSource, instanceDigest?: Digest)
     }
   }
   return parseManifest(bytes, mediaType);
+}
+
+/** The top manifest of the image `reference` names: a source opened for that one read and closed again. */
+export async function readTopManifest(reference: ImageReference, ctx: SystemContext): Promise<Manifest> {
+  const source = await reference.newSource(ctx);
+  try {
+    return await readManifest(source);
+  } finally {
+    await source.close();
+  }
 }
 
 /** A blob stream checked against its descriptor (size and digest); errors surface on the stream. */

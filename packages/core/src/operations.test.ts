@@ -6,11 +6,11 @@ import { digestOf, type Digest } from './digest.js';
 import { DsvError } from './errors.js';
 import { MediaTypes, type Descriptor } from './model.js';
 import { copyImage, inspectImage, verifyImage } from './operations.js';
-import { readConfig, readManifest } from './image.js';
+import { readConfig, readManifest, readTopManifest } from './image.js';
 import { readSignatures } from './signatures.js';
 import type { ImageIndex, ImageManifest } from './manifest.js';
 import type { Signer, VerificationResult } from './signer.js';
-import type { ImageDestination, ImageSource } from './transport.js';
+import type { ImageDestination, ImageReference, ImageSource } from './transport.js';
 import { buildSampleImageSync } from '@dsv/conformance';
 
 // --- a fake HMAC signer/verifier: "HMAC:<keyid>:<hex>" ---
@@ -193,6 +193,24 @@ describe('copyImage', () => {
     expect(err.message).toContain(`layer 1 ${img.layers[1]!.desc.digest}`);
     expect(signed).toBe(false);
     expect((await readManifest(await src('a:1'))).digest).toBe(img.digest);
+  });
+
+  it('readTopManifest reads the top manifest through a source it closes again, also when the read fails', async () => {
+    const img = buildImage([Buffer.from('one')]);
+    await push('a:1', img);
+    const closed: string[] = [];
+    const counting = (name: string): ImageReference => {
+      const ref = memoryTransport.parseReference(name);
+      return Object.assign(Object.create(ref), {
+        newSource: async () => {
+          const source = await ref.newSource();
+          return Object.assign(Object.create(source), { close: async () => { closed.push(name); await source.close(); } });
+        },
+      });
+    };
+    expect((await readTopManifest(counting('a:1'), {})).digest).toBe(img.digest);
+    expect((await readTopManifest(counting('missing:1'), {}).catch((e) => e)).code).toBe('NotFound');
+    expect(closed).toEqual(['a:1', 'missing:1']);
   });
 
   it('dryRun computes everything and writes nothing', async () => {

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DsvError } from '@dsv/core/formats';
-import { readManifest } from '@dsv/core/operations';
+import { readTopManifest } from '@dsv/core/operations';
 import { evaluatePolicy, type Policy, type PolicyImage, type Requirement, type KeySource, type Verdict } from '@dsv/policy';
 import { integrityVerdict, runVerify, uncheckedVerify } from '../commands.js';
 import type { CliContext } from '../context.js';
@@ -97,13 +97,7 @@ export async function bundleVerify(context: CliContext, shell: CommandShell, a: 
         const integrity = integrityVerdict(await runVerify(ctx, ref, { verify: uncheckedVerify }));
         if (integrity.digest !== image.digest) o.failures.push(`the layout holds ${integrity.digest}, the bundle manifest says ${image.digest}`);
         if (!integrity.ok) o.failures.push(...verifyFailureLines(integrity));
-        const source = await ref.newSource(ctx.system);
-        let top;
-        try {
-          top = await readManifest(source);
-        } finally {
-          await source.close();
-        }
+        const top = await readTopManifest(ref, ctx.system);
         const input: PolicyImage = {
           transport: 'docker', dockerReference: image.reference, manifestDigest: top.digest, manifestBytes: top.bytes,
           context: { subject: { dockerReference: image.reference, manifestDigest: top.digest }, local: ref },

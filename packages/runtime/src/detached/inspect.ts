@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { readManifest } from '@dsv/core/operations';
+import { readTopManifest } from '@dsv/core/operations';
 import { digestOf, parseDigest } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import { describeSimpleSignature, readPublicKeys as readPgpKeys, verifySimpleSignature } from '@dsv/signature-simple';
@@ -80,13 +80,7 @@ async function keysOf(trust: string[]): Promise<{ pgp: Awaited<ReturnType<typeof
 }
 
 export async function listDetachedSignatures(ctx: CliContext, stores: DetachedStores, ref: ImageReference, opts: { trust?: string[] } = {}): Promise<DetachedListing> {
-  const source = await ref.newSource(ctx.system);
-  let top;
-  try {
-    top = await readManifest(source);
-  } finally {
-    await source.close();
-  }
+  const top = await readTopManifest(ref, ctx.system);
   const out: DetachedListing = { signatures: [], errors: [] };
   let found: Awaited<ReturnType<typeof registrySubject>>;
   try {

@@ -6,7 +6,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { DsvError, formatDockerReference, parseDockerReference, type Manifest } from '@dsv/core/formats';
-import { readManifest } from '@dsv/core/operations';
+import { readTopManifest } from '@dsv/core/operations';
 import type { ImageReference } from '@dsv/core/transport';
 import { evaluatePolicy, loadPolicyFile, type Policy, type PolicyImage, type SignatureFormat, type Verdict } from '@dsv/policy';
 import { simpleSigningFormat } from '@dsv/signature-simple';
@@ -100,15 +100,7 @@ export async function judgeImage(ctx: CliContext, image: string | ImageReference
   const loaded: LoadedPolicy = 'policy' in policy ? policy : { policy, baseDir: process.cwd() };
   const stores = opts.stores ?? (await detachedStores(ctx, opts));
   try {
-    let top = opts.top;
-    if (!top) {
-      const source = await ref.newSource(ctx.system);
-      try {
-        top = await readManifest(source);
-      } finally {
-        await source.close();
-      }
-    }
+    const top = opts.top ?? (await readTopManifest(ref, ctx.system));
     if (ref.digest && top.digest !== ref.digest) throw new DsvError('DigestMismatch', `${ref.toString()}: the manifest read has digest ${top.digest}`);
     const transport = ref.transport.name;
     // A registry origin that cannot be proved is reported by the detached formats (their requirements

@@ -6,7 +6,7 @@
  * (detachedSignAllTags), skipping those this key already signed in this format.
  */
 import { DsvError, formatDockerReference, type Manifest } from '@dsv/core/formats';
-import { readManifest } from '@dsv/core/operations';
+import { readTopManifest } from '@dsv/core/operations';
 import type { ImageReference } from '@dsv/core/transport';
 import { createSimpleSignature, describeSimpleSignature } from '@dsv/signature-simple';
 import {
@@ -199,13 +199,7 @@ export async function detachedSignAllTags(context: CliContext, shell: CommandShe
   const tails = new Map<string, Promise<unknown>>();
   const perTag = async (image: string): Promise<TagOutcome> => {
     const ref = ctx.parseImage(image);
-    const source = await ref.newSource(ctx.system);
-    let top: Manifest;
-    try {
-      top = await readManifest(source);
-    } finally {
-      await source.close();
-    }
+    const top = await readTopManifest(ref, ctx.system);
     const run = (tails.get(top.digest) ?? Promise.resolve()).catch(() => undefined).then(() => signTag(ref, top));
     tails.set(top.digest, run);
     return run;
@@ -253,13 +247,7 @@ export async function runDetachedSign(ctx: CliContext, shell: CommandShell, opts
       return exitCode;
     }
     if (!shell.json) shell.out.out('Integrity check passed.\n');
-    const source = await ref.newSource(ctx.system);
-    let top;
-    try {
-      top = await readManifest(source);
-    } finally {
-      await source.close();
-    }
+    const top = await readTopManifest(ref, ctx.system);
     if (top.digest !== integrity.digest) throw new DsvError('DigestMismatch', `${ref.toString()} changed while it was verified (${integrity.digest}, now ${top.digest})`);
     const signed = await signSubject(ctx, stores, opts, prepared, ref, top);
     shell.progress.clear();
