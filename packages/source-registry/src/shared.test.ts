@@ -169,6 +169,20 @@ describe('run-scoped registry clients', () => {
     expect((await failure(c.uploadBlob('app', blobDigest, Readable.from([wrong]), { size: blob.length }))).code).toBe('DigestMismatch');
     await c.uploadBlob('app', blobDigest, Readable.from([blob]), { size: blob.length });
     expect(state.puts.length).toBe(1);
+    // One that fails while another image waits on it: the waiting one read its stream and fails with it.
+    let read = 0;
+    const waiting = Readable.from((function* () {
+      read += blob.length;
+      yield blob;
+    })());
+    const [first, second] = await Promise.all([
+      failure(c.uploadBlob('third', blobDigest, Readable.from([wrong]), { size: blob.length })),
+      failure(c.uploadBlob('third', blobDigest, waiting, { size: blob.length })),
+    ]);
+    expect(first.code).toBe('DigestMismatch');
+    expect(second).toEqual(first);
+    expect(read).toBe(blob.length);
+    expect(state.puts.length).toBe(1);
     await run.close();
   });
 });

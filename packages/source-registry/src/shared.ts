@@ -8,10 +8,11 @@ import type { RegistryClientOptions } from './types.js';
 /**
  * A client the run shares: close() from a source or destination leaves it open; the run's end shuts it.
  * A blob another image of the run is uploading (or has uploaded) to the same repository is not sent again:
- * the second upload waits for the first and only reads its own stream to the end (so the caller's digest
- * checks still run). Besides the bytes saved, this keeps two uploads of one blob from racing in the
- * registry: distribution 2.8 rewrites the repository's link file on each commit, and a manifest PUT that
- * reads it mid-rewrite was refused (MANIFEST_BLOB_UNKNOWN) in a parallel sync of images sharing layers.
+ * the second reads its own stream to the end (so the caller's digest checks still run) and ends as the first
+ * upload ends; an upload that failed before is not shared. Besides the bytes saved, this keeps two uploads of
+ * one blob from racing in the registry: distribution 2.8 rewrites the repository's link file on each commit,
+ * and a manifest PUT that read it mid-rewrite was refused (MANIFEST_BLOB_UNKNOWN) in a parallel sync of
+ * images sharing layers.
  */
 export class SharedRegistryClient extends RegistryClient {
   private readonly uploads = new Map<string, Promise<void>>();
@@ -28,10 +29,17 @@ export class SharedRegistryClient extends RegistryClient {
   ): Promise<void> {
     const key = `${repository}@${digest}`;
     const earlier = this.uploads.get(key);
-    if (earlier && (await earlier.then(() => true, () => false))) {
-      for await (const _ of stream) {
-        // Read to the end: the bytes are already stored; the stream's own checks run as it is read.
-      }
+    if (earlier) {
+      // Read this image's stream while the first upload runs: its own checks run as it is read, and a source
+      // body left idle until then would hit the source's timeout. Its bytes are gone, so when the first upload
+      // fails this one fails with it.
+      const drain = async () => {
+        for await (const _ of stream) {
+          // discarded: the registry gets the first upload's bytes
+        }
+      };
+      const [failure] = await Promise.all([earlier.then(() => undefined, (e: unknown) => e), drain()]);
+      if (failure !== undefined) throw failure;
       return;
     }
     const upload = super.uploadBlob(repository, digest, stream, opts);
