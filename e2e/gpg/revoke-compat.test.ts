@@ -325,12 +325,12 @@ describe("dsv signatures revoke of embedded signatures, by docker-sign-verify's 
         continue;
       }
       expect(v.code, `${tag}: ${v.all}`).toBe(0);
-      const json = JSON.parse(v.stdout);
-      const sigs = (json.results ?? [json]).flatMap((x: any) => x.images).map((img: any) => img.signatures);
+      const json = expectValidReport('verify', v.stdout) as { results: Array<{ images: Array<{ signatures: Array<{ keyId: string; valid: boolean; trusted: boolean }> }> }> };
+      const sigs = json.results.flatMap((x) => x.images).map((img) => img.signatures);
       expect(sigs).toHaveLength(now.images.length);
       for (const s of sigs) {
-        expect(s.map((e: any) => e.keyId), tag).toEqual(plan.kept.map((i) => signers.get(plan.steps[i]![1])!.signingKeyId));
-        expect(s.every((e: any) => e.valid && e.trusted), tag).toBe(true);
+        expect(s.map((e) => e.keyId), tag).toEqual(plan.kept.map((i) => signers.get(plan.steps[i]![1])!.signingKeyId));
+        expect(s.every((e) => e.valid && e.trusted), tag).toBe(true);
       }
       const byBob = await dsv(['verify', '--trust', join(work, 'bob.pub'), ref]);
       expect(byBob.code, `${tag}: ${byBob.all}`).toBe(1);
