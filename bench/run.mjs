@@ -6,7 +6,7 @@
 //   BENCH_OWN_ENV=0 (skip the dsv runs in the machine's own environment, printed beside each row)
 //   BENCH_ONLY=sync-scale: the extra row (never in the default set) of dsv sync's peak RSS for 50, 200, 800 tags
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
