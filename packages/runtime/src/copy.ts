@@ -18,7 +18,7 @@ import { processIo, type CliIo, type Output } from './io.js';
 import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
 import { givenOptions, lastValue } from './argv-fields.js';
 import type { ProgressMode } from './progress.js';
-import { newYargs } from './parser.js';
+import { newYargs, type Parsed } from './parser.js';
 import { errorJson, jsonReportText, verifyFailureLines } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
@@ -112,7 +112,7 @@ export interface VerifySameArgs {
 }
 export type SignFormat = 'embedded' | 'simple' | 'cosign';
 const SIGN_FORMATS: readonly SignFormat[] = ['embedded', 'simple', 'cosign'];
-export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
+export type ParsedCopy = Parsed<CopyArgs | VerifySameArgs>;
 
 const asList = (v: unknown): string[] =>
   v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
@@ -255,15 +255,8 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     }
   }
   const shell = new CommandShell(io, { prog, secrets: credsSecretsInArgs(args), ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug, ...(parsed.args.progress ? { progress: parsed.args.progress } : {}) } : {}) });
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   const out = shell.out;
-  if (parsed.kind === 'output') {
-    out.out(parsed.text);
-    return ExitCodes.Ok;
-  }
-  if (parsed.kind === 'error') {
-    out.err(`${prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${prog}: see ${prog} --help\n`);
-    return ExitCodes.Usage;
-  }
   const a = parsed.args;
   // DSV_POLICY gates copies as it gates verify (--policy wins).
   if (a.command === 'copy' && a.policy === undefined) {

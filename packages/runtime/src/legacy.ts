@@ -14,10 +14,9 @@ import type { LocalStore } from '@dsv/source-repository';
 import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
 import type { ProgressMode } from './progress.js';
 import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
-import { newYargs } from './parser.js';
+import { newYargs, type Parsed } from './parser.js';
 import { runVerify, verifyLocalImage } from './commands.js';
-import { ExitCodes } from './exit-codes.js';
-import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
+import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { applyPkiFormat, applySignerOpts } from './environment.js';
@@ -68,7 +67,6 @@ export interface LegacyVerifyArgs {
   auth?: AuthFlags;
 }
 
-export type Parsed<T> = { kind: 'run'; args: T } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
 const EXIT_HELP = 'Exit codes: 0 ok; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error; 3 operational failure.';
 const SIGN_EPILOGUE = `Environment: DSV_KEYID, DSV_KEYPASS, DSV_KEYTYPE (GPG|PKI), DSV_GPG_DATASTORE or GNUPGHOME (GnuPG home), DSV_PKI_FORMAT, DSV_CREDENTIALS_STORE, DSV_DEFAULT_REGISTRY, DSV_INSECURE_REGISTRIES, DSV_CERTS_D, DOCKER_HOST, DSV_SIGNER_PLUGINS.
@@ -279,25 +277,12 @@ async function quietly(io: CliIo, run: (io: CliIo) => Promise<number>): Promise<
   }
 }
 
-function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
-  if (parsed.kind === 'output') {
-    out.out(parsed.text);
-    return ExitCodes.Ok;
-  }
-  if (parsed.kind === 'error') {
-    out.err(`${out.prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${out.prog}: see ${out.prog} --help\n`);
-    return ExitCodes.Usage;
-  }
-  return undefined;
-}
-
 export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerSignArgs(args);
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerSignMain(withoutQuiet(args), shaped, contextFactory));
   const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
   const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: [...secretsInArgs(args), ...credsSecretsInArgs(args)], ...(progress ? { progress } : {}) });
-  const early = printParsed(shell.out, parsed);
-  if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   const a = parsed.args;
   // Signing in a repository goes through the engine both ways (docker-daemon: -> docker-daemon:).
   const where = { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' as const };
@@ -321,8 +306,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerVerifyMain(withoutQuiet(args), shaped, contextFactory));
   const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
   const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug, secrets: credsSecretsInArgs(args), ...(progress ? { progress } : {}) });
-  const early = printParsed(shell.out, parsed);
-  if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   const a = parsed.args;
   let ctx: CliContext;
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;
