@@ -5,10 +5,11 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
-import { copyImage, resolveImages, type CopyResult } from '@dsv/core/operations';
+import { resolveImages, type CopyResult } from '@dsv/core/operations';
 import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { copyBetween } from './copy-between.js';
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
 import { layerLimitsOf, runVerify } from './commands.js';
@@ -390,29 +391,24 @@ async function copyWithSignatures(
   }
   const mountFrom = mountSource(srcRef, dstRef);
   if (mountFrom) ctx.debug(`same registry: blobs are mounted from ${mountFrom.toString()}`);
-  const source = await srcRef.newSource(sides.source);
-  let result: CopyResult;
-  try {
-    const destination = await dstRef.newDestination(sides.destination);
-    try {
-      result = await copyImage(source, destination, {
-        ...layerLimitsOf(ctx.system),
-        ...(sign ? { sign } : {}),
-        removeSignatures: a.removeSignatures,
-        ...(opts.verify || a.verify || detachedSign ? { verify: true } : {}),
-        ...(a.platform ? { platform: a.platform } : {}),
-        jobs: a.jobs,
-        dryRun: a.dryRun,
-        ...(mountFrom ? { mountFrom } : {}),
-        ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
-        debug: ctx.debug,
-      });
-    } finally {
-      await destination.close();
-    }
-  } finally {
-    await source.close();
-  }
+  const result = await copyBetween(
+    srcRef,
+    dstRef,
+    sides.source,
+    {
+      ...layerLimitsOf(ctx.system),
+      ...(sign ? { sign } : {}),
+      removeSignatures: a.removeSignatures,
+      ...(opts.verify || a.verify || detachedSign ? { verify: true } : {}),
+      ...(a.platform ? { platform: a.platform } : {}),
+      jobs: a.jobs,
+      dryRun: a.dryRun,
+      ...(mountFrom ? { mountFrom } : {}),
+      ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
+      debug: ctx.debug,
+    },
+    { destinationSystem: sides.destination },
+  );
   if (a.digestFile !== undefined && !result.dryRun) await writeDigestFile(a.digestFile, result.destinationDigest);
   // Signatures bind manifest digests: they travel only where the copy kept the digest.
   const kept = new Map<Digest, Digest>(result.images.map((i) => [i.sourceManifestDigest, i.manifestDigest]));
