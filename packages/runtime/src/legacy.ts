@@ -114,8 +114,22 @@ async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string,
   }
 }
 
+/** The registry / repository / archive subcommands (each taking `positionals`), `version`, --help and --version. */
+function withSubcommands(parser: Argv, positionals: string): Argv {
+  let y = parser;
+  for (const kind of SOURCE_KINDS) {
+    y = y.command(`${kind} ${positionals}`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
+  }
+  return y
+    .command('version', 'Show the version (as the original tool did)')
+    .demandCommand(1, 'missing subcommand: registry, repository or archive')
+    .help()
+    .version(VERSION)
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
 export function dockerSignParser(): Argv {
-  let y = authOptions(newYargs())
+  const y = authOptions(newYargs())
     .scriptName('docker-sign')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] SRC_IMAGE DEST_IMAGE\n\nCreates and embeds signatures into docker images.')
     .exitProcess(false)
@@ -133,19 +147,11 @@ export function dockerSignParser(): Argv {
     .option('timeout', timeoutOption())
     .option('signer-opt', { type: 'string', describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' })
     .epilogue(SIGN_EPILOGUE);
-  for (const kind of SOURCE_KINDS) {
-    y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
-  }
-  return y
-    .command('version', 'Show the version (as the original tool did)')
-    .demandCommand(1, 'missing subcommand: registry, repository or archive')
-    .help()
-    .version(VERSION)
-    .wrap(Math.min(110, process.stdout.columns ?? 100));
+  return withSubcommands(y, '<src_image> <dest_image>');
 }
 
 export function dockerVerifyParser(): Argv {
-  let y = authOptions(newYargs())
+  const y = authOptions(newYargs())
     .scriptName('docker-verify')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] IMAGE...\n\nVerifies embedded signatures, and the integrity of docker image layers and metadata.')
     .exitProcess(false)
@@ -155,15 +161,7 @@ export function dockerVerifyParser(): Argv {
     .option('progress', PROGRESS_OPTION)
     .option('timeout', timeoutOption())
     .epilogue(VERIFY_EPILOGUE);
-  for (const kind of SOURCE_KINDS) {
-    y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
-  }
-  return y
-    .command('version', 'Show the version (as the original tool did)')
-    .demandCommand(1, 'missing subcommand: registry, repository or archive')
-    .help()
-    .version(VERSION)
-    .wrap(Math.min(110, process.stdout.columns ?? 100));
+  return withSubcommands(y, '<images..>');
 }
 
 function sourceOf(argv: Record<string, unknown>): SourceKind {
