@@ -44,16 +44,32 @@ Unsigned and unchanged, the manifest is copied byte for byte (same digest at DES
 Detached signatures travel too, as with skopeo copy: simple signatures (lookaside or extension API, per registries.d) to docker:// destinations, cosign .sig attachments and referrers to docker:// and oci:; --remove-signatures carries none. --sign-by KEY --format simple|cosign adds one without changing the image. --policy FILE copies only a source the policy accepts.
 Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational failure.`;
 
-export interface CopyArgs {
-  command: 'copy';
-  /** --signer-opt [TYPE:]KEY=VALUE for --sign-by. */
-  signerOpts?: string[];
+/** What `dsv copy` and `dsv copy verify-same` both take. */
+export interface CopyCommonArgs {
   /** --progress auto|bar|plain|none. */
   progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
   quiet?: boolean;
   source: string;
   destination: string;
+  platform?: string;
+  json: boolean;
+  insecureRegistries: string[];
+  debug: boolean;
+  /** --authfile / --src-* / --dest-* registry credentials. */
+  auth?: { source: AuthFlags; destination: AuthFlags };
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
+  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
+  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
+  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
+  namespace?: string;
+  address?: string;
+}
+export interface CopyArgs extends CopyCommonArgs {
+  command: 'copy';
+  /** --signer-opt [TYPE:]KEY=VALUE for --sign-by. */
+  signerOpts?: string[];
   signBy?: string;
   keyType?: string;
   passphraseFile?: string;
@@ -72,44 +88,14 @@ export interface CopyArgs {
   /** --policy FILE: the source must be accepted before anything is written. */
   policy?: string;
   all: boolean;
-  platform?: string;
   dryRun: boolean;
-  json: boolean;
   jobs: number;
   retryTimes?: number;
-  insecureRegistries: string[];
-  debug: boolean;
   /** --digestfile FILE: the digest of the manifest written to DEST. */
   digestFile?: string;
-  /** --authfile / --src-* / --dest-* registry credentials. */
-  auth?: { source: AuthFlags; destination: AuthFlags };
-  /** --timeout: deadline of each network request, in ms. */
-  timeoutMs?: number;
-  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
-  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
-  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
-  namespace?: string;
-  address?: string;
 }
-export interface VerifySameArgs {
+export interface VerifySameArgs extends CopyCommonArgs {
   command: 'verify-same';
-  /** --progress auto|bar|plain|none. */
-  progress?: ProgressMode;
-  /** -q/--quiet: only errors and the verdict line. */
-  quiet?: boolean;
-  source: string;
-  destination: string;
-  platform?: string;
-  json: boolean;
-  insecureRegistries: string[];
-  debug: boolean;
-  auth?: { source: AuthFlags; destination: AuthFlags };
-  /** --timeout: deadline of each network request, in ms. */
-  timeoutMs?: number;
-  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
-  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
-  namespace?: string;
-  address?: string;
 }
 export type SignFormat = 'embedded' | 'simple' | 'cosign';
 const SIGN_FORMATS: readonly SignFormat[] = ['embedded', 'simple', 'cosign'];
