@@ -1,9 +1,9 @@
 // Start-up inventory: each command's time and CPU from process start to its first request (or its exit), against `node -e 0`.
 //
 // Every command runs under lib/startup-probe.mjs with STARTUP_PROBE_EXIT=1: the process stops at its first socket
-// connect (registry, dockerd), so no server is needed and only start-up is measured. Registry references name
-// 127.0.0.1:9, which nothing is asked to serve. Rounds alternate over the commands (and over the builds, when
-// several roots are given), medians and ranges per command.
+// connect (registry, dockerd) or its first look at the OCI layout's path, so no server or image is needed and only
+// start-up is measured. Registry references name 127.0.0.1:9, which nothing is asked to serve. Rounds alternate over
+// the commands (and over the builds, when several roots are given), medians and ranges per command.
 //   node bench/lib/startup.mjs [--runs N] [--only a,b] [--modules] [ROOT …]
 // ROOT is a checkout (or a copy of its apps/*/bin and bundles) to measure; default this one. With two roots the
 // table gains an A/B column. --modules lists, per command, the bundle chunks loaded before the first request
@@ -31,6 +31,7 @@ export function startupCommands(root, work) {
     { name: 'dsv completion bash', argv: [cli('dsv.js'), 'completion', 'bash'] },
     { name: 'dsv verify', argv: [cli('dsv.js'), 'verify', ins, `${R}/app:1`] },
     { name: 'dsv verify --policy', argv: [cli('dsv.js'), 'verify', ins, '--policy', join(work, 'policy.json'), `${R}/app:1`] },
+    { name: 'dsv verify oci:', argv: [cli('dsv.js'), 'verify', `oci:${join(work, 'layout')}:1`] },
     { name: 'dsv inspect', argv: [cli('dsv.js'), 'inspect', ins, `${R}/app:1`] },
     { name: 'dsv sign (gpg)', argv: [cli('dsv.js'), 'sign', ins, '-k', join(work, 'gpg.key'), '--passphrase-file', join(work, 'empty'), `${R}/app:1`, `${R}/app:2`] },
     { name: 'dsv sign (pki)', argv: [cli('dsv.js'), 'sign', ins, '-t', 'pki', '-k', join(work, 'pki.key'), `${R}/app:1`, `${R}/app:2`] },
@@ -66,7 +67,8 @@ export function prepare(work) {
 function runOnce(argv, env, out, extra = []) {
   rmSync(out, { force: true });
   const r = spawnSync(process.execPath, [...extra, '--import', PROBE, ...argv], {
-    env: { ...env, STARTUP_PROBE_OUT: out, STARTUP_PROBE_EXIT: '1' },
+    // The OCI layout need not exist: the probe stops the process at the first look at its path.
+    env: { ...env, STARTUP_PROBE_OUT: out, STARTUP_PROBE_EXIT: '1', STARTUP_PROBE_PATH: join(dirname(out), 'layout') },
     encoding: 'utf8',
   });
   let line;
@@ -171,7 +173,7 @@ export function startupTable(results, labels) {
   lines.push(`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`);
   const base = results[0].get('node -e 0');
   for (const [name, m] of results[0]) {
-    const cells = [name, m.event === 'connect' ? `connect ${m.target}` : m.event];
+    const cells = [name, m.event === 'connect' ? `connect ${m.target}` : m.event === 'open' ? 'image path' : m.event];
     for (const r of results) {
       const x = r.get(name);
       cells.push(fmtRange(x.ms), fmtRange(x.cpuMs));
