@@ -17,6 +17,7 @@ import net from 'node:net';
 const out = process.env.STARTUP_PROBE_OUT;
 const imagePath = process.env.STARTUP_PROBE_PATH;
 const exitAtFirst = process.env.STARTUP_PROBE_EXIT === '1';
+
 if (process.env.STARTUP_PROBE_MODULES === '1' && out) {
   const hook = `
     import { appendFileSync } from 'node:fs';
