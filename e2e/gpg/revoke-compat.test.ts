@@ -341,8 +341,20 @@ describe("dsv signatures revoke of embedded signatures, by docker-sign-verify's 
     for (const ref of [`oci:${join(work, 'base')}`, `docker-archive:${join(work, 'none.tar')}`]) {
       const r = await dsv(['signatures', 'revoke', '--key', join(work, 'bob.pub'), ref]);
       expect(r.code, r.all).toBe(2);
-      expect(r.stderr.trim().split('\n')).toEqual([`dsv: error: ${ref}: dsv signatures revoke takes a registry repository (docker://HOST/REPO), not a ${ref.split(':')[0]}: reference`]);
+      expect(r.stderr.trim().split('\n')).toEqual([`dsv: error: ${ref}: dsv signatures revoke takes a registry repository (docker://HOST/REPO), not ${ref.startsWith('oci') ? 'an' : 'a'} ${ref.split(':')[0]}: reference`]);
     }
+  });
+
+  it("carol's primary fingerprint alone cannot match entries her subkey made: a dry run says so on stderr; her public key file matches them", async () => {
+    const repo = `docker://${reg.host}/${REPO}`;
+    const byId = await dsv(['signatures', 'revoke', '--dry-run', '--key', carol.fingerprint, '--registries.d', registriesD, repo]);
+    expect(byId.code, byId.all).toBe(0);
+    expect(byId.stdout).not.toContain('WOULD MOVE');
+    expect(byId.stderr).toMatch(/^dsv: warning: \d+ embedded signature\(s\) were made by keys not available here and could not be matched to [0-9A-F]{40} .*give the public key file as --key/m);
+    const byFile = await dsv(['signatures', 'revoke', '--dry-run', '--key', join(work, 'carol.pub'), '--registries.d', registriesD, repo]);
+    expect(byFile.code, byFile.all).toBe(0);
+    expect(byFile.stdout).toContain('WOULD MOVE');
+    expect(byFile.stderr).not.toContain('warning');
   });
 
   it("the check is not vacuous: carol's endorsement made after bob's entry would not cover the list without it", () => {
