@@ -89,6 +89,13 @@ class StorageReference implements ImageReference {
   }
 }
 
+/**
+ * Layers from this size on are hashed in worker threads. Starting one costs ≈ 70–80 ms of CPU (and more
+ * latency on a loaded machine) against ≈ 20 ms to hash 32 MiB on the main thread: an image of small layers
+ * never starts them (bench/NOTES.md §23).
+ */
+const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+
 class StorageSource implements ImageSource {
   readonly reference: ImageReference;
   /** Each layer is rebuilt from its own tar-split file and layer directory. */
@@ -132,11 +139,12 @@ class StorageSource implements ImageSource {
 
   /**
    * A layer rebuilt and hashed by worker threads (two cores hashing, no bytes handed over): the engine's
-   * check without streaming. Directory drivers; devicemapper layers are streamed.
+   * check without streaming. Directory drivers and layers of WORKER_MIN_BYTES or more; others are streamed
+   * and hashed here.
    */
   async digestBlob(descriptor: Descriptor, algorithm: DigestAlgorithm, signal?: AbortSignal): Promise<{ digest: Digest; size: number; head: Uint8Array }> {
     const layer = this.image.layers.find((l) => l.diffId === descriptor.digest);
-    if (descriptor.digest === this.image.id || !layer || this.store.driver === 'devicemapper') {
+    if (descriptor.digest === this.image.id || !layer || this.store.driver === 'devicemapper' || descriptor.size < WORKER_MIN_BYTES) {
       const d = new Digester(algorithm);
       const head: Buffer[] = [];
       let headLen = 0;
