@@ -158,7 +158,6 @@ export class TarSplitHashPool {
     if (idle) return idle;
     if (this.workers.length < this.size) {
       const worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
-      worker.unref();
       const pw: PoolWorker = { worker, jobs: new Map() };
       worker.on('message', (m: FromWorker) => pw.jobs.get(m.id)?.(m));
       const failAll = (e: unknown) => {
@@ -169,6 +168,9 @@ export class TarSplitHashPool {
       };
       worker.on('error', failAll);
       worker.on('exit', (code) => failAll(new Error(`exited with code ${code}`)));
+      // Idle workers never hold the process open: ref'd only while they have jobs (after the listeners, which
+      // would ref its port again).
+      worker.unref();
       this.workers.push(pw);
       return pw;
     }
@@ -212,6 +214,7 @@ export class TarSplitHashPool {
       const settle = () => {
         finished = true;
         pw.jobs.delete(id);
+        if (!pw.jobs.size) pw.worker.unref();
         signal?.removeEventListener('abort', onAbort);
         metadata.destroy();
         release([...open.keys()]);
@@ -245,6 +248,8 @@ export class TarSplitHashPool {
             return;
         }
       });
+      // While it hashes for us the worker keeps the process alive (its answer may be all we wait for).
+      pw.worker.ref();
       post({ t: 'open', id, algorithm });
 
       const feed = async () => {
