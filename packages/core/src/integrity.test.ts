@@ -320,4 +320,70 @@ describe('uncompressed layers and source diagnosis', () => {
     expect(error.message).toMatch(/^layer 0 sha256:[0-9a-f]{64}: file "app\/x" changed on disk$/);
     expect(error.details).toMatchObject({ layer: 0, file: 'app/x' });
   });
+
+  it('takes a digest the source computed in place (digestBlob) for uncompressed layers, and checks it as a stream', async () => {
+    const img = buildImage([Buffer.from('layer one'), randomBytes(3000)], { compression: 'none' });
+    await push('inplace:1', img);
+    const streamed: string[] = [];
+    const hashed: string[] = [];
+    // A source hashing "in place": here from the memory store's bytes, optionally lying about them.
+    const inPlace = async (lie: (d: Descriptor, bytes: Buffer) => Buffer = (_d, b) => b): Promise<ImageSource> => {
+      const src = await source('inplace:1');
+      const getBlob = src.getBlob.bind(src);
+      return Object.assign(src, {
+        getBlob: async (d: Descriptor) => {
+          streamed.push(d.digest);
+          return getBlob(d);
+        },
+        digestBlob: async (d: Descriptor, algorithm: 'sha256' | 'sha512') => {
+          hashed.push(d.digest);
+          const parts: Buffer[] = [];
+          for await (const c of await getBlob(d)) parts.push(c as Buffer);
+          const bytes = lie(d, Buffer.concat(parts));
+          return { digest: digestOf(bytes, algorithm), size: bytes.length, head: bytes.subarray(0, 512) };
+        },
+      });
+    };
+    const layerDigests = img.layers.map((l) => l.desc.digest);
+    const ok = await verifyIntegrity(await inPlace());
+    expect(ok.ok).toBe(true);
+    expect(hashed.sort()).toEqual([...layerDigests].sort());
+    expect(streamed.filter((d) => layerDigests.includes(d as Digest))).toEqual([]);
+    expect(ok.images[0]!.layers.map((l) => l.actualDiffId)).toEqual(img.layers.map((l) => digestOf(l.raw)));
+
+    const first = img.layers[0]!.desc.digest;
+    const changed = await verifyIntegrity(await inPlace((d, b) => (d.digest === first ? Buffer.from('layer 0ne') : b)));
+    expect(changed.ok).toBe(false);
+    expect(changed.images[0]!.layers[0]!.error?.message).toMatch(/content digest sha256:[0-9a-f]{64} does not match/);
+    expect(changed.images[0]!.layers[1]!.error).toBeUndefined();
+    const short = await verifyIntegrity(await inPlace((d, b) => (d.digest === first ? b.subarray(1) : b)));
+    expect(isDsvError(short.images[0]!.layers[0]!.error, 'SizeMismatch')).toBe(true);
+    const long = await verifyIntegrity(await inPlace((d, b) => (d.digest === first ? Buffer.concat([b, b]) : b)));
+    expect(long.images[0]!.layers[0]!.error?.message).toMatch(/more than the expected/);
+    expect(long.images[0]!.layers[0]!.actualDigest).toBeUndefined();
+  });
+
+  it('streams a compressed layer even when the source offers digestBlob', async () => {
+    const img = buildImage([Buffer.from('gzipped layer')], { compression: 'gzip' });
+    await push('inplace:2', img);
+    const src = await source('inplace:2');
+    const getBlob = src.getBlob.bind(src);
+    const streamed: string[] = [];
+    Object.assign(src, {
+      getBlob: async (d: Descriptor) => {
+        streamed.push(d.digest);
+        return getBlob(d);
+      },
+      digestBlob: async (d: Descriptor) => {
+        const parts: Buffer[] = [];
+        for await (const c of await getBlob(d)) parts.push(c as Buffer);
+        const bytes = Buffer.concat(parts);
+        return { digest: digestOf(bytes), size: bytes.length, head: bytes.subarray(0, 512) };
+      },
+    });
+    const report = await verifyIntegrity(src);
+    expect(report.ok).toBe(true);
+    expect(report.images[0]!.layers[0]!.compression).toBe('gzip');
+    expect(streamed).toContain(img.layers[0]!.desc.digest);
+  });
 });

@@ -8,7 +8,7 @@ import { layerLimit } from './layer-limits.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImageConfig } from './config.js';
-import type { Compression } from './decompress.js';
+import { detectCompression, type Compression } from './decompress.js';
 import { DiffIdHasher } from './diff-id.js';
 import { DigestingStream, parseDigest, type Digest } from './digest.js';
 import { DsvError } from './errors.js';
@@ -97,6 +97,10 @@ async function streamLayer(
   opts: IntegrityOptions,
 ): Promise<BlobResult> {
   const name = `layer ${descriptor.digest}`;
+  if (source.digestBlob) {
+    const hashed = await digestInPlace(source, descriptor, diffIdLike, opts);
+    if (hashed) return hashed;
+  }
   let raw;
   try {
     raw = await source.getBlob(descriptor);
@@ -148,6 +152,37 @@ async function streamLayer(
   else result.uncompressedDigest = inflated.diffId;
   opts.onProgress?.({ id: descriptor.digest, done: checker.digester.size, total: descriptor.size, phase: 'verify' });
   return result;
+}
+
+/**
+ * A blob the source hashes where it is stored (ImageSource.digestBlob): checked against the descriptor as
+ * DigestingStream checks a stream, and its diff_id is its digest. Undefined when it must be streamed after
+ * all: compressed, a diff_id in another algorithm, or longer than the layer limit (the inflater reports that).
+ */
+async function digestInPlace(source: ImageSource, descriptor: Descriptor, diffIdLike: Digest | undefined, opts: IntegrityOptions): Promise<BlobResult | undefined> {
+  const { algorithm } = parseDigest(descriptor.digest);
+  if (diffIdLike && parseDigest(diffIdLike).algorithm !== algorithm) return undefined;
+  const label = `blob ${descriptor.digest}`;
+  let r;
+  try {
+    r = await source.digestBlob!(descriptor, algorithm);
+  } catch (e) {
+    return { compression: 'none', actualSize: 0, blobError: asDsvError(e, `layer ${descriptor.digest}`) };
+  }
+  if (detectCompression(r.head) !== 'none') return undefined;
+  const limit = layerLimit(descriptor.size, opts);
+  if (limit !== undefined && r.size > limit) return undefined;
+  opts.onProgress?.({ id: descriptor.digest, done: r.size, total: descriptor.size, phase: 'verify' });
+  if (r.size > descriptor.size) {
+    return { compression: 'none', actualSize: r.size, blobError: new DsvError('SizeMismatch', `${label}: more than the expected ${descriptor.size} bytes`, { digest: descriptor.digest, expectedSize: descriptor.size, name: label }) };
+  }
+  if (r.size < descriptor.size) {
+    return { compression: 'none', actualSize: r.size, actualDigest: r.digest, blobError: new DsvError('SizeMismatch', `${label}: expected ${descriptor.size} bytes, got ${r.size}`, { digest: descriptor.digest, expectedSize: descriptor.size, actualSize: r.size, name: label }) };
+  }
+  if (r.digest !== descriptor.digest) {
+    return { compression: 'none', actualSize: r.size, actualDigest: r.digest, blobError: new DsvError('DigestMismatch', `${label}: content digest ${r.digest} does not match ${descriptor.digest}`, { digest: descriptor.digest, actual: r.digest, name: label }) };
+  }
+  return { compression: 'none', actualSize: r.size, actualDigest: r.digest, uncompressedDigest: r.digest };
 }
 
 /**

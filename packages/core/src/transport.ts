@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Digest } from './digest.js';
+import type { Digest, DigestAlgorithm } from './digest.js';
 import type { Descriptor } from './model.js';
 
 /**
@@ -170,6 +170,14 @@ export interface ImageSource {
    * Lets a source keep its fast path free of per-file checks.
    */
   diagnoseBlob?(descriptor: Descriptor): Promise<DsvErrorLike | undefined>;
+  /**
+   * Optional, for verification: the digest (in `algorithm`) and length of exactly the bytes
+   * getBlob(descriptor) would stream, and their first bytes (up to 512, for the compression magic),
+   * hashed where they are stored without handing them over (a worker thread reading files). The integrity
+   * engine checks these against the descriptor as it checks a stream, and streams the blob instead when
+   * it is compressed. Fails as getBlob or its stream would.
+   */
+  digestBlob?(descriptor: Descriptor, algorithm: DigestAlgorithm, signal?: AbortSignal): Promise<{ digest: Digest; size: number; head: Uint8Array }>;
   close(): Promise<void>;
 }
 

@@ -9,9 +9,10 @@
  * unchanged: config digest = image id, every rebuilt layer hashes to its diff_id.
  */
 import { Readable } from 'node:stream';
-import { DsvError, Digester, MediaTypes, digestOf, type Descriptor, type Digest } from '@dsv/core/formats';
+import { DsvError, Digester, MediaTypes, digestOf, type Descriptor, type Digest, type DigestAlgorithm } from '@dsv/core/formats';
 import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core/transport';
 import { formatLocalImageRef, parseLocalImageRef, type LocalImageRef } from './reference.js';
+import { TarSplitHashPool } from './hash-pool.js';
 import { DockerStore, layerLabel, type StoreImage, type StoreOptions } from './store.js';
 
 export const DEFAULT_DOCKER_ROOT = '/var/lib/docker';
@@ -88,6 +89,13 @@ class StorageReference implements ImageReference {
   }
 }
 
+/**
+ * Layers from this size on are hashed in worker threads. Starting one costs ≈ 70–80 ms of CPU (and more
+ * latency on a loaded machine) against ≈ 20 ms to hash 32 MiB on the main thread: an image of small layers
+ * never starts them (bench/NOTES.md §23).
+ */
+const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+
 class StorageSource implements ImageSource {
   readonly reference: ImageReference;
   /** Each layer is rebuilt from its own tar-split file and layer directory. */
@@ -96,6 +104,7 @@ class StorageSource implements ImageSource {
   private readonly image: StoreImage;
   private readonly ctx?: SystemContext;
   private manifest?: Uint8Array;
+  private pool?: TarSplitHashPool;
 
   constructor(reference: ImageReference, store: DockerStore, image: StoreImage, ctx?: SystemContext) {
     this.reference = reference;
@@ -123,8 +132,35 @@ class StorageSource implements ImageSource {
     if (!layer) throw new DsvError('NotFound', `blob ${descriptor.digest} is not part of image ${this.image.id} in ${this.store.base}`, { digest: descriptor.digest });
     this.ctx?.debug?.(`docker-storage: rebuilding ${layerLabel(layer.index, layer.diffId)} from ${this.store.tarSplitPath(layer)}`);
     // Fast path: no per-file CRC-64 (it costs more than the SHA-256 the reader computes anyway);
-    // diagnoseBlob() runs it only for a layer that failed, to name the file that changed.
+    // diagnoseBlob() runs it only for a layer that failed, to name the file that changed. (Verification
+    // hashes layers in worker threads instead: digestBlob.)
     return this.store.openLayer(layer, { verifyChecksums: false });
+  }
+
+  /**
+   * A layer rebuilt and hashed by worker threads (two cores hashing, no bytes handed over): the engine's
+   * check without streaming. Directory drivers and layers of WORKER_MIN_BYTES or more; others are streamed
+   * and hashed here.
+   */
+  async digestBlob(descriptor: Descriptor, algorithm: DigestAlgorithm, signal?: AbortSignal): Promise<{ digest: Digest; size: number; head: Uint8Array }> {
+    const layer = this.image.layers.find((l) => l.diffId === descriptor.digest);
+    if (descriptor.digest === this.image.id || !layer || this.store.driver === 'devicemapper' || descriptor.size < WORKER_MIN_BYTES) {
+      const d = new Digester(algorithm);
+      const head: Buffer[] = [];
+      let headLen = 0;
+      for await (const c of await this.getBlob(descriptor)) {
+        d.update(c as Buffer);
+        if (headLen < 512) {
+          head.push(c as Buffer);
+          headLen += (c as Buffer).length;
+        }
+        signal?.throwIfAborted();
+      }
+      return { digest: d.digest(), size: d.size, head: Buffer.concat(head).subarray(0, 512) };
+    }
+    this.ctx?.debug?.(`docker-storage: rebuilding and hashing ${layerLabel(layer.index, layer.diffId)} from ${this.store.tarSplitPath(layer)} in a worker thread`);
+    this.pool ??= new TarSplitHashPool();
+    return this.store.digestLayer(layer, algorithm, this.pool, signal);
   }
 
   async diagnoseBlob(descriptor: Descriptor): Promise<DsvError | undefined> {
@@ -151,7 +187,9 @@ class StorageSource implements ImageSource {
   }
 
   async close(): Promise<void> {
-    /* nothing held open between calls */
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
   }
 }
 

@@ -186,3 +186,61 @@ describe('docker-storage: store problems are clear errors', () => {
     expect(err3.message).toContain(join(root, 'devicemapper', 'metadata', img.cacheIds[0]!));
   });
 });
+
+describe('docker-storage: layers hashed in worker threads (digestBlob)', () => {
+  const big = (seed: number) => {
+    const b = Buffer.alloc(33 * 1024 * 1024 + 123);
+    for (let i = 0; i < b.length; i += 4096) b.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
+    return b;
+  };
+  const bigLayers: FakeLayer[] = [
+    layers[0]!,
+    { files: [{ name: './data/', type: 'directory' }, { name: './data/a.bin', content: big(1) }, { name: './data/b.txt', content: 'small beside big\n' }] },
+    { files: [{ name: './more/', type: 'directory' }, { name: './more/c.bin', content: big(2) }] },
+  ];
+
+  test('big layers hashed in workers and small ones here give the engine the diff_ids; a changed file is named', async () => {
+    const { verifyIntegrity } = await import('@dsv/core/operations');
+    const root = tempDir();
+    const img = await buildStore(root, 'overlay2', 'big:1', bigLayers);
+    const src = await dockerStorageTransport.parseReference('big:1').newSource({ dockerRoot: root });
+    const blobs: string[] = [];
+    const getBlob = src.getBlob.bind(src);
+    src.getBlob = async (d) => {
+      blobs.push(d.digest);
+      return getBlob(d);
+    };
+    const report = await verifyIntegrity(src);
+    expect(report.ok).toBe(true);
+    expect(report.images[0]!.layers.map((l) => l.actualDiffId)).toEqual(img.diffIds);
+    expect(report.images[0]!.layers.map((l) => l.actualSize)).toEqual(img.tars.map((t) => t.length));
+    // The small layer is streamed here; the big ones never are.
+    expect(blobs).toContain(img.diffIds[0]);
+    expect(blobs).not.toContain(img.diffIds[1]);
+    expect(blobs).not.toContain(img.diffIds[2]);
+    const digested = await src.digestBlob!({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: img.diffIds[2]! as never, size: img.tars[2]!.length }, 'sha256');
+    expect(digested.digest).toBe(img.diffIds[2]);
+    expect(Buffer.from(digested.head).equals(img.tars[2]!.subarray(0, 512))).toBe(true);
+    await src.close();
+
+    const p = join(root, 'overlay2', img.cacheIds[1]!, 'diff', 'data', 'a.bin');
+    const b = readFileSync(p);
+    b[20_000_000] ^= 1;
+    writeFileSync(p, b);
+    const src2 = await dockerStorageTransport.parseReference('big:1').newSource({ dockerRoot: root });
+    const bad = await verifyIntegrity(src2);
+    await src2.close();
+    expect(bad.ok).toBe(false);
+    const error = bad.images[0]!.layers[1]!.error!;
+    expect(isDsvError(error, 'DigestMismatch')).toBe(true);
+    expect(error.message).toContain('data/a.bin');
+    expect(bad.images[0]!.layers[2]!.error).toBeUndefined();
+
+    writeFileSync(p, b.subarray(0, 1000));
+    const src3 = await dockerStorageTransport.parseReference('big:1').newSource({ dockerRoot: root });
+    const short = await verifyIntegrity(src3);
+    await src3.close();
+    expect(isDsvError(short.images[0]!.layers[1]!.error, 'SizeMismatch')).toBe(true);
+    expect(short.images[0]!.layers[1]!.error!.message).toContain('data/a.bin');
+  });
+});

@@ -13,7 +13,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { DsvError, digestOf, isDigest, type Digest } from '@dsv/core/formats';
+import { DsvError, digestOf, isDigest, type Digest, type DigestAlgorithm } from '@dsv/core/formats';
+import type { TarSplitHashPool } from './hash-pool.js';
 import { mountDevicemapperLayer } from './devicemapper.js';
 import type { LocalImageRef } from './reference.js';
 import { formatLocalImageRef } from './reference.js';
@@ -278,6 +279,18 @@ export class DockerStore {
   /** Length in bytes of the layer's tar stream, from its tar-split metadata alone. */
   async layerTarSize(layer: StoreLayer): Promise<number> {
     return tarSplitSize(this.openTarSplit(layer), { layer: layerLabel(layer.index, layer.diffId) });
+  }
+
+  /** The digest and length of the layer's tar stream (and its first bytes), rebuilt and hashed by `pool`'s workers. */
+  async digestLayer(layer: StoreLayer, algorithm: DigestAlgorithm, pool: TarSplitHashPool, signal?: AbortSignal): Promise<{ digest: Digest; size: number; head: Uint8Array }> {
+    const label = layerLabel(layer.index, layer.diffId);
+    const dir = this.layerDirectory(layer);
+    const metadata = this.openTarSplit(layer);
+    if (!existsSync(dir)) {
+      metadata.destroy();
+      throw new DsvError('NotFound', `${label}: layer directory ${dir} is missing`, { layer: layer.index, diffId: layer.diffId, cacheId: layer.cacheId, path: dir });
+    }
+    return pool.digest({ metadata, dir, layer: label, algorithm, ...(signal ? { signal } : {}) });
   }
 
   /**

@@ -1,0 +1,307 @@
+/**
+ * Hashing tar-split layers off the main thread: a pool of worker threads (one per core, at most 2) that
+ * rebuild a layer's tar stream from the segments the main thread parsed and the files it opened (with
+ * directoryFileGetter's checks), reading each file straight into one reused 1 MiB buffer, and hash it
+ * (SHA-256 / SHA-512). Only the digest, the length and the first 512 bytes come back: no bytes are handed
+ * over, so no fresh memory is faulted in per chunk (bench/NOTES.md §23).
+ *
+ * Bounded: at most MAX_OPEN files open and MAX_OPS entries queued ahead of a worker per layer; one 1 MiB
+ * buffer per layer being hashed.
+ */
+import { availableParallelism } from 'node:os';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { DsvError, parseDigest, type Digest, type DigestAlgorithm } from '@dsv/core/formats';
+import { directoryFileGetter, readTarSplitEntries } from './tarsplit.js';
+
+const CHUNK = 1024 * 1024;
+const HEAD = 512;
+const MAX_OPEN = 64;
+const MAX_OPS = 4096;
+
+/**
+ * What a worker runs (plain JavaScript, evaluated: no file to ship beside the bundles). Per job: a queue of
+ * entries (`s`: segment bytes; `f`, `n`, `r`: descriptor, size, name of a file), one chunk filled and hashed
+ * per turn, jobs taking turns (setImmediate between turns lets new entries and cancels in).
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { readSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+const CHUNK = ${CHUNK};
+const HEAD = ${HEAD};
+const jobs = new Map();
+let scheduled = false;
+const schedule = () => { if (!scheduled) { scheduled = true; setImmediate(step); } };
+const held = (job) => { const fds = job.released; for (let i = job.at; i < job.ops.length; i++) if (job.ops[i].f !== undefined) fds.push(job.ops[i].f); return fds; };
+parentPort.on('message', (m) => {
+  const job = jobs.get(m.id);
+  if (m.t === 'open') {
+    jobs.set(m.id, { id: m.id, algorithm: m.algorithm, hash: createHash(m.algorithm), ops: [], at: 0, off: 0, ended: false,
+      out: Buffer.allocUnsafeSlow(CHUNK), len: 0, size: 0, head: undefined, released: [], opsDone: 0, reported: 0 });
+  } else if (!job) {
+    if (m.t === 'cancel') parentPort.postMessage({ t: 'cancelled', id: m.id, fds: [] });
+    return;
+  } else if (m.t === 'ops') {
+    for (const op of m.ops) job.ops.push(op);
+  } else if (m.t === 'end') {
+    job.ended = true;
+  } else if (m.t === 'cancel') {
+    jobs.delete(m.id);
+    parentPort.postMessage({ t: 'cancelled', id: m.id, fds: held(job) });
+    return;
+  }
+  schedule();
+});
+function fail(job, code, message, file) {
+  jobs.delete(job.id);
+  parentPort.postMessage({ t: 'error', id: job.id, code, message, file, fds: held(job) });
+}
+// Fills the job's chunk from its queued entries; false when the job failed.
+function fill(job) {
+  const out = job.out;
+  while (job.len < CHUNK && job.at < job.ops.length) {
+    const op = job.ops[job.at];
+    if (op.s !== undefined) {
+      const n = Math.min(CHUNK - job.len, op.s.length - job.off);
+      out.set(op.s.subarray(job.off, job.off + n), job.len);
+      job.len += n; job.off += n;
+      if (job.off < op.s.length) continue;
+    } else {
+      const want = Math.min(CHUNK - job.len, op.n - job.off);
+      let got;
+      try { got = readSync(op.f, out, job.len, want, job.off); } catch (e) { fail(job, 'IoError', 'cannot read "' + op.r + '": ' + (e.code || e.message), op.r); return false; }
+      if (got === 0) { fail(job, 'SizeMismatch', 'file "' + op.r + '" changed on disk: ' + job.off + ' bytes, tar-split says ' + op.n, op.r); return false; }
+      job.len += got; job.off += got;
+      if (job.off < op.n) continue;
+      // A longer file also means it changed after the layer was stored.
+      let more = 0;
+      try { more = readSync(op.f, Buffer.alloc(1), 0, 1, op.n); } catch (e) { fail(job, 'IoError', 'cannot read "' + op.r + '": ' + (e.code || e.message), op.r); return false; }
+      if (more) { fail(job, 'SizeMismatch', 'file "' + op.r + '" changed on disk: longer than the ' + op.n + ' bytes tar-split records', op.r); return false; }
+      job.released.push(op.f);
+    }
+    job.ops[job.at] = undefined; job.at++; job.off = 0; job.opsDone++;
+  }
+  if (job.at > 4096) { job.ops = job.ops.slice(job.at); job.at = 0; }
+  return true;
+}
+function step() {
+  scheduled = false;
+  let busy = false;
+  for (const job of [...jobs.values()]) {
+    if (!fill(job)) continue;
+    const drained = job.at >= job.ops.length;
+    if (job.len === CHUNK || (drained && job.ended && job.len > 0)) {
+      const out = job.out.subarray(0, job.len);
+      if (!job.head) job.head = Buffer.from(out.subarray(0, HEAD));
+      job.hash.update(out);
+      job.size += job.len;
+      job.len = 0;
+    }
+    if (drained && job.ended) {
+      jobs.delete(job.id);
+      parentPort.postMessage({ t: 'done', id: job.id, digest: job.algorithm + ':' + job.hash.digest('hex'), size: job.size, head: job.head, fds: job.released });
+      continue;
+    }
+    // Descriptors read to their end go back to be closed; progress lets more entries come.
+    if (job.released.length >= 16 || (drained && (job.released.length || job.reported !== job.opsDone))) {
+      parentPort.postMessage({ t: 'progress', id: job.id, fds: job.released, opsDone: job.opsDone });
+      job.released = []; job.reported = job.opsDone;
+    }
+    if (!drained) busy = true;
+  }
+  if (busy) schedule();
+}
+`;
+
+type FromWorker =
+  | { t: 'progress'; id: number; fds: number[]; opsDone: number }
+  | { t: 'done'; id: number; digest: string; size: number; head?: Uint8Array; fds: number[] }
+  | { t: 'error'; id: number; code: 'IoError' | 'SizeMismatch'; message: string; file: string; fds: number[] }
+  | { t: 'cancelled'; id: number; fds: number[] };
+
+/** A layer's metadata (tar-split), the directory holding its files, and its label for messages. */
+export interface LayerFiles {
+  metadata: Readable;
+  dir: string;
+  layer: string;
+}
+
+export interface LayerDigest {
+  digest: Digest;
+  /** Length of the rebuilt tar stream. */
+  size: number;
+  /** Its first bytes (up to 512). */
+  head: Uint8Array;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  jobs: Map<number, (m: FromWorker) => void>;
+}
+
+/** A pool of up to 2 workers (one per core) hashing layers; close() ends them. */
+export class TarSplitHashPool {
+  private readonly size: number;
+  private readonly workers: PoolWorker[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(size = Math.max(1, Math.min(2, availableParallelism()))) {
+    this.size = size;
+  }
+
+  private pick(): PoolWorker {
+    if (this.closed) throw new DsvError('IoError', 'the layer hashing pool is closed');
+    const idle = this.workers.find((w) => w.jobs.size === 0);
+    if (idle) return idle;
+    if (this.workers.length < this.size) {
+      const worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+      const pw: PoolWorker = { worker, jobs: new Map() };
+      worker.on('message', (m: FromWorker) => pw.jobs.get(m.id)?.(m));
+      const failAll = (e: unknown) => {
+        const i = this.workers.indexOf(pw);
+        if (i >= 0) this.workers.splice(i, 1);
+        const message = `layer hashing thread failed: ${e instanceof Error ? e.message : String(e)}`;
+        for (const [id, onMessage] of [...pw.jobs]) onMessage({ t: 'error', id, code: 'IoError', message, file: '', fds: [] });
+      };
+      worker.on('error', failAll);
+      worker.on('exit', (code) => failAll(new Error(`exited with code ${code}`)));
+      // Idle workers never hold the process open: ref'd only while they have jobs (after the listeners, which
+      // would ref its port again).
+      worker.unref();
+      this.workers.push(pw);
+      return pw;
+    }
+    return this.workers.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+  }
+
+  /**
+   * The digest (in `algorithm`) and length of the layer's tar stream rebuilt from `metadata` and the files
+   * under `dir`, and its first bytes. Fails naming the layer and the file when a file is missing, not a
+   * regular file, outside the directory, or shorter or longer than tar-split says; on malformed metadata.
+   */
+  digest(opts: LayerFiles & { algorithm: DigestAlgorithm; signal?: AbortSignal }): Promise<LayerDigest> {
+    const { metadata, dir, layer: label, algorithm, signal } = opts;
+    return new Promise<LayerDigest>((resolve, reject) => {
+      let pw: PoolWorker;
+      try {
+        signal?.throwIfAborted();
+        pw = this.pick();
+      } catch (e) {
+        metadata.destroy();
+        reject(e as Error);
+        return;
+      }
+      const id = this.nextId++;
+      const getter = directoryFileGetter(dir, label);
+      const open = new Map<number, FileHandle>();
+      let opsSent = 0;
+      let opsDone = 0;
+      let finished = false; // the worker holds none of our descriptors any more
+      let stopped: Error | undefined; // failed or cancelled on this side: feed no more
+      let wake: (() => void) | undefined;
+      const post = (m: unknown) => pw.worker.postMessage(m);
+      const release = (fds: number[]) => {
+        for (const fd of fds) {
+          const h = open.get(fd);
+          open.delete(fd);
+          void h?.close().catch(() => {});
+        }
+      };
+      const onAbort = () => cancel(signal!.reason instanceof Error ? signal!.reason : new DsvError('IoError', `${label}: aborted`));
+      const settle = () => {
+        finished = true;
+        pw.jobs.delete(id);
+        if (!pw.jobs.size) pw.worker.unref();
+        signal?.removeEventListener('abort', onAbort);
+        metadata.destroy();
+        release([...open.keys()]);
+        wake?.();
+      };
+      const cancel = (why: Error) => {
+        if (finished || stopped) return;
+        stopped = why;
+        post({ t: 'cancel', id });
+        wake?.();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pw.jobs.set(id, (m) => {
+        if (m.fds.length) release(m.fds);
+        switch (m.t) {
+          case 'progress':
+            opsDone = m.opsDone;
+            wake?.();
+            return;
+          case 'done':
+            settle();
+            resolve({ digest: parseDigest(m.digest).digest, size: m.size, head: m.head ?? new Uint8Array(0) });
+            return;
+          case 'error':
+            settle();
+            reject(stopped ?? new DsvError(m.code, `${label}: ${m.message}`, m.file ? { file: m.file } : {}));
+            return;
+          case 'cancelled':
+            settle();
+            reject(stopped ?? new DsvError('IoError', `${label}: hashing stopped`));
+            return;
+        }
+      });
+      // While it hashes for us the worker keeps the process alive (its answer may be all we wait for).
+      pw.worker.ref();
+      post({ t: 'open', id, algorithm });
+
+      const feed = async () => {
+        let batch: ({ s: Uint8Array } | { f: number; n: number; r: string })[] = [];
+        let batchBytes = 0;
+        const flush = () => {
+          if (!batch.length) return;
+          post({ t: 'ops', id, ops: batch });
+          opsSent += batch.length;
+          batch = [];
+          batchBytes = 0;
+        };
+        for await (const entry of readTarSplitEntries(metadata, { layer: label })) {
+          if (finished || stopped) return;
+          if (entry.type === 2) {
+            if (!entry.payload!.length) continue;
+            batch.push({ s: entry.payload! });
+            batchBytes += entry.payload!.length;
+          } else {
+            if (entry.size === 0) continue;
+            const { handle, rel } = await getter(entry.nameBytes!);
+            if (finished || stopped) {
+              await handle.close();
+              return;
+            }
+            open.set(handle.fd, handle);
+            batch.push({ f: handle.fd, n: entry.size, r: rel });
+          }
+          if (batch.length >= 256 || batchBytes >= 256 * 1024) flush();
+          // Bounded: with so many files open or entries queued ahead of the worker, wait for it.
+          while (!finished && !stopped && (open.size >= MAX_OPEN || opsSent - opsDone >= MAX_OPS)) {
+            flush();
+            await new Promise<void>((r) => (wake = r));
+            wake = undefined;
+          }
+        }
+        flush();
+        if (!finished && !stopped) post({ t: 'end', id });
+      };
+      feed().catch((e: unknown) => {
+        const err = e instanceof DsvError ? e : new DsvError('IoError', `${label}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+        // The worker gives back the descriptors it holds, then the job fails with this error.
+        if (finished) release([...open.keys()]);
+        else cancel(err);
+      });
+    });
+  }
+
+  /** Ends the workers (layers still being hashed fail). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const ws = this.workers.splice(0);
+    await Promise.all(ws.map((w) => w.worker.terminate()));
+  }
+}
