@@ -4,7 +4,7 @@
  * public keys, then the payload is parsed strictly.
  */
 import { readFile } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import { DsvError } from '@dsv/core/formats';
 import { MAX_SIGNATURE_BYTES } from './limits.js';
 import { parsePayload, type SimpleSigningPayload } from './payload.js';
@@ -12,8 +12,15 @@ import { parsePayload, type SimpleSigningPayload } from './payload.js';
 /** Signs payload bytes, returning a binary OpenPGP signed message (e.g. `gpg --sign` in a GnuPG home). */
 export type PayloadSigner = (payload: Uint8Array) => Promise<Uint8Array>;
 
+/**
+ * openpgp.js, loaded on first use: it is ≈ 0.8 MB of code whose evaluation builds cipher tables, and a command
+ * that meets no simple signature (a plain copy, say) need not pay for it at start-up (bench/NOTES.md §21).
+ */
+let loaded: Promise<typeof OpenPgp> | undefined;
+const openpgpLib = (): Promise<typeof OpenPgp> => (loaded ??= import('openpgp'));
+
 /** Verification policy: no weak keys or hashes (as dsv's OpenPGP verifier). */
-const VERIFY_CONFIG: openpgp.PartialConfig = {
+const verifyConfig = (openpgp: typeof OpenPgp): OpenPgp.PartialConfig => ({
   minRSABits: 2048,
   rejectHashAlgorithms: new Set([openpgp.enums.hash.md5, openpgp.enums.hash.ripemd]),
   rejectMessageHashAlgorithms: new Set([openpgp.enums.hash.md5, openpgp.enums.hash.ripemd, openpgp.enums.hash.sha1, openpgp.enums.hash.sha224]),
@@ -21,9 +28,9 @@ const VERIFY_CONFIG: openpgp.PartialConfig = {
   allowInsecureVerificationWithReformattedKeys: false,
   // A payload is a few hundred bytes: a compressed message must not inflate into memory without bound.
   maxDecompressedMessageSize: MAX_SIGNATURE_BYTES,
-};
+});
 
-const SIGN_CONFIG: openpgp.PartialConfig = {
+const SIGN_CONFIG: OpenPgp.PartialConfig = {
   // openpgp.js otherwise adds a random "salt@notations.openpgpjs.org" notation to every signature.
   nonDeterministicSignaturesViaNotation: false,
 };
@@ -37,7 +44,8 @@ function firstLine(e: unknown): string {
 }
 
 /** Reads every public key in key files' bytes (armoured or binary keyrings; private keys give their public part). */
-export async function readPublicKeys(bytes: Uint8Array, origin = 'key data'): Promise<openpgp.PublicKey[]> {
+export async function readPublicKeys(bytes: Uint8Array, origin = 'key data'): Promise<OpenPgp.PublicKey[]> {
+  const openpgp = await openpgpLib();
   try {
     const keys = looksArmored(bytes)
       ? await openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
@@ -50,8 +58,9 @@ export async function readPublicKeys(bytes: Uint8Array, origin = 'key data'): Pr
 
 /** A PayloadSigner over an OpenPGP private key file (armoured or binary); the passphrase never appears in errors. */
 export function keyFileSigner(opts: { keyFile: string | Uint8Array; passphrase?: string }): PayloadSigner {
-  let key: Promise<openpgp.PrivateKey> | undefined;
-  const load = async (): Promise<openpgp.PrivateKey> => {
+  let key: Promise<OpenPgp.PrivateKey> | undefined;
+  const load = async (): Promise<OpenPgp.PrivateKey> => {
+    const openpgp = await openpgpLib();
     const origin = typeof opts.keyFile === 'string' ? `key file ${opts.keyFile}` : 'the private key';
     let bytes: Uint8Array;
     try {
@@ -59,7 +68,7 @@ export function keyFileSigner(opts: { keyFile: string | Uint8Array; passphrase?:
     } catch (e) {
       throw new DsvError('KeyInvalid', `${origin} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    let k: openpgp.PrivateKey;
+    let k: OpenPgp.PrivateKey;
     try {
       k = looksArmored(bytes)
         ? await openpgp.readPrivateKey({ armoredKey: Buffer.from(bytes).toString('utf8') })
@@ -80,6 +89,7 @@ export function keyFileSigner(opts: { keyFile: string | Uint8Array; passphrase?:
   return async (payload) => {
     key ??= load();
     const signingKey = await key;
+    const openpgp = await openpgpLib();
     const message = await openpgp.createMessage({ binary: payload });
     try {
       const out = await openpgp.sign({ message, signingKeys: signingKey, format: 'binary', detached: false, config: SIGN_CONFIG });
@@ -116,12 +126,13 @@ function classify(message: string): string {
  * Verifies one simple-signing signature with the given public keys and parses its payload. Never throws
  * for a bad signature: the result says why (unknown key, expired, revoked, malformed, ...).
  */
-export async function verifySimpleSignature(signature: Uint8Array, keys: openpgp.PublicKey[], opts: { now?: Date } = {}): Promise<SimpleVerification> {
+export async function verifySimpleSignature(signature: Uint8Array, keys: OpenPgp.PublicKey[], opts: { now?: Date } = {}): Promise<SimpleVerification> {
   const bad = (code: string, reason: string): SimpleVerification => ({ valid: false, code, reason });
   if (signature.length > MAX_SIGNATURE_BYTES) return bad('too-large', `the signature is larger than ${MAX_SIGNATURE_BYTES} bytes`);
-  let message: openpgp.Message<Uint8Array>;
+  const openpgp = await openpgpLib();
+  let message: OpenPgp.Message<Uint8Array>;
   try {
-    message = await openpgp.readMessage({ binaryMessage: signature, config: VERIFY_CONFIG });
+    message = await openpgp.readMessage({ binaryMessage: signature, config: verifyConfig(openpgp) });
   } catch (e) {
     return bad('malformed', `not an OpenPGP message: ${firstLine(e)}`);
   }
@@ -130,9 +141,9 @@ export async function verifySimpleSignature(signature: Uint8Array, keys: openpgp
     return bad('malformed', 'the OpenPGP message is encrypted, not signed');
   }
   if (keys.length === 0) return bad('unknown-key', 'no public keys to verify with');
-  let result: openpgp.VerifyMessageResult<Uint8Array>;
+  let result: OpenPgp.VerifyMessageResult<Uint8Array>;
   try {
-    result = await openpgp.verify({ message, verificationKeys: keys, format: 'binary', date: opts.now ?? new Date(), config: VERIFY_CONFIG });
+    result = await openpgp.verify({ message, verificationKeys: keys, format: 'binary', date: opts.now ?? new Date(), config: verifyConfig(openpgp) });
   } catch (e) {
     return bad('malformed', `the OpenPGP message cannot be read: ${firstLine(e)}`);
   }
@@ -168,9 +179,10 @@ export async function verifySimpleSignature(signature: Uint8Array, keys: openpgp
  */
 export async function describeSimpleSignature(signature: Uint8Array): Promise<{ keyId?: string; payload?: SimpleSigningPayload; reason?: string }> {
   if (signature.length > MAX_SIGNATURE_BYTES) return { reason: `the signature is larger than ${MAX_SIGNATURE_BYTES} bytes` };
-  let message: openpgp.Message<Uint8Array>;
+  const openpgp = await openpgpLib();
+  let message: OpenPgp.Message<Uint8Array>;
   try {
-    message = await openpgp.readMessage({ binaryMessage: signature, config: VERIFY_CONFIG });
+    message = await openpgp.readMessage({ binaryMessage: signature, config: verifyConfig(openpgp) });
   } catch (e) {
     return { reason: `not an OpenPGP message: ${firstLine(e)}` };
   }
