@@ -141,7 +141,7 @@ async function revokeBundles(stores: DetachedStores, scan: RepositoryScan, key: 
  */
 async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: RevokedKey, items: Items, dryRun: boolean): Promise<void> {
   const verify = await createVerifyFunction(ctx, {});
-  const { copyImage } = await import('@dsv/core/operations');
+  const { copyBetween } = await import('../copy-between.js');
   for (const tag of scan.tags.keys()) {
     const seen = await runInspect(ctx, `docker://${scan.name}:${tag}`, { verify });
     // Per configuration, the entries KEY made.
@@ -163,19 +163,9 @@ async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: Revoke
       left += r.kept.length;
       return r.config;
     };
-    const source = await ctx.parseImage(`docker://${scan.name}@${seen.digest}`).newSource(ctx.system);
-    let newDigest: string;
-    try {
-      const destination = await ctx.parseImage(`docker://${scan.name}:${tag}`).newDestination(ctx.system);
-      try {
-        const result = await copyImage(source, destination, { editConfig, dryRun, debug: ctx.debug });
-        newDigest = result.destinationDigest;
-      } finally {
-        await destination.close();
-      }
-    } finally {
-      await source.close();
-    }
+    const from = ctx.parseImage(`docker://${scan.name}@${seen.digest}`);
+    const to = ctx.parseImage(`docker://${scan.name}:${tag}`);
+    const newDigest = (await copyBetween(from, to, ctx.system, { editConfig, dryRun, debug: ctx.debug })).destinationDigest;
     const parts = [`${removed} embedded signature(s) by ${key.input} removed`, `${left} other(s) kept`];
     if (dropped.length) parts.push(`${dropped.length} endorsement(s) made after it dropped (an endorsement covers the entries before it; endorse again)`);
     items.add({
