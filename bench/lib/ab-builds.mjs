@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// A/B of builds on the signing copy (dsv-copy --sign-by registry -> registry): one source registry, a fresh
-// destination per run, the variants alternated (A B C, C B A, ...) after one unmeasured round. Reports per
+// A/B of builds on the signing copy (dsv-copy --sign-by registry -> registry; AB_MODE=copy: the plain copy,
+// AB_MODE=verify: dsv verify of a signed copy of the image): one source registry, a fresh destination per run,
+// the variants alternated (A B C, C B A, ...) after one unmeasured round. Reports per
 // variant the median wall time (min-max), the client's CPU (user + system, children included), the CPU the
 // source and destination registries used (from /proc), peak RSS, and each variant's ratio to the first.
-// A build is a directory holding apps/copy/{bin,bundle} (copy them aside after `npm run build`).
+// A build is a directory holding apps/copy/{bin,bundle} (and apps/cli/{bin,bundle} to verify; copy them aside after `npm run build`).
 //   AB_BUILDS=new=/work/wt/perf,old=/tmp/old  AB_PLAIN=1 (also the plain copy with the first build)
+//   AB_ENV='new:GLIBC_TUNABLES=glibc.malloc.trim_threshold=1073741824' (extra environment of one variant; ';' between)
+//   AB_PEERS=skopeo,floor (also skopeo's copy, or `skopeo copy … dir:` when verifying, and bench/lib/node-floor.mjs)
 //   RUNS=5  IMG=eight|big (bench/.work images) or LAYOUT=<oci layout dir, tag latest>
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +19,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILDS = Object.fromEntries((process.env.AB_BUILDS ?? `current=${root}`).split(',').map((x) => x.split('=')));
 const RUNS = Number(process.env.RUNS ?? 5);
 const IMG = process.env.IMG ?? 'eight';
-const VARIANTS = [...Object.keys(BUILDS), ...(process.env.AB_PLAIN === '1' ? ['plain'] : [])];
+const MODE = process.env.AB_MODE ?? 'sign';
+const PEERS = (process.env.AB_PEERS ?? '').split(',').filter(Boolean);
+const EXTRA_ENV = {};
+for (const spec of (process.env.AB_ENV ?? '').split(';').filter(Boolean)) {
+  const [, name, key, value] = /^([^:]+):([^=]+)=(.*)$/.exec(spec);
+  (EXTRA_ENV[name] ??= {})[key] = value;
+}
+const VARIANTS = [...Object.keys(BUILDS), ...(process.env.AB_PLAIN === '1' ? ['plain'] : []), ...PEERS];
 const ticks = (pid) => { try { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; } catch { return NaN; } };
 function run(cmd, args, env) {
   return new Promise((res, rej) => {
@@ -40,18 +50,33 @@ execFileSync('gpg', ['--homedir', gnupg, '--batch', '--pinentry-mode', 'loopback
 const fpr = execFileSync('gpg', ['--homedir', gnupg, '--batch', '--with-colons', '--list-secret-keys'], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('fpr')).split(':')[9];
 const gpgEnv = { DSV_GPG_DATASTORE: gnupg, GNUPGHOME: gnupg, DSV_KEYPASS: '' };
 const copyBin = (r) => join(r, 'apps/copy/bin/dsv-copy.js');
+const dsvBin = (r) => join(r, 'apps/cli/bin/dsv.js');
+const pub = join(gnupg, 'pub.asc');
+writeFileSync(pub, execFileSync('gpg', ['--homedir', gnupg, '--armor', '--export', fpr]));
+const image = `${src.host}/bench/${IMG}:1`;
+const signed = `${src.host}/bench/${IMG}:signed`;
+if (MODE === 'verify') execFileSync(process.execPath, [dsvBin(Object.values(BUILDS)[0]), 'sign', '--key', fpr, `docker://${image}`, `docker://${signed}`], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '', ...gpgEnv }, stdio: 'ignore' });
+const flags = ['--src-tls-verify=false', '--dest-tls-verify=false'];
+const ours = {
+  sign: (r, d) => [process.execPath, [copyBin(r), '--sign-by', fpr, `docker://${image}`, `docker://${d.host}/bench/${IMG}:1`], gpgEnv],
+  copy: (r, d) => [process.execPath, [copyBin(r), `docker://${image}`, `docker://${d.host}/bench/${IMG}:1`], {}],
+  verify: (r) => [process.execPath, [dsvBin(r), 'verify', '--trust', pub, `docker://${signed}`], gpgEnv],
+}[MODE];
 const variants = {
-  plain: (d) => [process.execPath, [copyBin(Object.values(BUILDS)[0]), `docker://${src.host}/bench/${IMG}:1`, `docker://${d.host}/bench/${IMG}:1`], {}],
-  ...Object.fromEntries(Object.entries(BUILDS).map(([k, r]) => [k, (d) => [process.execPath, [copyBin(r), '--sign-by', fpr, `docker://${src.host}/bench/${IMG}:1`, `docker://${d.host}/bench/${IMG}:1`], gpgEnv]])),
+  plain: (d) => [process.execPath, [copyBin(Object.values(BUILDS)[0]), `docker://${image}`, `docker://${d.host}/bench/${IMG}:1`], {}],
+  skopeo: (d) => ['skopeo', MODE === 'verify' ? ['copy', ...flags, `docker://${signed}`, `dir:${d.dir}/img`] : ['copy', ...flags, `docker://${image}`, `docker://${d.host}/bench/${IMG}:1`], {}],
+  floor: (d) => [process.execPath, ['--liftoff-only', join(root, 'bench/lib/node-floor.mjs'), src.host, d.host, `bench/${IMG}:1`], {}],
+  ...Object.fromEntries(Object.entries(BUILDS).map(([k, r]) => [k, (d) => ours(r, d)])),
 };
 const res = Object.fromEntries(VARIANTS.map((v) => [v, []]));
 for (let i = -1; i < RUNS; i++) {
   const order = i % 2 ? [...VARIANTS].reverse() : VARIANTS;
   for (const v of order) {
-    const d = await startRegistry({ prefix: 'dsv-ab-reg-' });
+    const d = MODE === 'verify' && v !== 'floor' ? { dir: mkdtempSync(join(tmpdir(), 'dsv-ab-dir-')), pid: NaN, stop: async () => rmSync(d.dir, { recursive: true, force: true }) } : await startRegistry({ prefix: 'dsv-ab-reg-' });
     execFileSync('sync');
     const s0 = ticks(src.pid), d0 = ticks(d.pid);
-    const [cmd, args, env] = variants[v](d);
+    const [cmd, args, baseEnv] = variants[v](d);
+    const env = { ...baseEnv, ...EXTRA_ENV[v] };
     const r = await run(cmd, args, env);
     r.srcCpu = ticks(src.pid) - s0; r.dstCpu = ticks(d.pid) - d0;
     await d.stop();

@@ -4,10 +4,11 @@
  * verified with keys, Fulcio or PKI certificates, and Rekor SETs. Parsing/validation uses @sigstore/bundle.
  */
 import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { assertBundle, bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import type { Bundle } from '@sigstore/bundle';
 import { DsvError, parseDigest } from '@dsv/core';
 import { keyIdOf, signBytes, verifyBytes } from './crypto.js';
 import { checkRekorEntry, parseRekorBundle, rekorEntryKind, verifyRekorSet, type RekorBundle, type RekorSigned } from './rekor.js';
+import { sigstoreBundleLib } from './lazy.js';
 import { checkSigningCertificate, rekorTrust, type CosignTrust, type CosignVerification } from './verify.js';
 
 export const BUNDLE_V03_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -55,7 +56,9 @@ export function parseBundle(bytes: Uint8Array): Bundle {
     throw new DsvError('SignatureInvalid', 'Sigstore bundle: not JSON');
   }
   try {
-    const b = bundleFromJSON(json);
+    const lib = sigstoreBundleLib();
+    const b = lib.bundleFromJSON(json);
+    const assertBundle: typeof lib.assertBundle = lib.assertBundle;
     assertBundle(b);
     return b;
   } catch (e) {

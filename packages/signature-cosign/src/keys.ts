@@ -7,7 +7,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sc
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DsvError } from '@dsv/core';
-import nacl from 'tweetnacl';
+import { naclLib } from './lazy.js';
 
 export const SIGSTORE_PRIVATE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
 export const COSIGN_PRIVATE_KEY_PEM = 'ENCRYPTED COSIGN PRIVATE KEY';
@@ -53,6 +53,7 @@ function scryptKey(passphrase: string | Uint8Array, salt: Uint8Array, p: { N: nu
 /** Encrypts PKCS#8 DER the way cosign does; returns the JSON bytes that go inside the PEM block. */
 export function encryptCosignKey(pkcs8: Uint8Array, passphrase: string | Uint8Array): Uint8Array {
   const salt = randomBytes(32);
+  const nacl = naclLib();
   const nonce = randomBytes(nacl.secretbox.nonceLength);
   const key = scryptKey(passphrase, salt, SCRYPT);
   const ciphertext = nacl.secretbox(pkcs8, nonce, key);
@@ -86,6 +87,7 @@ export function decryptCosignKey(json: Uint8Array, passphrase: string | Uint8Arr
   if (N > MAX_SCRYPT_N || (N & (N - 1)) !== 0 || r > 32 || p > 16) throw new DsvError('KeyInvalid', 'cosign key: scrypt parameters out of range');
   const salt = b64field(doc.kdf.salt, 'kdf.salt');
   const nonce = b64field(doc.cipher.nonce, 'cipher.nonce');
+  const nacl = naclLib();
   if (nonce.length !== nacl.secretbox.nonceLength) throw new DsvError('KeyInvalid', 'cosign key: the nonce is not 24 bytes');
   const ciphertext = b64field(doc.ciphertext, 'ciphertext');
   const plain = nacl.secretbox.open(ciphertext, nonce, scryptKey(passphrase, salt, { N, r, p }));

@@ -5,8 +5,9 @@
  * keyless verification. The JSON is mapped by @sigstore/protobuf-specs; every field we rely on is checked here.
  */
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
+import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { DsvError } from '@dsv/core';
+import { protobufSpecsLib } from './lazy.js';
 
 /** A validity window; an absent bound is open. */
 export interface TimeWindow {
@@ -83,7 +84,7 @@ export function parseTrustedRoot(bytes: Uint8Array | string, origin = 'trusted r
   }
   let root: TrustedRoot;
   try {
-    root = TrustedRoot.fromJSON(json);
+    root = protobufSpecsLib().TrustedRoot.fromJSON(json);
   } catch (e) {
     // Unknown enum names (keyDetails, hashAlgorithm) and malformed times land here.
     throw bad(`cannot be read: ${(e as Error).message.split('\n')[0]}`);

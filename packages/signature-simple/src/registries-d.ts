@@ -4,7 +4,8 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { DsvError, dockerNamespaces, formatDockerReference, parseDockerReference } from '@dsv/core/formats';
 
 /** One `default-docker` or `docker.<scope>` entry. */
@@ -62,8 +63,15 @@ function namespace(value: unknown, where: string, source: string): LookasideName
   return ns;
 }
 
+// The YAML parser is required with the first registries.d file, not at import: most runs read none, and its
+// ≈ 0.26 MB of code is then never evaluated (in the apps' bundles, esbuild keeps a require()d CommonJS module
+// unevaluated until the call; bench/NOTES.md §21).
+const require = createRequire(import.meta.url);
+let yamlLib: typeof Yaml | undefined;
+
 /** Parses one registries.d YAML document. */
 export function parseRegistriesDFile(text: string, source: string): { defaultDocker?: LookasideNamespace; docker: Map<string, LookasideNamespace> } {
+  const { parseDocument } = (yamlLib ??= require('yaml') as typeof Yaml);
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) throw invalid(source, doc.errors[0]!.message.split('\n')[0]!);
   let value: unknown;
