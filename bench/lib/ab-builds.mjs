@@ -5,7 +5,7 @@
 // source and destination registries used (from /proc), peak RSS, and each variant's ratio to the first.
 // A build is a directory holding apps/copy/{bin,bundle} (copy them aside after `npm run build`).
 //   AB_BUILDS=new=/work/wt/perf,old=/tmp/old  AB_PLAIN=1 (also the plain copy with the first build)
-//   RUNS=5  IMG=eight|big (bench/.work images) or LAYOUT=<oci layout dir, tag latest>
+//   AB_SIGN=0 (the builds make plain copies, no --sign-by)  RUNS=5  IMG=eight|big (bench/.work images) or LAYOUT=<oci layout dir, tag latest>
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { startRegistry } from './registry.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILDS = Object.fromEntries((process.env.AB_BUILDS ?? `current=${root}`).split(',').map((x) => x.split('=')));
 const RUNS = Number(process.env.RUNS ?? 5);
+const SIGN = process.env.AB_SIGN !== '0';
 const IMG = process.env.IMG ?? 'eight';
 const VARIANTS = [...Object.keys(BUILDS), ...(process.env.AB_PLAIN === '1' ? ['plain'] : [])];
 const ticks = (pid) => { try { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; } catch { return NaN; } };
@@ -42,7 +43,7 @@ const gpgEnv = { DSV_GPG_DATASTORE: gnupg, GNUPGHOME: gnupg, DSV_KEYPASS: '' };
 const copyBin = (r) => join(r, 'apps/copy/bin/dsv-copy.js');
 const variants = {
   plain: (d) => [process.execPath, [copyBin(Object.values(BUILDS)[0]), `docker://${src.host}/bench/${IMG}:1`, `docker://${d.host}/bench/${IMG}:1`], {}],
-  ...Object.fromEntries(Object.entries(BUILDS).map(([k, r]) => [k, (d) => [process.execPath, [copyBin(r), '--sign-by', fpr, `docker://${src.host}/bench/${IMG}:1`, `docker://${d.host}/bench/${IMG}:1`], gpgEnv]])),
+  ...Object.fromEntries(Object.entries(BUILDS).map(([k, r]) => [k, (d) => [process.execPath, [copyBin(r), ...(SIGN ? ['--sign-by', fpr] : []), `docker://${src.host}/bench/${IMG}:1`, `docker://${d.host}/bench/${IMG}:1`], SIGN ? gpgEnv : {}]])),
 };
 const res = Object.fromEntries(VARIANTS.map((v) => [v, []]));
 for (let i = -1; i < RUNS; i++) {
