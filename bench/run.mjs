@@ -2,11 +2,11 @@
 // npm run bench: dsv against skopeo on the same deterministic images, alternating runs, medians and ratios.
 // Not part of npm test. Writes bench/results/latest.md and prints it.
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
-//   BENCH_ONLY=copy,copy-sign,sign,detached-sign,verify,store,containerd,sync,scale (a subset of the rows; default all)
+//   BENCH_ONLY=startup,copy,copy-sign,sign,detached-sign,verify,store,containerd,sync,scale (a subset of the rows; default all)
 //   BENCH_OWN_ENV=0 (skip the dsv runs in the machine's own environment, printed beside each row)
 //   BENCH_ONLY=sync-scale: the extra rows (never in the default set) of the peak RSS of dsv sync, sign --all-tags and verify --all-tags for 50, 200, 800 tags
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SMALL = process.env.BENCH_SMALL === '1';
-const ALL = ['copy', 'copy-sign', 'sign', 'detached-sign', 'verify', 'store', 'containerd', 'sync', 'scale'];
+const ALL = ['startup', 'copy', 'copy-sign', 'sign', 'detached-sign', 'verify', 'store', 'containerd', 'sync', 'scale'];
 const ONLY = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(',').map((x) => x.trim()));
 const MiB = 1 << 20;
 const work = join(here, '.work');
@@ -144,7 +144,34 @@ async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
   return row;
 }
 
+/** Each command's time and CPU from process start to its first request (or exit) against `node -e 0` (lib/startup.mjs; no server). */
+async function startupSection() {
+  const { measureStartup, prepare, startupTable } = await import('./lib/startup.mjs');
+  const dir = mkdtempSync(join(tmpdir(), 'dsv-bench-startup-'));
+  try {
+    const env = { ...benchEnv, ...prepare(dir) };
+    const before = loadAverage();
+    const runs = Math.max(RUNS, 5);
+    const results = measureStartup({ roots: [root], runs, work: dir, env });
+    return [
+      '## Start-up: time and CPU to the first request, against `node -e 0`',
+      '',
+      startupTable(results, ['dsv']),
+      '',
+      `- ${runs} rounds over the commands, medians (min–max). Each stops at its first socket connect (the registry at 127.0.0.1:9, or dockerd) or, making none, at exit; ms since the process started, CPU user + system of the process. Load average ${before.toFixed(1)}–${loadAverage().toFixed(1)}. What each loads: \`node bench/lib/startup.mjs --modules\` (bench/NOTES.md, start-up inventory).`,
+      '',
+    ].join('\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
+  const startupMd = ONLY.has('startup') ? await startupSection() : undefined;
+  if (startupMd && ONLY.size === 1) {
+    console.log(startupMd);
+    return;
+  }
   const layerSize = SMALL ? 8 * MiB : 64 * MiB;
   const bigSize = SMALL ? 64 * MiB : 1024 * MiB;
   console.error(`generating images (${SMALL ? 'small' : 'full'} set; cached in bench/.work)…`);
@@ -351,6 +378,7 @@ async function main() {
     ...(extraCa ? [`- environment: NODE_EXTRA_CA_CERTS (${extraCa.file}) is set on this machine and ${KEEP_ENV ? 'was kept (BENCH_KEEP_ENV=1)' : 'left out for every side (BENCH_KEEP_ENV=1 keeps it)'}: Node parses that file at every start, before any code runs — \`node -e 0\` takes ${(extraCa.with * 1000).toFixed(0)} ms with it, ${(extraCa.without * 1000).toFixed(0)} ms without (medians of 9), so with it each dsv row takes ≈ ${((extraCa.with - extraCa.without) * 1000).toFixed(0)} ms longer. The bench's registries speak plain HTTP; skopeo reads no such file.`] : []),
     '- sign: dsv reads every blob once (digest and diff_id checked as it streams), embeds a GPG signature in the config and pushes config + manifest to a new tag; skopeo copy --sign-by writes a simple-signing signature to its lookaside store.',
     '',
+    ...(startupMd ? [startupMd] : []),
   ];
   const md = lines.join('\n');
   // A subset (BENCH_ONLY) is printed only: results/latest.md always holds a full run.

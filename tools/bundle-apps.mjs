@@ -55,6 +55,35 @@ const banner = [
   "const __dirname = __dsvFileURLToPath(new URL('.', import.meta.url));",
 ].join(' ');
 
+// Libraries only some commands need: no entry may load them before its command runs (`dsv --version` loaded
+// openpgp, yaml and the cosign code once through a package index; bench/NOTES.md, start-up inventory).
+const LAZY_LIBRARIES = ['openpgp', 'pkijs', 'yaml', '@grpc/grpc-js', 'undici', 'tweetnacl', 'tar-stream', 'fzstd'];
+
+/** What each entry's static imports (chunks it loads before running) hold of LAZY_LIBRARIES. */
+function eagerLibraries(metafile, outdir, entryFiles) {
+  const outputs = metafile.outputs;
+  const found = [];
+  for (const [file, o] of Object.entries(outputs)) {
+    if (!entryFiles.includes(o.entryPoint)) continue;
+    const seen = new Set([file]);
+    const queue = [file];
+    while (queue.length) {
+      for (const i of outputs[queue.shift()].imports) {
+        if (i.kind === 'import-statement' && !i.external && !seen.has(i.path)) seen.add(i.path), queue.push(i.path);
+      }
+    }
+    const libs = new Set();
+    for (const f of seen) {
+      for (const input of Object.keys(outputs[f].inputs)) {
+        const lib = LAZY_LIBRARIES.find((l) => input.includes(`node_modules/${l}/`));
+        if (lib) libs.add(lib);
+      }
+    }
+    if (libs.size) found.push(`${relative(outdir, join(root, file))} loads ${[...libs].join(', ')}`);
+  }
+  return found;
+}
+
 const only = process.argv.slice(2);
 const unknown = only.filter((a) => !APPS.some((x) => x.app === a));
 if (unknown.length) throw new Error(`bundle-apps: no app named ${unknown.join(', ')}`);
@@ -85,6 +114,11 @@ for (const { app, bundle = 'bundle', entries, external } of APPS.filter((x) => o
     await rm(tmp, { recursive: true, force: true });
     throw e;
   });
+  const eager = eagerLibraries(result.metafile, tmp, entries.map((e) => relative(root, join(dir, 'dist', `${e}.js`))));
+  if (eager.length) {
+    await rm(tmp, { recursive: true, force: true });
+    throw new Error(`bundle-apps: apps/${app}/${bundle}: ${eager.join('; ')} (loaded before any command runs; import it lazily)`);
+  }
   await rm(out, { recursive: true, force: true });
   await rename(tmp, out);
   const inputs = Object.keys(result.metafile.inputs).length;

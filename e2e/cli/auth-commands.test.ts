@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, requireTool, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -60,7 +61,7 @@ function expectNoSecrets(r: Ran, ...more: string[]): void {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [tls, tok] = await Promise.all([startRegistry({ mode: 'tls-htpasswd', username: 'src-user' }), startRegistry({ mode: 'token', username: 'dest-user' })]);
   work = tempDir('dsv-auth-commands-e2e-');
   mkdirSync(join(work, 'home'));

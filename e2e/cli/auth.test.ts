@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, tempDir } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, tempDir } from '../helpers/proc.js';
 import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
@@ -55,7 +56,7 @@ function authFile(path: string, host: string, user: string, pass: string): strin
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [tls, tok] = await Promise.all([startRegistry({ mode: 'tls-htpasswd' }), startRegistry({ mode: 'token' })]);
   work = tempDir('dsv-auth-e2e-');
   baseEnv = { PATH: process.env.PATH, HOME: join(work, 'home'), DSV_CERTS_D: tls.certsDir! };

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
@@ -51,7 +52,7 @@ function makePki(dir: string) {
 beforeAll(async () => {
   // The tests prove the shipped CLI: build it (incremental, serialised with other builders).
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-cli-e2e-');
   gpgHome = makeGpgHome({ withKey: { name: 'CLI E2E Signer', email: 'cli-e2e@dsv.invalid', passphrase: GPG_PASS } });

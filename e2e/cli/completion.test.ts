@@ -7,14 +7,15 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let work: string;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(() => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   work = tempDir('dsv-completion-e2e-');
   const binDir = join(work, 'bin');
   mkdirSync(binDir);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
@@ -40,7 +41,7 @@ const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('h
 const skopeoRaw = (args: string[]): Buffer => Buffer.from(run(requireTool('skopeo'), args), 'utf8');
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-registry-tools-e2e-');
   env = { PATH: process.env.PATH, HOME: work };

@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, run, runNodeScript, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, type Ran } from '../helpers/proc.js';
 import { importImage, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
@@ -34,7 +35,7 @@ function findFile(dir: string, rel: string): string[] {
 
 beforeAll(async () => {
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   gpgHome = makeGpgHome({ withKey: { name: 'CLI Repository Signer', email: 'cli-repo@dsv.invalid' } });
   d = await startDockerd();
   importImage(d, 'cli/sample:1', { 'etc/hello': 'hello from the repository test\n', 'bin/tool': 'not really a tool\n' });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { expectValidReport, reportSchemas } from '../helpers/schemas.js';
 
@@ -27,7 +28,7 @@ function bin(name: 'dsv' | 'dsv-copy', args: string[], extra: NodeJS.ProcessEnv 
 const valid = expectValidReport;
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   work = tempDir('dsv-ux-json-');
   gpg = makeGpgHome({ withKey: { name: 'UX JSON', email: 'ux-json@dsv.invalid', passphrase: PASS } });
   env = { PATH: process.env.PATH, HOME: work, GNUPGHOME: gpg.home, DSV_KEYPASS: PASS };

@@ -14,7 +14,8 @@ import { SignerRegistry, type SignerPlugin } from '@dsv/core';
 import { loadSignerPlugins } from '@dsv/runtime';
 import { buildSampleImage, dockerSaveArchive, registerSuite, signerSuite, writeOciLayout } from '@dsv/conformance';
 import { installPlugins } from '@dsv/docker-plugin';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, requireTool, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,7 +70,7 @@ function bin(name: 'dsv' | 'docker-sign' | 'docker-verify' | 'dsv-copy', args: s
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   h = pluginHome('dsv-ux-plugins-');
   const image = await buildSampleImage({ format: 'oci', layers: [{ 'etc/plugin': 'found\n' }] });
   layout = writeOciLayout(join(h.home, 'layout'), { image, tag: '1' });

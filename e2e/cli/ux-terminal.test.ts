@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, noise, writeOciLayout, type SampleImage } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, requireTool, runNodeScript, tempDir } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -62,7 +63,7 @@ function bars(raw: string): string[] {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   work = tempDir('dsv-ux-terminal-');
   gpg = makeGpgHome({ withKey: { name: 'UX Terminal', email: 'ux-terminal@dsv.invalid', passphrase: PASS } });
   env = { PATH: process.env.PATH, HOME: work, GNUPGHOME: gpg.home, DSV_KEYPASS: PASS, TERM: 'xterm' };

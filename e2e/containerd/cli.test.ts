@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, ociArchive, type SampleImage } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { blobPath, importArchive, startContainerd, type Containerd } from './containerd-daemon.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
@@ -26,7 +27,7 @@ function bin(app: 'cli' | 'copy', name: string, args: string[]): Promise<Ran> {
 
 beforeAll(async () => {
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   work = tempDir('dsvc-cli-');
   gpg = makeGpgHome({ withKey: { name: 'containerd CLI', email: 'containerd-cli@dsv.invalid' } });
   env = { PATH: process.env.PATH, HOME: work, GNUPGHOME: gpg.home };

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { insecurePolicy, lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { startContainerd, type Containerd } from './containerd-daemon.js';
@@ -34,7 +35,7 @@ function skopeo(args: string[], gnupgHome: string): void {
 const inContainerd = (ns: string, name: string) => `containerd:[${ns}@${c.socket}]${name}`;
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   c = await startContainerd();
   work = tempDir('dsvc-detached-');

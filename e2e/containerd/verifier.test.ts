@@ -13,7 +13,8 @@ import { digestOf } from '@dsv/core';
 import { dockerTransport } from '@dsv/source-registry';
 import { generateKeyPair, readPrivateKey, signImage, tagStoreFor, writeKeyPair } from '@dsv/signature-cosign';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
-import { removeTempDirs, run, runNodeScript, tempDir } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir } from '../helpers/proc.js';
 import { insecurePolicy, lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { OUTPUT_LIMIT, runVerifier, verifyImage, type BindirConfig, type Descriptor } from './bindir.js';
@@ -53,7 +54,7 @@ function skopeo(args: string[], gnupgHome: string): void {
 
 beforeAll(async () => {
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsvc-verifier-');
   signer = makeGpgHome({ withKey: { name: 'Release Signer', email: 'release@dsv.invalid' } });

@@ -14,13 +14,13 @@ import { evaluatePolicy, parsePolicy } from '@dsv/policy';
 import { addCosignSignatures, parseSerialisedAttachment, publicKeyHint, readPublicKeys, type CosignAttachment } from '@dsv/signature-cosign';
 import { createContext, detachedStores, policyFormats } from '@dsv/runtime';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, tempDir, type Ran } from '../helpers/proc.js';
 import { runDsv, writeIn } from '../helpers/cli.js';
 import { skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '../../packages/signature-cosign/fixtures');
 const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
 const PASS = 'cosign-e2e-pass';
@@ -54,7 +54,7 @@ async function push(repo: string, tag: string, content: string): Promise<string>
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-cosign-cmd-e2e-');
   env = { PATH: process.env.PATH, HOME: work };

@@ -18,6 +18,7 @@ import {
 } from '@dsv/signature-cosign';
 import { createContext, detachedStores, keylessRequirement, policyFormats, type KeylessFlags } from '@dsv/runtime';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
@@ -79,7 +80,7 @@ function skopeoCopy(from: string, to: string): void {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-cosign-keyless-e2e-');
   env = { PATH: process.env.PATH, HOME: work };

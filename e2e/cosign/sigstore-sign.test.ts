@@ -15,7 +15,8 @@ import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
 import { digestOf } from '@dsv/core';
 import { RegistryClient, REFERRERS_LIMIT_BYTES } from '@dsv/source-registry';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { freePort, removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { freePort, removeTempDirs, requireTool, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { execFileSync } from 'node:child_process';
 
@@ -149,7 +150,7 @@ async function referrersFront(target: string): Promise<{ host: string; server: S
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-sigstore-sign-e2e-');
   env = { PATH: process.env.PATH, HOME: work };

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
@@ -42,7 +43,7 @@ function dockerInspect(): { SignedTags: Array<{ SignedTag: string; Digest: strin
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [reg, server, d] = await Promise.all([startRegistry({ mode: 'http' }), startNotaryServer({ certDays: 30 }), startDockerd()]);
   work = tempDir('dsv-dct-cli-');
   repo = `${reg.host}/app/dct`;

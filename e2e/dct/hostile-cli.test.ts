@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { makeTestTls } from '../helpers/tls.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -27,7 +28,7 @@ function dsv(args: string[]): Promise<Ran> {
 const pinned = () => existsSync(join(dockerConfig, 'trust', 'tuf', GUN, 'metadata', 'root.json'));
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   work = tempDir('dsv-dct-hostile-');
   const tls = makeTestTls(work, { cn: 'dsv hostile trust CA', digitalSignature: false });
   server = createServer({ key: readFileSync(tls.serverKey), cert: readFileSync(tls.serverCert) }, (req, res) => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { writeIn } from '../helpers/cli.js';
 import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
@@ -47,7 +48,7 @@ function skopeoPull(tag: string, requirement: unknown): { code: number; out: str
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [reg, server] = await Promise.all([startRegistry({ mode: 'http' }), startNotaryServer()]);
   publisher = notaryClient(server);
   work = tempDir('dsv-dct-migrate-');

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { dockerTrustEnv, pushTrustTags, startNotaryServer, type NotaryServer } from '../helpers/notary.js';
 
@@ -33,7 +34,7 @@ async function digestOf(tag: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [reg, server, d] = await Promise.all([startRegistry({ mode: 'http' }), startNotaryServer({ certDays: 30 }), startDockerd()]);
   work = tempDir('dsv-dct-policy-');
   repo = `${reg.host}/app/dctpolicy`;

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, importImage, type Dockerd } from '../helpers/dockerd.js';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { dockerTrustEnv, startNotaryServer, type NotaryServer } from '../helpers/notary.js';
 
@@ -36,7 +37,7 @@ function dsv(args: string[], e: NodeJS.ProcessEnv = env): Promise<Ran> {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [reg, d] = await Promise.all([startRegistry({ mode: 'token' }), startDockerd()]);
   server = await startNotaryServer({ tokenAuth: reg.tokenAuth! });
   repo = `${reg.host}/team/app`;

@@ -8,14 +8,13 @@ import { writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installPlugins } from '@dsv/docker-plugin';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const GPG_PASS = 'engine-requests-passphrase';
 
 /** A unix-socket proxy to dockerd that records each HTTP request line sent to it. */
@@ -69,7 +68,7 @@ let passFile: string;
 
 beforeAll(async () => {
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   d = await startDockerd();
   work = tempDir('dsv-engine-req-');
   gpg = makeGpgHome({ withKey: { name: 'Engine Requests', email: 'engine-requests@dsv.invalid', passphrase: GPG_PASS } });

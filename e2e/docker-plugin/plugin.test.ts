@@ -9,6 +9,7 @@ import { digestOf } from '@dsv/core';
 import { installPlugins, uninstallPlugins } from '@dsv/docker-plugin';
 import { importImage, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 
@@ -50,7 +51,7 @@ function layerDiffDir(name: string, layer = 0): string {
 beforeAll(async () => {
   // The plugins run the built code: build it (incremental, serialised with other builders).
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [d, reg] = await Promise.all([startDockerd(), startRegistry({ mode: 'http' })]);
   work = tempDir('dsv-plugin-e2e-');
   gpg = makeGpgHome({ withKey: { name: 'Plugin E2E Signer', email: 'plugin-e2e@dsv.invalid', passphrase: GPG_PASS } });

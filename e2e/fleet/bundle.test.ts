@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { insecurePolicy, perRegistryLookaside, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
@@ -53,7 +54,7 @@ function tarEntries(buf: Buffer): [string, number, number][] {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [a, b] = await Promise.all([startRegistry({ mode: 'http' }), startRegistry({ mode: 'http' })]);
   work = tempDir('dsv-bundle-e2e-');
   regd = perRegistryLookaside(join(work, 'registries.d'), { [a.host]: join(work, 'sigstore-a'), [b.host]: join(work, 'sigstore-b') });

@@ -2,18 +2,18 @@
 // with delete disabled): simple signatures made by skopeo --sign-by and by the BUILT dsv into a file://
 // lookaside store, cosign .sig tags and referrers bundles made by dsv with two cosign keys, two OpenPGP
 // keys in private GnuPG homes; skopeo and `dsv verify --policy` judge what is left.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { runDsv } from '../helpers/cli.js';
+import { removeTempDirs, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { expectValidReport } from '../helpers/schemas.js';
+import { insecurePolicy, lookasideRegistriesD, skopeoAccepts as accepts, skopeoOk } from '../helpers/skopeo.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let reg: StartedRegistry;
 let work: string;
 let regd: string;
@@ -23,16 +23,11 @@ let bob: GpgHome;
 let env: NodeJS.ProcessEnv;
 
 function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
+  return runDsv(args, { ...env, ...extra }, work);
 }
 
-function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}, policy = join(work, 'insecure.json')): string {
-  try {
-    return execFileSync(requireTool('skopeo'), ['--policy', policy, '--registries.d', regd, ...args], { encoding: 'utf8', env: { ...process.env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-  } catch (e) {
-    throw new Error(`skopeo ${args.join(' ')}: ${String((e as { stderr?: string }).stderr ?? e)}`);
-  }
-}
+/** skopeo with the insecure policy and the lookaside registries.d: its stdout; a failure throws. */
+const skopeo = (args: string[], extra: NodeJS.ProcessEnv = {}): string => skopeoOk(['--policy', join(work, 'insecure.json'), '--registries.d', regd, ...args], extra);
 
 function digestOf(ref: string): string {
   return JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${ref}`])).Digest;
@@ -56,25 +51,16 @@ async function push(v: string, dest: string, host = reg.host): Promise<void> {
 function skopeoAccepts(ref: string, keyFile: string): boolean {
   const policy = join(work, `signedby-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(policy, JSON.stringify({ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: keyFile }] }));
-  try {
-    execFileSync(requireTool('skopeo'), ['--policy', policy, '--registries.d', regd, 'inspect', '--raw', '--tls-verify=false', `docker://${ref}`], { stdio: 'pipe', timeout: 120_000 });
-    // inspect does not apply the policy; a copy does.
-    execFileSync(requireTool('skopeo'), ['--policy', policy, '--registries.d', regd, 'copy', '--remove-signatures', '--src-tls-verify=false', `docker://${ref}`, `dir:${tempDir('dsv-sig-check-')}`], { stdio: 'pipe', timeout: 120_000 });
-    return true;
-  } catch {
-    return false;
-  }
+  return accepts(ref, { policy, registriesD: regd });
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-signatures-e2e-');
-  writeFileSync(join(work, 'insecure.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  regd = join(work, 'registries.d');
+  insecurePolicy(join(work, 'insecure.json'));
   store = join(work, 'sigstore');
-  mkdirSync(regd, { recursive: true });
-  writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${pathToFileURL(store).href}\n  lookaside-staging: ${pathToFileURL(store).href}\n`);
+  regd = lookasideRegistriesD(join(work, 'registries.d'), store);
   alice = makeGpgHome({ withKey: { name: 'Alice Signer', email: 'alice@dsv.invalid' } });
   bob = makeGpgHome({ withKey: { name: 'Bob Signer', email: 'bob@dsv.invalid' } });
   writeFileSync(join(work, 'alice.pub'), alice.exportPublic());

@@ -1,18 +1,18 @@
 // `dsv sync` against two real docker-registry instances, with `skopeo sync` as the peer: a repository, a
 // skopeo-sync YAML file, OCI layouts on disk both ways, idempotent re-runs, --dry-run, --policy (signed-only
 // sync, the BUILT dsv signing with a key in a private GnuPG home), and --shard.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { runDsv } from '../helpers/cli.js';
+import { removeTempDirs, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { expectValidReport } from '../helpers/schemas.js';
+import { insecurePolicy, lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let a: StartedRegistry;
 let b: StartedRegistry;
 let work: string;
@@ -20,12 +20,11 @@ let signer: GpgHome;
 let env: NodeJS.ProcessEnv;
 
 function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
+  return runDsv(args, { ...env, ...extra }, work);
 }
 
-function skopeo(args: string[]): string {
-  return execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-}
+/** skopeo with the insecure policy: its stdout; a failure throws with its output. */
+const skopeo = (args: string[], extra: NodeJS.ProcessEnv = {}): string => skopeoOk(['--policy', join(work, 'insecure.json'), ...args], extra);
 
 /** The manifest digest a registry serves for a reference (skopeo inspect, the peer's view). */
 function digestOf(ref: string): string {
@@ -33,10 +32,10 @@ function digestOf(ref: string): string {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   [a, b] = await Promise.all([startRegistry({ mode: 'http' }), startRegistry({ mode: 'http' })]);
   work = tempDir('dsv-sync-e2e-');
-  writeFileSync(join(work, 'insecure.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  insecurePolicy(join(work, 'insecure.json'));
   signer = makeGpgHome({ withKey: { name: 'Sync Signer', email: 'sync@dsv.invalid' } });
   writeFileSync(join(work, 'signer.pub'), signer.exportPublic());
   for (const v of ['v1', 'v2', 'v3']) {
@@ -139,13 +138,10 @@ describe('dsv sync', () => {
   });
 
   it('carries simple (skopeo-made) and cosign signatures; skopeo accepts the synced image under signedBy; a re-run sends none again', async () => {
-    const regd = join(work, 'registries.d');
-    mkdirSync(regd, { recursive: true });
-    writeFileSync(join(regd, 'default.yaml'), `default-docker:\n  lookaside: ${pathToFileURL(join(work, 'sigstore')).href}\n  lookaside-staging: ${pathToFileURL(join(work, 'sigstore')).href}\n`);
+    const regd = lookasideRegistriesD(join(work, 'registries.d'), join(work, 'sigstore'));
     const theirs = makeGpgHome({ withKey: { name: 'Skopeo Signer', email: 'skopeo@dsv.invalid' } });
     writeFileSync(join(work, 'theirs.pub'), theirs.exportPublic());
-    execFileSync(requireTool('skopeo'), ['--policy', join(work, 'insecure.json'), '--registries.d', regd, 'copy', '--dest-tls-verify=false', '--sign-by', theirs.fingerprint,
-      `oci:${join(work, 'layout-v2')}:v2`, `docker://${a.host}/signed/img:v2`], { env: { ...process.env, GNUPGHOME: theirs.home }, stdio: 'pipe', timeout: 120_000 });
+    skopeo(['--registries.d', regd, 'copy', '--dest-tls-verify=false', '--sign-by', theirs.fingerprint, `oci:${join(work, 'layout-v2')}:v2`, `docker://${a.host}/signed/img:v2`], { GNUPGHOME: theirs.home });
     writeFileSync(join(work, 'pw'), 'cosign-pass\n');
     const keys = await dsv(['generate-key-pair', '--format', 'cosign', '--passphrase-file', join(work, 'pw')]);
     expect(keys.code, keys.all).toBe(0);
@@ -160,11 +156,7 @@ describe('dsv sync', () => {
     const remap = join(work, 'remap-policy.json');
     writeFileSync(remap, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${b.host}/synced`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'theirs.pub'),
       signedIdentity: { type: 'remapIdentity', prefix: `${b.host}/synced`, signedPrefix: `${a.host}/signed` } }] } } }));
-    try {
-      execFileSync(requireTool('skopeo'), ['--policy', remap, '--registries.d', regd, 'copy', '--remove-signatures', '--src-tls-verify=false', `docker://${b.host}/synced/img:v2`, `oci:${join(work, 'check')}:v2`], { stdio: 'pipe', timeout: 120_000 });
-    } catch (e) {
-      throw new Error(String((e as { stderr: Buffer }).stderr));
-    }
+    skopeoOk(['--policy', remap, '--registries.d', regd, 'copy', '--remove-signatures', '--src-tls-verify=false', `docker://${b.host}/synced/img:v2`, `oci:${join(work, 'check')}:v2`]);
     // dsv judges both formats at the mirror under one policy, with the same remap.
     const both = join(work, 'both-policy.json');
     const remapped = { type: 'remapIdentity', prefix: `${b.host}/synced`, signedPrefix: `${a.host}/signed` };

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Signer } from '@dsv/core';
 import { createGpgSigner } from '@dsv/signer-gpg';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
-import { bin, buildBins, gpgRaw, makeArchive, signaturesOf, type Embedded } from './support.js';
+import { bin, gpgRaw, makeArchive, signaturesOf, type Embedded } from './support.js';
 
 const PASS = 'compat e2e passphrase';
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -22,7 +23,7 @@ let archive: string;
 const env = (home: GpgHome) => ({ DSV_GPG_DATASTORE: home.home, DSV_KEYPASS: PASS });
 
 beforeAll(async () => {
-  buildBins();
+  buildUnlessPrebuilt();
   work = tempDir('dsv-gpg-compat-');
   ed = makeGpgHome({ withKey: { name: 'Compat Ed', email: 'compat-ed@example.com', passphrase: PASS } });
   rsa = makeGpgHome({ withKey: { name: 'Compat Rsa', email: 'compat-rsa@example.com', passphrase: PASS, algo: 'rsa2048' } });

@@ -9,12 +9,6 @@ import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The tests prove the shipped CLI: build it (incremental, serialised with other builders). */
-export function buildBins(): void {
-  // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
-}
-
 export function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Ran> {
   return runNodeScript(join(root, 'apps', 'cli', 'bin', `${name}.js`), args, { env: { PATH: process.env.PATH, HOME: cwd, ...env }, cwd });
 }

@@ -5,9 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGpgVerifier } from '@dsv/signer-gpg';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
-import { bin, buildBins, gpgRaw, makeArchive, setOwnerTrust, signaturesOf, validityIn, type Embedded } from './support.js';
+import { bin, gpgRaw, makeArchive, setOwnerTrust, signaturesOf, validityIn, type Embedded } from './support.js';
 
 const PASS = 'trust e2e passphrase';
 
@@ -33,7 +34,7 @@ function homeViaIntroducer(level: 4 | 5): GpgHome {
 }
 
 beforeAll(async () => {
-  buildBins();
+  buildUnlessPrebuilt();
   work = tempDir('dsv-gpg-trust-');
   signer = makeGpgHome({ withKey: { name: 'Trust Signer', email: 'trust-signer@example.com', passphrase: PASS } });
   signerPub = join(work, 'signer.asc');

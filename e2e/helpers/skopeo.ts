@@ -4,7 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { requireTool } from './proc.js';
+import { requireTool, tempDir } from './proc.js';
 
 /** How a skopeo run ended: its exit code (1 when it was killed) and stdout followed by stderr. */
 export interface SkopeoResult {
@@ -55,6 +55,23 @@ export async function skopeoOkAsync(args: string[], env: NodeJS.ProcessEnv = {})
       else resolve(stdout);
     });
   });
+}
+
+/** The options skopeo takes before its command that the e2e tests pass: a containers-policy.json and a registries.d. */
+export interface SkopeoGlobals {
+  policy?: string;
+  registriesD?: string;
+}
+
+const globalArgs = (g: SkopeoGlobals): string[] => [...(g.policy ? ['--policy', g.policy] : []), ...(g.registriesD ? ['--registries.d', g.registriesD] : [])];
+
+/**
+ * Whether skopeo accepts the registry image `ref` (host/repo:tag, plain HTTP) under the policy in `globals`:
+ * `skopeo inspect` does not apply a policy, a copy does, so it copies the image (signatures removed) into a
+ * scratch dir: and says whether that succeeded.
+ */
+export function skopeoAccepts(ref: string, globals: SkopeoGlobals & { policy: string }): boolean {
+  return skopeo([...globalArgs(globals), 'copy', '--remove-signatures', '--src-tls-verify=false', `docker://${ref}`, `dir:${tempDir('dsv-skopeo-accepts-')}`]).code === 0;
 }
 
 /**

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let work: string;
@@ -14,7 +15,7 @@ const cli = (app: string, bin: string, args: string[], env: NodeJS.ProcessEnv = 
   runNodeScript(join(root, 'apps', app, 'bin', `${bin}.js`), args, { env: { PATH: process.env.PATH, HOME: work, ...env }, cwd: work });
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   work = tempDir('dsv-layer-limits-');
   writeOciLayout(join(work, 'bomb'), { image: await buildSampleImage({ format: 'oci', layers: [{ 'zeros.bin': '\0'.repeat(2 * 1024 * 1024) }] }), tag: 'v1' });
 }, 120_000);

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { offlineNpmEnv } from './offline-install.js';
@@ -32,7 +33,7 @@ function cmd(name: string, args: string[], extra: NodeJS.ProcessEnv = {}): Promi
 
 beforeAll(async () => {
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   const out = tempDir('dsv-pack-');
   run(process.execPath, [join(root, 'tools/pack-dsv.mjs'), '--out', out], { cwd: root });
   prefix = tempDir('dsv-prefix-');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, dockerSaveArchive } from '@dsv/conformance';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,7 +26,7 @@ const armourOf = (text: string) => /-----BEGIN ((?:DSV )?PKI SIGNATURE)-----/.ex
 
 beforeAll(async () => {
   // npm test builds before the tests and says so: a build here would swap the bundles under running tests.
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   work = tempDir('dsv-pki-cli-');
   const o = (args: string[]) => run(requireTool('openssl'), args, { cwd: work });
   rsaKey = join(work, 'rsa.pem');

@@ -4,16 +4,15 @@
 // for a mirrored image, and a manifest swapped after signing, rejected by both.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, tempDir, type Ran } from '../helpers/proc.js';
 import { runDsv, writeIn } from '../helpers/cli.js';
 import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const PASS = 'simple-sign-pass';
 let reg: StartedRegistry;
 let work: string;
@@ -48,7 +47,7 @@ function skopeoPull(ref: string, keyFile: string, scope = ref.replace(/:[^:/]+$/
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-simple-sign-e2e-');
   store = join(work, 'sigstore');

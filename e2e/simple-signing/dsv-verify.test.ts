@@ -3,16 +3,15 @@
 // in a real docker-registry by a containers-policy.json. Nothing global is read or written.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, tempDir, type Ran } from '../helpers/proc.js';
 import { runDsv, writeIn } from '../helpers/cli.js';
 import { lookasideRegistriesD, skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let reg: StartedRegistry;
 let work: string;
 let regd: string;
@@ -27,7 +26,7 @@ const file = (name: string, body: unknown): string => writeIn(work, name, body);
 const signedBy = (keyPath: string, signedIdentity?: unknown) => ({ type: 'signedBy', keyType: 'GPGKeys', keyPath, ...(signedIdentity ? { signedIdentity } : {}) });
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   work = tempDir('dsv-policy-e2e-');
   regd = lookasideRegistriesD(join(work, 'registries.d'), join(work, 'sigstore'));

@@ -7,17 +7,16 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, run, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, tempDir, type Ran } from '../helpers/proc.js';
 import { runDsv, writeIn } from '../helpers/cli.js';
 // skopeo asynchronously: the proxy serving it runs in this process, so its event loop must stay free.
 import { skopeoAsync as skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let reg: StartedRegistry;
 let server: Server;
 let host: string;
@@ -90,7 +89,7 @@ async function push(repo: string, content: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   server = createServer((req, res) => {
     const m = EXT.exec(req.url ?? '');

@@ -7,17 +7,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-import { removeTempDirs, requireTool, run, tempDir, type Ran } from '../helpers/proc.js';
+import { buildUnlessPrebuilt } from '../helpers/build.js';
+import { removeTempDirs, requireTool, tempDir, type Ran } from '../helpers/proc.js';
 import { runDsv } from '../helpers/cli.js';
 import { lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { importImage, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let reg: StartedRegistry;
 let d: Dockerd;
 let work: string;
@@ -43,7 +42,7 @@ async function pushSigned(repo: string, content: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!process.env.DSV_E2E_PREBUILT) run('flock', ['/tmp/dsv-build.lock', 'npm', 'run', 'build'], { cwd: root });
+  buildUnlessPrebuilt();
   reg = await startRegistry({ mode: 'http' });
   d = await startDockerd();
   work = tempDir('dsv-local-e2e-');

@@ -4,7 +4,8 @@
  * plugin job from this app's bundle: no other app is needed).
  */
 import { fileURLToPath } from 'node:url';
-import { dsvMain as runDsv, processIo, type CliIo, type PluginLaunchers } from '@dsv/runtime';
+// The entry's own subpath, not the package index: see @dsv/runtime's src/index.ts.
+import { dsvMain as runDsv, processIo, type CliIo, type PluginLaunchers } from '@dsv/runtime/dsv';
 
 export const pluginLaunchers: PluginLaunchers = {
   sign: fileURLToPath(new URL('../bin/docker-cli-plugin-sign.js', import.meta.url)),

@@ -1,2 +1,2 @@
 /** Entry of `dsv-containerd-verifier` (bundled as bundle/containerd-verifier.js): the runtime's verifier job. */
-export { containerdVerifierMain } from '@dsv/runtime';
+export { containerdVerifierMain } from '@dsv/runtime/containerd-verifier';

@@ -1,2 +1,2 @@
 /** Entry of the `docker-sign` / `docker-verify` Docker CLI plugins (bundled as bundle/main.js). */
-export { dockerPluginMain as main } from '@dsv/runtime';
+export { dockerPluginMain as main } from '@dsv/runtime/docker-plugin';

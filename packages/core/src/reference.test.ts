@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isDsvError } from './errors.js';
-import { familiarName, formatDockerReference, parseDockerReference, type DockerReference } from './reference.js';
+import { dockerNamespaces, familiarName, formatDockerReference, parseDockerReference, type DockerReference } from './reference.js';
 
 const D = 'sha256:8f1196ff19e7b5c5861de192ae77e8d7a692fcbca2dd3174d324980f72ab49bf';
 
@@ -123,5 +123,17 @@ describe('formatDockerReference / familiarName', () => {
     expect(familiarName(parseDockerReference(`busybox@${D}`))).toBe(`busybox@${D}`);
     expect(familiarName(parseDockerReference('quay.io/org/app:1'))).toBe('quay.io/org/app:1');
     expect(familiarName({ registry: 'docker.io', repository: 'library/a/b', tag: 'x' })).toBe('library/a/b:x');
+  });
+});
+
+describe('dockerNamespaces', () => {
+  it('the name, each parent namespace, the host, then its parent domains with the port dropped', () => {
+    expect(dockerNamespaces('reg.example.com:5000/team/app')).toEqual([
+      'reg.example.com:5000/team/app', 'reg.example.com:5000/team', 'reg.example.com:5000', '*.example.com', '*.com',
+    ]);
+  });
+  it('no wildcard domains for a host without dots or an IP literal', () => {
+    expect(dockerNamespaces('localhost:5000/a')).toEqual(['localhost:5000/a', 'localhost:5000']);
+    expect(dockerNamespaces('[::1]:5000/a')).toEqual(['[::1]:5000/a', '[::1]:5000']);
   });
 });

@@ -143,6 +143,30 @@ export function formatDockerReference(ref: DockerReference): string {
   return `${ref.registry}/${ref.repository}${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${ref.digest}` : ''}`;
 }
 
+/**
+ * The namespaces a docker name (`host/ns/repo`, no tag or digest) falls under, most specific first: host/ns/repo,
+ * host/ns, host, then *.sub.example.com ... *.com (port dropped; none for an IP-literal host), as containers/image
+ * looks up policy scopes and registries.d entries.
+ */
+export function dockerNamespaces(name: string): string[] {
+  const out: string[] = [];
+  let n = name;
+  for (;;) {
+    out.push(n);
+    const slash = n.lastIndexOf('/');
+    if (slash === -1) break;
+    n = n.slice(0, slash);
+  }
+  let host = n.startsWith('[') ? '' : n.replace(/:[0-9]+$/, '');
+  for (;;) {
+    const dot = host.indexOf('.');
+    if (dot === -1) break;
+    host = host.slice(dot + 1);
+    out.push(`*.${host}`);
+  }
+  return out;
+}
+
 /** The short form docker prints: `busybox:latest`, `org/app:1`, other registries in full. */
 export function familiarName(ref: DockerReference): string {
   if (ref.registry !== DOCKER_HUB) return formatDockerReference(ref);

@@ -3,7 +3,9 @@
  * list of scopes an image falls under (most specific first), as containers/image looks them up.
  */
 import { isAbsolute, posix } from 'node:path';
-import { DsvError, formatDockerReference } from '@dsv/core';
+import { DsvError, dockerNamespaces, formatDockerReference } from '@dsv/core';
+
+export { dockerNamespaces };
 import { parseRef } from './identity.js';
 import type { PolicyImage } from './model.js';
 
@@ -35,26 +37,6 @@ export function validateScope(transport: string, scope: string): string | undefi
     return undefined;
   }
   return undefined;
-}
-
-/** host/ns/repo, host/ns, host, then *.sub.example.com ... *.com (port dropped), as containers/image does. */
-export function dockerNamespaces(name: string): string[] {
-  const out: string[] = [];
-  let n = name;
-  for (;;) {
-    out.push(n);
-    const slash = n.lastIndexOf('/');
-    if (slash === -1) break;
-    n = n.slice(0, slash);
-  }
-  let host = n.startsWith('[') ? '' : n.replace(/:[0-9]+$/, '');
-  for (;;) {
-    const dot = host.indexOf('.');
-    if (dot === -1) break;
-    host = host.slice(dot + 1);
-    out.push(`*.${host}`);
-  }
-  return out;
 }
 
 /** The scopes an image falls under, most specific first (the transport default "" not included). */

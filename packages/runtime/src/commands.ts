@@ -4,11 +4,9 @@
  */
 import type { LocalStore } from '@dsv/source-repository';
 import {
-  copyImage,
   inspectImage,
   resolveImages,
   verifyImage,
-  type CopyResult,
   type VerifyResult,
 } from '@dsv/core/operations';
 import {
@@ -19,6 +17,7 @@ import {
 } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import type { CliContext } from './context.js';
+import { copyBetween } from './copy-between.js';
 import type { ResolvedKey } from './keys.js';
 import type { SignSummary } from './report.js';
 
@@ -53,34 +52,32 @@ export async function runSign(ctx: CliContext, opts: SignOptions): Promise<SignS
   const key = await signer.describeKey();
   opts.onStart?.({ source: srcRef, destination: dstRef, key, kind });
 
-  const source = await srcRef.newSource(ctx.system);
-  try {
-    let layers: SignSummary['layers'];
-    if (opts.collectLayers) {
-      layers = new Map();
-      const { images } = await resolveImages(source, { ...(opts.platform ? { platform: opts.platform } : {}) });
-      for (const img of images) {
-        layers.set(img.manifest.digest, { layers: img.manifest.layers.map((l) => l.digest), diffIds: img.config.diffIds });
-      }
-    }
-    const destination = await dstRef.newDestination(ctx.system);
-    let result: CopyResult;
-    try {
-      result = await copyImage(source, destination, {
-        ...layerLimitsOf(ctx.system),
-        sign: { signer, kind },
-        dryRun: opts.dryRun === true,
-        ...(opts.platform ? { platform: opts.platform } : {}),
-        ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
-        debug: ctx.debug,
-      });
-    } finally {
-      await destination.close();
-    }
-    return { source: srcRef.toString(), destination: dstRef.toString(), key, kind, result, ...(layers ? { layers } : {}) };
-  } finally {
-    await source.close();
-  }
+  let layers: SignSummary['layers'];
+  const result = await copyBetween(
+    srcRef,
+    dstRef,
+    ctx.system,
+    {
+      ...layerLimitsOf(ctx.system),
+      sign: { signer, kind },
+      dryRun: opts.dryRun === true,
+      ...(opts.platform ? { platform: opts.platform } : {}),
+      ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
+      debug: ctx.debug,
+    },
+    {
+      first: async (source) => {
+        if (!opts.collectLayers) return;
+        // --debug's layer listing: each image's layers and diff IDs, read before the copy.
+        layers = new Map();
+        const { images } = await resolveImages(source, { ...(opts.platform ? { platform: opts.platform } : {}) });
+        for (const img of images) {
+          layers.set(img.manifest.digest, { layers: img.manifest.layers.map((l) => l.digest), diffIds: img.config.diffIds });
+        }
+      },
+    },
+  );
+  return { source: srcRef.toString(), destination: dstRef.toString(), key, kind, result, ...(layers ? { layers } : {}) };
 }
 
 export interface VerifyOptions {

@@ -5,10 +5,11 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
-import { copyImage, resolveImages, type CopyResult } from '@dsv/core/operations';
+import { resolveImages, type CopyResult } from '@dsv/core/operations';
 import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { copyBetween } from './copy-between.js';
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
 import { layerLimitsOf, runVerify } from './commands.js';
@@ -18,7 +19,7 @@ import { processIo, type CliIo, type Output } from './io.js';
 import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
 import { givenOptions, lastValue } from './argv-fields.js';
 import type { ProgressMode } from './progress.js';
-import { newYargs } from './parser.js';
+import { newYargs, type Parsed } from './parser.js';
 import { errorJson, jsonReportText, verifyFailureLines } from './report.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { VERSION } from './version.js';
@@ -43,16 +44,32 @@ Unsigned and unchanged, the manifest is copied byte for byte (same digest at DES
 Detached signatures travel too, as with skopeo copy: simple signatures (lookaside or extension API, per registries.d) to docker:// destinations, cosign .sig attachments and referrers to docker:// and oci:; --remove-signatures carries none. --sign-by KEY --format simple|cosign adds one without changing the image. --policy FILE copies only a source the policy accepts.
 Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational failure.`;
 
-export interface CopyArgs {
-  command: 'copy';
-  /** --signer-opt [TYPE:]KEY=VALUE for --sign-by. */
-  signerOpts?: string[];
+/** What `dsv copy` and `dsv copy verify-same` both take. */
+export interface CopyCommonArgs {
   /** --progress auto|bar|plain|none. */
   progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
   quiet?: boolean;
   source: string;
   destination: string;
+  platform?: string;
+  json: boolean;
+  insecureRegistries: string[];
+  debug: boolean;
+  /** --authfile / --src-* / --dest-* registry credentials. */
+  auth?: { source: AuthFlags; destination: AuthFlags };
+  /** --timeout: deadline of each network request, in ms. */
+  timeoutMs?: number;
+  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
+  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
+  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
+  namespace?: string;
+  address?: string;
+}
+export interface CopyArgs extends CopyCommonArgs {
+  command: 'copy';
+  /** --signer-opt [TYPE:]KEY=VALUE for --sign-by. */
+  signerOpts?: string[];
   signBy?: string;
   keyType?: string;
   passphraseFile?: string;
@@ -71,48 +88,18 @@ export interface CopyArgs {
   /** --policy FILE: the source must be accepted before anything is written. */
   policy?: string;
   all: boolean;
-  platform?: string;
   dryRun: boolean;
-  json: boolean;
   jobs: number;
   retryTimes?: number;
-  insecureRegistries: string[];
-  debug: boolean;
   /** --digestfile FILE: the digest of the manifest written to DEST. */
   digestFile?: string;
-  /** --authfile / --src-* / --dest-* registry credentials. */
-  auth?: { source: AuthFlags; destination: AuthFlags };
-  /** --timeout: deadline of each network request, in ms. */
-  timeoutMs?: number;
-  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
-  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
-  /** --namespace / --address: containerd's, for `containerd:` references without brackets. */
-  namespace?: string;
-  address?: string;
 }
-export interface VerifySameArgs {
+export interface VerifySameArgs extends CopyCommonArgs {
   command: 'verify-same';
-  /** --progress auto|bar|plain|none. */
-  progress?: ProgressMode;
-  /** -q/--quiet: only errors and the verdict line. */
-  quiet?: boolean;
-  source: string;
-  destination: string;
-  platform?: string;
-  json: boolean;
-  insecureRegistries: string[];
-  debug: boolean;
-  auth?: { source: AuthFlags; destination: AuthFlags };
-  /** --timeout: deadline of each network request, in ms. */
-  timeoutMs?: number;
-  /** --max-layer-size / --max-layer-ratio, as SystemContext fields. */
-  layerLimits?: { maxLayerBytes?: number; maxLayerRatio?: number };
-  namespace?: string;
-  address?: string;
 }
 export type SignFormat = 'embedded' | 'simple' | 'cosign';
 const SIGN_FORMATS: readonly SignFormat[] = ['embedded', 'simple', 'cosign'];
-export type ParsedCopy = { kind: 'run'; args: CopyArgs | VerifySameArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
+export type ParsedCopy = Parsed<CopyArgs | VerifySameArgs>;
 
 const asList = (v: unknown): string[] =>
   v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
@@ -255,15 +242,8 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     }
   }
   const shell = new CommandShell(io, { prog, secrets: credsSecretsInArgs(args), ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug, ...(parsed.args.progress ? { progress: parsed.args.progress } : {}) } : {}) });
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   const out = shell.out;
-  if (parsed.kind === 'output') {
-    out.out(parsed.text);
-    return ExitCodes.Ok;
-  }
-  if (parsed.kind === 'error') {
-    out.err(`${prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${prog}: see ${prog} --help\n`);
-    return ExitCodes.Usage;
-  }
   const a = parsed.args;
   // DSV_POLICY gates copies as it gates verify (--policy wins).
   if (a.command === 'copy' && a.policy === undefined) {
@@ -397,29 +377,24 @@ async function copyWithSignatures(
   }
   const mountFrom = mountSource(srcRef, dstRef);
   if (mountFrom) ctx.debug(`same registry: blobs are mounted from ${mountFrom.toString()}`);
-  const source = await srcRef.newSource(sides.source);
-  let result: CopyResult;
-  try {
-    const destination = await dstRef.newDestination(sides.destination);
-    try {
-      result = await copyImage(source, destination, {
-        ...layerLimitsOf(ctx.system),
-        ...(sign ? { sign } : {}),
-        removeSignatures: a.removeSignatures,
-        ...(opts.verify || a.verify || detachedSign ? { verify: true } : {}),
-        ...(a.platform ? { platform: a.platform } : {}),
-        jobs: a.jobs,
-        dryRun: a.dryRun,
-        ...(mountFrom ? { mountFrom } : {}),
-        ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
-        debug: ctx.debug,
-      });
-    } finally {
-      await destination.close();
-    }
-  } finally {
-    await source.close();
-  }
+  const result = await copyBetween(
+    srcRef,
+    dstRef,
+    sides.source,
+    {
+      ...layerLimitsOf(ctx.system),
+      ...(sign ? { sign } : {}),
+      removeSignatures: a.removeSignatures,
+      ...(opts.verify || a.verify || detachedSign ? { verify: true } : {}),
+      ...(a.platform ? { platform: a.platform } : {}),
+      jobs: a.jobs,
+      dryRun: a.dryRun,
+      ...(mountFrom ? { mountFrom } : {}),
+      ...(ctx.system.onProgress ? { onProgress: ctx.system.onProgress } : {}),
+      debug: ctx.debug,
+    },
+    { destinationSystem: sides.destination },
+  );
   if (a.digestFile !== undefined && !result.dryRun) await writeDigestFile(a.digestFile, result.destinationDigest);
   // Signatures bind manifest digests: they travel only where the copy kept the digest.
   const kept = new Map<Digest, Digest>(result.images.map((i) => [i.sourceManifestDigest, i.manifestDigest]));

@@ -11,7 +11,7 @@ import { DsvError, isPlatformString, type SignatureKind } from '@dsv/core';
 import { signatureTypeOption } from './options.js';
 import { definedFields, givenOptions, lastValue } from './argv-fields.js';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
-import { newYargs } from './parser.js';
+import { newYargs, type Parsed } from './parser.js';
 import { integrityVerdict, runInspect, runVerify, uncheckedVerify } from './commands.js';
 import { applyPkiFormat, applySignerOpts, containerdFromFlags } from './environment.js';
 import { ExitCodes } from './exit-codes.js';
@@ -150,7 +150,7 @@ export interface DsvPluginsArgs extends DsvCommonArgs {
   command: 'plugins';
 }
 
-export type ParsedDsv = { kind: 'run'; args: DsvArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
+export type ParsedDsv = Parsed<DsvArgs>;
 
 const EXIT_HELP = `Exit codes: 0 ok; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error; 3 operational failure.`;
 
@@ -475,13 +475,7 @@ export async function dsvMain(args: string[], io: CliIo = processIo(), opts: Dsv
   const parsed = await parseDsvArgs(args);
   if (parsed.kind !== 'run') {
     const silent = split.globals.includes('--silent') || args.includes('--silent');
-    const out = new CommandShell(silent ? shapeOutput(io, 'silent', false).io : io, { prog: 'dsv', secrets: [...secretsInArgs(args), ...credsSecretsInArgs(args)] }).out;
-    if (parsed.kind === 'output') {
-      out.out(parsed.text);
-      return ExitCodes.Ok;
-    }
-    out.err(`dsv: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\ndsv: see dsv --help\n`);
-    return ExitCodes.Usage;
+    return new CommandShell(silent ? shapeOutput(io, 'silent', false).io : io, { prog: 'dsv', secrets: [...secretsInArgs(args), ...credsSecretsInArgs(args)] }).parseEnded(parsed);
   }
   const shaped = shapeOutput(io, parsed.args.output, parsed.args.json);
   try {

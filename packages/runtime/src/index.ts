@@ -4,6 +4,12 @@
  * plugins), and runs the jobs — sign, verify, inspect, copy, the Docker CLI plugin and its installer —
  * through one command shell (secret-scrubbing output, progress, text and JSON reports, exit codes).
  * The apps (apps/cli, apps/copy, apps/docker-plugin) are entry points and launchers over it.
+ *
+ * The apps' entry points import their job from its own subpath (`@dsv/runtime/dsv`, `/copy`, `/legacy`,
+ * `/docker-plugin`, `/containerd-verifier`; src/entry/), not from here. esbuild's code splitting puts every module
+ * this index re-exports, used or not, into the chunks an entry imports statically when the bundle uses it anywhere
+ * — lazily included — so importing `dsvMain` from here loaded openpgp, yaml and the cosign code on `dsv --version`
+ * (bench/NOTES.md, start-up inventory).
  */
 export {
   createContext,

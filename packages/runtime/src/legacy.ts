@@ -14,10 +14,9 @@ import type { LocalStore } from '@dsv/source-repository';
 import { PROGRESS_OPTION, signatureTypeOption } from './options.js';
 import type { ProgressMode } from './progress.js';
 import { createContext, createVerifyFunction, type CliContext, type ContextOptions } from './context.js';
-import { newYargs } from './parser.js';
+import { newYargs, type Parsed } from './parser.js';
 import { runVerify, verifyLocalImage } from './commands.js';
-import { ExitCodes } from './exit-codes.js';
-import { processIo, secretsInArgs, type CliIo, type Output } from './io.js';
+import { processIo, secretsInArgs, type CliIo } from './io.js';
 import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { CommandShell, shapeOutput } from './shell.js';
 import { applyPkiFormat, applySignerOpts } from './environment.js';
@@ -68,7 +67,6 @@ export interface LegacyVerifyArgs {
   auth?: AuthFlags;
 }
 
-export type Parsed<T> = { kind: 'run'; args: T } | { kind: 'output'; text: string } | { kind: 'error'; message: string };
 
 const EXIT_HELP = 'Exit codes: 0 ok; 1 not trusted (integrity or signature failure, unsigned); 2 usage or input error; 3 operational failure.';
 const SIGN_EPILOGUE = `Environment: DSV_KEYID, DSV_KEYPASS, DSV_KEYTYPE (GPG|PKI), DSV_GPG_DATASTORE or GNUPGHOME (GnuPG home), DSV_PKI_FORMAT, DSV_CREDENTIALS_STORE, DSV_DEFAULT_REGISTRY, DSV_INSECURE_REGISTRIES, DSV_CERTS_D, DOCKER_HOST, DSV_SIGNER_PLUGINS.
@@ -116,8 +114,22 @@ async function parseWith<T>(y: Argv, args: string[], pick: (argv: Record<string,
   }
 }
 
+/** The registry / repository / archive subcommands (each taking `positionals`), `version`, --help and --version. */
+function withSubcommands(parser: Argv, positionals: string): Argv {
+  let y = parser;
+  for (const kind of SOURCE_KINDS) {
+    y = y.command(`${kind} ${positionals}`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
+  }
+  return y
+    .command('version', 'Show the version (as the original tool did)')
+    .demandCommand(1, 'missing subcommand: registry, repository or archive')
+    .help()
+    .version(VERSION)
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
 export function dockerSignParser(): Argv {
-  let y = authOptions(newYargs())
+  const y = authOptions(newYargs())
     .scriptName('docker-sign')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] SRC_IMAGE DEST_IMAGE\n\nCreates and embeds signatures into docker images.')
     .exitProcess(false)
@@ -135,19 +147,11 @@ export function dockerSignParser(): Argv {
     .option('timeout', timeoutOption())
     .option('signer-opt', { type: 'string', describe: 'A setting for the signer plugin, [TYPE:]KEY=VALUE (repeatable)' })
     .epilogue(SIGN_EPILOGUE);
-  for (const kind of SOURCE_KINDS) {
-    y = y.command(`${kind} <src_image> <dest_image>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
-  }
-  return y
-    .command('version', 'Show the version (as the original tool did)')
-    .demandCommand(1, 'missing subcommand: registry, repository or archive')
-    .help()
-    .version(VERSION)
-    .wrap(Math.min(110, process.stdout.columns ?? 100));
+  return withSubcommands(y, '<src_image> <dest_image>');
 }
 
 export function dockerVerifyParser(): Argv {
-  let y = authOptions(newYargs())
+  const y = authOptions(newYargs())
     .scriptName('docker-verify')
     .usage('$0 [options] (registry | repository | archive --archive FILE) [options] IMAGE...\n\nVerifies embedded signatures, and the integrity of docker image layers and metadata.')
     .exitProcess(false)
@@ -157,15 +161,7 @@ export function dockerVerifyParser(): Argv {
     .option('progress', PROGRESS_OPTION)
     .option('timeout', timeoutOption())
     .epilogue(VERIFY_EPILOGUE);
-  for (const kind of SOURCE_KINDS) {
-    y = y.command(`${kind} <images..>`, SOURCE_HELP[kind], (c) => commonOptions(c, kind === 'archive'));
-  }
-  return y
-    .command('version', 'Show the version (as the original tool did)')
-    .demandCommand(1, 'missing subcommand: registry, repository or archive')
-    .help()
-    .version(VERSION)
-    .wrap(Math.min(110, process.stdout.columns ?? 100));
+  return withSubcommands(y, '<images..>');
 }
 
 function sourceOf(argv: Record<string, unknown>): SourceKind {
@@ -279,25 +275,12 @@ async function quietly(io: CliIo, run: (io: CliIo) => Promise<number>): Promise<
   }
 }
 
-function printParsed<T>(out: Output, parsed: Parsed<T>): number | undefined {
-  if (parsed.kind === 'output') {
-    out.out(parsed.text);
-    return ExitCodes.Ok;
-  }
-  if (parsed.kind === 'error') {
-    out.err(`${out.prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${out.prog}: see ${out.prog} --help\n`);
-    return ExitCodes.Usage;
-  }
-  return undefined;
-}
-
 export async function dockerSignMain(args: string[], io: CliIo = processIo(), contextFactory = createContext): Promise<number> {
   const parsed = await parseDockerSignArgs(args);
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerSignMain(withoutQuiet(args), shaped, contextFactory));
   const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
   const shell = new CommandShell(io, { prog: 'docker-sign', debug: parsed.kind === 'run' && parsed.args.debug, secrets: [...secretsInArgs(args), ...credsSecretsInArgs(args)], ...(progress ? { progress } : {}) });
-  const early = printParsed(shell.out, parsed);
-  if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   const a = parsed.args;
   // Signing in a repository goes through the engine both ways (docker-daemon: -> docker-daemon:).
   const where = { ...(a.archive ? { archive: a.archive } : {}), purpose: 'write' as const };
@@ -321,8 +304,7 @@ export async function dockerVerifyMain(args: string[], io: CliIo = processIo(), 
   if (parsed.kind === 'run' && parsed.args.quiet) return quietly(io, (shaped) => dockerVerifyMain(withoutQuiet(args), shaped, contextFactory));
   const progress = parsed.kind === 'run' ? parsed.args.progress : undefined;
   const shell = new CommandShell(io, { prog: 'docker-verify', debug: parsed.kind === 'run' && parsed.args.debug, secrets: credsSecretsInArgs(args), ...(progress ? { progress } : {}) });
-  const early = printParsed(shell.out, parsed);
-  if (early !== undefined || parsed.kind !== 'run') return early ?? ExitCodes.Usage;
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   const a = parsed.args;
   let ctx: CliContext;
   let verify: Awaited<ReturnType<typeof createVerifyFunction>>;

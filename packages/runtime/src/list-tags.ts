@@ -10,7 +10,7 @@ import { authFlagsOf, authOptions, authSystem, credsSecretsInArgs, shellPrompt, 
 import { createContext } from './context.js';
 import { ExitCodes } from './exit-codes.js';
 import type { CliIo } from './io.js';
-import { newYargs } from './parser.js';
+import { newYargs, type Parsed } from './parser.js';
 import { errorJson } from './report.js';
 import { CommandShell } from './shell.js';
 import { VERSION } from './version.js';
@@ -58,7 +58,7 @@ export function repositoryReference(input: string): string {
   return `docker://${name}`;
 }
 
-export async function parseListTagsArgs(args: string[]): Promise<{ kind: 'run'; args: ListTagsArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string }> {
+export async function parseListTagsArgs(args: string[]): Promise<Parsed<ListTagsArgs>> {
   let err: string | undefined;
   let output = '';
   const argv = (await parser().parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
@@ -91,14 +91,7 @@ export async function listTagsMain(args: string[], io: CliIo): Promise<number> {
   const prog = 'dsv list-tags';
   const parsed = await parseListTagsArgs(args);
   const shell = new CommandShell(io, { prog, secrets: credsSecretsInArgs(args), ...(parsed.kind === 'run' ? { json: parsed.args.json, debug: parsed.args.debug } : {}) });
-  if (parsed.kind === 'output') {
-    shell.out.out(parsed.text);
-    return ExitCodes.Ok;
-  }
-  if (parsed.kind === 'error') {
-    shell.out.err(`${prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${prog}: see ${prog} --help\n`);
-    return ExitCodes.Usage;
-  }
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   const a = parsed.args;
   try {
     const system = await authSystem(io.env, a.auth, shellPrompt(shell));

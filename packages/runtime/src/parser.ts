@@ -11,3 +11,9 @@ const yargsFactory = require('yargs/yargs') as (processArgs?: readonly string[])
 export function newYargs(): Argv {
   return yargsFactory([]).alias('h', 'help');
 }
+
+/** A parse that stops before running: --help / --version text to print, or a usage error. */
+export type ParseEnd = { kind: 'output'; text: string } | { kind: 'error'; message: string };
+
+/** What parsing a command's arguments gives: its arguments to run with, or a ParseEnd (CommandShell.parseEnded reports it). */
+export type Parsed<T> = { kind: 'run'; args: T } | ParseEnd;

@@ -11,6 +11,7 @@ import { runSign, type SignOptions } from './commands.js';
 import { ExitCodes, exitCodeFor, exitCodeForVerify, worstExitCode } from './exit-codes.js';
 import { Output, isInteractive, type CliIo } from './io.js';
 import { promptSecretOnTty, resolveKey, type KeyOptions, type ResolvedKey } from './keys.js';
+import type { ParseEnd } from './parser.js';
 import { createProgress, type Progress, type ProgressMode } from './progress.js';
 import {
   formatSignStart,
@@ -62,6 +63,20 @@ export class CommandShell {
 
   writeJson(value: unknown): void {
     this.out.out(jsonReportText(value));
+  }
+
+  /**
+   * A parse that stopped before running: --help / --version text on stdout (exit 0), or a usage error as one
+   * line with the --help hint on stderr (exit 2).
+   */
+  parseEnded(parsed: ParseEnd): number {
+    if (parsed.kind === 'output') {
+      this.out.out(parsed.text);
+      return ExitCodes.Ok;
+    }
+    const prog = this.out.prog;
+    this.out.err(`${prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${prog}: see ${prog} --help\n`);
+    return ExitCodes.Usage;
   }
 
   /** Reports a failure (one line; the JSON report too with --json) and returns its exit code. */

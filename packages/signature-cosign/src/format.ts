@@ -146,41 +146,27 @@ export function cosignFormat(opts: { source: CosignSignatureSource; bundles?: Co
     },
     async verifySignature(candidate, keys, image, ctx) {
       const req = ctx.requirement as SigstoreRequirementLike;
-      if (isBundleCandidate(candidate.data)) {
-        if (req.type !== 'sigstoreSigned') return { valid: false, code: 'unsupported', reason: `sigstore bundles cannot satisfy ${req.type}` };
-        let trust: CosignTrust;
-        try {
-          trust = await trustFor(req, keys, ctx, opts.now);
-        } catch (e) {
-          return { valid: false, code: 'unknown-key', reason: (e as Error).message };
-        }
-        const v = verifyImageBundle(candidate.data.bundle, image, trust);
-        const fact: CosignFact = { valid: v.valid };
-        if (v.keyId) fact.keyId = v.keyId;
-        if (v.signer) fact.signer = v.signer;
-        if (!v.valid) return { ...fact, code: v.code ?? 'bad-signature', reason: v.reason ?? 'invalid' };
-        if (v.certificateIdentity !== undefined) fact.certificateIdentity = v.certificateIdentity;
-        if (v.certificateOidcIssuer !== undefined) fact.certificateOidcIssuer = v.certificateOidcIssuer;
-        fact.manifestDigest = v.manifestDigest!;
-        if (v.subjectName) fact.identity = v.subjectName;
-        return fact;
-      }
+      const bundle = isBundleCandidate(candidate.data) ? candidate.data : undefined;
       const att = candidate.data as CosignAttachment;
-      if (typeof att !== 'object' || att === null || !(att.payload instanceof Uint8Array)) return { valid: false, code: 'malformed', reason: 'not a cosign attachment' };
-      if (req.type !== 'sigstoreSigned') return { valid: false, code: 'unsupported', reason: `cosign signatures cannot satisfy ${req.type}` };
+      if (!bundle && (typeof att !== 'object' || att === null || !(att.payload instanceof Uint8Array))) return { valid: false, code: 'malformed', reason: 'not a cosign attachment' };
+      if (req.type !== 'sigstoreSigned') return { valid: false, code: 'unsupported', reason: `${bundle ? 'sigstore bundles' : 'cosign signatures'} cannot satisfy ${req.type}` };
       let trust: CosignTrust;
       try {
         trust = await trustFor(req, keys, ctx, opts.now);
       } catch (e) {
         return { valid: false, code: 'unknown-key', reason: (e as Error).message };
       }
+      if (bundle) {
+        const v = verifyImageBundle(bundle.bundle, image, trust);
+        const fact = factOf(v);
+        if (!v.valid) return fact;
+        fact.manifestDigest = v.manifestDigest!;
+        if (v.subjectName) fact.identity = v.subjectName;
+        return fact;
+      }
       const v = verifyCosignAttachment(att, trust);
-      const fact: CosignFact = { valid: v.valid };
-      if (v.keyId) fact.keyId = v.keyId;
-      if (v.signer) fact.signer = v.signer;
-      if (!v.valid) return { ...fact, code: v.code ?? 'bad-signature', reason: v.reason ?? 'invalid' };
-      if (v.certificateIdentity !== undefined) fact.certificateIdentity = v.certificateIdentity;
-      if (v.certificateOidcIssuer !== undefined) fact.certificateOidcIssuer = v.certificateOidcIssuer;
+      const fact = factOf(v);
+      if (!v.valid) return fact;
       fact.identity = v.payload!.dockerReference;
       fact.manifestDigest = v.payload!.manifestDigest;
       if (image.manifestBytes) {
@@ -192,6 +178,20 @@ export function cosignFormat(opts: { source: CosignSignatureSource; bundles?: Co
       return fact;
     },
   };
+}
+
+/**
+ * What a bundle's or an attachment's verification established, before the subject it names: the key and signer;
+ * invalid, the code and reason; valid, the keyless certificate identity and issuer that matched.
+ */
+function factOf(v: { valid: boolean; keyId?: string; signer?: string; code?: string; reason?: string; certificateIdentity?: string; certificateOidcIssuer?: string }): CosignFact {
+  const fact: CosignFact = { valid: v.valid };
+  if (v.keyId) fact.keyId = v.keyId;
+  if (v.signer) fact.signer = v.signer;
+  if (!v.valid) return { ...fact, code: v.code ?? 'bad-signature', reason: v.reason ?? 'invalid' };
+  if (v.certificateIdentity !== undefined) fact.certificateIdentity = v.certificateIdentity;
+  if (v.certificateOidcIssuer !== undefined) fact.certificateOidcIssuer = v.certificateOidcIssuer;
+  return fact;
 }
 
 /** A source reading the image's `sha256-<hex>.sig` tag through the TagStore the caller gives for the image (undefined: none). */

@@ -4,7 +4,7 @@
  * public keys, then the payload is parsed strictly.
  */
 import { readFile } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { DsvError } from '@dsv/core/formats';
 import { MAX_SIGNATURE_BYTES } from './limits.js';
 import { parsePayload, type SimpleSigningPayload } from './payload.js';
@@ -12,21 +12,40 @@ import { parsePayload, type SimpleSigningPayload } from './payload.js';
 /** Signs payload bytes, returning a binary OpenPGP signed message (e.g. `gpg --sign` in a GnuPG home). */
 export type PayloadSigner = (payload: Uint8Array) => Promise<Uint8Array>;
 
-/** Verification policy: no weak keys or hashes (as dsv's OpenPGP verifier). */
-const VERIFY_CONFIG: openpgp.PartialConfig = {
-  minRSABits: 2048,
-  rejectHashAlgorithms: new Set([openpgp.enums.hash.md5, openpgp.enums.hash.ripemd]),
-  rejectMessageHashAlgorithms: new Set([openpgp.enums.hash.md5, openpgp.enums.hash.ripemd, openpgp.enums.hash.sha1, openpgp.enums.hash.sha224]),
-  rejectPublicKeyAlgorithms: new Set([openpgp.enums.publicKey.elgamal, openpgp.enums.publicKey.dsa]),
-  allowInsecureVerificationWithReformattedKeys: false,
-  // A payload is a few hundred bytes: a compressed message must not inflate into memory without bound.
-  maxDecompressedMessageSize: MAX_SIGNATURE_BYTES,
-};
+type OpenPgp = typeof import('openpgp');
 
-const SIGN_CONFIG: openpgp.PartialConfig = {
-  // openpgp.js otherwise adds a random "salt@notations.openpgpjs.org" notation to every signature.
-  nonDeterministicSignaturesViaNotation: false,
-};
+interface Loaded {
+  pgp: OpenPgp;
+  /** Verification policy: no weak keys or hashes (as dsv's OpenPGP verifier). */
+  verifyConfig: openpgp.PartialConfig;
+  signConfig: openpgp.PartialConfig;
+}
+
+let loaded: Promise<Loaded> | undefined;
+
+/**
+ * openpgp.js (≈ 0.8 MB of code) is imported on the first signature made or read, not with this module: the
+ * package index imports this module, and copying signatures as bytes, reading registries.d or judging a policy
+ * that names no key must not pay for it (bench/NOTES.md, start-up inventory).
+ */
+function openPgp(): Promise<Loaded> {
+  return (loaded ??= import('openpgp').then((pgp) => ({
+    pgp,
+    verifyConfig: {
+      minRSABits: 2048,
+      rejectHashAlgorithms: new Set([pgp.enums.hash.md5, pgp.enums.hash.ripemd]),
+      rejectMessageHashAlgorithms: new Set([pgp.enums.hash.md5, pgp.enums.hash.ripemd, pgp.enums.hash.sha1, pgp.enums.hash.sha224]),
+      rejectPublicKeyAlgorithms: new Set([pgp.enums.publicKey.elgamal, pgp.enums.publicKey.dsa]),
+      allowInsecureVerificationWithReformattedKeys: false,
+      // A payload is a few hundred bytes: a compressed message must not inflate into memory without bound.
+      maxDecompressedMessageSize: MAX_SIGNATURE_BYTES,
+    },
+    signConfig: {
+      // openpgp.js otherwise adds a random "salt@notations.openpgpjs.org" notation to every signature.
+      nonDeterministicSignaturesViaNotation: false,
+    },
+  })));
+}
 
 function looksArmored(bytes: Uint8Array): boolean {
   return bytes.length > 0 && (bytes[0]! & 0x80) === 0 && Buffer.from(bytes.subarray(0, 4096)).toString('latin1').includes('-----BEGIN PGP ');
@@ -38,10 +57,11 @@ function firstLine(e: unknown): string {
 
 /** Reads every public key in key files' bytes (armoured or binary keyrings; private keys give their public part). */
 export async function readPublicKeys(bytes: Uint8Array, origin = 'key data'): Promise<openpgp.PublicKey[]> {
+  const { pgp } = await openPgp();
   try {
     const keys = looksArmored(bytes)
-      ? await openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
-      : await openpgp.readKeys({ binaryKeys: bytes });
+      ? await pgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
+      : await pgp.readKeys({ binaryKeys: bytes });
     return keys.map((k) => (k.isPrivate() ? k.toPublic() : k));
   } catch (e) {
     throw new DsvError('KeyInvalid', `${origin} is not a valid OpenPGP key file: ${firstLine(e)}`, { origin });
@@ -52,6 +72,7 @@ export async function readPublicKeys(bytes: Uint8Array, origin = 'key data'): Pr
 export function keyFileSigner(opts: { keyFile: string | Uint8Array; passphrase?: string }): PayloadSigner {
   let key: Promise<openpgp.PrivateKey> | undefined;
   const load = async (): Promise<openpgp.PrivateKey> => {
+    const { pgp } = await openPgp();
     const origin = typeof opts.keyFile === 'string' ? `key file ${opts.keyFile}` : 'the private key';
     let bytes: Uint8Array;
     try {
@@ -62,15 +83,15 @@ export function keyFileSigner(opts: { keyFile: string | Uint8Array; passphrase?:
     let k: openpgp.PrivateKey;
     try {
       k = looksArmored(bytes)
-        ? await openpgp.readPrivateKey({ armoredKey: Buffer.from(bytes).toString('utf8') })
-        : await openpgp.readPrivateKey({ binaryKey: bytes });
+        ? await pgp.readPrivateKey({ armoredKey: Buffer.from(bytes).toString('utf8') })
+        : await pgp.readPrivateKey({ binaryKey: bytes });
     } catch (e) {
       throw new DsvError('KeyInvalid', `${origin} is not an OpenPGP private key: ${firstLine(e)}`);
     }
     if (!k.isDecrypted()) {
       if (opts.passphrase === undefined) throw new DsvError('PassphraseInvalid', `${origin} is protected by a passphrase; none was given`);
       try {
-        k = await openpgp.decryptKey({ privateKey: k, passphrase: opts.passphrase });
+        k = await pgp.decryptKey({ privateKey: k, passphrase: opts.passphrase });
       } catch {
         throw new DsvError('PassphraseInvalid', `the passphrase for ${origin} is wrong`);
       }
@@ -79,10 +100,11 @@ export function keyFileSigner(opts: { keyFile: string | Uint8Array; passphrase?:
   };
   return async (payload) => {
     key ??= load();
+    const { pgp, signConfig } = await openPgp();
     const signingKey = await key;
-    const message = await openpgp.createMessage({ binary: payload });
+    const message = await pgp.createMessage({ binary: payload });
     try {
-      const out = await openpgp.sign({ message, signingKeys: signingKey, format: 'binary', detached: false, config: SIGN_CONFIG });
+      const out = await pgp.sign({ message, signingKeys: signingKey, format: 'binary', detached: false, config: signConfig });
       return out as Uint8Array;
     } catch (e) {
       throw new DsvError('KeyInvalid', `cannot sign with key ${signingKey.getKeyID().toHex().toUpperCase()}: ${firstLine(e)}`);
@@ -119,20 +141,21 @@ function classify(message: string): string {
 export async function verifySimpleSignature(signature: Uint8Array, keys: openpgp.PublicKey[], opts: { now?: Date } = {}): Promise<SimpleVerification> {
   const bad = (code: string, reason: string): SimpleVerification => ({ valid: false, code, reason });
   if (signature.length > MAX_SIGNATURE_BYTES) return bad('too-large', `the signature is larger than ${MAX_SIGNATURE_BYTES} bytes`);
+  const { pgp, verifyConfig } = await openPgp();
   let message: openpgp.Message<Uint8Array>;
   try {
-    message = await openpgp.readMessage({ binaryMessage: signature, config: VERIFY_CONFIG });
+    message = await pgp.readMessage({ binaryMessage: signature, config: verifyConfig });
   } catch (e) {
     return bad('malformed', `not an OpenPGP message: ${firstLine(e)}`);
   }
-  if (message.packets.filterByTag(openpgp.enums.packet.publicKeyEncryptedSessionKey, openpgp.enums.packet.symEncryptedSessionKey,
-    openpgp.enums.packet.symEncryptedIntegrityProtectedData, openpgp.enums.packet.symmetricallyEncryptedData, openpgp.enums.packet.aeadEncryptedData).length > 0) {
+  if (message.packets.filterByTag(pgp.enums.packet.publicKeyEncryptedSessionKey, pgp.enums.packet.symEncryptedSessionKey,
+    pgp.enums.packet.symEncryptedIntegrityProtectedData, pgp.enums.packet.symmetricallyEncryptedData, pgp.enums.packet.aeadEncryptedData).length > 0) {
     return bad('malformed', 'the OpenPGP message is encrypted, not signed');
   }
   if (keys.length === 0) return bad('unknown-key', 'no public keys to verify with');
   let result: openpgp.VerifyMessageResult<Uint8Array>;
   try {
-    result = await openpgp.verify({ message, verificationKeys: keys, format: 'binary', date: opts.now ?? new Date(), config: VERIFY_CONFIG });
+    result = await pgp.verify({ message, verificationKeys: keys, format: 'binary', date: opts.now ?? new Date(), config: verifyConfig });
   } catch (e) {
     return bad('malformed', `the OpenPGP message cannot be read: ${firstLine(e)}`);
   }
@@ -168,9 +191,10 @@ export async function verifySimpleSignature(signature: Uint8Array, keys: openpgp
  */
 export async function describeSimpleSignature(signature: Uint8Array): Promise<{ keyId?: string; payload?: SimpleSigningPayload; reason?: string }> {
   if (signature.length > MAX_SIGNATURE_BYTES) return { reason: `the signature is larger than ${MAX_SIGNATURE_BYTES} bytes` };
+  const { pgp, verifyConfig } = await openPgp();
   let message: openpgp.Message<Uint8Array>;
   try {
-    message = await openpgp.readMessage({ binaryMessage: signature, config: VERIFY_CONFIG });
+    message = await pgp.readMessage({ binaryMessage: signature, config: verifyConfig });
   } catch (e) {
     return { reason: `not an OpenPGP message: ${firstLine(e)}` };
   }

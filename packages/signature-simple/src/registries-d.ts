@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { DsvError, formatDockerReference, parseDockerReference } from '@dsv/core/formats';
+import { DsvError, dockerNamespaces, formatDockerReference, parseDockerReference } from '@dsv/core/formats';
 
 /** One `default-docker` or `docker.<scope>` entry. */
 export interface LookasideNamespace {
@@ -130,21 +130,7 @@ export async function loadRegistriesD(dirs: readonly string[]): Promise<Registri
 /** The scopes a reference falls under, most specific first: the reference, host/ns/repo ... host, *.domain. */
 function scopesOf(dockerReference: string): string[] {
   const ref = parseDockerReference(dockerReference, { defaultRegistry: 'docker.io' });
-  const name = `${ref.registry}/${ref.repository}`;
-  const out = [formatDockerReference(ref)];
-  let n = name;
-  for (;;) {
-    out.push(n);
-    const slash = n.lastIndexOf('/');
-    if (slash === -1) break;
-    n = n.slice(0, slash);
-  }
-  let host = n.startsWith('[') ? '' : n.replace(/:[0-9]+$/, '');
-  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.')) {
-    host = host.slice(dot + 1);
-    out.push(`*.${host}`);
-  }
-  return out;
+  return [formatDockerReference(ref), ...dockerNamespaces(`${ref.registry}/${ref.repository}`)];
 }
 
 /**

@@ -8,7 +8,7 @@
  * MD5/SHA-1), RSA keys of at least 2048 bits, no unprocessed critical extensions.
  */
 import { X509Certificate } from 'node:crypto';
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
 import {
   ACCEPTED_CERT_SIGNATURE_ALGORITHMS,
   KeyUsageBits,
@@ -109,12 +109,23 @@ function dsvPolicyProblem(path: Cert[]): string | undefined {
   return undefined;
 }
 
+type Pkijs = typeof import('pkijs');
+let pkijsModule: Promise<Pkijs> | undefined;
+
+/**
+ * pkijs (≈ 0.7 MB of code) is imported for the first path validation, not with this module: signing, and a
+ * signer certificate that is itself trusted, validate no path (bench/NOTES.md, start-up inventory).
+ */
+function loadPkijs(): Promise<Pkijs> {
+  return (pkijsModule ??= import('pkijs'));
+}
+
 /** pkijs's view of a certificate (parsed once, from the same DER). */
 const pkijsCerts = new WeakMap<Cert, pkijs.Certificate>();
-function pkijsOf(c: Cert, anchor: boolean): pkijs.Certificate {
+function pkijsOf(lib: Pkijs, c: Cert, anchor: boolean): pkijs.Certificate {
   let p = pkijsCerts.get(c);
   if (!p) {
-    p = pkijs.Certificate.fromBER(c.der);
+    p = lib.Certificate.fromBER(c.der);
     pkijsCerts.set(c, p);
   }
   // RFC 5280 §6.1: the trust anchor is an input to path validation, not a certificate of the path, so its
@@ -122,8 +133,8 @@ function pkijsOf(c: Cert, anchor: boolean): pkijs.Certificate {
   // (no extensions at all) is a CA by being trusted, as openssl treats it, so it says cA = TRUE here (in
   // memory only: the DER and its signature are untouched, and nothing verifies an anchor's own signature).
   if (anchor && c.fields.version === 1 && !p.extensions) {
-    const bc = new pkijs.BasicConstraints({ cA: true });
-    p.extensions = [new pkijs.Extension({ extnID: Oids.basicConstraints, critical: true, extnValue: bc.toSchema().toBER(false), parsedValue: bc })];
+    const bc = new lib.BasicConstraints({ cA: true });
+    p.extensions = [new lib.Extension({ extnID: Oids.basicConstraints, critical: true, extnValue: bc.toSchema().toBER(false), parsedValue: bc })];
   }
   return p;
 }
@@ -153,12 +164,13 @@ function explainRejection(path: Cert[], at: Date, code: number, message: string)
 export async function pathProblem(path: Cert[], at: Date): Promise<string | undefined> {
   // A signer certificate that is itself trusted has no path to validate, only its own dates.
   if (path.length === 1) return validityProblem(path[0]!, at) ?? dsvPolicyProblem(path);
+  const lib = await loadPkijs();
   let next: Map<pkijs.Certificate, pkijs.Certificate>;
   let engine: pkijs.CertificateChainValidationEngine;
   try {
-    const certs = path.map((c, i) => pkijsOf(c, i === path.length - 1));
+    const certs = path.map((c, i) => pkijsOf(lib, c, i === path.length - 1));
     next = new Map(certs.slice(0, -1).map((c, i) => [c, certs[i + 1]!]));
-    engine = new pkijs.CertificateChainValidationEngine({
+    engine = new lib.CertificateChainValidationEngine({
       trustedCerts: [certs[certs.length - 1]!],
       // pkijs takes the last of these as the signer's certificate.
       certs: certs.slice(0, -1).reverse(),

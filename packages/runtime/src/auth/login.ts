@@ -13,7 +13,7 @@ import { ExitCodes } from '../exit-codes.js';
 import { givenOptions, lastValue } from '../argv-fields.js';
 import { isInteractive, secretsInArgs, type CliIo } from '../io.js';
 import { promptSecretOnTty } from '../keys.js';
-import { newYargs } from '../parser.js';
+import { newYargs, type Parsed } from '../parser.js';
 import { CommandShell } from '../shell.js';
 import { VERSION } from '../version.js';
 import { authKeyHost, helperFor, readConfigFile, writeConfigFile, type ConfigFile } from './config-file.js';
@@ -70,7 +70,7 @@ export function loginRegistry(input: string | undefined): string {
 
 const one = lastValue;
 
-export async function parseLoginArgs(command: 'login' | 'logout', args: string[]): Promise<{ kind: 'run'; args: LoginArgs } | { kind: 'output'; text: string } | { kind: 'error'; message: string }> {
+export async function parseLoginArgs(command: 'login' | 'logout', args: string[]): Promise<Parsed<LoginArgs>> {
   let err: string | undefined;
   let output = '';
   const argv = (await parser(command).parseAsync(args, {}, (e: Error | undefined, _a: unknown, out: string) => {
@@ -124,14 +124,7 @@ export async function loginMain(command: 'login' | 'logout', args: string[], io:
   const prog = `dsv ${command}`;
   const parsed = await parseLoginArgs(command, args);
   const shell = new CommandShell(io, { prog, secrets: secretsInArgs(args, ['-p', '--password']), ...(parsed.kind === 'run' ? { debug: parsed.args.debug } : {}) });
-  if (parsed.kind === 'output') {
-    shell.out.out(parsed.text);
-    return ExitCodes.Ok;
-  }
-  if (parsed.kind === 'error') {
-    shell.out.err(`${prog}: error: ${parsed.message.replace(/\s*\n\s*/g, ' ')}\n${prog}: see ${prog} --help\n`);
-    return ExitCodes.Usage;
-  }
+  if (parsed.kind !== 'run') return shell.parseEnded(parsed);
   try {
     return parsed.args.command === 'login' ? await login(parsed.args, shell) : await logout(parsed.args, shell);
   } catch (e) {

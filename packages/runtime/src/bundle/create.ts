@@ -9,9 +9,10 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DsvError, formatDockerReference, parseDockerReference, platformString, type Digest } from '@dsv/core/formats';
-import { copyImage, readManifest, type CopyResult } from '@dsv/core/operations';
+import { readManifest } from '@dsv/core/operations';
 import type { ImageReference } from '@dsv/core/transport';
 import type { CliContext } from '../context.js';
+import { copyBetween } from '../copy-between.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { errorJson } from '../report.js';
 import type { CommandShell } from '../shell.js';
@@ -185,21 +186,15 @@ export async function bundleCreate(context: CliContext, shell: CommandShell, a: 
       const reference = await bundleReference(ctx, srcRef);
       if (images.some((i) => i.reference === reference)) continue;
       const dstRef = ctx.parseImage(`${layout}:${reference}`);
-      const source = await srcRef.newSource(ctx.system);
-      let result: CopyResult;
-      let manifests: Digest[];
-      try {
-        const top = await readManifest(source);
-        manifests = top.kind === 'index' ? [top.digest, ...top.manifests.map((m) => m.digest)] : [top.digest];
-        const destination = await dstRef.newDestination(ctx.system);
-        try {
-          result = await copyImage(source, destination, { removeSignatures: false, jobs: 2, debug: ctx.debug });
-        } finally {
-          await destination.close();
-        }
-      } finally {
-        await source.close();
-      }
+      let manifests: Digest[] = [];
+      const result = await copyBetween(srcRef, dstRef, ctx.system, { removeSignatures: false, jobs: 2, debug: ctx.debug }, {
+        first: async (source) => {
+          // Every manifest of the image (an index and its entries): their detached signatures go in the bundle.
+          const top = await readManifest(source);
+          manifests = top.kind === 'index' ? [top.digest, ...top.manifests.map((m) => m.digest)] : [top.digest];
+          return { top };
+        },
+      });
       if (result.destinationDigest !== result.sourceDigest) {
         throw new DsvError('Unsupported', `${input}: the bundle holds ${result.destinationDigest}, not ${result.sourceDigest}; its signatures would not verify`);
       }

@@ -5,8 +5,8 @@
  * lookaside-staging, cosign `.sig` and referrers as tags. Where signatures go is checked before DEST changes.
  */
 import { DsvError, parseDockerReference, type Digest } from '@dsv/core/formats';
-import { copyImage, type CopyResult } from '@dsv/core/operations';
 import type { CliContext } from '../context.js';
+import { copyBetween } from '../copy-between.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, oneLine } from '../report.js';
 import type { CommandShell } from '../shell.js';
@@ -71,18 +71,7 @@ export async function bundlePush(context: CliContext, shell: CommandShell, a: Ds
         }
         const simpleCount = plan.found.reduce((n, f) => n + f.simple.length, 0);
         if (simpleCount > 0) await sigs.checkSimpleStore(stores, dstRef, `cannot restore the ${simpleCount} simple signature(s) of ${image.reference}`);
-        const source = await srcRef.newSource(ctx.system);
-        let result: CopyResult;
-        try {
-          const destination = await dstRef.newDestination(ctx.system);
-          try {
-            result = await copyImage(source, destination, { removeSignatures: false, jobs: 2, debug: ctx.debug });
-          } finally {
-            await destination.close();
-          }
-        } finally {
-          await source.close();
-        }
+        const result = await copyBetween(srcRef, dstRef, ctx.system, { removeSignatures: false, jobs: 2, debug: ctx.debug });
         const kept = new Map(result.images.map((i) => [i.sourceManifestDigest, i.manifestDigest]));
         kept.set(result.sourceDigest, result.destinationDigest);
         const carried = await sigs.carrySignatures(ctx, stores, plan, srcRef, dstRef, kept, false);

@@ -58,6 +58,40 @@ function digestMatches(claimed: string | undefined, manifestBytes: Uint8Array): 
   }
 }
 
+/** What a key check found, as the three signature libraries report it. */
+interface KeyCheck {
+  valid: boolean;
+  keyId?: string | undefined;
+  signer?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** A key check's verdict into the listing's fields (its key and signer where it names them). */
+function record(info: DetachedSignatureInfo, v: KeyCheck): void {
+  info.valid = v.valid;
+  if (v.keyId) info.keyId = v.keyId;
+  if (v.signer) info.signer = v.signer;
+  info.reason = v.valid ? 'signature checks with a given key' : v.reason ?? 'invalid';
+}
+
+/**
+ * A simple or cosign signature's verdict, in order: a problem already found (not valid), a manifest digest
+ * other than this one (not valid), no key to check it with (not checked: `unchecked`), else the key check.
+ */
+async function judge(info: DetachedSignatureInfo, manifestBytes: Uint8Array, o: { problem?: string; unchecked?: string; check: () => Promise<KeyCheck> }): Promise<void> {
+  if (o.problem !== undefined) {
+    info.valid = false;
+    info.reason = o.problem;
+  } else if (!digestMatches(info.manifestDigest, manifestBytes)) {
+    info.valid = false;
+    info.reason = `it signs manifest ${info.manifestDigest}, not this one`;
+  } else if (o.unchecked !== undefined) {
+    info.reason = o.unchecked;
+  } else {
+    record(info, await o.check());
+  }
+}
+
 /** The key files of --trust: cosign:FILE for cosign (PEM), the rest tried as OpenPGP keys for simple signing. */
 async function keysOf(trust: string[]): Promise<{ pgp: Awaited<ReturnType<typeof readPgpKeys>>; cosign: KeyObject[] }> {
   const pgp: Awaited<ReturnType<typeof readPgpKeys>> = [];
@@ -109,21 +143,14 @@ export async function listDetachedSignatures(ctx: CliContext, stores: DetachedSt
         const ts = isoOf(d.payload.timestamp);
         if (ts) info.timestamp = ts;
       }
-      if (d.reason) {
-        info.valid = false;
-        info.reason = d.reason;
-      } else if (!digestMatches(info.manifestDigest, bytes)) {
-        info.valid = false;
-        info.reason = `it signs manifest ${info.manifestDigest}, not this one`;
-      } else if (keys.pgp.length === 0) {
-        info.reason = 'not checked: no OpenPGP key given (--trust FILE)';
-      } else {
-        const v = await verifySimpleSignature(sig, keys.pgp);
-        info.valid = v.valid;
-        if (v.fingerprint) info.keyId = v.fingerprint;
-        if (v.signer) info.signer = v.signer;
-        info.reason = v.valid ? 'signature checks with a given key' : v.reason ?? 'invalid';
-      }
+      await judge(info, bytes, {
+        ...(d.reason ? { problem: d.reason } : {}),
+        ...(keys.pgp.length === 0 ? { unchecked: 'not checked: no OpenPGP key given (--trust FILE)' } : {}),
+        check: async () => {
+          const v = await verifySimpleSignature(sig, keys.pgp);
+          return { ...v, keyId: v.fingerprint };
+        },
+      });
       out.signatures.push(info);
     }
   } catch (e) {
@@ -159,21 +186,13 @@ export async function listDetachedSignatures(ctx: CliContext, stores: DetachedSt
           info.signer = 'an unreadable certificate';
         }
       }
-      if (!att.annotations[SIGNATURE_ANNOTATION]) {
-        info.valid = false;
-        info.reason = 'no signature annotation';
-      } else if (!digestMatches(info.manifestDigest, bytes)) {
-        info.valid = false;
-        info.reason = `it signs manifest ${info.manifestDigest}, not this one`;
-      } else if (keys.cosign.length === 0) {
-        info.reason = cert ? 'not checked: certificate-based (judge it with a policy: sigstoreSigned fulcio / pki)' : 'not checked: no cosign key given (--trust cosign:FILE)';
-      } else {
-        const v = verifyCosignAttachment(att, { keys: keys.cosign });
-        info.valid = v.valid;
-        if (v.keyId) info.keyId = v.keyId;
-        if (v.signer) info.signer = v.signer;
-        info.reason = v.valid ? 'signature checks with a given key' : v.reason ?? 'invalid';
-      }
+      await judge(info, bytes, {
+        ...(!att.annotations[SIGNATURE_ANNOTATION] ? { problem: 'no signature annotation' } : {}),
+        ...(keys.cosign.length === 0
+          ? { unchecked: cert ? 'not checked: certificate-based (judge it with a policy: sigstoreSigned fulcio / pki)' : 'not checked: no cosign key given (--trust cosign:FILE)' }
+          : {}),
+        check: async () => verifyCosignAttachment(att, { keys: keys.cosign }),
+      });
       out.signatures.push(info);
     }
   } catch (e) {
@@ -195,12 +214,9 @@ export async function listDetachedSignatures(ctx: CliContext, stores: DetachedSt
         info.reason = 'not checked: no cosign key given (--trust cosign:FILE)';
       } else {
         const v = verifyImageBundle(b.bundle, { manifestDigest, manifestBytes: bytes }, { keys: keys.cosign });
-        info.valid = v.valid;
-        if (v.keyId) info.keyId = v.keyId;
-        if (v.signer) info.signer = v.signer;
         if (v.subjectName) info.identity = v.subjectName;
         if (v.manifestDigest) info.manifestDigest = v.manifestDigest;
-        info.reason = v.valid ? 'signature checks with a given key' : v.reason ?? 'invalid';
+        record(info, v);
       }
       out.signatures.push(info);
     }

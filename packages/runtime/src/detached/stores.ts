@@ -89,9 +89,8 @@ export async function detachedStores(ctx: CliContext, opts: DetachedOptions = {}
     if (base === undefined) return [];
     return readLookasideSignatures(base, full(reference), manifestDigest);
   };
-  const simpleWriteTarget = async (reference: string): Promise<string> => {
-    const ref = parseDocker(reference);
-    if (await supportsExtension(reference)) return `the signature extension API of ${ref.registry}`;
+  /** The file:// lookaside registries.d names for writing a simple signature of `reference`; a Usage error where there is none. */
+  const writableLookaside = (reference: string, ref: DockerReference): string => {
     const base = lookasideBase(registries, full(reference), true);
     if (base === undefined) {
       throw new DsvError('Usage', `nowhere to store a simple signature for ${ref.registry}/${ref.repository}: the registry has no signature extension API and registries.d (${registries.dir ?? 'none found'}) names no lookaside-staging or lookaside for it; add a file with "docker: {${ref.registry}: {lookaside-staging: file:///DIR}}" or "default-docker" (--registries.d DIR)`);
@@ -101,19 +100,18 @@ export async function detachedStores(ctx: CliContext, opts: DetachedOptions = {}
     }
     return base;
   };
+  const simpleWriteTarget = async (reference: string): Promise<string> => {
+    const ref = parseDocker(reference);
+    if (await supportsExtension(reference)) return `the signature extension API of ${ref.registry}`;
+    return writableLookaside(reference, ref);
+  };
   const writeSimple = async (reference: string, manifestDigest: string, signature: Uint8Array): Promise<string> => {
     const ref = parseDocker(reference);
     if (await supportsExtension(reference)) {
       await putExtensionSignature(await extensionTarget(reference, manifestDigest), signature);
       return `the signature extension API of ${ref.registry}`;
     }
-    const base = lookasideBase(registries, full(reference), true);
-    if (base === undefined) {
-      throw new DsvError('Usage', `nowhere to store a simple signature for ${ref.registry}/${ref.repository}: the registry has no signature extension API and registries.d (${registries.dir ?? 'none found'}) names no lookaside-staging or lookaside for it; add a file with "docker: {${ref.registry}: {lookaside-staging: file:///DIR}}" or "default-docker" (--registries.d DIR)`);
-    }
-    if (!base.startsWith('file:')) {
-      throw new DsvError('Usage', `registries.d names ${base} for ${ref.registry}/${ref.repository}; signatures can only be written to a file:// lookaside (set lookaside-staging to a file:// URL)`);
-    }
+    const base = writableLookaside(reference, ref);
     const n = await addLookasideSignature(base, full(reference), manifestDigest, signature);
     return `${base.replace(/\/+$/, '')}/${ref.repository}@${manifestDigest.replace(':', '=')}/signature-${n}`;
   };

@@ -4,11 +4,12 @@
  * already has under that tag (a HEAD) is not sent again. Each source manifest is read once per image. With `--policy`, only images the policy accepts are copied;
  * the others are listed with the reason. One line per image, a summary, and a JSON report.
  */
-import { copyImage, readManifest, type CopyResult } from '@dsv/core/operations';
+import { readManifest } from '@dsv/core/operations';
 import { isDsvError, type Digest, type Manifest } from '@dsv/core/formats';
 import type { RegistryClient } from '@dsv/source-registry';
 import type { ImageReference, SystemContext } from '@dsv/core/transport';
 import type { CliContext } from '../context.js';
+import { copyInto } from '../copy-between.js';
 import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, oneLine } from '../report.js';
 import type { CommandShell } from '../shell.js';
@@ -282,13 +283,7 @@ async function syncOne(
     } else if (o.dryRun) {
       return { status: 'would-copy', digest: top.digest };
     } else {
-      const destination = await dstRef.newDestination(ctx.system);
-      let result: CopyResult;
-      try {
-        result = await copyImage(source, destination, { ...layerLimitsOf(ctx.system), removeSignatures: false, jobs: 2, debug: ctx.debug, top });
-      } finally {
-        await destination.close();
-      }
+      const result = await copyInto(source, dstRef, ctx.system, { ...layerLimitsOf(ctx.system), removeSignatures: false, jobs: 2, debug: ctx.debug, top });
       kept = new Map(result.images.map((i) => [i.sourceManifestDigest, i.manifestDigest]));
       kept.set(result.sourceDigest, result.destinationDigest);
       digest = result.destinationDigest;

@@ -18,7 +18,7 @@ export function isAttachmentTag(tag: string): boolean {
 export function parseRepository(ctx: CliContext, input: string): DockerReference {
   const bare = input.replace(/^docker:\/\//, '');
   const transport = /^([a-z][a-z0-9-]*):(?!\d)/.exec(input);
-  if (transport && transport[1] !== 'docker') throw new DsvError('Usage', `${input}: --all-tags takes a registry repository (docker://HOST/REPO), not a ${transport[1]}: reference`);
+  if (transport && transport[1] !== 'docker') throw new DsvError('Usage', `${input}: --all-tags takes a registry repository (docker://HOST/REPO), not ${/^[aeiou]/.test(transport[1]) ? 'an' : 'a'} ${transport[1]}: reference`);
   let ref: DockerReference;
   try {
     ref = parseDockerReference(bare, { defaultRegistry: ctx.system.defaultRegistry ?? 'docker.io' });

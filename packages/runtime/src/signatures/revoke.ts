@@ -7,6 +7,7 @@
  * image digest, so each tag carrying one moves to a new image without it (revokeEmbedded), reported old -> new.
  */
 import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { digestOf, removeSignatureEntries, type Descriptor, type Digest, type ImageConfig } from '@dsv/core/formats';
 import {
@@ -139,9 +140,10 @@ async function revokeBundles(stores: DetachedStores, scan: RepositoryScan, key: 
  * manifests are put first, the tag last (core copyImage, read from the old digest so a tag moved meanwhile is
  * not touched); the old image stays fetchable by digest.
  */
-async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: RevokedKey, items: Items, dryRun: boolean): Promise<void> {
+async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: RevokedKey, items: Items, dryRun: boolean): Promise<number> {
   const verify = await createVerifyFunction(ctx, {});
-  const { copyImage } = await import('@dsv/core/operations');
+  const { copyBetween } = await import('../copy-between.js');
+  let unattributed = 0;
   for (const tag of scan.tags.keys()) {
     const seen = await runInspect(ctx, `docker://${scan.name}:${tag}`, { verify });
     // Per configuration, the entries KEY made.
@@ -149,6 +151,7 @@ async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: Revoke
     for (const img of seen.images) {
       const hits = img.signatures.filter((s) => isRevoked(key, s.keyId) || isRevoked(key, s.fingerprint)).map((s) => s.index);
       if (hits.length) byConfig.set(img.configDigest, new Set(hits));
+      unattributed += img.signatures.filter((s) => s.status === 'unknown-key' && !s.fingerprint && !hits.includes(s.index)).length;
     }
     if (byConfig.size === 0) continue;
     let removed = 0;
@@ -163,19 +166,9 @@ async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: Revoke
       left += r.kept.length;
       return r.config;
     };
-    const source = await ctx.parseImage(`docker://${scan.name}@${seen.digest}`).newSource(ctx.system);
-    let newDigest: string;
-    try {
-      const destination = await ctx.parseImage(`docker://${scan.name}:${tag}`).newDestination(ctx.system);
-      try {
-        const result = await copyImage(source, destination, { editConfig, dryRun, debug: ctx.debug });
-        newDigest = result.destinationDigest;
-      } finally {
-        await destination.close();
-      }
-    } finally {
-      await source.close();
-    }
+    const from = ctx.parseImage(`docker://${scan.name}@${seen.digest}`);
+    const to = ctx.parseImage(`docker://${scan.name}:${tag}`);
+    const newDigest = (await copyBetween(from, to, ctx.system, { editConfig, dryRun, debug: ctx.debug })).destinationDigest;
     const parts = [`${removed} embedded signature(s) by ${key.input} removed`, `${left} other(s) kept`];
     if (dropped.length) parts.push(`${dropped.length} endorsement(s) made after it dropped (an endorsement covers the entries before it; endorse again)`);
     items.add({
@@ -183,6 +176,7 @@ async function revokeEmbedded(ctx: CliContext, scan: RepositoryScan, key: Revoke
       detail: `${parts.join(', ')}; the format cannot drop a signature without a new image digest`,
     });
   }
+  return unattributed;
 }
 
 export async function signaturesRevoke(ctx: CliContext, shell: CommandShell, o: RevokeOptions): Promise<number> {
@@ -197,7 +191,11 @@ export async function signaturesRevoke(ctx: CliContext, shell: CommandShell, o: 
     await revokeSimple(scan, key, items, o.dryRun);
     await revokeCosign(stores, scan, key, items, o.dryRun);
     await revokeBundles(stores, scan, key, items, o.dryRun);
-    await revokeEmbedded(ctx, scan, key, items, o.dryRun);
+    const unattributed = await revokeEmbedded(ctx, scan, key, items, o.dryRun);
+    // An OpenPGP signature names only the (sub)key that made it: without the public key, an id of its primary cannot match it.
+    if (unattributed && key.publicKeys.length === 0 && !existsSync(key.input)) {
+      shell.out.err(`${shell.out.prog}: warning: ${unattributed} embedded signature(s) were made by keys not available here and could not be matched to ${key.input} (a signature made with a subkey names only the subkey); give the public key file as --key to match its subkeys\n`);
+    }
     const summary = {
       removed: items.count() - items.count('embedded'),
       simple: items.count('simple'),
