@@ -4,7 +4,7 @@
 //   BENCH_RUNS=3 (runs per side)   BENCH_SMALL=1 (8 x 8 MiB + 1 x 64 MiB instead of 8 x 64 MiB + 1 x 1 GiB)
 //   BENCH_ONLY=startup,copy,copy-sign,sign,detached-sign,verify,store,containerd,sync,scale (a subset of the rows; default all)
 //   BENCH_OWN_ENV=0 (skip the dsv runs in the machine's own environment, printed beside each row)
-//   BENCH_ONLY=sync-scale: the extra row (never in the default set) of dsv sync's peak RSS for 50, 200, 800 tags
+//   BENCH_ONLY=sync-scale: the extra rows (never in the default set) of the peak RSS of dsv sync, sign --all-tags and verify --all-tags for 50, 200, 800 tags
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -311,7 +311,8 @@ async function main() {
   if (ONLY.has('sync-scale')) {
     const { syncScaleRows } = await import('./lib/sync-scale.mjs');
     for (const r of await syncScaleRows({ work, runs: RUNS, env: benchEnv })) {
-      rows.push({ name: `sync-scale: dsv sync of ${r.tags} small tagged images registry→registry (min wall of ${RUNS})`, oursWall: r.wall, oursCpu: r.cpu, oursRss: r.rss, note: 'sync-scale: the peak RSS column is what counts (flat in the number of tags); wall times are from a shared machine' });
+      const what = r.command === 'sync' ? 'dsv sync of' : `dsv ${r.command}${r.command.startsWith('sign') ? ' --format cosign' : ''} over`;
+      rows.push({ name: `sync-scale: ${what} ${r.tags} small tagged images (min wall of ${RUNS})`, oursWall: r.wall, oursCpu: r.cpu, oursRss: r.rss, note: 'sync-scale: the peak RSS column is what counts (flat in the number of tags); wall times are from a shared machine' });
     }
   }
   // 7. scale: a 40-layer image against the 8-layer one, a 5 GiB layer against the 1 GiB one (each 5 × the bytes;

@@ -7,7 +7,7 @@
 // A build is a directory holding apps/copy/{bin,bundle} (and apps/cli/{bin,bundle} to verify; copy them aside after `npm run build`).
 //   AB_BUILDS=new=/work/wt/perf,old=/tmp/old  AB_PLAIN=1 (also the plain copy with the first build)
 //   AB_ENV='new:GLIBC_TUNABLES=glibc.malloc.trim_threshold=1073741824' (extra environment of one variant; ';' between)
-//   AB_PEERS=skopeo,floor (also skopeo's copy, or `skopeo copy … dir:` when verifying, and bench/lib/node-floor.mjs)
+//   AB_SIGN=0 (same as AB_MODE=copy)  AB_PEERS=skopeo,floor (also skopeo's copy, or `skopeo copy … dir:` when verifying, and bench/lib/node-floor.mjs)
 //   RUNS=5  IMG=eight|big (bench/.work images) or LAYOUT=<oci layout dir, tag latest>
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILDS = Object.fromEntries((process.env.AB_BUILDS ?? `current=${root}`).split(',').map((x) => x.split('=')));
 const RUNS = Number(process.env.RUNS ?? 5);
 const IMG = process.env.IMG ?? 'eight';
-const MODE = process.env.AB_MODE ?? 'sign';
+const MODE = process.env.AB_MODE ?? (process.env.AB_SIGN === '0' ? 'copy' : 'sign');
 const PEERS = (process.env.AB_PEERS ?? '').split(',').filter(Boolean);
 const EXTRA_ENV = {};
 for (const spec of (process.env.AB_ENV ?? '').split(';').filter(Boolean)) {

@@ -95,10 +95,27 @@ function stable(value: unknown): string {
  * Hashed: the key holds no secret.
  */
 export function sharedClientKey(opts: RegistryClientOptions): string {
-  const { ctx = {}, registry, ...rest } = opts;
-  const { runResources: _run, ...settings } = ctx;
-  const text = stable({ registry: registry.toLowerCase(), options: rest, ctx: settings });
+  const { ctx, registry, ...rest } = opts;
+  const text = `{"registry":${JSON.stringify(registry.toLowerCase())},"options":${stable(rest)},"ctx":${contextText(ctx)}}`;
   return `registry-client:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+const contextTexts = new WeakMap<SystemContext, string>();
+
+/**
+ * The stable text of a SystemContext but its runResources, once per context object: a run hands the same context
+ * to every image, and it holds the child processes' whole environment, so writing it out on every client request
+ * was a fifth of all a sync allocated (bench/NOTES.md §20). A context is not changed once a transport has it.
+ */
+function contextText(ctx: SystemContext | undefined): string {
+  if (!ctx) return stable({});
+  let text = contextTexts.get(ctx);
+  if (text === undefined) {
+    const { runResources: _run, ...settings } = ctx;
+    text = stable(settings);
+    contextTexts.set(ctx, text);
+  }
+  return text;
 }
 
 /** The client for `opts`: the run's shared one when the context has run resources, else a new one the caller closes. */

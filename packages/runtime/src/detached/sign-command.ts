@@ -177,6 +177,13 @@ async function signedByKey(stores: DetachedStores, opts: DetachedSignOptions, pr
  * stopped is resumed by running it again. `--jobs` tags at a time.
  */
 export async function detachedSignAllTags(context: CliContext, shell: CommandShell, opts: DetachedSignOptions & FleetCommon): Promise<number> {
+  // Every tag's reads, signature lookups and writes share the run's registry clients, and the run's memory
+  // governor collects between tags (fleet/run-resources.ts); without them each tag opened five clients.
+  const { withRunResources } = await import('../fleet/run-resources.js');
+  return withRunResources(context, (ctx) => detachedSignAllTagsIn(ctx, shell, opts));
+}
+
+async function detachedSignAllTagsIn(context: CliContext, shell: CommandShell, opts: DetachedSignOptions & FleetCommon): Promise<number> {
   const { runAllTags, withoutProgress } = await import('../fleet/all-tags.js');
   const ctx = withoutProgress(context);
   let stores: DetachedStores | undefined;
@@ -202,7 +209,12 @@ export async function detachedSignAllTags(context: CliContext, shell: CommandShe
     const top = await readTopManifest(ref, ctx.system);
     const run = (tails.get(top.digest) ?? Promise.resolve()).catch(() => undefined).then(() => signTag(ref, top));
     tails.set(top.digest, run);
-    return run;
+    try {
+      return await run;
+    } finally {
+      // The last tag of an image lets go of it: the map holds only images with a tag in flight.
+      if (tails.get(top.digest) === run) tails.delete(top.digest);
+    }
   };
   const signTag = async (ref: ImageReference, top: Manifest): Promise<TagOutcome> => {
     const parsed = st.parseDocker(ref.within);

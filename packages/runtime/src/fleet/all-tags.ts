@@ -10,6 +10,7 @@ import { ExitCodes, exitCodeFor, worstExitCode } from '../exit-codes.js';
 import { errorJson, errorMessage, oneLine } from '../report.js';
 import type { CommandShell } from '../shell.js';
 import { mapPool } from './pool.js';
+import { imageDone } from './run-resources.js';
 import { inShard, type Shard } from './shard.js';
 import { listImageTags, parseRepository } from './tags.js';
 
@@ -88,6 +89,7 @@ export async function runAllTags(ctx: CliContext, shell: CommandShell, opts: Fle
     } catch (e) {
       outcome = { status: 'failed', detail: errorMessage(e), error: e };
     }
+    imageDone(ctx);
     if (!shell.json) {
       const digest = outcome.digest ? ` ${outcome.digest}` : '';
       const detail = outcome.detail ? `: ${oneLine(outcome.detail)}` : '';

@@ -16,7 +16,7 @@ import type { CommandShell } from '../shell.js';
 import { withoutProgress } from './all-tags.js';
 import { layerLimitsOf } from '../commands.js';
 import { mapPool } from './pool.js';
-import { withRunResources } from './run-resources.js';
+import { imageDone, withRunResources } from './run-resources.js';
 import { inShard, type Shard } from './shard.js';
 import { syncDestination, syncSources, type SyncRepository } from './sync-sources.js';
 import type { DetachedStores } from '../detached/stores.js';
@@ -191,6 +191,7 @@ async function runSyncIn(context: CliContext, shell: CommandShell, o: SyncOption
         } catch (e) {
           outcome = { status: 'failed', detail: errorMessage(e), error: e };
         }
+        imageDone(ctx);
         if (!shell.json) {
           const sigs = outcome.signatures ? ` (+${outcome.signatures} signature${outcome.signatures === 1 ? '' : 's'})` : '';
           const line = `${LABEL[outcome.status]} ${item.source} -> ${item.destination}${outcome.digest ? ` ${outcome.digest}` : ''}${sigs}${outcome.detail ? `: ${oneLine(outcome.detail)}` : ''}\n`;
