@@ -2,7 +2,7 @@
 import { DsvError } from '@dsv/core/formats';
 import type { RunResources } from '@dsv/core/transport';
 import type { CliContext } from '../context.js';
-import { MemoryGovernor } from './memory-governor.js';
+import { MemoryGovernor, fixYoungGeneration } from './memory-governor.js';
 
 type Closable = { close(): Promise<void> };
 
@@ -48,6 +48,7 @@ export function imageDone(ctx: CliContext): void {
  * abort). The scope has a memory governor unless `governor: false` (tests that must not collect).
  */
 export async function withRunResources<T>(ctx: CliContext, fn: (ctx: CliContext) => Promise<T>, opts: { governor?: MemoryGovernor | false } = {}): Promise<T> {
+  if (opts.governor === undefined) fixYoungGeneration();
   const scope = new RunScope(opts.governor === false ? undefined : (opts.governor ?? new MemoryGovernor()));
   try {
     return await fn({ ...ctx, system: { ...ctx.system, runResources: scope } });
