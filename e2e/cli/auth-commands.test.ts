@@ -5,19 +5,18 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const bins = {
-  dsv: join(root, 'apps', 'cli', 'bin', 'dsv.js'),
-  'docker-sign': join(root, 'apps', 'cli', 'bin', 'docker-sign.js'),
-  'docker-verify': join(root, 'apps', 'cli', 'bin', 'docker-verify.js'),
+  dsv: launcher('dsv'),
+  'docker-sign': launcher('docker-sign'),
+  'docker-verify': launcher('docker-verify'),
 };
 
 let tls: StartedRegistry;

@@ -6,16 +6,15 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, tempDir } from '../helpers/proc.js';
 import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bins = { dsv: join(root, 'apps', 'cli', 'bin', 'dsv.js'), 'dsv-copy': join(root, 'apps', 'copy', 'bin', 'dsv-copy.js') };
+const bins = { dsv: launcher('dsv'), 'dsv-copy': launcher('dsv-copy') };
 
 let tls: StartedRegistry;
 let tok: StartedRegistry;

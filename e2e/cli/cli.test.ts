@@ -11,9 +11,9 @@ import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
+import { launcher } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const binPath = (name: string) => join(root, 'apps', 'cli', 'bin', `${name}.js`);
 
 let reg: StartedRegistry;
 let work: string;
@@ -24,7 +24,7 @@ let pki: { keypair: string; ca: string; otherCa: string };
 const GPG_PASS = 'e2e-gpg-passphrase';
 
 function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(binPath(name), args, { env: { ...baseEnv, ...env }, cwd: work });
+  return runNodeScript(launcher(name), args, { env: { ...baseEnv, ...env }, cwd: work });
 }
 
 /** skopeo inspect flags for this registry (plain HTTP). */

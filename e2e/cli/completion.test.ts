@@ -5,12 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, tempDir } from '../helpers/proc.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let work: string;
 let env: NodeJS.ProcessEnv;
 
@@ -19,7 +18,7 @@ beforeAll(() => {
   work = tempDir('dsv-completion-e2e-');
   const binDir = join(work, 'bin');
   mkdirSync(binDir);
-  writeFileSync(join(binDir, 'dsv'), `#!/bin/sh\nexec '${process.execPath}' '${join(root, 'apps', 'cli', 'bin', 'dsv.js')}' "$@"\n`);
+  writeFileSync(join(binDir, 'dsv'), `#!/bin/sh\nexec '${process.execPath}' '${launcher('dsv')}' "$@"\n`);
   chmodSync(join(binDir, 'dsv'), 0o755);
   // A working directory with files: where a command takes words, no file names are offered besides them.
   const cwd = join(work, 'cwd');

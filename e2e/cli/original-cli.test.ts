@@ -6,15 +6,13 @@
 // docker-sign / docker-verify with only GNUPGHOME set.
 import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, dockerSaveArchive, writeOciLayout } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const binPath = (name: string) => join(root, 'apps', 'cli', 'bin', `${name}.js`);
 const PASS = 'original-cli-passphrase';
 
 let work: string;
@@ -25,7 +23,7 @@ let broken: string; // OCI layout: tag 1 with a layer whose bytes were changed
 let dest: string;
 
 function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[]): Promise<Ran> {
-  return runNodeScript(binPath(name), args, { env, cwd: work });
+  return runNodeScript(launcher(name), args, { env, cwd: work });
 }
 
 /** Tags of an OCI layout (index.json annotations). */

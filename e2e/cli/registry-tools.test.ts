@@ -4,16 +4,15 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const dsvBin = join(root, 'apps', 'cli', 'bin', 'dsv.js');
+const dsvBin = launcher('dsv');
 
 let reg: StartedRegistry;
 let work: string;

@@ -3,19 +3,18 @@
 // (docker-storage:) when it is readable and the Engine API otherwise.
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, runNodeScript, type Ran } from '../helpers/proc.js';
 import { importImage, startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let d: Dockerd;
 let gpgHome: GpgHome;
 
 function bin(name: 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', `${name}.js`), args, {
+  return runNodeScript(launcher(name), args, {
     env: { PATH: process.env.PATH, HOME: gpgHome.home, DOCKER_HOST: d.host, DSV_DOCKER_ROOT: d.dataRoot, DSV_GPG_DATASTORE: gpgHome.home, ...env },
   });
 }

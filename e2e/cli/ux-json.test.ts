@@ -4,16 +4,14 @@
 // without DEST is refused up front.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { expectValidReport, reportSchemas } from '../helpers/schemas.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const binPath = (name: string) => join(root, 'apps', name === 'dsv-copy' ? 'copy' : 'cli', 'bin', `${name}.js`);
 const PASS = 'ux-json-passphrase';
 
 let work: string;
@@ -22,7 +20,7 @@ let env: NodeJS.ProcessEnv;
 let a: string;
 
 function bin(name: 'dsv' | 'dsv-copy', args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(binPath(name), args, { env: { ...env, ...extra }, cwd: work });
+  return runNodeScript(launcher(name), args, { env: { ...env, ...extra }, cwd: work });
 }
 
 const valid = expectValidReport;

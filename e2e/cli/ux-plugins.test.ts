@@ -17,10 +17,10 @@ import { installPlugins } from '@dsv/docker-plugin';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { launcher } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const example = join(root, 'examples', 'dsv-signer-shared-key', 'dsv-signer-shared-key');
-const binPath = (name: string) => join(root, 'apps', name === 'dsv-copy' ? 'copy' : 'cli', 'bin', `${name}.js`);
 const DATA = new TextEncoder().encode(`sha256:${'7'.repeat(64)}`);
 
 /** A home with the example plugin in ~/.dsv/plugins, a secret and a stranger's secret. */
@@ -66,7 +66,7 @@ let archive: string;
 let reg: StartedRegistry | undefined;
 
 function bin(name: 'dsv' | 'docker-sign' | 'docker-verify' | 'dsv-copy', args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(binPath(name), args, { env: { ...h.env, ...extra }, cwd: h.home });
+  return runNodeScript(launcher(name), args, { env: { ...h.env, ...extra }, cwd: h.home });
 }
 
 beforeAll(async () => {

@@ -10,9 +10,9 @@ import { buildSampleImage, noise, writeOciLayout, type SampleImage } from '@dsv/
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, runNodeScript, tempDir } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
+import { launcher } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const binPath = (name: string) => join(root, 'apps', name === 'dsv-copy' ? 'copy' : 'cli', 'bin', `${name}.js`);
 const PASS = 'ux-terminal-passphrase';
 const MiB = 1024 * 1024;
 
@@ -81,7 +81,7 @@ describe('on a terminal', () => {
   it('sign: the bar counts each blob once with its manifest size, shows rate, and is gone before the summary', () => {
     // Signing streams every layer once (the configuration is rewritten, not copied).
     const total = image.layers.reduce((n, l) => n + l.descriptor.size, 0);
-    const r = onTerminal([process.execPath, binPath('dsv'), 'sign', '-k', gpg.fingerprint, `oci:${layout}:1`, `oci:${join(work, 'b')}:signed`]);
+    const r = onTerminal([process.execPath, launcher('dsv'), 'sign', '-k', gpg.fingerprint, `oci:${layout}:1`, `oci:${join(work, 'b')}:signed`]);
     expect(r.code, r.raw).toBe(0);
     const shown = bars(r.raw);
     expect(shown.length, r.raw).toBeGreaterThan(0);
@@ -99,7 +99,7 @@ describe('on a terminal', () => {
   });
 
   it('colour on the terminal only, and never under NO_COLOR', async () => {
-    const args = [process.execPath, binPath('dsv'), 'verify', '--progress', 'none', `oci:${layout}:1`];
+    const args = [process.execPath, launcher('dsv'), 'verify', '--progress', 'none', `oci:${layout}:1`];
     const tty = onTerminal(args);
     expect(tty.code).toBe(1);
     expect(tty.raw).toContain('\x1b[1;31mNOT verified:');
@@ -108,17 +108,17 @@ describe('on a terminal', () => {
     expect(noColour.code).toBe(1);
     expect(noColour.raw).toContain('NOT verified:');
     expect(noColour.raw).not.toContain('\x1b[');
-    const pipe = await runNodeScript(binPath('dsv'), ['verify', `oci:${layout}:1`], { env, cwd: work });
+    const pipe = await runNodeScript(launcher('dsv'), ['verify', `oci:${layout}:1`], { env, cwd: work });
     expect(pipe.all).toContain('NOT verified:');
     expect(pipe.all).not.toContain('\x1b');
   });
 
   it('--progress plain on a terminal prints lines, not a bar; --progress none prints neither', () => {
-    const plain = onTerminal([process.execPath, binPath('dsv-copy'), '--progress', 'plain', `oci:${layout}:1`, `oci:${join(work, 'c')}:1`]);
+    const plain = onTerminal([process.execPath, launcher('dsv-copy'), '--progress', 'plain', `oci:${layout}:1`, `oci:${join(work, 'c')}:1`]);
     expect(plain.code, plain.raw).toBe(0);
     expect(plain.raw).not.toContain('\x1b[K');
     expect(screen(plain.raw).filter((l) => /^dsv-copy: sha256:[0-9a-f]{12} /.test(l)).length).toBe(image.blobs().length);
-    const none = onTerminal([process.execPath, binPath('dsv-copy'), '--progress', 'none', `oci:${layout}:1`, `oci:${join(work, 'd')}:1`]);
+    const none = onTerminal([process.execPath, launcher('dsv-copy'), '--progress', 'none', `oci:${layout}:1`, `oci:${join(work, 'd')}:1`]);
     expect(none.code, none.raw).toBe(0);
     expect(none.raw).not.toMatch(/blobs?[),]/);
   });
@@ -126,17 +126,17 @@ describe('on a terminal', () => {
 
 describe('on a pipe', () => {
   it('auto: per-blob lines in a CI log (CI set), each blob once; nothing on another pipe, nor with -q or --json', async () => {
-    const plainPipe = await runNodeScript(binPath('dsv'), ['--no-check-signatures', 'verify', `oci:${layout}:1`], { env, cwd: work });
+    const plainPipe = await runNodeScript(launcher('dsv'), ['--no-check-signatures', 'verify', `oci:${layout}:1`], { env, cwd: work });
     expect(plainPipe.code, plainPipe.all).toBe(0);
     expect(plainPipe.stderr).toBe('');
-    const r = await runNodeScript(binPath('dsv'), ['--no-check-signatures', 'verify', `oci:${layout}:1`], { env: { ...env, CI: 'true' }, cwd: work });
+    const r = await runNodeScript(launcher('dsv'), ['--no-check-signatures', 'verify', `oci:${layout}:1`], { env: { ...env, CI: 'true' }, cwd: work });
     expect(r.code, r.all).toBe(0);
     const lines = r.stderr.split('\n').filter((l) => /^dsv: sha256:[0-9a-f]{12} verified, /.test(l));
     const layers = image.layers.map((l) => l.descriptor.digest.slice(0, 19));
     expect(lines.map((l) => l.slice(5, 24)).sort()).toEqual([...layers].sort());
     expect(lines.at(-1)).toMatch(new RegExp(`\\(${layers.length}/${layers.length} blobs, `));
     for (const extra of [['-q'], ['--json']]) {
-      const quiet = await runNodeScript(binPath('dsv'), ['--no-check-signatures', ...extra, 'verify', `oci:${layout}:1`], { env: { ...env, CI: 'true' }, cwd: work });
+      const quiet = await runNodeScript(launcher('dsv'), ['--no-check-signatures', ...extra, 'verify', `oci:${layout}:1`], { env: { ...env, CI: 'true' }, cwd: work });
       expect(quiet.code, quiet.all).toBe(0);
       expect(quiet.stderr).toBe('');
     }

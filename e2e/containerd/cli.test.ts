@@ -3,7 +3,6 @@
 // namespace and socket given in the reference's brackets.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, ociArchive, type SampleImage } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
@@ -11,8 +10,8 @@ import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { blobPath, importArchive, startContainerd, type Containerd } from './containerd-daemon.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const NAME = 'docker.io/library/cli-app:1';
 let c: Containerd;
 let image: SampleImage;
@@ -22,7 +21,7 @@ let env: NodeJS.ProcessEnv;
 
 const ref = (name: string) => `containerd:[default@${c.socket}]${name}`;
 function bin(app: 'cli' | 'copy', name: string, args: string[]): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', app, 'bin', `${name}.js`), args, { env, cwd: work });
+  return runNodeScript(launcher(name, app), args, { env, cwd: work });
 }
 
 beforeAll(async () => {

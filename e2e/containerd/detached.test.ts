@@ -5,7 +5,6 @@
 // before its signatures count. An unsigned image, and another image stored under the signed name, fail.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
@@ -14,8 +13,8 @@ import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/pro
 import { insecurePolicy, lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { startContainerd, type Containerd } from './containerd-daemon.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let reg: StartedRegistry;
 let c: Containerd;
 let work: string;
@@ -25,7 +24,7 @@ let policy: string;
 let env: NodeJS.ProcessEnv;
 
 function dsv(args: string[]): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env, cwd: work });
+  return runNodeScript(launcher('dsv'), args, { env, cwd: work });
 }
 
 function skopeo(args: string[], gnupgHome: string): void {
@@ -76,7 +75,7 @@ describe('detached signatures of the registry image, judged against the image in
     const u = await dsv(['verify', '--policy', policy, '--registries.d', regd, inContainerd('pulled', `${reg.host}/app/unsigned:v1`)]);
     expect(u.code, u.all).toBe(1);
     // The unsigned image's content under the signed image's name, in another namespace.
-    const cp = await runNodeScript(join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'), [inContainerd('pulled', `${reg.host}/app/unsigned:v1`), inContainerd('forged', `${reg.host}/app/signed:v1`)], { env, cwd: work });
+    const cp = await runNodeScript(launcher('dsv-copy'), [inContainerd('pulled', `${reg.host}/app/unsigned:v1`), inContainerd('forged', `${reg.host}/app/signed:v1`)], { env, cwd: work });
     expect(cp.code, cp.all).toBe(0);
     const f = await dsv(['verify', '--policy', policy, '--registries.d', regd, inContainerd('forged', `${reg.host}/app/signed:v1`)]);
     expect(f.code, f.all).toBe(1);

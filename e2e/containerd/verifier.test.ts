@@ -18,9 +18,10 @@ import { removeTempDirs, runNodeScript, tempDir } from '../helpers/proc.js';
 import { insecurePolicy, lookasideRegistriesD, skopeoOk } from '../helpers/skopeo.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { OUTPUT_LIMIT, runVerifier, verifyImage, type BindirConfig, type Descriptor } from './bindir.js';
+import { launcher } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const VERIFIER = join(root, 'apps', 'containerd-verifier', 'bin', 'dsv-containerd-verifier.js');
+const VERIFIER = launcher('dsv-containerd-verifier');
 const ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.oci.image.manifest.v1+json',

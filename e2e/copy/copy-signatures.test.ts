@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { createDockerTransport } from '@dsv/source-registry';
@@ -20,9 +20,9 @@ import { insecurePolicy, perRegistryLookaside, skopeo, skopeoAsync } from '../he
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { startExtensionServer, type ExtensionServer } from './signature-extension-server.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const dsvCopy = join(root, 'apps', 'copy', 'bin', 'dsv-copy.js');
+const dsvCopy = launcher('dsv-copy');
 const PASS = 'copy-sigs-pass';
 
 let a: StartedRegistry;

@@ -2,15 +2,14 @@
 // checked against the config's rootfs.diff_ids) in the copy's one pass, refusing before DEST's tag moves.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest } from '@dsv/core';
 import { buildSampleImage, writeOciLayout, type SampleLayerSpec } from '@dsv/conformance';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const dsvCopy = join(root, 'apps', 'copy', 'bin', 'dsv-copy.js');
+const dsvCopy = launcher('dsv-copy');
 const WRONG = `sha256:${'e'.repeat(64)}` as Digest;
 
 let reg: StartedRegistry;

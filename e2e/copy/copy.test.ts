@@ -2,19 +2,18 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const bins = {
-  'dsv-copy': join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'),
-  'docker-verify': join(root, 'apps', 'cli', 'bin', 'docker-verify.js'),
-  dsv: join(root, 'apps', 'cli', 'bin', 'dsv.js'),
+  'dsv-copy': launcher('dsv-copy'),
+  'docker-verify': launcher('docker-verify'),
+  dsv: launcher('dsv'),
 };
 
 let a: StartedRegistry;

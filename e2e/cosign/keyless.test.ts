@@ -22,8 +22,8 @@ import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { expectValidReport } from '../helpers/schemas.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '../../packages/signature-cosign/fixtures');
 const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
 const EMAIL = 'release@example.com';
@@ -39,7 +39,7 @@ const b64 = (b: Uint8Array | string) => Buffer.from(b).toString('base64');
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest();
 
 function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
+  return runNodeScript(launcher('dsv'), args, { env: { ...env, ...extra }, cwd: work });
 }
 
 function openssl(args: string[]): void {
@@ -257,7 +257,7 @@ describe('dsv verify with cosign\'s keyless flags (a registry image signed keyle
   });
 
   it('docker verify (the Docker CLI plugin, run as docker runs it) takes the same flags', async () => {
-    const plugin = (args: string[]) => runNodeScript(join(root, 'apps', 'docker-plugin', 'bin', 'docker-verify.js'), ['verify', ...args], { env, cwd: work });
+    const plugin = (args: string[]) => runNodeScript(launcher('docker-verify', 'docker-plugin'), ['verify', ...args], { env, cwd: work });
     const ok = await plugin(['--remote', ...ID, '--trusted-root', 'trusted_root.json', image.replace('docker://', '')]);
     expect(ok.code, ok.all).toBe(0);
     expect(ok.stdout).toContain(`${EMAIL} (OIDC issuer ${ISSUER})`);

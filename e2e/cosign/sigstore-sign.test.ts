@@ -8,7 +8,6 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleToJSON } from '@sigstore/bundle';
 import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
@@ -19,8 +18,8 @@ import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { freePort, removeTempDirs, requireTool, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { execFileSync } from 'node:child_process';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.oci.image.index.v1+json'].join(', ');
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -33,7 +32,7 @@ let key: { privateKey: KeyObject; publicKey: KeyObject };
 let other: { privateKey: KeyObject; publicKey: KeyObject };
 
 function dsv(args: string[]): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env, cwd: work });
+  return runNodeScript(launcher('dsv'), args, { env, cwd: work });
 }
 
 async function push(host: string, repo: string, tag: string, content: string): Promise<{ digest: string; size: number }> {
@@ -214,7 +213,7 @@ describe('the OCI 1.1 referrers API (in-process endpoint in front of the real re
       const ins = await dsv(['inspect', '--trust', 'cosign:key.pub', `docker://${front.host}/api/app@${img.digest}`]);
       expect(ins.code, ins.all).toBe(0);
       expect(ins.stdout).toContain('sigstore bundle');
-      const copied = await runNodeScript(join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'), [`docker://${front.host}/api/app@${img.digest}`, `docker://${reg.host}/api-copy/app:v1`], { env, cwd: work });
+      const copied = await runNodeScript(launcher('dsv-copy'), [`docker://${front.host}/api/app@${img.digest}`, `docker://${reg.host}/api-copy/app:v1`], { env, cwd: work });
       expect(copied.code, copied.all).toBe(0);
       // At DEST the carried bundle is found and checks with the key; it names the source repository, so the identity differs.
       const there = await dsv(['verify', '--trust', 'cosign:key.pub', `docker://${reg.host}/api-copy/app@${img.digest}`]);

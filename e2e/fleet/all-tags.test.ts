@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
@@ -12,8 +12,8 @@ import { removeTempDirs, requireTool, runNodeScript, tempDir, type Ran } from '.
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { expectValidReport } from '../helpers/schemas.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const TEAM = ['team/alpha', 'team/beta', 'team/gamma', 'team/delta', 'team/epsilon', 'team/zeta'];
 let reg: StartedRegistry;
 let work: string;
@@ -21,7 +21,7 @@ let signer: GpgHome;
 let env: NodeJS.ProcessEnv;
 
 function dsv(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...env, ...extra }, cwd: work });
+  return runNodeScript(launcher('dsv'), args, { env: { ...env, ...extra }, cwd: work });
 }
 
 function push(layout: string, tag: string, dest: string): void {

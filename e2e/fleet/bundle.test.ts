@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, buildSampleIndex, writeOciLayout } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
@@ -18,8 +17,8 @@ import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { expectValidReport } from '../helpers/schemas.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const PASS = 'bundle-pass';
 let a: StartedRegistry;
 let b: StartedRegistry;
@@ -31,7 +30,7 @@ let bundle: string;
 const digests: Record<string, string> = {};
 
 function dsv(args: string[], extra: NodeJS.ProcessEnv = {}, base: NodeJS.ProcessEnv = env): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', 'dsv.js'), args, { env: { ...base, ...extra }, cwd: work });
+  return runNodeScript(launcher('dsv'), args, { env: { ...base, ...extra }, cwd: work });
 }
 
 function skopeo(args: string[], extra: NodeJS.ProcessEnv = {}): string {

@@ -2,15 +2,13 @@
 // the embedded signatures read back by skopeo, gpg run with its raw (undecoded) status output.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { requireTool, run, runNodeScript, type Ran } from '../helpers/proc.js';
 import { skopeoOkAsync as skopeo } from '../helpers/skopeo.js';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
-
-export const root = fileURLToPath(new URL('../..', import.meta.url));
+import { launcher } from '../helpers/cli.js';
 
 export function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Ran> {
-  return runNodeScript(join(root, 'apps', 'cli', 'bin', `${name}.js`), args, { env: { PATH: process.env.PATH, HOME: cwd, ...env }, cwd });
+  return runNodeScript(launcher(name), args, { env: { PATH: process.env.PATH, HOME: cwd, ...env }, cwd });
 }
 
 export { skopeo };

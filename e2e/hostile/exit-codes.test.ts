@@ -10,19 +10,18 @@ import { createServer as createHttpsServer } from 'node:https';
 import { mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { freePort, removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { blobDataPath, startRegistry, type StartedRegistry } from '../helpers/registry.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const bins = {
-  dsv: join(root, 'apps', 'cli', 'bin', 'dsv.js'),
-  'docker-sign': join(root, 'apps', 'cli', 'bin', 'docker-sign.js'),
-  'docker-verify': join(root, 'apps', 'cli', 'bin', 'docker-verify.js'),
-  'dsv-copy': join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'),
+  dsv: launcher('dsv'),
+  'docker-sign': launcher('docker-sign'),
+  'docker-verify': launcher('docker-verify'),
+  'dsv-copy': launcher('dsv-copy'),
 };
 const PASS = 'exit-codes-pass';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

@@ -3,16 +3,15 @@
 // on an OCI layout whose 1.6 KiB gzip layer inflates to 2 MiB.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let work: string;
 const cli = (app: string, bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> =>
-  runNodeScript(join(root, 'apps', app, 'bin', `${bin}.js`), args, { env: { PATH: process.env.PATH, HOME: work, ...env }, cwd: work });
+  runNodeScript(launcher(bin, app), args, { env: { PATH: process.env.PATH, HOME: work, ...env }, cwd: work });
 
 beforeAll(async () => {
   buildUnlessPrebuilt();

@@ -5,16 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, requireTool, run, tempDir } from '../helpers/proc.js';
 import { makeGpgHome, removeGpgHomes, type GpgHome } from '../helpers/gpg.js';
 import { buildSampleImage, writeOciLayout } from '@dsv/conformance';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const bins = {
-  'dsv-copy': join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'),
-  dsv: join(root, 'apps', 'cli', 'bin', 'dsv.js'),
+  'dsv-copy': launcher('dsv-copy'),
+  dsv: launcher('dsv'),
 };
 const PASS = 'hostile-e2e-pass';
 let work: string;

@@ -4,15 +4,14 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempDirs, runNodeScript, tempDir } from '../helpers/proc.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const bins = {
-  dsv: join(root, 'apps', 'cli', 'bin', 'dsv.js'),
-  'docker-verify': join(root, 'apps', 'cli', 'bin', 'docker-verify.js'),
-  'dsv-copy': join(root, 'apps', 'copy', 'bin', 'dsv-copy.js'),
+  dsv: launcher('dsv'),
+  'docker-verify': launcher('docker-verify'),
+  'dsv-copy': launcher('dsv-copy'),
 };
 
 let dir: string;

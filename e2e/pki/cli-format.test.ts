@@ -3,14 +3,12 @@
 // for a key that carries a certificate chain is a usage error (exit 2, one line).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSampleImage, dockerSaveArchive } from '@dsv/conformance';
 import { buildUnlessPrebuilt } from '../helpers/build.js';
 import { removeTempDirs, requireTool, run, runNodeScript, tempDir, type Ran } from '../helpers/proc.js';
+import { launcher } from '../helpers/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const binPath = (name: string) => join(root, 'apps', 'cli', 'bin', `${name}.js`);
 
 let work: string;
 let rsaKey: string; // bare RSA key, no certificate: what the original signs with
@@ -19,7 +17,7 @@ let chained: string; // a key followed by its certificate and the CA's
 let archive: string;
 
 function bin(name: 'dsv' | 'docker-sign' | 'docker-verify', args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return runNodeScript(binPath(name), args, { env: { PATH: process.env.PATH, HOME: work, ...extra }, cwd: work });
+  return runNodeScript(launcher(name), args, { env: { PATH: process.env.PATH, HOME: work, ...extra }, cwd: work });
 }
 
 const armourOf = (text: string) => /-----BEGIN ((?:DSV )?PKI SIGNATURE)-----/.exec(text)?.[1];
