@@ -2,6 +2,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { DsvError } from './errors.js';
+import { blobDigestError, blobSizeError, type ExpectedBlob } from './blob-checks.js';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
@@ -91,10 +92,10 @@ export class Digester {
  */
 export class DigestingStream extends Transform {
   readonly digester: Digester;
-  private readonly expected: { digest?: string; size?: number; name?: string };
+  private readonly expected: ExpectedBlob;
   private held: Buffer | undefined;
 
-  constructor(expected: { digest?: string; size?: number; name?: string } = {}) {
+  constructor(expected: ExpectedBlob = {}) {
     super();
     this.expected = expected;
     const algorithm = expected.digest ? parseDigest(expected.digest).algorithm : 'sha256';
@@ -103,9 +104,9 @@ export class DigestingStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.digester.update(chunk);
-    const { size, name, digest } = this.expected;
-    if (size !== undefined && this.digester.size > size) {
-      cb(new DsvError('SizeMismatch', `${name ?? digest ?? 'blob'}: more than the expected ${size} bytes`, { digest, expectedSize: size, name }));
+    const over = blobSizeError(this.expected, this.digester.size, false);
+    if (over) {
+      cb(over);
       return;
     }
     const previous = this.held;
@@ -114,15 +115,9 @@ export class DigestingStream extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    const { size, name, digest } = this.expected;
-    const label = name ?? digest ?? 'blob';
-    if (size !== undefined && this.digester.size !== size) {
-      cb(new DsvError('SizeMismatch', `${label}: expected ${size} bytes, got ${this.digester.size}`, { digest, expectedSize: size, actualSize: this.digester.size, name }));
-      return;
-    }
-    const actual = this.digester.digest();
-    if (digest !== undefined && actual !== digest) {
-      cb(new DsvError('DigestMismatch', `${label}: content digest ${actual} does not match ${digest}`, { digest, actual, name }));
+    const error = blobSizeError(this.expected, this.digester.size, true) ?? blobDigestError(this.expected, this.digester.digest());
+    if (error) {
+      cb(error);
       return;
     }
     cb(null, this.held);

@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImageConfig } from './config.js';
 import { detectCompression, type Compression } from './decompress.js';
+import { blobDigestError, blobSizeError } from './blob-checks.js';
 import { DiffIdHasher } from './diff-id.js';
 import { DigestingStream, parseDigest, type Digest } from './digest.js';
 import { DsvError } from './errors.js';
@@ -173,15 +174,10 @@ async function digestInPlace(source: ImageSource, descriptor: Descriptor, diffId
   const limit = layerLimit(descriptor.size, opts);
   if (limit !== undefined && r.size > limit) return undefined;
   opts.onProgress?.({ id: descriptor.digest, done: r.size, total: descriptor.size, phase: 'verify' });
-  if (r.size > descriptor.size) {
-    return { compression: 'none', actualSize: r.size, blobError: new DsvError('SizeMismatch', `${label}: more than the expected ${descriptor.size} bytes`, { digest: descriptor.digest, expectedSize: descriptor.size, name: label }) };
-  }
-  if (r.size < descriptor.size) {
-    return { compression: 'none', actualSize: r.size, actualDigest: r.digest, blobError: new DsvError('SizeMismatch', `${label}: expected ${descriptor.size} bytes, got ${r.size}`, { digest: descriptor.digest, expectedSize: descriptor.size, actualSize: r.size, name: label }) };
-  }
-  if (r.digest !== descriptor.digest) {
-    return { compression: 'none', actualSize: r.size, actualDigest: r.digest, blobError: new DsvError('DigestMismatch', `${label}: content digest ${r.digest} does not match ${descriptor.digest}`, { digest: descriptor.digest, actual: r.digest, name: label }) };
-  }
+  const expected = { digest: descriptor.digest, size: descriptor.size, name: label };
+  const blobError = blobSizeError(expected, r.size, true) ?? blobDigestError(expected, r.digest);
+  // As from a stream: an overrun is reported before any digest of the whole exists.
+  if (blobError) return { compression: 'none', actualSize: r.size, ...(r.size > descriptor.size ? {} : { actualDigest: r.digest }), blobError };
   return { compression: 'none', actualSize: r.size, actualDigest: r.digest, uncompressedDigest: r.digest };
 }
 
