@@ -15,6 +15,8 @@ export interface RevokedKey {
   ids: string[];
   /** PEM public keys (cosign signatures are matched by verifying with them). */
   publicKeys: KeyObject[];
+  /** KEY was a public key file (else a hex id or fingerprint). */
+  fromFile: boolean;
 }
 
 const norm = (s: string) => s.replace(/\s+/g, '').replace(/^0x/i, '').toUpperCase();
@@ -31,7 +33,7 @@ export async function resolveRevokedKey(input: string): Promise<RevokedKey> {
     if (/-----BEGIN (PUBLIC KEY|EC PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE)-----/.test(text)) {
       const { keyIdOf, readPublicKeys } = await import('@dsv/signature-cosign');
       const keys = readPublicKeys(bytes, `--key ${input}`);
-      return { input, ids: keys.map((k) => norm(keyIdOf(k))), publicKeys: keys };
+      return { input, ids: keys.map((k) => norm(keyIdOf(k))), publicKeys: keys, fromFile: true };
     }
     const { readPublicKeys } = await import('@dsv/signature-simple');
     const keys = await readPublicKeys(bytes, `--key ${input}`);
@@ -42,13 +44,13 @@ export async function resolveRevokedKey(input: string): Promise<RevokedKey> {
       }
     }
     if (ids.length === 0) throw new DsvError('KeyInvalid', `--key ${input} holds no public key`);
-    return { input, ids, publicKeys: [] };
+    return { input, ids, publicKeys: [], fromFile: true };
   }
   const hex = norm(input);
   if (!/^[0-9A-F]{8,64}$/.test(hex)) {
     throw new DsvError('Usage', `--key ${JSON.stringify(input)} is neither a file nor a key id / fingerprint in hex`);
   }
-  return { input, ids: [hex], publicKeys: [] };
+  return { input, ids: [hex], publicKeys: [], fromFile: false };
 }
 
 /** Whether a key id or fingerprint (hex) names the revoked key (a long id is the end of a fingerprint). */

@@ -7,7 +7,6 @@
  * image digest, so each tag carrying one moves to a new image without it (revokeEmbedded), reported old -> new.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { digestOf, removeSignatureEntries, type Descriptor, type Digest, type ImageConfig } from '@dsv/core/formats';
 import {
@@ -193,7 +192,7 @@ export async function signaturesRevoke(ctx: CliContext, shell: CommandShell, o: 
     await revokeBundles(stores, scan, key, items, o.dryRun);
     const unattributed = await revokeEmbedded(ctx, scan, key, items, o.dryRun);
     // An OpenPGP signature names only the (sub)key that made it: without the public key, an id of its primary cannot match it.
-    if (unattributed && key.publicKeys.length === 0 && !existsSync(key.input)) {
+    if (unattributed && !key.fromFile) {
       shell.out.err(`${shell.out.prog}: warning: ${unattributed} embedded signature(s) were made by keys not available here and could not be matched to ${key.input} (a signature made with a subkey names only the subkey); give the public key file as --key to match its subkeys\n`);
     }
     const summary = {
