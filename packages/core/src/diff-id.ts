@@ -58,10 +58,17 @@ export class DiffIdHasher {
     return this.error !== undefined || this.inflater.destroyed;
   }
 
-  /** Takes a chunk; `ready` runs when the next may come (at once unless the inflater is behind). */
-  write(chunk: Buffer, ready: () => void): void {
+  /**
+   * Takes a chunk; `ready` runs when the next may come (at once unless the inflater is behind). `consumed`, if
+   * given, runs once the inflater is through with the chunk (or never took it); not at all if the stream fails.
+   */
+  write(chunk: Buffer, ready: () => void, consumed?: () => void): void {
     const inflater = this.inflater;
-    if (this.aborted || this.ended || this.stopped || inflater.write(chunk) || inflater.destroyed) return ready();
+    if (this.aborted || this.ended || this.stopped) {
+      consumed?.();
+      return ready();
+    }
+    if (inflater.write(chunk, consumed && ((err) => err || consumed())) || inflater.destroyed) return ready();
     const release = () => {
       inflater.off('drain', release);
       inflater.off('close', release);

@@ -10,9 +10,9 @@ import { pipeline } from 'node:stream/promises';
 import type { ImageConfig } from './config.js';
 import { detectCompression, type Compression } from './decompress.js';
 import { blobDigestError, blobSizeError } from './blob-checks.js';
-import { DiffIdHasher } from './diff-id.js';
 import { DigestingStream, parseDigest, type Digest } from './digest.js';
 import { DsvError } from './errors.js';
+import { inflatePool } from './inflate-pool.js';
 import { configPlatform, readConfig, resolveManifests, type ResolvedManifest } from './image.js';
 import type { Manifest } from './manifest.js';
 import type { Descriptor } from './model.js';
@@ -110,12 +110,10 @@ async function streamLayer(
   }
   const checker = new DigestingStream({ digest: descriptor.digest, size: descriptor.size, name: `blob ${descriptor.digest}` });
   const algorithm = diffIdLike ? parseDigest(diffIdLike).algorithm : 'sha256';
-  const hasher = new DiffIdHasher({
-    algorithm,
-    sameAsBlob: algorithm === checker.digester.algorithm,
-    maxBytes: layerLimit(descriptor.size, opts),
-    name,
-  });
+  const hasher = inflatePool.hasher(
+    { algorithm, sameAsBlob: algorithm === checker.digester.algorithm, maxBytes: layerLimit(descriptor.size, opts), name },
+    descriptor.size,
+  );
   let overrun = false;
 
   // Compressed side: bytes go to the hasher (with backpressure); after an inflate failure it takes them
@@ -225,6 +223,8 @@ export async function checkIntegrity(
   if (opts.platform !== undefined) resolveOpts.platform = opts.platform;
   if (opts.expectedDigest !== undefined) resolveOpts.expectedDigest = opts.expectedDigest;
   const { top, manifests } = await resolveManifests(source, resolveOpts);
+  // Layers that stream (not hashed where stored) are inflated in a worker, which starts while the configurations are read.
+  if (!source.digestBlob) inflatePool.warm(manifests.flatMap((r) => r.manifest.layers));
 
   const configs: (ImageConfig | undefined)[] = [];
   const images: ImageCheck[] = [];

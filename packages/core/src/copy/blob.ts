@@ -7,9 +7,10 @@ import { layerLimit } from '../layer-limits.js';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Compression } from '../decompress.js';
-import { DiffIdHasher, type DiffIdOptions, type DiffIdResult } from '../diff-id.js';
+import type { DiffIdOptions, DiffIdResult } from '../diff-id.js';
 import { VerifiedBlob, parseDigest, type Digest, type DigestAlgorithm } from '../digest.js';
 import { DsvError } from '../errors.js';
+import { inflatePool, type LayerHasher } from '../inflate-pool.js';
 import type { Descriptor } from '../model.js';
 import type { ImageDestination, ImageReference, ImageSource, ProgressEvent } from '../transport.js';
 
@@ -79,11 +80,11 @@ class Counter extends Transform {
  * failure to inflate never fails this stream: the bytes are still delivered and checked.
  */
 class DiffIdTap extends Transform {
-  private readonly hasher: DiffIdHasher;
+  private readonly hasher: LayerHasher;
 
-  constructor(options: DiffIdOptions) {
+  constructor(options: DiffIdOptions, compressedSize: number) {
     super();
-    this.hasher = new DiffIdHasher(options);
+    this.hasher = inflatePool.hasher(options, compressedSize);
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
@@ -144,7 +145,7 @@ export async function moveBlob(ctx: BlobContext, job: BlobJob): Promise<BlobOutc
       sameAsBlob: job.diffIdAlgorithm === parseDigest(d.digest).algorithm,
       maxBytes: layerLimit(d.size, ctx),
       name: `layer ${d.digest}`,
-    });
+    }, d.size);
     stages.push(tap);
   }
   for (const s of stages) s.on('error', (e) => out.destroy(e));
