@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { DiffIdHasher, type DiffIdOptions, type DiffIdResult } from './diff-id.js';
 import { digestOf } from './digest.js';
-import { InflatePool, OFF_THREAD_MIN_BYTES, type LayerHasher } from './inflate-pool.js';
+import { InflatePool, OFF_THREAD_MIN_BYTES, OFF_THREAD_MIN_TOTAL, type LayerHasher } from './inflate-pool.js';
 
 let dir: string;
 let pool: InflatePool;
@@ -52,7 +52,7 @@ function plain(r: DiffIdResult) {
 }
 
 async function both(bytes: Buffer, o: Partial<DiffIdOptions> = {}, stopAt?: number) {
-  const off = pool.hasher(options(o), OFF_THREAD_MIN_BYTES);
+  const off = pool.hasher(options(o), OFF_THREAD_MIN_BYTES, true);
   expect(off).not.toBeInstanceOf(DiffIdHasher);
   const [a, b] = await Promise.all([feed(new DiffIdHasher(options(o)), bytes, stopAt), feed(off, bytes, stopAt)]);
   expect(plain(b)).toEqual(plain(a));
@@ -84,7 +84,7 @@ describe('InflatePool', () => {
 
   it('gives no digest for an abandoned stream and keeps no job for it', async () => {
     expect(await both(gzipSync(content), {}, 3_000_000)).toEqual({ compression: 'gzip' });
-    const h = pool.hasher(options(), OFF_THREAD_MIN_BYTES);
+    const h = pool.hasher(options(), OFF_THREAD_MIN_BYTES, true);
     await new Promise<void>((ready) => h.write(gzipSync(content), ready));
     h.abort('gone');
     expect(await h.result(() => digestOf(content))).toEqual({ compression: 'gzip' });
@@ -92,7 +92,7 @@ describe('InflatePool', () => {
   });
 
   it('holds the writer back while the worker is behind (bounded bytes in flight)', async () => {
-    const h = pool.hasher(options(), OFF_THREAD_MIN_BYTES);
+    const h = pool.hasher(options(), OFF_THREAD_MIN_BYTES, true);
     const big = gzipSync(Buffer.concat([content, content, content]));
     let pending = 0;
     for (let o = 0; o < big.length; o += 1 << 20) {
@@ -107,13 +107,16 @@ describe('InflatePool', () => {
   });
 
   it('keeps small layers, and every layer when no worker can start, on the main thread', async () => {
-    expect(pool.hasher(options(), OFF_THREAD_MIN_BYTES - 1)).toBeInstanceOf(DiffIdHasher);
+    expect(pool.hasher(options(), OFF_THREAD_MIN_BYTES - 1, true)).toBeInstanceOf(DiffIdHasher);
+    expect(pool.hasher(options(), OFF_THREAD_MIN_BYTES, false)).toBeInstanceOf(DiffIdHasher);
+    expect(pool.plan([{ size: OFF_THREAD_MIN_TOTAL - 1 }, { size: OFF_THREAD_MIN_BYTES - 1 }])).toBe(false);
+    expect(pool.plan([{ size: OFF_THREAD_MIN_TOTAL / 2 }, { size: OFF_THREAD_MIN_TOTAL / 2 }])).toBe(true);
     const none = new InflatePool(async () => undefined);
-    const first = none.hasher(options(), OFF_THREAD_MIN_BYTES);
+    const first = none.hasher(options(), OFF_THREAD_MIN_BYTES, true);
     expect(await feed(first, gzipSync(content))).toEqual({ compression: 'gzip', diffId: digestOf(content) });
-    expect(none.hasher(options(), OFF_THREAD_MIN_BYTES)).toBeInstanceOf(DiffIdHasher);
+    expect(none.hasher(options(), OFF_THREAD_MIN_BYTES, true)).toBeInstanceOf(DiffIdHasher);
     const failing = new InflatePool(async () => ({ url: pathToFileURL(join(dir, 'missing.mjs')).href, mark: 'dsvInflateWorker' }));
-    expect(await feed(failing.hasher(options(), OFF_THREAD_MIN_BYTES), gzipSync(content))).toEqual({ compression: 'gzip', diffId: digestOf(content) });
-    expect(failing.hasher(options(), OFF_THREAD_MIN_BYTES)).toBeInstanceOf(DiffIdHasher);
+    expect(await feed(failing.hasher(options(), OFF_THREAD_MIN_BYTES, true), gzipSync(content))).toEqual({ compression: 'gzip', diffId: digestOf(content) });
+    expect(failing.hasher(options(), OFF_THREAD_MIN_BYTES, true)).toBeInstanceOf(DiffIdHasher);
   });
 });

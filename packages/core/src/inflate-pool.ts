@@ -14,7 +14,12 @@ import type { FromWorker, ToWorker, WorkerOutcome } from './inflate-worker.js';
 
 const BATCH = 512 * 1024;
 const IN_FLIGHT = 1024 * 1024;
-/** Compressed layers from this size go to a worker: below it, a worker's start and round trips cost more than they save. */
+/**
+ * A worker costs ≈ 0.1 s of CPU to start and saves the main thread ≈ 1 ms per compressed MiB: an image whose streamed
+ * layers add up to less than OFF_THREAD_MIN_TOTAL keeps them all on the main thread (a single 8 or 32 MiB layer was
+ * slower in a worker, 8 × 36 MiB faster; bench/NOTES.md §25), and so does any layer under OFF_THREAD_MIN_BYTES.
+ */
+export const OFF_THREAD_MIN_TOTAL = 128 * 1024 * 1024;
 export const OFF_THREAD_MIN_BYTES = 4 * 1024 * 1024;
 
 /** What both hashers offer: the compressed bytes in order (write waits on `ready`), then end() or abort(), then result(). */
@@ -52,14 +57,20 @@ export class InflatePool {
     private readonly size = 1,
   ) {}
 
-  /** Starts the worker ahead of the first large layer (it takes ≈ 0.1 s to load); an idle one never holds the process. */
-  warm(layers: readonly { size: number }[]): void {
-    if (!this.broken && this.workers.length === 0 && layers.some((l) => l.size >= OFF_THREAD_MIN_BYTES)) this.spawn();
+  /**
+   * Whether an image's layers (those to be streamed and inflated) are worth a worker; if so, starts it now, while the
+   * caller reads what comes before them (it takes ≈ 0.1 s to load). An idle worker never holds the process.
+   */
+  plan(layers: readonly { size: number }[]): boolean {
+    const total = layers.reduce((n, l) => n + (l.size >= OFF_THREAD_MIN_BYTES ? l.size : 0), 0);
+    if (this.broken || total < OFF_THREAD_MIN_TOTAL) return false;
+    if (this.workers.length === 0) this.spawn();
+    return true;
   }
 
-  /** A hasher for one layer: off the main thread when it is large enough and workers can run. */
-  hasher(options: DiffIdOptions, compressedSize: number): LayerHasher {
-    if (this.broken || compressedSize < OFF_THREAD_MIN_BYTES) return new DiffIdHasher(options);
+  /** A hasher for one layer: off the main thread when its image was worth it (plan()), it is large enough and workers can run. */
+  hasher(options: DiffIdOptions, compressedSize: number, offThread: boolean): LayerHasher {
+    if (!offThread || this.broken || compressedSize < OFF_THREAD_MIN_BYTES) return new DiffIdHasher(options);
     return new OffThreadHasher(this, options);
   }
 

@@ -96,6 +96,7 @@ async function streamLayer(
   descriptor: Descriptor,
   diffIdLike: Digest | undefined,
   opts: IntegrityOptions,
+  offThread: boolean,
 ): Promise<BlobResult> {
   const name = `layer ${descriptor.digest}`;
   if (source.digestBlob) {
@@ -113,6 +114,7 @@ async function streamLayer(
   const hasher = inflatePool.hasher(
     { algorithm, sameAsBlob: algorithm === checker.digester.algorithm, maxBytes: layerLimit(descriptor.size, opts), name },
     descriptor.size,
+    offThread,
   );
   let overrun = false;
 
@@ -223,8 +225,8 @@ export async function checkIntegrity(
   if (opts.platform !== undefined) resolveOpts.platform = opts.platform;
   if (opts.expectedDigest !== undefined) resolveOpts.expectedDigest = opts.expectedDigest;
   const { top, manifests } = await resolveManifests(source, resolveOpts);
-  // Layers that stream (not hashed where stored) are inflated in a worker, which starts while the configurations are read.
-  if (!source.digestBlob) inflatePool.warm(manifests.flatMap((r) => r.manifest.layers));
+  // Layers that stream (not hashed where stored) may be inflated in a worker, which starts while the configurations are read.
+  const offThread = !source.digestBlob && inflatePool.plan(manifests.flatMap((r) => r.manifest.layers));
 
   const configs: (ImageConfig | undefined)[] = [];
   const images: ImageCheck[] = [];
@@ -274,7 +276,7 @@ export async function checkIntegrity(
         const key = `${descriptor.digest}|${descriptor.size}|${expectedDiffId ? parseDigest(expectedDiffId).algorithm : 'sha256'}`;
         let p = streamed.get(key);
         if (!p) {
-          p = streamLayer(source, descriptor, expectedDiffId, opts);
+          p = streamLayer(source, descriptor, expectedDiffId, opts, offThread);
           streamed.set(key, p);
         }
         const res = await p;

@@ -34,6 +34,8 @@ export interface BlobJob {
   diffIdAlgorithm?: DigestAlgorithm;
   /** Not ours to store (a foreign layer): read only to check it. */
   readOnly?: boolean;
+  /** Inflate in a worker thread when the layer is large enough (the image was worth it, InflatePool.plan). */
+  offThread?: boolean;
 }
 
 export interface BlobOutcome {
@@ -82,9 +84,9 @@ class Counter extends Transform {
 class DiffIdTap extends Transform {
   private readonly hasher: LayerHasher;
 
-  constructor(options: DiffIdOptions, compressedSize: number) {
+  constructor(options: DiffIdOptions, compressedSize: number, offThread: boolean) {
     super();
-    this.hasher = inflatePool.hasher(options, compressedSize);
+    this.hasher = inflatePool.hasher(options, compressedSize, offThread);
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
@@ -145,7 +147,7 @@ export async function moveBlob(ctx: BlobContext, job: BlobJob): Promise<BlobOutc
       sameAsBlob: job.diffIdAlgorithm === parseDigest(d.digest).algorithm,
       maxBytes: layerLimit(d.size, ctx),
       name: `layer ${d.digest}`,
-    }, d.size);
+    }, d.size, job.offThread === true);
     stages.push(tap);
   }
   for (const s of stages) s.on('error', (e) => out.destroy(e));

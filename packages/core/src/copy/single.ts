@@ -103,7 +103,7 @@ export async function stageImage(plan: ImagePlan, m: ImageManifest, descriptor?:
   else if (source.blobSequence) inSequence(jobs, source.blobSequence(jobs.map((j) => j.job.descriptor)), (j) => j.job.descriptor);
   // Checked blobs are all read: announce them (done 0, size from the manifest) so progress knows the total.
   if (plan.check && plan.ctx.onProgress) for (const j of jobs) plan.ctx.onProgress({ id: j.job.descriptor.digest, done: 0, total: j.job.descriptor.size, phase: 'read' });
-  if (plan.check) inflatePool.warm(jobs.map((j) => j.job.descriptor));
+  if (plan.check && inflatePool.plan(jobs.map((j) => j.job.descriptor))) for (const j of jobs) j.job.offThread = true;
   const results = await runLimited(
     jobs.map((j) => () => plan.transfer(j.job)),
     sequential ? 1 : plan.jobs,
