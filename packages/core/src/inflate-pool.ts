@@ -1,5 +1,7 @@
 /**
- * Layers inflated and their content hashed off the main thread: a lazily started pool of worker threads
+ * Layers inflated and their content hashed off the main thread, for the integrity engine (a copy with --verify or a
+ * signing copy keeps them on its main thread: with the upload's buffers the worker took it over 150 MiB of peak RSS,
+ * for no gain in time, bench/NOTES.md §25): a lazily started pool of worker threads
  * (inflate-worker.ts; one by default, which takes all the layers of a verify on two cores with less memory and CPU
  * than two, bench/NOTES.md §25) behind the DiffIdHasher interface. The main thread copies the compressed bytes
  * into batches it transfers (it never hands over a Buffer the source may still own), with at most IN_FLIGHT bytes

@@ -7,10 +7,9 @@ import { layerLimit } from '../layer-limits.js';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Compression } from '../decompress.js';
-import type { DiffIdOptions, DiffIdResult } from '../diff-id.js';
+import { DiffIdHasher, type DiffIdOptions, type DiffIdResult } from '../diff-id.js';
 import { VerifiedBlob, parseDigest, type Digest, type DigestAlgorithm } from '../digest.js';
 import { DsvError } from '../errors.js';
-import { inflatePool, type LayerHasher } from '../inflate-pool.js';
 import type { Descriptor } from '../model.js';
 import type { ImageDestination, ImageReference, ImageSource, ProgressEvent } from '../transport.js';
 
@@ -34,8 +33,6 @@ export interface BlobJob {
   diffIdAlgorithm?: DigestAlgorithm;
   /** Not ours to store (a foreign layer): read only to check it. */
   readOnly?: boolean;
-  /** Inflate in a worker thread when the layer is large enough (the image was worth it, InflatePool.plan). */
-  offThread?: boolean;
 }
 
 export interface BlobOutcome {
@@ -82,11 +79,11 @@ class Counter extends Transform {
  * failure to inflate never fails this stream: the bytes are still delivered and checked.
  */
 class DiffIdTap extends Transform {
-  private readonly hasher: LayerHasher;
+  private readonly hasher: DiffIdHasher;
 
-  constructor(options: DiffIdOptions, compressedSize: number, offThread: boolean) {
+  constructor(options: DiffIdOptions) {
     super();
-    this.hasher = inflatePool.hasher(options, compressedSize, offThread);
+    this.hasher = new DiffIdHasher(options);
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
@@ -147,7 +144,7 @@ export async function moveBlob(ctx: BlobContext, job: BlobJob): Promise<BlobOutc
       sameAsBlob: job.diffIdAlgorithm === parseDigest(d.digest).algorithm,
       maxBytes: layerLimit(d.size, ctx),
       name: `layer ${d.digest}`,
-    }, d.size, job.offThread === true);
+    });
     stages.push(tap);
   }
   for (const s of stages) s.on('error', (e) => out.destroy(e));

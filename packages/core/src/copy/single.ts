@@ -8,7 +8,6 @@ import type { ImageConfig } from '../config.js';
 import { digestOf, parseDigest, type Digest } from '../digest.js';
 import { DsvError } from '../errors.js';
 import { configPlatform, readConfig } from '../image.js';
-import { inflatePool } from '../inflate-pool.js';
 import { inSequence, runLimited } from '../integrity.js';
 import { platformString, replaceConfig, type ImageManifest } from '../manifest.js';
 import type { Descriptor } from '../model.js';
@@ -103,7 +102,6 @@ export async function stageImage(plan: ImagePlan, m: ImageManifest, descriptor?:
   else if (source.blobSequence) inSequence(jobs, source.blobSequence(jobs.map((j) => j.job.descriptor)), (j) => j.job.descriptor);
   // Checked blobs are all read: announce them (done 0, size from the manifest) so progress knows the total.
   if (plan.check && plan.ctx.onProgress) for (const j of jobs) plan.ctx.onProgress({ id: j.job.descriptor.digest, done: 0, total: j.job.descriptor.size, phase: 'read' });
-  if (plan.check && inflatePool.plan(jobs.map((j) => j.job.descriptor))) for (const j of jobs) j.job.offThread = true;
   const results = await runLimited(
     jobs.map((j) => () => plan.transfer(j.job)),
     sequential ? 1 : plan.jobs,
