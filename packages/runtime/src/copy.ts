@@ -26,6 +26,7 @@ import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf } from './suggest.js';
+import { copyTlsUnverified, copyTlsVerifyOptions, nonEmpty } from './tls-verify.js';
 import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import type { SystemContext } from '@dsv/core/transport';
@@ -55,6 +56,8 @@ export interface CopyCommonArgs {
   platform?: string;
   json: boolean;
   insecureRegistries: string[];
+  /** SRC and/or DEST when --src-/--dest-tls-verify=false: their registries are insecure. */
+  tlsUnverified?: string[];
   debug: boolean;
   /** --authfile / --src-* / --dest-* registry credentials. */
   auth?: { source: AuthFlags; destination: AuthFlags };
@@ -106,7 +109,7 @@ const asList = (v: unknown): string[] =>
 const one = lastValue;
 
 export function copyParser(scriptName = 'dsv-copy'): Argv {
-  return copyAuthOptions(newYargs())
+  return copyTlsVerifyOptions(copyAuthOptions(newYargs()))
     .scriptName(scriptName)
     .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
     .exitProcess(false)
@@ -173,6 +176,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     json: argv.json === true,
     debug: argv.debug === true,
     insecureRegistries: asList(argv.insecureRegistry),
+    ...nonEmpty('tlsUnverified', copyTlsUnverified(argv, String(argv.source), String(argv.destination))),
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
@@ -254,6 +258,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        tlsUnverified: a.tlsUnverified ?? [],
         system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}) },
         references: [a.source, a.destination],
         signers: a.command === 'copy' && ((a.signBy !== undefined && a.format === 'embedded') || opts.checkSignatures === true || a.policy !== undefined),
