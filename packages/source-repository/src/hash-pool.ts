@@ -5,12 +5,18 @@
  * (SHA-256 / SHA-512). Only the digest, the length and the first 512 bytes come back: no bytes are handed
  * over, so no fresh memory is faulted in per chunk (bench/NOTES.md §23).
  *
- * Bounded: at most MAX_OPEN files open and MAX_OPS entries queued ahead of a worker per layer; one 1 MiB
+ * The first hasher is the main thread itself, running the same code between its other work: hashing starts at
+ * once, while a worker starts (≈ 75 ms of CPU each), and a 2-core machine starts one worker, not two.
+ *
+ * Bounded: at most MAX_OPEN files open and MAX_OPS entries queued ahead of a hasher per layer; one 1 MiB
  * buffer per layer being hashed.
  */
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { DsvError, parseDigest, type Digest, type DigestAlgorithm } from '@dsv/core/formats';
 import { directoryFileGetter, readTarSplitEntries } from './tarsplit.js';
@@ -21,14 +27,12 @@ const MAX_OPEN = 64;
 const MAX_OPS = 4096;
 
 /**
- * What a worker runs (plain JavaScript, evaluated: no file to ship beside the bundles). Per job: a queue of
- * entries (`s`: segment bytes; `f`, `n`, `r`: descriptor, size, name of a file), one chunk filled and hashed
- * per turn, jobs taking turns (setImmediate between turns lets new entries and cancels in).
+ * What a hasher runs (plain JavaScript, evaluated: no file to ship beside the bundles), given `parentPort`,
+ * `readSync`, `createHash`, `Buffer` and `setImmediate`. Per job: a queue of entries (`s`: segment bytes;
+ * `f`, `n`, `r`: descriptor, size, name of a file), one chunk filled and hashed per turn, jobs taking turns
+ * (setImmediate between turns lets new entries and cancels in, and on the main thread its other work).
  */
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { readSync } = require('node:fs');
-const { createHash } = require('node:crypto');
+const HASHER_BODY = `
 const CHUNK = ${CHUNK};
 const HEAD = ${HEAD};
 const jobs = new Map();
@@ -36,6 +40,7 @@ let scheduled = false;
 const schedule = () => { if (!scheduled) { scheduled = true; setImmediate(step); } };
 const held = (job) => { const fds = job.released; for (let i = job.at; i < job.ops.length; i++) if (job.ops[i].f !== undefined) fds.push(job.ops[i].f); return fds; };
 parentPort.on('message', (m) => {
+  if (m.t === 'close') { jobs.clear(); return; }
   const job = jobs.get(m.id);
   if (m.t === 'open') {
     jobs.set(m.id, { id: m.id, algorithm: m.algorithm, hash: createHash(m.algorithm), ops: [], at: 0, off: 0, ended: false,
@@ -115,6 +120,44 @@ function step() {
 }
 `;
 
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { readSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+${HASHER_BODY}`;
+
+/**
+ * The hasher on the main thread, shaped as the pool uses a Worker: messages go both ways asynchronously (as
+ * between threads) and segment bytes are not copied (tar-split gives each its own buffer).
+ */
+class MainThreadHasher extends EventEmitter {
+  private deliver?: (m: unknown) => void;
+
+  constructor() {
+    super();
+    const port = {
+      on: (_event: 'message', fn: (m: unknown) => void) => (this.deliver = fn),
+      postMessage: (m: unknown) => queueMicrotask(() => this.emit('message', m)),
+    };
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same source the workers evaluate
+    new Function('parentPort', 'readSync', 'createHash', 'Buffer', 'setImmediate', HASHER_BODY)(port, readSync, createHash, Buffer, setImmediate);
+  }
+
+  postMessage(m: unknown): void {
+    queueMicrotask(() => this.deliver?.(m));
+  }
+
+  ref(): void {}
+  unref(): void {}
+
+  async terminate(): Promise<number> {
+    this.deliver?.({ t: 'close' });
+    this.deliver = undefined;
+    this.emit('exit', 0);
+    return 0;
+  }
+}
+
 type FromWorker =
   | { t: 'progress'; id: number; fds: number[]; opsDone: number }
   | { t: 'done'; id: number; digest: string; size: number; head?: Uint8Array; fds: number[] }
@@ -136,20 +179,36 @@ export interface LayerDigest {
   head: Uint8Array;
 }
 
+/** What the pool uses of a hasher: a Worker or the MainThreadHasher. */
+interface Hasher {
+  postMessage(m: unknown): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<number>;
+  on(event: 'message', fn: (m: FromWorker) => void): unknown;
+  on(event: 'error', fn: (e: unknown) => void): unknown;
+  on(event: 'exit', fn: (code: number) => void): unknown;
+}
+
 interface PoolWorker {
-  worker: Worker;
+  worker: Hasher;
   jobs: Map<number, (m: FromWorker) => void>;
 }
 
-/** A pool of up to 2 workers (one per core) hashing layers; close() ends them. */
+/**
+ * Up to 2 hashers (one per core): the main thread first, then a worker thread when a layer arrives while every
+ * hasher is busy. `mainThread: false`: workers only. close() ends them.
+ */
 export class TarSplitHashPool {
   private readonly size: number;
+  private readonly mainThread: boolean;
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
   private closed = false;
 
-  constructor(size = Math.max(1, Math.min(2, availableParallelism()))) {
+  constructor(size = Math.max(1, Math.min(2, availableParallelism())), opts: { mainThread?: boolean } = {}) {
     this.size = size;
+    this.mainThread = opts.mainThread ?? true;
   }
 
   private pick(): PoolWorker {
@@ -157,7 +216,7 @@ export class TarSplitHashPool {
     const idle = this.workers.find((w) => w.jobs.size === 0);
     if (idle) return idle;
     if (this.workers.length < this.size) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+      const worker: Hasher = this.mainThread && this.workers.length === 0 ? new MainThreadHasher() : new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
       const pw: PoolWorker = { worker, jobs: new Map() };
       worker.on('message', (m: FromWorker) => pw.jobs.get(m.id)?.(m));
       const failAll = (e: unknown) => {
