@@ -86,7 +86,7 @@ class DaemonReference implements ImageReference {
       throw new DsvError('Usage', `docker-daemon:${this.within}: a destination needs NAME:TAG (images are loaded, then tagged)`, { reference: this.within });
     }
     // tar-stream and source-archive are imported by what uses them: reading the store on disk needs neither.
-    const { pack } = await import('tar-stream');
+    const { pack } = await import('./tar-pack.js');
     return new DaemonDestination(this, new EngineClient(engineOptionsFrom(ctx)), this.image.repository, this.image.tag, pack, ctx);
   }
 }
