@@ -137,4 +137,12 @@ describe('layer hashing pool', () => {
     await own.close();
     await expect(p).rejects.toThrow();
   });
+
+  test('layers wait for a free hasher; closing the pool fails those still waiting', async () => {
+    const own = new TarSplitHashPool(1);
+    const { dir, meta } = await layout();
+    const ps = [0, 1, 2].map(() => own.digest({ metadata: Readable.from([meta]), dir, layer: 'l', algorithm: 'sha256' }));
+    await own.close();
+    for (const p of ps) await expect(p).rejects.toThrow();
+  });
 });

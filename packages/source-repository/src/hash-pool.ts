@@ -59,6 +59,7 @@ parentPort.on('message', (m) => {
   }
   schedule();
 });
+parentPort.postMessage({ t: 'ready' });
 function fail(job, code, message, file) {
   jobs.delete(job.id);
   parentPort.postMessage({ t: 'error', id: job.id, code, message, file, fds: held(job) });
@@ -185,7 +186,7 @@ interface Hasher {
   ref(): void;
   unref(): void;
   terminate(): Promise<number>;
-  on(event: 'message', fn: (m: FromWorker) => void): unknown;
+  on(event: 'message', fn: (m: FromWorker | { t: 'ready' }) => void): unknown;
   on(event: 'error', fn: (e: unknown) => void): unknown;
   on(event: 'exit', fn: (code: number) => void): unknown;
 }
@@ -193,16 +194,23 @@ interface Hasher {
 interface PoolWorker {
   worker: Hasher;
   jobs: Map<number, (m: FromWorker) => void>;
+  /** It runs (a worker says so once started). */
+  ready: boolean;
+  /** Layers given to it and not yet settled (0 or 1). */
+  load: number;
 }
 
 /**
- * Up to 2 hashers (one per core): the main thread first, then a worker thread when a layer arrives while every
- * hasher is busy. `mainThread: false`: workers only. close() ends them.
+ * Up to 2 hashers (one per core): the main thread first, then a worker thread when a layer waits while every
+ * hasher is busy. Each hashes one layer at a time and takes the next waiting one when done, so the layers spread
+ * over the hashers as each finishes (a slow start or other work on the main thread is balanced out). `mainThread:
+ * false`: workers only. close() ends them.
  */
 export class TarSplitHashPool {
   private readonly size: number;
   private readonly mainThread: boolean;
   private readonly workers: PoolWorker[] = [];
+  private readonly waiting: { resolve: (pw: PoolWorker) => void; reject: (e: Error) => void }[] = [];
   private nextId = 1;
   private closed = false;
 
@@ -211,29 +219,61 @@ export class TarSplitHashPool {
     this.mainThread = opts.mainThread ?? true;
   }
 
-  private pick(): PoolWorker {
-    if (this.closed) throw new DsvError('IoError', 'the layer hashing pool is closed');
-    const idle = this.workers.find((w) => w.jobs.size === 0);
-    if (idle) return idle;
-    if (this.workers.length < this.size) {
-      const worker: Hasher = this.mainThread && this.workers.length === 0 ? new MainThreadHasher() : new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
-      const pw: PoolWorker = { worker, jobs: new Map() };
-      worker.on('message', (m: FromWorker) => pw.jobs.get(m.id)?.(m));
-      const failAll = (e: unknown) => {
-        const i = this.workers.indexOf(pw);
-        if (i >= 0) this.workers.splice(i, 1);
-        const message = `layer hashing thread failed: ${e instanceof Error ? e.message : String(e)}`;
-        for (const [id, onMessage] of [...pw.jobs]) onMessage({ t: 'error', id, code: 'IoError', message, file: '', fds: [] });
-      };
-      worker.on('error', failAll);
-      worker.on('exit', (code) => failAll(new Error(`exited with code ${code}`)));
-      // Idle workers never hold the process open: ref'd only while they have jobs (after the listeners, which
-      // would ref its port again).
-      worker.unref();
-      this.workers.push(pw);
-      return pw;
+  /** A hasher with no layer, once one is free: layers wait here so that each goes to whichever hasher frees first. */
+  private acquire(): Promise<PoolWorker> {
+    if (this.closed) return Promise.reject(new DsvError('IoError', 'the layer hashing pool is closed'));
+    const free = this.free();
+    if (free) {
+      free.load++;
+      return Promise.resolve(free);
     }
-    return this.workers.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const waiting = new Promise<PoolWorker>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.grow();
+    return waiting;
+  }
+
+  private free(): PoolWorker | undefined {
+    return this.workers.find((w) => w.ready && w.load === 0);
+  }
+
+  private release(pw: PoolWorker): void {
+    pw.load--;
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    for (let free = this.free(); free && this.waiting.length; free = this.free()) {
+      free.load++;
+      this.waiting.shift()!.resolve(free);
+    }
+  }
+
+  /** Starts a hasher when a layer waits and fewer than `size` exist: the main thread's at once, a worker's once it runs. */
+  private grow(): void {
+    if (this.workers.length >= this.size) return;
+    const local = this.mainThread && !this.workers.some((w) => w.worker instanceof MainThreadHasher);
+    const worker: Hasher = local ? new MainThreadHasher() : new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+    const pw: PoolWorker = { worker, jobs: new Map(), ready: false, load: 0 };
+    worker.on('message', (m: FromWorker | { t: 'ready' }) => {
+      if (m.t !== 'ready') pw.jobs.get(m.id)?.(m);
+      else if (!this.closed) {
+        pw.ready = true;
+        this.dispatch();
+        if (!pw.load) worker.unref();
+      }
+    });
+    const failAll = (e: unknown) => {
+      const i = this.workers.indexOf(pw);
+      if (i >= 0) this.workers.splice(i, 1);
+      const message = `layer hashing thread failed: ${e instanceof Error ? e.message : String(e)}`;
+      for (const [id, onMessage] of [...pw.jobs]) onMessage({ t: 'error', id, code: 'IoError', message, file: '', fds: [] });
+      // A hasher that never ran: the layers waiting for it fail rather than wait for nothing.
+      if (!pw.ready && !this.workers.some((w) => w.ready)) for (const w of this.waiting.splice(0)) w.reject(new DsvError('IoError', message));
+    };
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`exited with code ${code}`)));
+    // A starting worker holds the process open (a layer waits for it); once running, only while it has a layer.
+    this.workers.push(pw);
   }
 
   /**
@@ -241,18 +281,27 @@ export class TarSplitHashPool {
    * under `dir`, and its first bytes. Fails naming the layer and the file when a file is missing, not a
    * regular file, outside the directory, or shorter or longer than tar-split says; on malformed metadata.
    */
-  digest(opts: LayerFiles & { algorithm: DigestAlgorithm; signal?: AbortSignal }): Promise<LayerDigest> {
+  async digest(opts: LayerFiles & { algorithm: DigestAlgorithm; signal?: AbortSignal }): Promise<LayerDigest> {
+    let pw: PoolWorker | undefined;
+    try {
+      opts.signal?.throwIfAborted();
+      pw = await this.acquire();
+      opts.signal?.throwIfAborted();
+    } catch (e) {
+      if (pw) this.release(pw);
+      opts.metadata.destroy();
+      throw e;
+    }
+    try {
+      return await this.run(pw, opts);
+    } finally {
+      this.release(pw);
+    }
+  }
+
+  private run(pw: PoolWorker, opts: LayerFiles & { algorithm: DigestAlgorithm; signal?: AbortSignal }): Promise<LayerDigest> {
     const { metadata, dir, layer: label, algorithm, signal } = opts;
     return new Promise<LayerDigest>((resolve, reject) => {
-      let pw: PoolWorker;
-      try {
-        signal?.throwIfAborted();
-        pw = this.pick();
-      } catch (e) {
-        metadata.destroy();
-        reject(e as Error);
-        return;
-      }
       const id = this.nextId++;
       const getter = directoryFileGetter(dir, label);
       const open = new Map<number, FileHandle>();
@@ -360,6 +409,7 @@ export class TarSplitHashPool {
   /** Ends the workers (layers still being hashed fail). */
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new DsvError('IoError', 'the layer hashing pool is closed'));
     const ws = this.workers.splice(0);
     await Promise.all(ws.map((w) => w.worker.terminate()));
   }
