@@ -9,6 +9,7 @@ import { resolveImages, type CopyResult } from '@dsv/core/operations';
 import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { withRunResources } from './fleet/run-resources.js';
 import { copyBetween } from './copy-between.js';
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
@@ -283,7 +284,20 @@ async function copySides(system: SystemContext, a: CopyArgs | VerifySameArgs, sh
   return { source, destination };
 }
 
-async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
+async function copy(context: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, given: { source: SystemContext; destination: SystemContext }): Promise<number> {
+  // One registry client per registry and configuration for the whole command: the signature lookups and the
+  // copy met the source registry five times (an HTTPS probe and a /v2/ ping each) before its first blob.
+  return withRunResources(
+    context,
+    (ctx) => {
+      const run = ctx.system.runResources;
+      return copyIn(ctx, a, shell, opts, { source: { ...given.source, runResources: run }, destination: { ...given.destination, runResources: run } });
+    },
+    { governor: false },
+  );
+}
+
+async function copyIn(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
   // Signature stores reach both registries through one context: each registry gets its side's credentials.
