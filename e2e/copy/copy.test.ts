@@ -67,6 +67,15 @@ describe('dsv-copy between real registries', () => {
     expect(summary.destinationDigest).toBe(inspectDigest(`docker://${b.host}/mirror/one:v1`));
   });
 
+  it('meets each registry once: the signature lookups and the copy share one client per registry', () => {
+    const r = bin('dsv-copy', ['--debug', `docker://${a.host}/app/one:v1`, `docker://${b.host}/pinged/one:v1`]);
+    expect(r.code, r.all).toBe(0);
+    const pings = (host: string) => r.stderr.split('\n').filter((l) => l.includes(`GET http://${host}/v2/ → 200`)).length;
+    // The source is asked for the manifest, the .sig tag, the simple-signature tag and the referrers, then copied.
+    expect(pings(a.host)).toBe(1);
+    expect(pings(b.host)).toBe(1);
+  });
+
   it('signs on the way; the signed copy verifies at DEST with docker-verify and the source is untouched', () => {
     const before = inspectDigest(`docker://${a.host}/app/one:v1`);
     const r = bin('dsv-copy', ['--sign-by', gpg.fingerprint, `docker://${a.host}/app/one:v1`, `docker://${b.host}/prod/one:signed`]);

@@ -216,10 +216,13 @@ function imageLabel(check: ImageCheck, many: boolean): string {
   return many ? `${check.platform ?? check.manifestDigest}: ` : '';
 }
 
-/** Internal: the report together with the configurations that were read (for verification). */
+/**
+ * Internal: the report together with the configurations that were read (for verification). `onConfig` gets
+ * each configuration as soon as it is read, before any layer is: a caller can check its signatures meanwhile.
+ */
 export async function checkIntegrity(
   source: ImageSource,
-  opts: IntegrityOptions = {},
+  opts: IntegrityOptions & { onConfig?: (index: number, config: ImageConfig) => void } = {},
 ): Promise<{ report: IntegrityReport; top: Manifest; resolved: ResolvedManifest[]; configs: (ImageConfig | undefined)[] }> {
   const resolveOpts: { platform?: string; expectedDigest?: Digest } = {};
   if (opts.platform !== undefined) resolveOpts.platform = opts.platform;
@@ -264,6 +267,7 @@ export async function checkIntegrity(
       check.configOk = false;
       check.configError = asDsvError(e, `image configuration ${m.config.digest}`);
     }
+    if (config) opts.onConfig?.(configs.length, config);
     configs.push(config);
     images.push(check);
 

@@ -182,6 +182,32 @@ describe('copyImage', () => {
     expect(ins.images[0]!.labels).toEqual({ app: 'x' });
   });
 
+  it('verify checks the signatures while the layers are read, and reports them after integrity as before', async () => {
+    const img = buildImage([Buffer.from('one'), Buffer.from('two')]);
+    await push('a:1', img);
+    await copyImage(await src('a:1'), await dst('a:signed'), { sign: { signer: alice, kind: 'sign' } });
+    const events: string[] = [];
+    const s = await src('a:signed');
+    const layerDigests = new Set(img.layers.map((l) => l.desc.digest));
+    const getBlob = s.getBlob.bind(s);
+    s.getBlob = async (d: Descriptor) => {
+      if (layerDigests.has(d.digest)) events.push('layer');
+      return getBlob(d);
+    };
+    const v = await verifyImage(s, async (data, signature) => {
+      events.push('signature');
+      return trustAll(data, signature);
+    });
+    expect(v.ok).toBe(true);
+    expect(events[0]).toBe('signature');
+    // A broken layer still fails the image whose signature checks.
+    memoryStoreFaults.putRawBlob('a', img.layers[1]!.desc.digest, Buffer.alloc(img.layers[1]!.desc.size));
+    const broken = await verifyImage(await src('a:signed'), trustAll);
+    expect(broken.ok).toBe(false);
+    expect(broken.images[0]!.signatures[0]).toMatchObject({ valid: true });
+    expect(broken.failures[0]).toContain(`layer 1 ${img.layers[1]!.desc.digest}`);
+  });
+
   it('refuses to sign a broken image, with the integrity errors', async () => {
     const img = buildImage([Buffer.from('one'), Buffer.from('two')]);
     await push('a:1', img);

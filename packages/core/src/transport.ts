@@ -104,8 +104,9 @@ export interface SystemContext {
   containerdNamespace?: string;
   containerdAddress?: string;
   /**
-   * Set by the runtime for a run over many images (`dsv sync`, `--all-tags`): what a transport may share
-   * between the images of that run (a registry's connections and tokens), closed once at the run's end.
+   * Set by the runtime for a run over many images (`dsv sync`, `--all-tags`) or one copy (its signature lookups
+   * and the copy): what a transport may share within that run (a registry's connections and tokens), closed
+   * once at the run's end.
    * Absent: every source and destination opens and closes its own.
    */
   runResources?: RunResources;

@@ -130,6 +130,18 @@ describe('composition (lazy package loading)', () => {
     expect(ctx.signers.forSignature('-----BEGIN PGP SIGNATURE-----\n')?.type).toBe('gpg');
   });
 
+  it('tlsUnverified: the registries of its docker references join the insecure ones (the default registry for a bare name)', async () => {
+    const ctx = await createContext({
+      env: { DSV_INSECURE_REGISTRIES: 'a:5000', DSV_DEFAULT_REGISTRY: 'mirror.example:5000' },
+      loadPlugins: false,
+      signers: false,
+      transports: ['docker', 'oci'],
+      tlsUnverified: ['docker://reg.example:8443/team/app:1', 'oci:/tmp/layout:1', 'busybox', 'a:5000/x'],
+    });
+    expect(ctx.system.insecureRegistries).toEqual(['a:5000', 'reg.example:8443', 'mirror.example:5000']);
+    await expect(createContext({ env: {}, loadPlugins: false, signers: false, transports: ['docker'], tlsUnverified: ['docker://Bad Ref'] })).rejects.toMatchObject({ code: 'ReferenceInvalid' });
+  });
+
   it('with transport names, loads only their packages and parses only their references', async () => {
     expect((await createTransportRegistry(['docker'])).names()).toEqual(['docker']);
     expect((await createTransportRegistry(['oci'])).names()).toEqual(['docker-archive', 'oci', 'oci-archive']);

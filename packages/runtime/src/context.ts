@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
-import { DsvError, SignerRegistry, type VerificationResult } from '@dsv/core/formats';
+import { DsvError, SignerRegistry, parseDockerReference, type VerificationResult } from '@dsv/core/formats';
 import {
   knownTransportOf,
   type ImageReference,
@@ -27,6 +27,11 @@ export interface ContextOptions {
   env?: Environment;
   /** --insecure-registry HOST (added to DSV_INSECURE_REGISTRIES). */
   insecureRegistries?: string[];
+  /**
+   * References whose registries may be reached over plain HTTP or unverified TLS: skopeo's --tls-verify=false
+   * (and --src-/--dest-tls-verify=false) as an insecure registry per reference; other transports are ignored.
+   */
+  tlsUnverified?: readonly string[];
   /** --debug sink; never given secrets. */
   debug?: (message: string) => void;
   onProgress?: (event: ProgressEvent) => void;
@@ -92,6 +97,8 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
   const system: SystemContext = { ...systemContextFromEnv(env, opts), ...(opts.system ?? {}) };
   const manifests = await loadTransportManifests({ env });
   const known = transportNames(manifests);
+  const unverified = unverifiedRegistries(opts.tlsUnverified ?? [], known, system.defaultRegistry);
+  if (unverified.length) system.insecureRegistries = [...new Set([...(system.insecureRegistries ?? []), ...unverified])];
   const names = opts.transports ?? (opts.references ? opts.references.map((r) => knownTransportOf(r, known)) : undefined);
   const [transports, signers] = await Promise.all([
     createTransportRegistry(names, { manifests, system }),
@@ -114,6 +121,13 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
     },
     debug,
   };
+}
+
+/** The registries of the docker references among `inputs` (ReferenceInvalid for a malformed one). */
+function unverifiedRegistries(inputs: readonly string[], known: readonly string[], defaultRegistry: string | undefined): string[] {
+  return inputs
+    .filter((input) => knownTransportOf(input, known) === 'docker')
+    .map((input) => parseDockerReference(input.replace(/^docker:\/\//, ''), defaultRegistry ? { defaultRegistry } : {}).registry);
 }
 
 // ---------------------------------------------------------------------------------------------

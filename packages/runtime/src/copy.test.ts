@@ -9,6 +9,14 @@ describe('dsv-copy arguments', () => {
     expect(p.args).toMatchObject({ source: 'docker://a/b:1', destination: 'oci:/tmp/x:1', all: true, signatureType: 'sign', dryRun: false, removeSignatures: false });
     expect(p.args.jobs).toBeGreaterThanOrEqual(2);
   });
+  test('--src-/--dest-tls-verify=false name the side whose registry is insecure (skopeo\'s flags)', async () => {
+    const plain = await parseCopyArgs(['docker://a.example/b:1', 'docker://c.example/d:1']);
+    expect(plain.kind === 'run' && plain.args.tlsUnverified).toBeUndefined();
+    const src = await parseCopyArgs(['--src-tls-verify=false', '--dest-tls-verify', 'docker://a.example/b:1', 'docker://c.example/d:1']);
+    expect(src.kind === 'run' && src.args.tlsUnverified).toEqual(['docker://a.example/b:1']);
+    const both = await parseCopyArgs(['--src-tls-verify=false', '--no-dest-tls-verify', 'docker://a.example/b:1', 'docker://c.example/d:1']);
+    expect(both.kind === 'run' && both.args.tlsUnverified).toEqual(['docker://a.example/b:1', 'docker://c.example/d:1']);
+  });
   test('signing options', async () => {
     const p = await parseCopyArgs(['--sign-by', 'ABCD', '--key-type', 'pki', '--passphrase-file', '/p', '-s', 'endorse', '--jobs', '3', '--retry-times', '5', 'a', 'b']);
     if (p.kind !== 'run' || p.args.command !== 'copy') throw new Error('expected copy');

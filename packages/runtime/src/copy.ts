@@ -9,6 +9,7 @@ import { resolveImages, type CopyResult } from '@dsv/core/operations';
 import { DsvError, isPlatformString, type Digest, type SignatureKind } from '@dsv/core/formats';
 import type { ImageReference } from '@dsv/core/transport';
 import { createContext, createVerifyFunction, type CliContext } from './context.js';
+import { withRunResources } from './fleet/run-resources.js';
 import { copyBetween } from './copy-between.js';
 import type { CarryPlan, CarryReport, DetachedSigner } from './copy-signatures.js';
 import type { DetachedStores } from './detached/stores.js';
@@ -26,6 +27,7 @@ import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf } from './suggest.js';
+import { copyTlsUnverified, copyTlsVerifyOptions, nonEmpty } from './tls-verify.js';
 import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import type { SystemContext } from '@dsv/core/transport';
@@ -55,6 +57,8 @@ export interface CopyCommonArgs {
   platform?: string;
   json: boolean;
   insecureRegistries: string[];
+  /** SRC and/or DEST when --src-/--dest-tls-verify=false: their registries are insecure. */
+  tlsUnverified?: string[];
   debug: boolean;
   /** --authfile / --src-* / --dest-* registry credentials. */
   auth?: { source: AuthFlags; destination: AuthFlags };
@@ -106,7 +110,7 @@ const asList = (v: unknown): string[] =>
 const one = lastValue;
 
 export function copyParser(scriptName = 'dsv-copy'): Argv {
-  return copyAuthOptions(newYargs())
+  return copyTlsVerifyOptions(copyAuthOptions(newYargs()))
     .scriptName(scriptName)
     .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
     .exitProcess(false)
@@ -173,6 +177,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     json: argv.json === true,
     debug: argv.debug === true,
     insecureRegistries: asList(argv.insecureRegistry),
+    ...nonEmpty('tlsUnverified', copyTlsUnverified(argv, String(argv.source), String(argv.destination))),
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
@@ -254,6 +259,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
     const ctx = await createContext(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        tlsUnverified: a.tlsUnverified ?? [],
         system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}) },
         references: [a.source, a.destination],
         signers: a.command === 'copy' && ((a.signBy !== undefined && a.format === 'embedded') || opts.checkSignatures === true || a.policy !== undefined),
@@ -278,7 +284,20 @@ async function copySides(system: SystemContext, a: CopyArgs | VerifySameArgs, sh
   return { source, destination };
 }
 
-async function copy(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
+async function copy(context: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, given: { source: SystemContext; destination: SystemContext }): Promise<number> {
+  // One registry client per registry and configuration for the whole command: the signature lookups and the
+  // copy met the source registry five times (an HTTPS probe and a /v2/ ping each) before its first blob.
+  return withRunResources(
+    context,
+    (ctx) => {
+      const run = ctx.system.runResources;
+      return copyIn(ctx, a, shell, opts, { source: { ...given.source, runResources: run }, destination: { ...given.destination, runResources: run } });
+    },
+    { governor: false },
+  );
+}
+
+async function copyIn(ctx: CliContext, a: CopyArgs, shell: CommandShell, opts: CopyMainOptions, sides: { source: SystemContext; destination: SystemContext }): Promise<number> {
   const srcRef = ctx.parseImage(a.source);
   const dstRef = ctx.parseImage(a.destination);
   // Signature stores reach both registries through one context: each registry gets its side's credentials.

@@ -85,6 +85,17 @@ describe('dsv arguments', () => {
     expect(await parseDsvArgs(['sign', '--pki-format', 'legacy', '-k', 'k.pem', 'a'])).toMatchObject({ kind: 'run', args: { pkiFormat: 'legacy' } });
   });
 
+  it('--tls-verify=false before or after the command; sync\'s --src-/--dest-tls-verify=false skip a sync file and OCI layouts', async () => {
+    expect(await parseDsvArgs(['verify', '--tls-verify=false', 'a:1'])).toMatchObject({ kind: 'run', args: { tlsVerify: false } });
+    expect(await parseDsvArgs(['--tls-verify=false', 'inspect', 'a:1'])).toMatchObject({ kind: 'run', args: { tlsVerify: false } });
+    const plain = await parseDsvArgs(['verify', '--tls-verify', 'a:1']);
+    expect(plain.kind === 'run' && 'tlsVerify' in plain.args).toBe(false);
+    const sync = await parseDsvArgs(['sync', '--src-tls-verify=false', '--dest-tls-verify=false', 'docker://a.example/r', 'docker://b.example/p/']);
+    expect(sync.kind === 'run' && sync.args).toMatchObject({ tlsUnverified: ['docker://a.example/r', 'docker://b.example/p'] });
+    const file = await parseDsvArgs(['sync', '--src-tls-verify=false', '--dest-tls-verify=false', 'sync.yaml', 'oci:/out']);
+    expect(file.kind === 'run' && 'tlsUnverified' in file.args).toBe(false);
+  });
+
   it('sync takes skopeo sync\'s auth flags: --authfile for both sides, --src-/--dest- for one', async () => {
     const p = await parseDsvArgs(['sync', '--authfile', 'both.json', '--dest-authfile', 'd.json', '--src-creds', 'u:p', '--dest-creds', 'ci', 'docker://a/r', 'docker://b/p']);
     expect(p.kind === 'run' && p.args).toMatchObject({ command: 'sync', sideAuth: { source: { authfile: 'both.json', creds: 'u:p' }, destination: { authfile: 'd.json', creds: 'ci' } } });

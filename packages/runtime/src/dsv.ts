@@ -29,6 +29,7 @@ import { BUILTIN_TRANSPORT_MANIFESTS, referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import { firstKeylessFlag, KEYLESS_FLAGS, type KeylessFlags } from './detached/keyless-flags.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
+import { copyTlsUnverified, copyTlsVerifyOptions, nonEmpty, tlsVerifyHelp } from './tls-verify.js';
 import { authFlagsOf, authOptions, authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
@@ -39,6 +40,8 @@ export interface DsvCommonArgs {
   debug: boolean;
   json: boolean;
   insecureRegistries: string[];
+  /** --tls-verify=false: the registries of the command's images are insecure. */
+  tlsVerify?: false;
   platform?: string;
   /** -q/--quiet: only errors and the verdict; -s/--silent (before the command): nothing, the exit code says it. */
   output?: 'quiet' | 'silent';
@@ -138,6 +141,8 @@ export interface DsvSyncArgs extends DsvCommonArgs {
   removeSignatures: boolean;
   /** --authfile (both sides), --src-/--dest-authfile, --src-/--dest-creds (skopeo sync's). */
   sideAuth: { source: AuthFlags; destination: AuthFlags };
+  /** SRC and/or DEST (registry ones) when --src-/--dest-tls-verify=false. */
+  tlsUnverified?: string[];
 }
 export interface DsvKeygenArgs extends DsvCommonArgs {
   command: 'generate-key-pair';
@@ -174,6 +179,7 @@ export function dsvParser(): Argv {
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable report on stdout' })
     .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
+    .option('tls-verify', { type: 'boolean', describe: tlsVerifyHelp('the images named') })
     .option('timeout', timeoutOption())
     .options(layerLimitOptions())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
@@ -225,7 +231,7 @@ export function dsvParser(): Argv {
     .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
     .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
     .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
-      copyAuthOptions(y)
+      copyTlsVerifyOptions(copyAuthOptions(y))
         .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
         .option('shard', { type: 'string', describe: 'Only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' })
         .option('scoped', { type: 'boolean', default: false, describe: 'Name each repository at DEST by its whole source name (host/repo), not its last path component' })
@@ -250,6 +256,20 @@ export function dsvParser(): Argv {
     .help()
     .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
+/** SRC or DEST of a sync as a registry reference, or '' (a sync file, OCI layouts). */
+function syncRegistrySide(arg: string): string {
+  if (arg.startsWith('oci:') || (/\.(ya?ml|json)$/i.test(arg) && !arg.startsWith('docker://'))) return '';
+  return arg.replace(/\/+$/, '');
+}
+
+/** The references --tls-verify=false (or sync's --src-/--dest-tls-verify=false) covers. */
+function tlsUnverifiedOf(a: DsvArgs): string[] {
+  if (a.command === 'sync') return a.tlsUnverified ?? [];
+  if (a.tlsVerify !== false) return [];
+  const named = a as Partial<Record<'source' | 'destination' | 'image' | 'target' | 'images', unknown>>;
+  return [named.source, named.destination, named.image, named.target, ...(Array.isArray(named.images) ? named.images : [])].filter((r): r is string => typeof r === 'string');
 }
 
 /** A reference that names a digest (`…@sha256:…`), whatever its transport. */
@@ -298,6 +318,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     json: argv.json === true,
     insecureRegistries: asList(argv.insecureRegistry),
   };
+  if (argv.tlsVerify === false) common.tlsVerify = false;
   if (typeof argv.platform === 'string') common.platform = argv.platform;
   if (argv.progress !== undefined) common.progress = argv.progress as ProgressMode;
   const timeoutMs = timeoutArg(argv.timeout);
@@ -364,6 +385,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         scoped: argv.scoped === true, dryRun: argv.dryRun === true, removeSignatures: argv.removeSignatures === true,
         sideAuth: copyAuthFlagsOf(argv),
         ...givenOptions(argv, ['shard', 'policy', 'registriesD'], { registriesD: 'registries.d' }),
+        // A sync file names its registries' tls-verify itself; OCI layouts have none.
+        ...nonEmpty('tlsUnverified', copyTlsUnverified(argv, syncRegistrySide(String(argv.source)), syncRegistrySide(String(argv.destination))).filter(Boolean)),
       };
       // --authfile is both sides' here: each side's SystemContext is made by the sync itself.
       delete y.auth;
@@ -505,6 +528,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
+        tlsUnverified: tlsUnverifiedOf(a),
         system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}), ...(system ?? {}) },
         ...(a.command === 'bundle'
           ? a.subcommand === 'create' ? { references: [...a.images, 'oci:/bundle'] } : { transports: ['docker', 'oci'] }

@@ -13,6 +13,7 @@ import type { CliIo } from './io.js';
 import { newYargs, type Parsed } from './parser.js';
 import { errorJson } from './report.js';
 import { CommandShell } from './shell.js';
+import { tlsVerifyOption } from './tls-verify.js';
 import { VERSION } from './version.js';
 
 /** Tags listed when --limit is not given. */
@@ -26,11 +27,13 @@ export interface ListTagsArgs {
   json: boolean;
   debug: boolean;
   insecureRegistries: string[];
+  /** --tls-verify=false. */
+  tlsVerify?: false;
   auth: AuthFlags;
 }
 
 function parser(): Argv {
-  return authOptions(
+  return tlsVerifyOption(authOptions(
     newYargs()
       .scriptName('dsv list-tags')
       .usage(`$0 [options] REPO\n\nLists the tags of a registry repository: docker://HOST/REPO or HOST/REPO (no tag, no digest).\nThe registry's pages are followed up to --limit tags (default ${DEFAULT_TAG_LIMIT}); a cut list says so.`)
@@ -41,7 +44,7 @@ function parser(): Argv {
       .option('json', { type: 'boolean', default: false, describe: 'Machine-readable list on stdout' })
       .option('debug', { alias: 'v', type: 'boolean', default: false, describe: 'Diagnostics on stderr' })
       .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT]' }),
-  )
+  ), 'REPO')
     .help()
     .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns ?? 100));
@@ -79,6 +82,7 @@ export async function parseListTagsArgs(args: string[]): Promise<Parsed<ListTags
         json: argv.json === true,
         debug: argv.debug === true,
         insecureRegistries: ((argv.insecureRegistry as unknown[] | undefined) ?? []).map(String),
+        ...(argv.tlsVerify === false ? { tlsVerify: false as const } : {}),
         auth: authFlagsOf(argv),
       },
     };
@@ -95,7 +99,7 @@ export async function listTagsMain(args: string[], io: CliIo): Promise<number> {
   const a = parsed.args;
   try {
     const system = await authSystem(io.env, a.auth, shellPrompt(shell));
-    const ctx = await createContext(shell.contextOptions({ insecureRegistries: a.insecureRegistries, references: [a.repository], signers: false, system }));
+    const ctx = await createContext(shell.contextOptions({ insecureRegistries: a.insecureRegistries, tlsUnverified: a.tlsVerify === false ? [a.repository] : [], references: [a.repository], signers: false, system }));
     const ref = ctx.parseImage(a.repository) as DockerImageReference;
     const client = ref.newClient(ctx.system);
     let tags: string[];

@@ -115,6 +115,15 @@ describe('run-scoped registry clients', () => {
     expect(key('src.test', ctx)).not.toBe(key('src.test', { ...ctx, onProgress: () => undefined }));
     expect(key('src.test', ctx)).not.toBe(key('src.test', { ...ctx, insecureRegistries: ['src.test'] }));
     expect(sharedClientKey({ registry: 'src.test', ctx })).not.toBe(key('src.test', ctx));
+    // Credentials count as this registry gets them: named for it in registryAuth or at the top level, the same client;
+    // another registry's entry does not split it.
+    const creds = { username: 's', password: 'p' };
+    const files = ['/auth/src.json'];
+    const { registryAuth: _auth, ...plain } = ctx;
+    const topLevel = key('src.test', { ...plain, credentialsFiles: files, registryCredentials: creds });
+    expect(key('src.test', { ...plain, registryAuth: { 'src.test': { credentialsFiles: files, registryCredentials: creds } } })).toBe(topLevel);
+    expect(key('src.test', { ...plain, credentialsFiles: files, registryCredentials: creds, registryAuth: { 'dest.test': { registryCredentials: { username: 'd', password: 'q' } } } })).toBe(topLevel);
+    expect(key('src.test', { ...plain, credentialsFiles: files, registryCredentials: creds, registryAuth: { 'src.test': { credentialsFiles: files } } })).not.toBe(topLevel);
     // The key holds no secret.
     expect(key('src.test', ctx)).not.toMatch(/other|"p"/);
   });

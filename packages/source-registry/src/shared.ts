@@ -91,27 +91,40 @@ function stable(value: unknown): string {
 
 /**
  * The run-scoped key of a client: the registry, the client options and the whole SystemContext but its
- * runResources (credentials included, so another registry's or another side's credentials never share a client).
+ * runResources, with the credentials this registry gets (credentials included, so another registry's or another
+ * side's credentials never share a client). Its credentials count as clientConfig reads them: a context naming
+ * them in `registryAuth` for this registry and one naming the same at its top level share a client.
  * Hashed: the key holds no secret.
  */
 export function sharedClientKey(opts: RegistryClientOptions): string {
   const { ctx, registry, ...rest } = opts;
-  const text = `{"registry":${JSON.stringify(registry.toLowerCase())},"options":${stable(rest)},"ctx":${contextText(ctx)}}`;
+  const reg = registry.toLowerCase();
+  const text = `{"registry":${JSON.stringify(reg)},"options":${stable(rest)},"ctx":${contextText(ctx)},"auth":${authText(ctx, reg)}}`;
   return `registry-client:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/** The credentials settings `registry` gets from `ctx` (clientConfig's choice between registryAuth and the top level). */
+function authText(ctx: SystemContext | undefined, registry: string): string {
+  const auth = ctx?.registryAuth?.[registry];
+  return stable({
+    credentialsFiles: auth?.credentialsFiles ?? ctx?.credentialsFiles,
+    registryCredentials: auth ? auth.registryCredentials : ctx?.registryCredentials,
+  });
 }
 
 const contextTexts = new WeakMap<SystemContext, string>();
 
 /**
- * The stable text of a SystemContext but its runResources, once per context object: a run hands the same context
- * to every image, and it holds the child processes' whole environment, so writing it out on every client request
- * was a fifth of all a sync allocated (bench/NOTES.md §20). A context is not changed once a transport has it.
+ * The stable text of a SystemContext but its runResources and credentials (authText), once per context object: a
+ * run hands the same context to every image, and it holds the child processes' whole environment, so writing it out
+ * on every client request was a fifth of all a sync allocated (bench/NOTES.md §20). A context is not changed once a
+ * transport has it.
  */
 function contextText(ctx: SystemContext | undefined): string {
   if (!ctx) return stable({});
   let text = contextTexts.get(ctx);
   if (text === undefined) {
-    const { runResources: _run, ...settings } = ctx;
+    const { runResources: _run, registryAuth: _auth, credentialsFiles: _files, registryCredentials: _creds, ...settings } = ctx;
     text = stable(settings);
     contextTexts.set(ctx, text);
   }

@@ -27,10 +27,10 @@ import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
-import { pack as tarPack, type Pack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
 import { DsvError, DigestingStream, MediaTypes, digestOf, isDigest, parseDigest, verifiedFor, type Descriptor, type Digest } from '@dsv/core/formats';
 import type { ImageDestination, ImageReference, ImageSource, SystemContext, Transport } from '@dsv/core/transport';
-import { scanDockerArchiveStream, type TarEntry } from '@dsv/source-archive';
+import type { TarEntry } from '@dsv/source-archive';
 import { ExportSpool } from './export-spool.js';
 import { EngineClient, engineOptionsFrom, imagePath, readJsonMessages } from './engine.js';
 import { formatLocalImageRef, parseLocalImageRef, type LocalImageRef } from './reference.js';
@@ -85,7 +85,9 @@ class DaemonReference implements ImageReference {
     if (this.image.kind !== 'name' || this.image.digest || !this.image.tag) {
       throw new DsvError('Usage', `docker-daemon:${this.within}: a destination needs NAME:TAG (images are loaded, then tagged)`, { reference: this.within });
     }
-    return new DaemonDestination(this, new EngineClient(engineOptionsFrom(ctx)), this.image.repository, this.image.tag, ctx);
+    // tar-stream and source-archive are imported by what uses them: reading the store on disk needs neither.
+    const { pack } = await import('./tar-pack.js');
+    return new DaemonDestination(this, new EngineClient(engineOptionsFrom(ctx)), this.image.repository, this.image.tag, pack, ctx);
   }
 }
 
@@ -137,6 +139,7 @@ class DaemonSource implements ImageSource {
 
   /** The one export: scanned and spooled in the same pass. */
   private async scanOnce(): Promise<Scanned> {
+    const { scanDockerArchiveStream } = await import('@dsv/source-archive');
     const res = await this.export();
     let spool: ExportSpool;
     try {
@@ -247,6 +250,7 @@ class DaemonDestination implements ImageDestination {
   private readonly repo: string;
   private readonly tag: string;
   private readonly ctx?: SystemContext;
+  private readonly newPack: () => Pack;
   private pack?: Pack;
   private response?: Promise<IncomingMessage>;
   private readonly stored = new Set<string>();
@@ -254,11 +258,12 @@ class DaemonDestination implements ImageDestination {
   private failed?: unknown;
   private committed = false;
 
-  constructor(reference: ImageReference, client: EngineClient, repo: string, tag: string, ctx?: SystemContext) {
+  constructor(reference: ImageReference, client: EngineClient, repo: string, tag: string, newPack: () => Pack, ctx?: SystemContext) {
     this.reference = reference;
     this.client = client;
     this.repo = repo;
     this.tag = tag;
+    this.newPack = newPack;
     this.ctx = ctx;
   }
 
@@ -273,7 +278,7 @@ class DaemonDestination implements ImageDestination {
 
   private start(): Pack {
     if (this.pack) return this.pack;
-    const pack = tarPack();
+    const pack = this.newPack();
     this.pack = pack;
     this.response = this.client.request('POST', '/images/load?quiet=1', {
       body: pack as unknown as NodeJS.ReadableStream,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { DsvError, pidTempName, registerCleanup } from '@dsv/core';
-import { TarIndex, type TarEntry } from '@dsv/source-archive';
+import type { TarIndex, TarEntry } from '@dsv/source-archive';
 
 function ioError(what: string, e: unknown): DsvError {
   if (e instanceof DsvError) return e;
@@ -95,6 +95,7 @@ export class ExportSpool {
   async seal(): Promise<TarIndex> {
     if (!this.written) throw new DsvError('Usage', 'export spool: seal() before tee()');
     await this.written;
+    const { TarIndex } = await import('@dsv/source-archive');
     this.index = await TarIndex.open(this.path);
     return this.index;
   }

@@ -1,4 +1,4 @@
-// Tests of the worker-thread layer hashing pool: digests equal the rebuilt stream's, every failure of the streamed reader.
+// Tests of the layer hashing pool (the main thread and worker threads): digests equal the rebuilt stream's, every failure of the streamed reader.
 import { afterAll, describe, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -119,5 +119,30 @@ describe('layer hashing pool', () => {
     expect((await own.digest({ metadata: Readable.from([meta]), dir, layer: 'l', algorithm: 'sha256' })).digest).toBe(sha256(tar));
     await own.close();
     await expect(own.digest({ metadata: Readable.from([meta]), dir, layer: 'l', algorithm: 'sha256' })).rejects.toThrow('closed');
+  });
+
+  test('the main thread hashes the first layer; workers alone (mainThread: false) give the same digests', async () => {
+    const layouts = await Promise.all([0, 1, 2].map((i) => layout([...files, { name: `./m${i}.txt`, content: `layer ${i}` }])));
+    for (const own of [new TarSplitHashPool(1), new TarSplitHashPool(2, { mainThread: false })]) {
+      const results = await Promise.all(layouts.map((l) => own.digest({ metadata: Readable.from([l.meta]), dir: l.dir, layer: 'l', algorithm: 'sha256' })));
+      results.forEach((r, i) => expect(r.digest).toBe(sha256(layouts[i]!.tar)));
+      await own.close();
+    }
+  });
+
+  test('closing the pool fails a layer the main thread is hashing', async () => {
+    const own = new TarSplitHashPool(1);
+    const { dir, meta } = await layout();
+    const p = own.digest({ metadata: Readable.from([meta]), dir, layer: 'l', algorithm: 'sha256' });
+    await own.close();
+    await expect(p).rejects.toThrow();
+  });
+
+  test('layers wait for a free hasher; closing the pool fails those still waiting', async () => {
+    const own = new TarSplitHashPool(1);
+    const { dir, meta } = await layout();
+    const ps = [0, 1, 2].map(() => own.digest({ metadata: Readable.from([meta]), dir, layer: 'l', algorithm: 'sha256' }));
+    await own.close();
+    for (const p of ps) await expect(p).rejects.toThrow();
   });
 });

@@ -5,12 +5,18 @@
  * (SHA-256 / SHA-512). Only the digest, the length and the first 512 bytes come back: no bytes are handed
  * over, so no fresh memory is faulted in per chunk (bench/NOTES.md §23).
  *
- * Bounded: at most MAX_OPEN files open and MAX_OPS entries queued ahead of a worker per layer; one 1 MiB
+ * The first hasher is the main thread itself, running the same code between its other work: hashing starts at
+ * once, while a worker starts (≈ 75 ms of CPU each), and a 2-core machine starts one worker, not two.
+ *
+ * Bounded: at most MAX_OPEN files open and MAX_OPS entries queued ahead of a hasher per layer; one 1 MiB
  * buffer per layer being hashed.
  */
 import { availableParallelism } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { DsvError, parseDigest, type Digest, type DigestAlgorithm } from '@dsv/core/formats';
 import { directoryFileGetter, readTarSplitEntries } from './tarsplit.js';
@@ -21,14 +27,12 @@ const MAX_OPEN = 64;
 const MAX_OPS = 4096;
 
 /**
- * What a worker runs (plain JavaScript, evaluated: no file to ship beside the bundles). Per job: a queue of
- * entries (`s`: segment bytes; `f`, `n`, `r`: descriptor, size, name of a file), one chunk filled and hashed
- * per turn, jobs taking turns (setImmediate between turns lets new entries and cancels in).
+ * What a hasher runs (plain JavaScript, evaluated: no file to ship beside the bundles), given `parentPort`,
+ * `readSync`, `createHash`, `Buffer` and `setImmediate`. Per job: a queue of entries (`s`: segment bytes;
+ * `f`, `n`, `r`: descriptor, size, name of a file), one chunk filled and hashed per turn, jobs taking turns
+ * (setImmediate between turns lets new entries and cancels in, and on the main thread its other work).
  */
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { readSync } = require('node:fs');
-const { createHash } = require('node:crypto');
+const HASHER_BODY = `
 const CHUNK = ${CHUNK};
 const HEAD = ${HEAD};
 const jobs = new Map();
@@ -36,6 +40,7 @@ let scheduled = false;
 const schedule = () => { if (!scheduled) { scheduled = true; setImmediate(step); } };
 const held = (job) => { const fds = job.released; for (let i = job.at; i < job.ops.length; i++) if (job.ops[i].f !== undefined) fds.push(job.ops[i].f); return fds; };
 parentPort.on('message', (m) => {
+  if (m.t === 'close') { jobs.clear(); return; }
   const job = jobs.get(m.id);
   if (m.t === 'open') {
     jobs.set(m.id, { id: m.id, algorithm: m.algorithm, hash: createHash(m.algorithm), ops: [], at: 0, off: 0, ended: false,
@@ -54,6 +59,7 @@ parentPort.on('message', (m) => {
   }
   schedule();
 });
+parentPort.postMessage({ t: 'ready' });
 function fail(job, code, message, file) {
   jobs.delete(job.id);
   parentPort.postMessage({ t: 'error', id: job.id, code, message, file, fds: held(job) });
@@ -115,6 +121,44 @@ function step() {
 }
 `;
 
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { readSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+${HASHER_BODY}`;
+
+/**
+ * The hasher on the main thread, shaped as the pool uses a Worker: messages go both ways asynchronously (as
+ * between threads) and segment bytes are not copied (tar-split gives each its own buffer).
+ */
+class MainThreadHasher extends EventEmitter {
+  private deliver?: (m: unknown) => void;
+
+  constructor() {
+    super();
+    const port = {
+      on: (_event: 'message', fn: (m: unknown) => void) => (this.deliver = fn),
+      postMessage: (m: unknown) => queueMicrotask(() => this.emit('message', m)),
+    };
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same source the workers evaluate
+    new Function('parentPort', 'readSync', 'createHash', 'Buffer', 'setImmediate', HASHER_BODY)(port, readSync, createHash, Buffer, setImmediate);
+  }
+
+  postMessage(m: unknown): void {
+    queueMicrotask(() => this.deliver?.(m));
+  }
+
+  ref(): void {}
+  unref(): void {}
+
+  async terminate(): Promise<number> {
+    this.deliver?.({ t: 'close' });
+    this.deliver = undefined;
+    this.emit('exit', 0);
+    return 0;
+  }
+}
+
 type FromWorker =
   | { t: 'progress'; id: number; fds: number[]; opsDone: number }
   | { t: 'done'; id: number; digest: string; size: number; head?: Uint8Array; fds: number[] }
@@ -136,45 +180,100 @@ export interface LayerDigest {
   head: Uint8Array;
 }
 
-interface PoolWorker {
-  worker: Worker;
-  jobs: Map<number, (m: FromWorker) => void>;
+/** What the pool uses of a hasher: a Worker or the MainThreadHasher. */
+interface Hasher {
+  postMessage(m: unknown): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<number>;
+  on(event: 'message', fn: (m: FromWorker | { t: 'ready' }) => void): unknown;
+  on(event: 'error', fn: (e: unknown) => void): unknown;
+  on(event: 'exit', fn: (code: number) => void): unknown;
 }
 
-/** A pool of up to 2 workers (one per core) hashing layers; close() ends them. */
+interface PoolWorker {
+  worker: Hasher;
+  jobs: Map<number, (m: FromWorker) => void>;
+  /** It runs (a worker says so once started). */
+  ready: boolean;
+  /** Layers given to it and not yet settled (0 or 1). */
+  load: number;
+}
+
+/**
+ * Up to 2 hashers (one per core): the main thread first, then a worker thread when a layer waits while every
+ * hasher is busy. Each hashes one layer at a time and takes the next waiting one when done, so the layers spread
+ * over the hashers as each finishes (a slow start or other work on the main thread is balanced out). `mainThread:
+ * false`: workers only. close() ends them.
+ */
 export class TarSplitHashPool {
   private readonly size: number;
+  private readonly mainThread: boolean;
   private readonly workers: PoolWorker[] = [];
+  private readonly waiting: { resolve: (pw: PoolWorker) => void; reject: (e: Error) => void }[] = [];
   private nextId = 1;
   private closed = false;
 
-  constructor(size = Math.max(1, Math.min(2, availableParallelism()))) {
+  constructor(size = Math.max(1, Math.min(2, availableParallelism())), opts: { mainThread?: boolean } = {}) {
     this.size = size;
+    this.mainThread = opts.mainThread ?? true;
   }
 
-  private pick(): PoolWorker {
-    if (this.closed) throw new DsvError('IoError', 'the layer hashing pool is closed');
-    const idle = this.workers.find((w) => w.jobs.size === 0);
-    if (idle) return idle;
-    if (this.workers.length < this.size) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
-      const pw: PoolWorker = { worker, jobs: new Map() };
-      worker.on('message', (m: FromWorker) => pw.jobs.get(m.id)?.(m));
-      const failAll = (e: unknown) => {
-        const i = this.workers.indexOf(pw);
-        if (i >= 0) this.workers.splice(i, 1);
-        const message = `layer hashing thread failed: ${e instanceof Error ? e.message : String(e)}`;
-        for (const [id, onMessage] of [...pw.jobs]) onMessage({ t: 'error', id, code: 'IoError', message, file: '', fds: [] });
-      };
-      worker.on('error', failAll);
-      worker.on('exit', (code) => failAll(new Error(`exited with code ${code}`)));
-      // Idle workers never hold the process open: ref'd only while they have jobs (after the listeners, which
-      // would ref its port again).
-      worker.unref();
-      this.workers.push(pw);
-      return pw;
+  /** A hasher with no layer, once one is free: layers wait here so that each goes to whichever hasher frees first. */
+  private acquire(): Promise<PoolWorker> {
+    if (this.closed) return Promise.reject(new DsvError('IoError', 'the layer hashing pool is closed'));
+    const free = this.free();
+    if (free) {
+      free.load++;
+      return Promise.resolve(free);
     }
-    return this.workers.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const waiting = new Promise<PoolWorker>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.grow();
+    return waiting;
+  }
+
+  private free(): PoolWorker | undefined {
+    return this.workers.find((w) => w.ready && w.load === 0);
+  }
+
+  private release(pw: PoolWorker): void {
+    pw.load--;
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    for (let free = this.free(); free && this.waiting.length; free = this.free()) {
+      free.load++;
+      this.waiting.shift()!.resolve(free);
+    }
+  }
+
+  /** Starts a hasher when a layer waits and fewer than `size` exist: the main thread's at once, a worker's once it runs. */
+  private grow(): void {
+    if (this.workers.length >= this.size) return;
+    const local = this.mainThread && !this.workers.some((w) => w.worker instanceof MainThreadHasher);
+    const worker: Hasher = local ? new MainThreadHasher() : new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+    const pw: PoolWorker = { worker, jobs: new Map(), ready: false, load: 0 };
+    worker.on('message', (m: FromWorker | { t: 'ready' }) => {
+      if (m.t !== 'ready') pw.jobs.get(m.id)?.(m);
+      else if (!this.closed) {
+        pw.ready = true;
+        this.dispatch();
+        if (!pw.load) worker.unref();
+      }
+    });
+    const failAll = (e: unknown) => {
+      const i = this.workers.indexOf(pw);
+      if (i >= 0) this.workers.splice(i, 1);
+      const message = `layer hashing thread failed: ${e instanceof Error ? e.message : String(e)}`;
+      for (const [id, onMessage] of [...pw.jobs]) onMessage({ t: 'error', id, code: 'IoError', message, file: '', fds: [] });
+      // A hasher that never ran: the layers waiting for it fail rather than wait for nothing.
+      if (!pw.ready && !this.workers.some((w) => w.ready)) for (const w of this.waiting.splice(0)) w.reject(new DsvError('IoError', message));
+    };
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`exited with code ${code}`)));
+    // A starting worker holds the process open (a layer waits for it); once running, only while it has a layer.
+    this.workers.push(pw);
   }
 
   /**
@@ -182,18 +281,27 @@ export class TarSplitHashPool {
    * under `dir`, and its first bytes. Fails naming the layer and the file when a file is missing, not a
    * regular file, outside the directory, or shorter or longer than tar-split says; on malformed metadata.
    */
-  digest(opts: LayerFiles & { algorithm: DigestAlgorithm; signal?: AbortSignal }): Promise<LayerDigest> {
+  async digest(opts: LayerFiles & { algorithm: DigestAlgorithm; signal?: AbortSignal }): Promise<LayerDigest> {
+    let pw: PoolWorker | undefined;
+    try {
+      opts.signal?.throwIfAborted();
+      pw = await this.acquire();
+      opts.signal?.throwIfAborted();
+    } catch (e) {
+      if (pw) this.release(pw);
+      opts.metadata.destroy();
+      throw e;
+    }
+    try {
+      return await this.run(pw, opts);
+    } finally {
+      this.release(pw);
+    }
+  }
+
+  private run(pw: PoolWorker, opts: LayerFiles & { algorithm: DigestAlgorithm; signal?: AbortSignal }): Promise<LayerDigest> {
     const { metadata, dir, layer: label, algorithm, signal } = opts;
     return new Promise<LayerDigest>((resolve, reject) => {
-      let pw: PoolWorker;
-      try {
-        signal?.throwIfAborted();
-        pw = this.pick();
-      } catch (e) {
-        metadata.destroy();
-        reject(e as Error);
-        return;
-      }
       const id = this.nextId++;
       const getter = directoryFileGetter(dir, label);
       const open = new Map<number, FileHandle>();
@@ -301,6 +409,7 @@ export class TarSplitHashPool {
   /** Ends the workers (layers still being hashed fail). */
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new DsvError('IoError', 'the layer hashing pool is closed'));
     const ws = this.workers.splice(0);
     await Promise.all(ws.map((w) => w.worker.terminate()));
   }

@@ -90,9 +90,9 @@ class StorageReference implements ImageReference {
 }
 
 /**
- * Layers from this size on are hashed in worker threads. Starting one costs ≈ 70–80 ms of CPU (and more
- * latency on a loaded machine) against ≈ 20 ms to hash 32 MiB on the main thread: an image of small layers
- * never starts them (bench/NOTES.md §23).
+ * Layers from this size on are hashed by the pool (the main thread, then a worker thread). Starting a worker
+ * costs ≈ 70–80 ms of CPU (and more latency on a loaded machine) against ≈ 20 ms to hash 32 MiB on the main
+ * thread: an image of small layers never starts one (bench/NOTES.md §23).
  */
 const WORKER_MIN_BYTES = 32 * 1024 * 1024;
 
@@ -133,12 +133,12 @@ class StorageSource implements ImageSource {
     this.ctx?.debug?.(`docker-storage: rebuilding ${layerLabel(layer.index, layer.diffId)} from ${this.store.tarSplitPath(layer)}`);
     // Fast path: no per-file CRC-64 (it costs more than the SHA-256 the reader computes anyway);
     // diagnoseBlob() runs it only for a layer that failed, to name the file that changed. (Verification
-    // hashes layers in worker threads instead: digestBlob.)
+    // hashes layers in the hashing pool instead: digestBlob.)
     return this.store.openLayer(layer, { verifyChecksums: false });
   }
 
   /**
-   * A layer rebuilt and hashed by worker threads (two cores hashing, no bytes handed over): the engine's
+   * A layer rebuilt and hashed by the hashing pool (two cores hashing, no bytes handed over): the engine's
    * check without streaming. Directory drivers and layers of WORKER_MIN_BYTES or more; others are streamed
    * and hashed here.
    */
@@ -158,7 +158,7 @@ class StorageSource implements ImageSource {
       }
       return { digest: d.digest(), size: d.size, head: Buffer.concat(head).subarray(0, 512) };
     }
-    this.ctx?.debug?.(`docker-storage: rebuilding and hashing ${layerLabel(layer.index, layer.diffId)} from ${this.store.tarSplitPath(layer)} in a worker thread`);
+    this.ctx?.debug?.(`docker-storage: rebuilding and hashing ${layerLabel(layer.index, layer.diffId)} from ${this.store.tarSplitPath(layer)} in the hashing pool`);
     this.pool ??= new TarSplitHashPool();
     return this.store.digestLayer(layer, algorithm, this.pool, signal);
   }

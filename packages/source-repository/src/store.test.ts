@@ -187,7 +187,7 @@ describe('docker-storage: store problems are clear errors', () => {
   });
 });
 
-describe('docker-storage: layers hashed in worker threads (digestBlob)', () => {
+describe('docker-storage: layers hashed in the hashing pool (digestBlob)', () => {
   const big = (seed: number) => {
     const b = Buffer.alloc(33 * 1024 * 1024 + 123);
     for (let i = 0; i < b.length; i += 4096) b.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);

@@ -6,6 +6,7 @@ import type { Digest } from '../digest.js';
 import { DsvError } from '../errors.js';
 import { configPlatform, readConfig, resolveManifests } from '../image.js';
 import { checkIntegrity, integrityErrors, type ImageCheck } from '../integrity.js';
+import type { ImageConfig } from '../config.js';
 import type { Descriptor } from '../model.js';
 import type { VerificationResult, VerificationStatus } from '../signer.js';
 import { readSignatures, SIGNATURES_LABEL, verifySignatures, type SignatureCheck } from '../signatures.js';
@@ -105,10 +106,16 @@ function guarded(verify: VerifyFunction): VerifyFunction {
  * signature is valid. `failures` has one human line per problem.
  */
 export async function verifyImage(source: ImageSource, verify: VerifyFunction, opts: VerifyOptions = {}): Promise<VerifyResult> {
-  const { report, configs } = await checkIntegrity(source, opts);
+  const check = guarded(verify);
+  // Each configuration's signatures are checked while its layers are read (a verifier's start-up, a key
+  // ring read or a gpg run overlap the hashing); the outcome is taken only after integrity, as before.
+  const checks = new Map<number, Promise<{ checks: SignatureCheck[] } | { error: unknown }>>();
+  const onConfig = (index: number, config: ImageConfig) => {
+    checks.set(index, verifySignatures(config, check).then((c) => ({ checks: c }), (error: unknown) => ({ error })));
+  };
+  const { report, configs } = await checkIntegrity(source, { ...opts, onConfig });
   const many = report.images.length > 1;
   const images: ImageVerification[] = [];
-  const check = guarded(verify);
   for (let i = 0; i < report.images.length; i++) {
     const integrity = report.images[i]!;
     const config = configs[i];
@@ -116,7 +123,9 @@ export async function verifyImage(source: ImageSource, verify: VerifyFunction, o
     let signatures: SignatureReport[] = [];
     if (config) {
       try {
-        signatures = (await verifySignatures(config, check)).map(toReport);
+        const outcome = await checks.get(i)!;
+        if ('error' in outcome) throw outcome.error;
+        signatures = outcome.checks.map(toReport);
       } catch (e) {
         if (!(e instanceof DsvError)) throw e;
         if (e.code !== 'NoSignatures') failures.push(`signatures of image configuration ${config.digest}: ${e.message}`);

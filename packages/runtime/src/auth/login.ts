@@ -18,6 +18,7 @@ import { CommandShell } from '../shell.js';
 import { VERSION } from '../version.js';
 import { authKeyHost, helperFor, readConfigFile, writeConfigFile, type ConfigFile } from './config-file.js';
 import { runCredentialHelper } from './helpers.js';
+import { tlsVerifyHelp } from '../tls-verify.js';
 
 /** Registry names that mean Docker Hub, and the key docker stores its credentials under. */
 const HUB_NAMES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
@@ -58,7 +59,8 @@ function parser(command: 'login' | 'logout'): Argv {
     .option('username', { alias: 'u', type: 'string', describe: 'User name' })
     .option('password', { alias: 'p', type: 'string', describe: 'Password (visible in ps: prefer --password-stdin)' })
     .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password from stdin' })
-    .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT]' });
+    .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT]' })
+    .option('tls-verify', { type: 'boolean', describe: tlsVerifyHelp('REGISTRY') });
 }
 
 /** REGISTRY as docker login takes it (`https://host/`, `host:port`, `index.docker.io`): host[:port], docker.io for Docker Hub. */
@@ -80,11 +82,12 @@ export async function parseLoginArgs(command: 'login' | 'logout', args: string[]
   if (err) return { kind: 'error', message: err };
   if (argv.help || argv.version) return { kind: 'output', text: argv.help ? decorateHelp(output, `dsv ${command}`) : output.endsWith('\n') ? output : `${output}\n` };
   try {
+    const registry = loginRegistry(one(argv.registry));
     const a: LoginArgs = {
       command,
-      registry: loginRegistry(one(argv.registry)),
+      registry,
       passwordStdin: argv.passwordStdin === true,
-      insecureRegistries: ((argv.insecureRegistry as unknown[] | undefined) ?? []).map(String),
+      insecureRegistries: [...((argv.insecureRegistry as unknown[] | undefined) ?? []).map(String), ...(argv.tlsVerify === false ? [registry] : [])],
       debug: argv.debug === true,
       ...givenOptions(argv, ['username', 'password', 'authfile']),
     };
