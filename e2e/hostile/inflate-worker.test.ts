@@ -1,4 +1,4 @@
-// Layers inflated in the worker thread (a verify of an image whose layers add up to 128 MiB or more,
+// Layers inflated in the worker thread (a verify streaming a layer of 128 MiB or more,
 // packages/core/src/inflate-pool.ts): the BUILT dsv verify on an OCI layout with one 136 MiB gzip layer starts a worker,
 // passes the whole layer, and reports a corrupt one and one over the layer cap as the main thread does (the same exit
 // codes and lines); dsv-copy --verify keeps inflating on the main thread.

@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { DiffIdHasher, type DiffIdOptions, type DiffIdResult } from './diff-id.js';
 import { digestOf } from './digest.js';
-import { InflatePool, OFF_THREAD_MIN_BYTES, OFF_THREAD_MIN_TOTAL, type LayerHasher } from './inflate-pool.js';
+import { InflatePool, OFF_THREAD_MIN_BYTES, type LayerHasher } from './inflate-pool.js';
 
 let dir: string;
 let pool: InflatePool;
@@ -109,8 +109,8 @@ describe('InflatePool', () => {
   it('keeps small layers, and every layer when no worker can start, on the main thread', async () => {
     expect(pool.hasher(options(), OFF_THREAD_MIN_BYTES - 1, true)).toBeInstanceOf(DiffIdHasher);
     expect(pool.hasher(options(), OFF_THREAD_MIN_BYTES, false)).toBeInstanceOf(DiffIdHasher);
-    expect(pool.plan([{ size: OFF_THREAD_MIN_TOTAL - 1 }, { size: OFF_THREAD_MIN_BYTES - 1 }])).toBe(false);
-    expect(pool.plan([{ size: OFF_THREAD_MIN_TOTAL / 2 }, { size: OFF_THREAD_MIN_TOTAL / 2 }])).toBe(true);
+    expect(pool.plan([{ size: OFF_THREAD_MIN_BYTES - 1 }, { size: OFF_THREAD_MIN_BYTES - 1 }])).toBe(false);
+    expect(pool.plan([{ size: 1 }, { size: OFF_THREAD_MIN_BYTES }])).toBe(true);
     const none = new InflatePool(async () => undefined);
     const first = none.hasher(options(), OFF_THREAD_MIN_BYTES, true);
     expect(await feed(first, gzipSync(content))).toEqual({ compression: 'gzip', diffId: digestOf(content) });

@@ -17,12 +17,12 @@ import type { FromWorker, ToWorker, WorkerOutcome } from './inflate-worker.js';
 const BATCH = 512 * 1024;
 const IN_FLIGHT = 1024 * 1024;
 /**
- * A worker costs ≈ 0.1 s of CPU to start and saves the main thread ≈ 1 ms per compressed MiB: an image whose streamed
- * layers add up to less than OFF_THREAD_MIN_TOTAL keeps them all on the main thread (a single 8 or 32 MiB layer was
- * slower in a worker, 8 × 36 MiB faster; bench/NOTES.md §25), and so does any layer under OFF_THREAD_MIN_BYTES.
+ * Only a layer of OFF_THREAD_MIN_BYTES or more is inflated in the worker. A worker costs ≈ 0.1 s of CPU to start and
+ * ≈ 35 MiB of peak RSS; it pays where one large layer's receive, inflate and hash run in series on the main thread
+ * (1 GiB: 0.98 → 0.77 × skopeo), not where several smaller layers already share both cores (8 × 64 MiB: 4 % less
+ * wall for +15 % CPU and 150 MiB peak; a single 8 or 32 MiB layer was slower; bench/NOTES.md §25).
  */
-export const OFF_THREAD_MIN_TOTAL = 128 * 1024 * 1024;
-export const OFF_THREAD_MIN_BYTES = 4 * 1024 * 1024;
+export const OFF_THREAD_MIN_BYTES = 128 * 1024 * 1024;
 
 /** What both hashers offer: the compressed bytes in order (write waits on `ready`), then end() or abort(), then result(). */
 export interface LayerHasher {
@@ -64,8 +64,7 @@ export class InflatePool {
    * caller reads what comes before them (it takes ≈ 0.1 s to load). An idle worker never holds the process.
    */
   plan(layers: readonly { size: number }[]): boolean {
-    const total = layers.reduce((n, l) => n + (l.size >= OFF_THREAD_MIN_BYTES ? l.size : 0), 0);
-    if (this.broken || total < OFF_THREAD_MIN_TOTAL) return false;
+    if (this.broken || !layers.some((l) => l.size >= OFF_THREAD_MIN_BYTES)) return false;
     if (this.workers.length === 0) this.spawn();
     return true;
   }
