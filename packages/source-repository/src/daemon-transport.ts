@@ -85,8 +85,10 @@ class DaemonReference implements ImageReference {
     if (this.image.kind !== 'name' || this.image.digest || !this.image.tag) {
       throw new DsvError('Usage', `docker-daemon:${this.within}: a destination needs NAME:TAG (images are loaded, then tagged)`, { reference: this.within });
     }
-    // tar-stream and source-archive are imported by what uses them: reading the store on disk needs neither.
-    const { pack } = await import('./tar-pack.js');
+    // tar-stream and source-archive are imported by what uses them: reading the store on disk needs neither. In the
+    // app bundles a lazily imported CommonJS module has a default export only, so `pack` is looked for on both.
+    const tar = (await import('tar-stream')) as typeof import('tar-stream') & { default?: typeof import('tar-stream') };
+    const pack = tar.pack ?? tar.default!.pack;
     return new DaemonDestination(this, new EngineClient(engineOptionsFrom(ctx)), this.image.repository, this.image.tag, pack, ctx);
   }
 }
