@@ -65,6 +65,11 @@ export interface SystemContext {
   insecureRegistries?: string[];
   /** certs.d directories to search (first match wins). */
   certsDirs?: string[];
+  /**
+   * Per-registry (host[:port]) certificate directories used instead of certs.d for that registry (skopeo's --cert-dir,
+   * --src-/--dest-cert-dir): its `*.crt` CAs and `*.cert` + `*.key` client pair.
+   */
+  registryCertDirs?: Readonly<Record<string, string>>;
   /** DSV_DEFAULT_REGISTRY / DSV_DOCKERHUB_AUTH and friends, already read by the app. */
   defaultRegistry?: string;
   dockerHubAuth?: string;

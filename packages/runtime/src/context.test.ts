@@ -130,7 +130,7 @@ describe('composition (lazy package loading)', () => {
     expect(ctx.signers.forSignature('-----BEGIN PGP SIGNATURE-----\n')?.type).toBe('gpg');
   });
 
-  it('tlsUnverified: the registries of its docker references join the insecure ones (the default registry for a bare name)', async () => {
+  it('tlsUnverified and certDirs: the registries of their docker references (the default registry for a bare name) get insecure, or their own certificate directory', async () => {
     const ctx = await createContext({
       env: { DSV_INSECURE_REGISTRIES: 'a:5000', DSV_DEFAULT_REGISTRY: 'mirror.example:5000' },
       loadPlugins: false,
@@ -139,6 +139,14 @@ describe('composition (lazy package loading)', () => {
       tlsUnverified: ['docker://reg.example:8443/team/app:1', 'oci:/tmp/layout:1', 'busybox', 'a:5000/x'],
     });
     expect(ctx.system.insecureRegistries).toEqual(['a:5000', 'reg.example:8443', 'mirror.example:5000']);
+    const dirs = await createContext({
+      env: { DSV_DEFAULT_REGISTRY: 'mirror.example:5000' },
+      loadPlugins: false,
+      signers: false,
+      transports: ['docker', 'oci'],
+      certDirs: [['docker://reg.example:8443/team/app:1', '/certs/reg'], ['busybox', 'rel/mirror'], ['oci:/tmp/layout:1', '/ignored']],
+    });
+    expect(dirs.system.registryCertDirs).toEqual({ 'reg.example:8443': '/certs/reg', 'mirror.example:5000': join(process.cwd(), 'rel/mirror') });
     await expect(createContext({ env: {}, loadPlugins: false, signers: false, transports: ['docker'], tlsUnverified: ['docker://Bad Ref'] })).rejects.toMatchObject({ code: 'ReferenceInvalid' });
   });
 

@@ -4,6 +4,7 @@
  * plugin) starts here.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { DsvError, SignerRegistry, parseDockerReference, type VerificationResult } from '@dsv/core/formats';
 import {
@@ -32,6 +33,11 @@ export interface ContextOptions {
    * (and --src-/--dest-tls-verify=false) as an insecure registry per reference; other transports are ignored.
    */
   tlsUnverified?: readonly string[];
+  /**
+   * Certificate directories per reference (skopeo's --cert-dir, --src-/--dest-cert-dir): each docker reference's
+   * registry reads its CAs and client certificate from that directory instead of certs.d; other transports are ignored.
+   */
+  certDirs?: readonly (readonly [reference: string, dir: string])[];
   /** --debug sink; never given secrets. */
   debug?: (message: string) => void;
   onProgress?: (event: ProgressEvent) => void;
@@ -97,8 +103,13 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
   const system: SystemContext = { ...systemContextFromEnv(env, opts), ...(opts.system ?? {}) };
   const manifests = await loadTransportManifests({ env });
   const known = transportNames(manifests);
-  const unverified = unverifiedRegistries(opts.tlsUnverified ?? [], known, system.defaultRegistry);
+  const registryOf = (input: string) => dockerRegistryOf(input, known, system.defaultRegistry);
+  const unverified = (opts.tlsUnverified ?? []).map(registryOf).filter((r): r is string => r !== undefined);
   if (unverified.length) system.insecureRegistries = [...new Set([...(system.insecureRegistries ?? []), ...unverified])];
+  for (const [input, dir] of opts.certDirs ?? []) {
+    const registry = registryOf(input);
+    if (registry !== undefined) system.registryCertDirs = { ...system.registryCertDirs, [registry]: resolvePath(dir) };
+  }
   const names = opts.transports ?? (opts.references ? opts.references.map((r) => knownTransportOf(r, known)) : undefined);
   const [transports, signers] = await Promise.all([
     createTransportRegistry(names, { manifests, system }),
@@ -123,11 +134,10 @@ export async function createContext(opts: ContextOptions = {}): Promise<CliConte
   };
 }
 
-/** The registries of the docker references among `inputs` (ReferenceInvalid for a malformed one). */
-function unverifiedRegistries(inputs: readonly string[], known: readonly string[], defaultRegistry: string | undefined): string[] {
-  return inputs
-    .filter((input) => knownTransportOf(input, known) === 'docker')
-    .map((input) => parseDockerReference(input.replace(/^docker:\/\//, ''), defaultRegistry ? { defaultRegistry } : {}).registry);
+/** The registry of a docker reference, undefined for another transport's (ReferenceInvalid for a malformed one). */
+function dockerRegistryOf(input: string, known: readonly string[], defaultRegistry: string | undefined): string | undefined {
+  if (knownTransportOf(input, known) !== 'docker') return undefined;
+  return parseDockerReference(input.replace(/^docker:\/\//, ''), defaultRegistry ? { defaultRegistry } : {}).registry;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ describe('dsv-copy arguments', () => {
     expect(src.kind === 'run' && src.args.tlsUnverified).toEqual(['docker://a.example/b:1']);
     const both = await parseCopyArgs(['--src-tls-verify=false', '--no-dest-tls-verify', 'docker://a.example/b:1', 'docker://c.example/d:1']);
     expect(both.kind === 'run' && both.args.tlsUnverified).toEqual(['docker://a.example/b:1', 'docker://c.example/d:1']);
+    const dirs = await parseCopyArgs(['--src-cert-dir', '/certs/a', '--dest-cert-dir', 'rel/c', 'docker://a.example/b:1', 'docker://c.example/d:1']);
+    expect(dirs.kind === 'run' && dirs.args.certDirs).toEqual([['docker://a.example/b:1', '/certs/a'], ['docker://c.example/d:1', 'rel/c']]);
+    expect(dirs.kind === 'run' && dirs.args.tlsUnverified).toBeUndefined();
   });
   test('signing options', async () => {
     const p = await parseCopyArgs(['--sign-by', 'ABCD', '--key-type', 'pki', '--passphrase-file', '/p', '-s', 'endorse', '--jobs', '3', '--retry-times', '5', 'a', 'b']);

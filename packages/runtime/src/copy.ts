@@ -27,7 +27,7 @@ import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf } from './suggest.js';
-import { copyTlsUnverified, copyTlsVerifyOptions, nonEmpty } from './tls-verify.js';
+import { copyTlsArgs, copyTlsOptions } from './tls-flags.js';
 import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import type { SystemContext } from '@dsv/core/transport';
@@ -59,6 +59,8 @@ export interface CopyCommonArgs {
   insecureRegistries: string[];
   /** SRC and/or DEST when --src-/--dest-tls-verify=false: their registries are insecure. */
   tlsUnverified?: string[];
+  /** --src-/--dest-cert-dir: [SRC or DEST, directory]. */
+  certDirs?: [string, string][];
   debug: boolean;
   /** --authfile / --src-* / --dest-* registry credentials. */
   auth?: { source: AuthFlags; destination: AuthFlags };
@@ -110,7 +112,7 @@ const asList = (v: unknown): string[] =>
 const one = lastValue;
 
 export function copyParser(scriptName = 'dsv-copy'): Argv {
-  return copyTlsVerifyOptions(copyAuthOptions(newYargs()))
+  return copyTlsOptions(copyAuthOptions(newYargs()))
     .scriptName(scriptName)
     .usage(`$0 [options] SRC DEST\n$0 verify-same SRC DEST\n\n${HELP}`)
     .exitProcess(false)
@@ -177,7 +179,7 @@ export async function parseCopyArgs(args: string[], scriptName?: string): Promis
     json: argv.json === true,
     debug: argv.debug === true,
     insecureRegistries: asList(argv.insecureRegistry),
-    ...nonEmpty('tlsUnverified', copyTlsUnverified(argv, String(argv.source), String(argv.destination))),
+    ...copyTlsArgs(argv, String(argv.source), String(argv.destination)),
     source: String(argv.source),
     destination: String(argv.destination),
     ...(platform ? { platform } : {}),
@@ -260,6 +262,7 @@ export async function copyMain(args: string[], io: CliIo = processIo(), prog = '
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
         tlsUnverified: a.tlsUnverified ?? [],
+        certDirs: a.certDirs ?? [],
         system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}) },
         references: [a.source, a.destination],
         signers: a.command === 'copy' && ((a.signBy !== undefined && a.format === 'embedded') || opts.checkSignatures === true || a.policy !== undefined),

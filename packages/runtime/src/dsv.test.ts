@@ -92,8 +92,12 @@ describe('dsv arguments', () => {
     expect(plain.kind === 'run' && 'tlsVerify' in plain.args).toBe(false);
     const sync = await parseDsvArgs(['sync', '--src-tls-verify=false', '--dest-tls-verify=false', 'docker://a.example/r', 'docker://b.example/p/']);
     expect(sync.kind === 'run' && sync.args).toMatchObject({ tlsUnverified: ['docker://a.example/r', 'docker://b.example/p'] });
-    const file = await parseDsvArgs(['sync', '--src-tls-verify=false', '--dest-tls-verify=false', 'sync.yaml', 'oci:/out']);
+    const file = await parseDsvArgs(['sync', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-cert-dir', '/c', 'sync.yaml', 'oci:/out']);
     expect(file.kind === 'run' && 'tlsUnverified' in file.args).toBe(false);
+    expect(file.kind === 'run' && 'certDirs' in file.args).toBe(false);
+    expect(await parseDsvArgs(['--cert-dir', '/certs/r', 'verify', 'a:1'])).toMatchObject({ kind: 'run', args: { command: 'verify', certDir: '/certs/r', images: ['a:1'] } });
+    const syncDirs = await parseDsvArgs(['sync', '--dest-cert-dir', '/d', 'docker://a.example/r', 'docker://b.example/p']);
+    expect(syncDirs.kind === 'run' && syncDirs.args).toMatchObject({ certDirs: [['docker://b.example/p', '/d']] });
   });
 
   it('sync takes skopeo sync\'s auth flags: --authfile for both sides, --src-/--dest- for one', async () => {

@@ -29,7 +29,7 @@ import { BUILTIN_TRANSPORT_MANIFESTS, referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
 import { firstKeylessFlag, KEYLESS_FLAGS, type KeylessFlags } from './detached/keyless-flags.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
-import { copyTlsUnverified, copyTlsVerifyOptions, nonEmpty, tlsVerifyHelp } from './tls-verify.js';
+import { certDirHelp, copyTlsArgs, copyTlsOptions, tlsArgs, tlsVerifyHelp, type TlsArgs } from './tls-flags.js';
 import { authFlagsOf, authOptions, authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import { trustCommand, trustArgs, type DsvTrustArgs } from './trust/command.js';
@@ -42,6 +42,8 @@ export interface DsvCommonArgs {
   insecureRegistries: string[];
   /** --tls-verify=false: the registries of the command's images are insecure. */
   tlsVerify?: false;
+  /** --cert-dir: the registries of the command's images read their TLS material from it. */
+  certDir?: string;
   platform?: string;
   /** -q/--quiet: only errors and the verdict; -s/--silent (before the command): nothing, the exit code says it. */
   output?: 'quiet' | 'silent';
@@ -143,6 +145,8 @@ export interface DsvSyncArgs extends DsvCommonArgs {
   sideAuth: { source: AuthFlags; destination: AuthFlags };
   /** SRC and/or DEST (registry ones) when --src-/--dest-tls-verify=false. */
   tlsUnverified?: string[];
+  /** --src-/--dest-cert-dir for registry SRC / DEST. */
+  certDirs?: [string, string][];
 }
 export interface DsvKeygenArgs extends DsvCommonArgs {
   command: 'generate-key-pair';
@@ -180,6 +184,7 @@ export function dsvParser(): Argv {
     .option('progress', PROGRESS_OPTION)
     .option('insecure-registry', { type: 'string', describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT] (repeatable; also DSV_INSECURE_REGISTRIES)' })
     .option('tls-verify', { type: 'boolean', describe: tlsVerifyHelp('the images named') })
+    .option('cert-dir', { type: 'string', describe: certDirHelp('the images named') })
     .option('timeout', timeoutOption())
     .options(layerLimitOptions())
     .option('namespace', { type: 'string', describe: 'containerd namespace of containerd: references without brackets [env CONTAINERD_NAMESPACE, default default]' })
@@ -231,7 +236,7 @@ export function dsvParser(): Argv {
     .command('logout', 'Remove the stored credentials of a registry (dsv logout --help)', (y) => y.strict(false))
     .command('list-tags', 'List the tags of a registry repository (dsv list-tags --help)', (y) => y.strict(false))
     .command('sync <source> <destination>', 'Copy every image of a repository, a sync file or OCI layouts to a registry prefix or a directory of OCI layouts, with their signatures; what DEST has is not sent again', (y) =>
-      copyTlsVerifyOptions(copyAuthOptions(y))
+      copyTlsOptions(copyAuthOptions(y))
         .option('jobs', { type: 'number', describe: `Images copied at once [default ${DEFAULT_FLEET_JOBS}]` })
         .option('shard', { type: 'string', describe: 'Only the repositories of shard INDEX/COUNT (stable hash) [env JOB_COMPLETION_INDEX + DSV_SHARD_COUNT]' })
         .option('scoped', { type: 'boolean', default: false, describe: 'Name each repository at DEST by its whole source name (host/repo), not its last path component' })
@@ -264,19 +269,19 @@ function syncRegistrySide(arg: string): string {
   return arg.replace(/\/+$/, '');
 }
 
-/** The references --tls-verify=false (or sync's --src-/--dest-tls-verify=false) covers. */
-function tlsUnverifiedOf(a: DsvArgs): string[] {
-  if (a.command === 'sync') return a.tlsUnverified ?? [];
-  if (a.tlsVerify !== false) return [];
+/** What --tls-verify=false and --cert-dir (sync: their --src-/--dest- forms) say for the command's references. */
+function tlsOf(a: DsvArgs): TlsArgs {
+  if (a.command === 'sync') return { ...(a.tlsUnverified ? { tlsUnverified: a.tlsUnverified } : {}), ...(a.certDirs ? { certDirs: a.certDirs } : {}) };
   const named = a as Partial<Record<'source' | 'destination' | 'image' | 'target' | 'images', unknown>>;
-  return [named.source, named.destination, named.image, named.target, ...(Array.isArray(named.images) ? named.images : [])].filter((r): r is string => typeof r === 'string');
+  const references = [named.source, named.destination, named.image, named.target, ...(Array.isArray(named.images) ? named.images : [])].filter((r): r is string => typeof r === 'string');
+  return tlsArgs({ tlsVerify: a.tlsVerify, certDir: a.certDir }, references);
 }
 
 /** A reference that names a digest (`…@sha256:…`), whatever its transport. */
 const DIGEST_REFERENCE = /@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 
 /** Options before the command that take a value (so the value is not taken for the command). */
-const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--platform', '--namespace', '--address', '--timeout', '--progress', '--max-layer-size', '--max-layer-ratio']);
+const GLOBALS_WITH_VALUE = new Set(['--insecure-registry', '--cert-dir', '--platform', '--namespace', '--address', '--timeout', '--progress', '--max-layer-size', '--max-layer-ratio']);
 
 /**
  * The arguments split at the command: the options before it (`-s` there is the original's --silent, so it
@@ -319,6 +324,8 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
     insecureRegistries: asList(argv.insecureRegistry),
   };
   if (argv.tlsVerify === false) common.tlsVerify = false;
+  const certDir = lastValue(argv.certDir);
+  if (certDir !== undefined) common.certDir = certDir;
   if (typeof argv.platform === 'string') common.platform = argv.platform;
   if (argv.progress !== undefined) common.progress = argv.progress as ProgressMode;
   const timeoutMs = timeoutArg(argv.timeout);
@@ -386,7 +393,7 @@ export async function parseDsvArgs(rawArgs: string[]): Promise<ParsedDsv> {
         sideAuth: copyAuthFlagsOf(argv),
         ...givenOptions(argv, ['shard', 'policy', 'registriesD'], { registriesD: 'registries.d' }),
         // A sync file names its registries' tls-verify itself; OCI layouts have none.
-        ...nonEmpty('tlsUnverified', copyTlsUnverified(argv, syncRegistrySide(String(argv.source)), syncRegistrySide(String(argv.destination))).filter(Boolean)),
+        ...copyTlsArgs(argv, syncRegistrySide(String(argv.source)), syncRegistrySide(String(argv.destination))),
       };
       // --authfile is both sides' here: each side's SystemContext is made by the sync itself.
       delete y.auth;
@@ -528,7 +535,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
     ctx = await contextFactory(
       shell.contextOptions({
         insecureRegistries: a.insecureRegistries,
-        tlsUnverified: tlsUnverifiedOf(a),
+        ...tlsOf(a),
         system: { ...containerdFromFlags(a), ...timeoutSystem(a.timeoutMs), ...(a.layerLimits ?? {}), ...(system ?? {}) },
         ...(a.command === 'bundle'
           ? a.subcommand === 'create' ? { references: [...a.images, 'oci:/bundle'] } : { transports: ['docker', 'oci'] }

@@ -13,7 +13,7 @@ import type { CliIo } from './io.js';
 import { newYargs, type Parsed } from './parser.js';
 import { errorJson } from './report.js';
 import { CommandShell } from './shell.js';
-import { tlsVerifyOption } from './tls-verify.js';
+import { tlsArgs, tlsOptions, type TlsArgs } from './tls-flags.js';
 import { VERSION } from './version.js';
 
 /** Tags listed when --limit is not given. */
@@ -21,19 +21,17 @@ export const DEFAULT_TAG_LIMIT = 10_000;
 /** The largest --limit. */
 export const MAX_TAG_LIMIT = 1_000_000;
 
-export interface ListTagsArgs {
+export interface ListTagsArgs extends TlsArgs {
   repository: string;
   limit: number;
   json: boolean;
   debug: boolean;
   insecureRegistries: string[];
-  /** --tls-verify=false. */
-  tlsVerify?: false;
   auth: AuthFlags;
 }
 
 function parser(): Argv {
-  return tlsVerifyOption(authOptions(
+  return tlsOptions(authOptions(
     newYargs()
       .scriptName('dsv list-tags')
       .usage(`$0 [options] REPO\n\nLists the tags of a registry repository: docker://HOST/REPO or HOST/REPO (no tag, no digest).\nThe registry's pages are followed up to --limit tags (default ${DEFAULT_TAG_LIMIT}); a cut list says so.`)
@@ -82,7 +80,7 @@ export async function parseListTagsArgs(args: string[]): Promise<Parsed<ListTags
         json: argv.json === true,
         debug: argv.debug === true,
         insecureRegistries: ((argv.insecureRegistry as unknown[] | undefined) ?? []).map(String),
-        ...(argv.tlsVerify === false ? { tlsVerify: false as const } : {}),
+        ...tlsArgs(argv, [repositoryReference(String(argv.repository))]),
         auth: authFlagsOf(argv),
       },
     };
@@ -99,7 +97,7 @@ export async function listTagsMain(args: string[], io: CliIo): Promise<number> {
   const a = parsed.args;
   try {
     const system = await authSystem(io.env, a.auth, shellPrompt(shell));
-    const ctx = await createContext(shell.contextOptions({ insecureRegistries: a.insecureRegistries, tlsUnverified: a.tlsVerify === false ? [a.repository] : [], references: [a.repository], signers: false, system }));
+    const ctx = await createContext(shell.contextOptions({ insecureRegistries: a.insecureRegistries, tlsUnverified: a.tlsUnverified ?? [], certDirs: a.certDirs ?? [], references: [a.repository], signers: false, system }));
     const ref = ctx.parseImage(a.repository) as DockerImageReference;
     const client = ref.newClient(ctx.system);
     let tags: string[];

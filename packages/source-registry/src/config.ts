@@ -25,6 +25,8 @@ export interface ClientConfig {
   loopback: boolean;
   /** No SystemContext.certsDirs: /etc/docker/certs.d, ~/.docker/certs.d. */
   certsDirs: readonly string[];
+  /** SystemContext.registryCertDirs: this registry's own certificate directory (instead of certs.d). */
+  certDir: string | undefined;
   /** No SystemContext.tlsRoots: the system bundle from the well-known paths. */
   tlsRoots: TlsRootsSource;
   /** No SystemContext.credentialsStore: ~/.docker/config.json. */
@@ -80,6 +82,7 @@ export function clientConfig(opts: RegistryClientOptions): ClientConfig {
     insecureListed: isListedInsecure(reg, insecureRegistries) || isListedInsecure(endpoint, insecureRegistries),
     loopback: isLoopbackHost(splitHostPort(endpoint).host),
     certsDirs: ctx.certsDirs ?? defaultCertsDirs(homeDir()),
+    certDir: ctx.registryCertDirs?.[reg],
     tlsRoots: ctx.tlsRoots ?? {},
     credentialsStore: ctx.credentialsStore ?? defaultCredentialsStore(homeDir()),
     childEnv: ctx.childEnv ?? defaultChildEnv(homeDir()),

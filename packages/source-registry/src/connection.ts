@@ -5,7 +5,7 @@ import { DsvError } from '@dsv/core/formats';
 import type { ClientConfig } from './config.js';
 import type { Deadline } from './deadline.js';
 import { Agent, request, type HttpMethod } from './http.js';
-import { hasCertsDMaterial, isListedInsecure, loadCertsD, trustContext, trustRoots, type TlsMaterial } from './tls.js';
+import { hasCertsDMaterial, isListedInsecure, loadCertsD, readCertDir, trustContext, trustRoots, type TlsMaterial } from './tls.js';
 import type { RawResponse } from './types.js';
 import { networkError, safeUrl, type Headers } from './util.js';
 
@@ -54,13 +54,22 @@ export class Connections {
     return createSecureContext({ ca: [...roots.certificates, ...material.ca.map((b) => b.toString('utf8'))], ...client });
   }
 
-  /** CAs and client certificate for `host` from certs.d (read once per host). */
+  /** CAs and client certificate for `host` from certs.d, or the registry's own certificate directory (read once per host). */
   tlsMaterial(host: string): TlsMaterial {
     let material = this.tlsMaterials.get(host);
     if (!material) {
-      material = loadCertsD(host, this.cfg.certsDirs);
+      material = this.ownCertDir(host) ?? loadCertsD(host, this.cfg.certsDirs);
       this.tlsMaterials.set(host, material);
     }
+    return material;
+  }
+
+  /** The registry's own certificate directory (--cert-dir), for the registry's endpoint only (not a blob redirect's host). */
+  private ownCertDir(host: string): TlsMaterial | undefined {
+    const dir = this.cfg.certDir;
+    if (dir === undefined || host.toLowerCase() !== this.cfg.endpoint) return undefined;
+    const material = readCertDir(dir, `certificate directory ${dir}`);
+    if (!material) throw new DsvError('NotFound', `certificate directory ${dir} (for ${this.cfg.registry}): no such directory`, { path: dir, registry: this.cfg.registry });
     return material;
   }
 

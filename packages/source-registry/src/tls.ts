@@ -161,48 +161,56 @@ export function loadCertsD(hostPort: string, dirs: readonly string[]): TlsMateri
   if (port === 443) names.push(host);
   for (const base of dirs) {
     for (const name of names) {
-      const dir = join(base, name);
-      let entries: string[];
-      try {
-        if (!statSync(dir).isDirectory()) continue;
-        entries = readdirSync(dir).sort();
-      } catch {
-        continue;
-      }
-      const out: TlsMaterial = { ca: [], dir };
-      for (const f of entries) {
-        const p = join(dir, f);
-        try {
-          if (f.endsWith('.crt')) out.ca.push(readFileSync(p));
-          else if (f.endsWith('.cert')) {
-            const keyFile = join(dir, `${f.slice(0, -'.cert'.length)}.key`);
-            let key: Buffer;
-            try {
-              key = readFileSync(keyFile);
-            } catch {
-              throw new DsvError('IoError', `certs.d: client certificate ${p} has no matching key ${keyFile}`, { path: p });
-            }
-            if (!out.cert) {
-              out.cert = readFileSync(p);
-              out.key = key;
-            }
-          } else if (f.endsWith('.key')) {
-            const certFile = join(dir, `${f.slice(0, -'.key'.length)}.cert`);
-            try {
-              statSync(certFile);
-            } catch {
-              throw new DsvError('IoError', `certs.d: client key ${p} has no matching certificate ${certFile}`, { path: p });
-            }
-          }
-        } catch (e) {
-          if (e instanceof DsvError) throw e;
-          throw new DsvError('IoError', `certs.d: cannot read ${p}`, { path: p }, { cause: e });
-        }
-      }
-      return out;
+      const material = readCertDir(join(base, name), 'certs.d');
+      if (material) return material;
     }
   }
   return { ca: [] };
+}
+
+/**
+ * One registry's certificate directory as certs.d holds it (`*.crt` CAs, a `*.cert` + `*.key` client pair; skopeo's
+ * --cert-dir reads the same files); undefined when `dir` is not a directory. `origin` names it in errors.
+ */
+export function readCertDir(dir: string, origin: string): TlsMaterial | undefined {
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) return undefined;
+    entries = readdirSync(dir).sort();
+  } catch {
+    return undefined;
+  }
+  const out: TlsMaterial = { ca: [], dir };
+  for (const f of entries) {
+    const p = join(dir, f);
+    try {
+      if (f.endsWith('.crt')) out.ca.push(readFileSync(p));
+      else if (f.endsWith('.cert')) {
+        const keyFile = join(dir, `${f.slice(0, -'.cert'.length)}.key`);
+        let key: Buffer;
+        try {
+          key = readFileSync(keyFile);
+        } catch {
+          throw new DsvError('IoError', `${origin}: client certificate ${p} has no matching key ${keyFile}`, { path: p });
+        }
+        if (!out.cert) {
+          out.cert = readFileSync(p);
+          out.key = key;
+        }
+      } else if (f.endsWith('.key')) {
+        const certFile = join(dir, `${f.slice(0, -'.key'.length)}.cert`);
+        try {
+          statSync(certFile);
+        } catch {
+          throw new DsvError('IoError', `${origin}: client key ${p} has no matching certificate ${certFile}`, { path: p });
+        }
+      }
+    } catch (e) {
+      if (e instanceof DsvError) throw e;
+      throw new DsvError('IoError', `${origin}: cannot read ${p}`, { path: p }, { cause: e });
+    }
+  }
+  return out;
 }
 
 /** What a TLS probe found: `tls` true (a handshake completed), false (the peer does not speak TLS), undefined (cannot tell). */

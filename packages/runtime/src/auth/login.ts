@@ -6,6 +6,7 @@
  */
 import { decorateHelp } from '../help-examples.js';
 import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { DsvError } from '@dsv/core/formats';
 import { credentialsFilesFromEnv, credentialsStoreFromEnv, systemContextFromEnv } from '../environment.js';
@@ -18,7 +19,7 @@ import { CommandShell } from '../shell.js';
 import { VERSION } from '../version.js';
 import { authKeyHost, helperFor, readConfigFile, writeConfigFile, type ConfigFile } from './config-file.js';
 import { runCredentialHelper } from './helpers.js';
-import { tlsVerifyHelp } from '../tls-verify.js';
+import { tlsOptions } from '../tls-flags.js';
 
 /** Registry names that mean Docker Hub, and the key docker stores its credentials under. */
 const HUB_NAMES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
@@ -33,6 +34,8 @@ export interface LoginArgs {
   passwordStdin: boolean;
   authfile?: string;
   insecureRegistries: string[];
+  /** --cert-dir: the registry's TLS material. */
+  certDir?: string;
   debug: boolean;
 }
 
@@ -49,7 +52,7 @@ function parser(command: 'login' | 'logout'): Argv {
   if (command === 'logout') {
     return y.usage(`$0 [REGISTRY]\n\nRemoves the credentials stored for REGISTRY (default docker.io), from the file or its credential helper.`).command('$0 [registry]', false);
   }
-  return y
+  const login = y
     .usage(
       `$0 [options] [REGISTRY]\n\nChecks the credentials against REGISTRY (default docker.io), then stores them where docker keeps them: ` +
         `$DOCKER_CONFIG/config.json (default ~/.docker/config.json) or --authfile, through the credential helper that file names ` +
@@ -59,8 +62,8 @@ function parser(command: 'login' | 'logout'): Argv {
     .option('username', { alias: 'u', type: 'string', describe: 'User name' })
     .option('password', { alias: 'p', type: 'string', describe: 'Password (visible in ps: prefer --password-stdin)' })
     .option('password-stdin', { type: 'boolean', default: false, describe: 'Read the password from stdin' })
-    .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT]' })
-    .option('tls-verify', { type: 'boolean', describe: tlsVerifyHelp('REGISTRY') });
+    .option('insecure-registry', { type: 'string', array: true, describe: 'Allow plain HTTP / unverified TLS for HOST[:PORT]' });
+  return tlsOptions(login, 'REGISTRY');
 }
 
 /** REGISTRY as docker login takes it (`https://host/`, `host:port`, `index.docker.io`): host[:port], docker.io for Docker Hub. */
@@ -89,7 +92,7 @@ export async function parseLoginArgs(command: 'login' | 'logout', args: string[]
       passwordStdin: argv.passwordStdin === true,
       insecureRegistries: [...((argv.insecureRegistry as unknown[] | undefined) ?? []).map(String), ...(argv.tlsVerify === false ? [registry] : [])],
       debug: argv.debug === true,
-      ...givenOptions(argv, ['username', 'password', 'authfile']),
+      ...givenOptions(argv, ['username', 'password', 'authfile', 'certDir']),
     };
     if (a.password !== undefined && a.passwordStdin) return { kind: 'error', message: '--password and --password-stdin are mutually exclusive' };
     if ((a.password !== undefined || a.passwordStdin) && a.username === undefined) return { kind: 'error', message: 'a password needs --username (-u USER)' };
@@ -196,6 +199,7 @@ async function login(a: LoginArgs, shell: CommandShell): Promise<number> {
 async function checkCredentials(a: LoginArgs, shell: CommandShell, creds: { username: string; password: string }, tried: string[]): Promise<void> {
   const { RegistryClient } = await import('@dsv/source-registry');
   const ctx = systemContextFromEnv(shell.io.env, { insecureRegistries: a.insecureRegistries, debug: shell.out.debug });
+  if (a.certDir !== undefined) ctx.registryCertDirs = { [a.registry]: resolve(a.certDir) };
   const client = new RegistryClient({ registry: a.registry, ctx, credentials: creds });
   try {
     await client.checkLogin();

@@ -1,7 +1,7 @@
 // skopeo's TLS flags on dsv's commands, through the BUILT bins against the real docker-registry serving TLS with
-// a certificate from a CA dsv is not given: refused without the flag, accepted with --tls-verify=false (sign,
-// verify, inspect, list-tags, login) and --src-/--dest-tls-verify=false (dsv-copy, dsv copy, dsv sync), each for
-// the side it names only; skopeo accepts what dsv wrote with the same flags.
+// a certificate from a CA dsv is not given: refused without a flag, accepted with --tls-verify=false or --cert-dir DIR
+// (the CA in DIR; sign, verify, inspect, list-tags, login) and their --src-/--dest- forms (dsv-copy, dsv copy, dsv
+// sync), each for the side it names only; skopeo accepts what dsv wrote with the same flags.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,33 @@ describe('--tls-verify=false (skopeo\'s flag) on dsv commands', () => {
       const remote = JSON.parse(await skopeo(['inspect', '--tls-verify=false', '--creds', creds, `docker://${reg.host}/tls/pushed:${tag}`])) as { Digest: string };
       expect(remote.Digest).toBe(local.manifests[0]!.digest);
     }
+  });
+
+  it('--cert-dir DIR trusts the CA in DIR for that registry (verify, list-tags, login); --src-/--dest-cert-dir for one side', async () => {
+    // skopeo's --cert-dir names the directory itself (certs.d/HOST), as the harness hands skopeo.
+    const dir = join(reg.certsDir!, reg.host);
+    const img = `docker://${reg.host}/tls/app:1`;
+    const verified = await run('dsv', ['verify', '--no-check-signatures', '--cert-dir', dir, '--creds', creds, img]);
+    expect(verified.stderr).toBe('');
+    expect(verified.code).toBe(0);
+    expect((await run('dsv', ['--cert-dir', dir, 'inspect', '--creds', creds, img])).code).toBe(0);
+    expect((await run('dsv', ['list-tags', '--cert-dir', dir, '--creds', creds, `docker://${reg.host}/tls/app`])).code).toBe(0);
+    // A directory without the CA is no help; a missing one is named.
+    expectTlsRefusal(await run('dsv', ['verify', '--no-check-signatures', '--cert-dir', work, '--creds', creds, img]));
+    const missing = await run('dsv', ['verify', '--no-check-signatures', '--cert-dir', join(work, 'nowhere'), '--creds', creds, img]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`certificate directory ${join(work, 'nowhere')} (for ${reg.host}): no such directory`);
+    expectTlsRefusal(await run('dsv-copy', ['--dest-cert-dir', dir, '--src-creds', creds, img, `oci:${join(work, 'cd-wrong-side')}:1`]));
+    const pulled = await run('dsv-copy', ['--src-cert-dir', dir, '--src-creds', creds, img, `oci:${join(work, 'cd-out')}:1`]);
+    expect(pulled.stderr).toBe('');
+    expect(pulled.code).toBe(0);
+    const pushed = await run('dsv-copy', ['--dest-cert-dir', dir, '--dest-creds', creds, `oci:${sample}:1`, `docker://${reg.host}/tls/cd-pushed:1`]);
+    expect(pushed.code).toBe(0);
+    const synced = await run('dsv', ['sync', '--src-cert-dir', dir, '--src-creds', creds, `docker://${reg.host}/tls/app`, `oci:${join(work, 'cd-synced')}`]);
+    expect(synced.code).toBe(0);
+    const login = await run('dsv', ['login', '--cert-dir', dir, '--authfile', join(work, 'cd-auth.json'), '-u', reg.username!, '-p', reg.password!, reg.host]);
+    expect(login.code).toBe(0);
+    expect(login.stdout).toContain('Login Succeeded');
   });
 
   it('dsv sync --src-tls-verify=false, and login --tls-verify=false', async () => {
