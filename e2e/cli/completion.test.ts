@@ -125,7 +125,7 @@ const CASES: { line: string; expect: string[]; zsh?: string[]; bash?: string[] }
   { line: 'dsv completion ', expect: ['bash', 'zsh', 'fish'] },
   { line: 'dsv docker-plugin in', expect: ['install'] },
   { line: 'dsv copy --sign-b', expect: ['--sign-by'] },
-  { line: 'dsv sync --dest-c', expect: ['--dest-creds'] },
+  { line: 'dsv sync --dest-c', expect: ['--dest-cert-dir', '--dest-creds'] },
   { line: 'dsv --de', expect: ['--debug'] },
   // Transport prefixes where a command takes image references, beside file names.
   { line: 'dsv verify docker-a', expect: ['docker-archive:'] },

@@ -27,7 +27,7 @@ import { VERSION } from './version.js';
 import { referencesHelp } from './transports.js';
 import { decorateHelp, helpKey } from './help-examples.js';
 import { commandsOf } from './suggest.js';
-import { copyTlsArgs, copyTlsOptions } from './tls-flags.js';
+import { copyTlsArgs, copyTlsOptions, type TlsArgs } from './tls-flags.js';
 import { authSystem, copyAuthFlagsOf, copyAuthOptions, credsSecretsInArgs, shellPrompt, type AuthFlags } from './auth/options.js';
 import { writeDigestFile } from './auth/files.js';
 import type { SystemContext } from '@dsv/core/transport';
@@ -46,8 +46,8 @@ Unsigned and unchanged, the manifest is copied byte for byte (same digest at DES
 Detached signatures travel too, as with skopeo copy: simple signatures (lookaside or extension API, per registries.d) to docker:// destinations, cosign .sig attachments and referrers to docker:// and oci:; --remove-signatures carries none. --sign-by KEY --format simple|cosign adds one without changing the image. --policy FILE copies only a source the policy accepts.
 Exit codes: 0 ok; 1 integrity failure; 2 usage or input error; 3 operational failure.`;
 
-/** What `dsv copy` and `dsv copy verify-same` both take. */
-export interface CopyCommonArgs {
+/** What `dsv copy` and `dsv copy verify-same` both take (TlsArgs: --src-/--dest-tls-verify and --src-/--dest-cert-dir). */
+export interface CopyCommonArgs extends TlsArgs {
   /** --progress auto|bar|plain|none. */
   progress?: ProgressMode;
   /** -q/--quiet: only errors and the verdict line. */
@@ -57,10 +57,6 @@ export interface CopyCommonArgs {
   platform?: string;
   json: boolean;
   insecureRegistries: string[];
-  /** SRC and/or DEST when --src-/--dest-tls-verify=false: their registries are insecure. */
-  tlsUnverified?: string[];
-  /** --src-/--dest-cert-dir: [SRC or DEST, directory]. */
-  certDirs?: [string, string][];
   debug: boolean;
   /** --authfile / --src-* / --dest-* registry credentials. */
   auth?: { source: AuthFlags; destination: AuthFlags };

@@ -130,7 +130,8 @@ export interface DsvCopyArgs extends DsvCommonArgs {
   command: 'copy';
   rest: string[];
 }
-export interface DsvSyncArgs extends DsvCommonArgs {
+/** TlsArgs: --src-/--dest-tls-verify and --src-/--dest-cert-dir for registry SRC / DEST. */
+export interface DsvSyncArgs extends DsvCommonArgs, TlsArgs {
   command: 'sync';
   source: string;
   destination: string;
@@ -143,10 +144,6 @@ export interface DsvSyncArgs extends DsvCommonArgs {
   removeSignatures: boolean;
   /** --authfile (both sides), --src-/--dest-authfile, --src-/--dest-creds (skopeo sync's). */
   sideAuth: { source: AuthFlags; destination: AuthFlags };
-  /** SRC and/or DEST (registry ones) when --src-/--dest-tls-verify=false. */
-  tlsUnverified?: string[];
-  /** --src-/--dest-cert-dir for registry SRC / DEST. */
-  certDirs?: [string, string][];
 }
 export interface DsvKeygenArgs extends DsvCommonArgs {
   command: 'generate-key-pair';
@@ -271,7 +268,7 @@ function syncRegistrySide(arg: string): string {
 
 /** What --tls-verify=false and --cert-dir (sync: their --src-/--dest- forms) say for the command's references. */
 function tlsOf(a: DsvArgs): TlsArgs {
-  if (a.command === 'sync') return { ...(a.tlsUnverified ? { tlsUnverified: a.tlsUnverified } : {}), ...(a.certDirs ? { certDirs: a.certDirs } : {}) };
+  if (a.command === 'sync') return definedFields(a, ['tlsUnverified', 'certDirs']);
   const named = a as Partial<Record<'source' | 'destination' | 'image' | 'target' | 'images', unknown>>;
   const references = [named.source, named.destination, named.image, named.target, ...(Array.isArray(named.images) ? named.images : [])].filter((r): r is string => typeof r === 'string');
   return tlsArgs({ tlsVerify: a.tlsVerify, certDir: a.certDir }, references);
