@@ -3,13 +3,12 @@
  * DiffIdHasher the main thread uses, jobs multiplexed by id. Loaded in a worker only when `workerData` carries the
  * marker; the pool reaches this module by dynamic import() (its own chunk in the app bundles) for its URL.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { detectCompression } from './decompress.js';
 import { DiffIdHasher, type DiffIdOptions } from './diff-id.js';
 import type { Digest } from './digest.js';
 import { DsvError } from './errors.js';
+import { exposedGc } from './v8-gc.js';
 
 export const WORKER_MARK = 'dsvInflateWorker';
 /** Where a Worker finds this module (a .ts file under the test runner, which a worker cannot load). */
@@ -44,22 +43,9 @@ export type FromWorker =
  */
 const YOUNG_GC_EVERY = 4 * 1024 * 1024;
 let sinceGc = 0;
-let youngGc: ((o: { type: 'minor' }) => void) | undefined | null;
 
 function collectYoung(): void {
-  if (youngGc === undefined) {
-    youngGc = null;
-    try {
-      // gc() without a command-line flag: the flag exposes it to contexts created afterwards; put back as it was.
-      const had = typeof (globalThis as { gc?: unknown }).gc === 'function';
-      setFlagsFromString('--expose-gc');
-      youngGc = runInNewContext('gc') as (o: { type: 'minor' }) => void;
-      if (!had) setFlagsFromString('--no-expose-gc');
-    } catch {
-      // Without it the buffers are collected later, as V8 decides.
-    }
-  }
-  youngGc?.({ type: 'minor' });
+  exposedGc()?.({ type: 'minor' });
 }
 
 function serve(port: MessagePort): void {

@@ -1,6 +1,6 @@
 // The fleet-run memory governor: after an image of a `dsv sync` / `--all-tags` run, a full garbage collection when the heap and ArrayBuffers grew by more than a bound since the last one, at most one per interval.
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { exposedGc } from '@dsv/core/operations';
 
 /**
  * Why: a fleet run's live heap is flat (≈ 17 MB after a full collection, bench/NOTES.md §16, §18, §20), but
@@ -34,18 +34,9 @@ function processUsed(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-let exposedGc: (() => void) | undefined;
-
-/**
- * V8's gc() without a command-line flag: the flag exposes it to contexts created afterwards, so a new
- * context hands it over. The runtime owns its process; nothing else in it depends on `gc` being absent.
- */
+/** A full collection by V8's gc() (core's exposedGc); none where it cannot be had. */
 function v8Gc(): void {
-  if (!exposedGc) {
-    setFlagsFromString('--expose-gc');
-    exposedGc = runInNewContext('gc') as () => void;
-  }
-  exposedGc();
+  exposedGc()?.();
 }
 
 /**
