@@ -266,12 +266,16 @@ function syncRegistrySide(arg: string): string {
   return arg.replace(/\/+$/, '');
 }
 
+/** The image references a command names (SOURCE and DEST, IMAGE, the images, a trust or signatures target, a bundle's DEST). */
+function namedReferences(a: DsvArgs): string[] {
+  const named = a as Partial<Record<'source' | 'destination' | 'image' | 'target' | 'images', unknown>>;
+  return [named.source, named.destination, named.image, named.target, ...(Array.isArray(named.images) ? named.images : [])].filter((r): r is string => typeof r === 'string');
+}
+
 /** What --tls-verify=false and --cert-dir (sync: their --src-/--dest- forms) say for the command's references. */
 function tlsOf(a: DsvArgs): TlsArgs {
   if (a.command === 'sync') return definedFields(a, ['tlsUnverified', 'certDirs']);
-  const named = a as Partial<Record<'source' | 'destination' | 'image' | 'target' | 'images', unknown>>;
-  const references = [named.source, named.destination, named.image, named.target, ...(Array.isArray(named.images) ? named.images : [])].filter((r): r is string => typeof r === 'string');
-  return tlsArgs({ tlsVerify: a.tlsVerify, certDir: a.certDir }, references);
+  return tlsArgs({ tlsVerify: a.tlsVerify, certDir: a.certDir }, namedReferences(a));
 }
 
 /** A reference that names a digest (`…@sha256:…`), whatever its transport. */
@@ -540,7 +544,7 @@ async function dsvRun(a: DsvArgs, io: CliIo, options: DsvOptions, secrets: strin
           ? { transports: ['docker', 'oci'] }
           : a.command === 'signatures'
           ? { transports: ['docker'] }
-          : { references: a.command === 'sign' ? [a.source, a.destination] : a.command === 'verify' ? a.images : a.command === 'trust' ? [a.target] : [a.image] }),
+          : { references: namedReferences(a) }),
         ...(a.command === 'verify' && (integrityOnly || a.dct) ? { signers: false } : {}),
         ...(a.command === 'trust' && a.subcommand === 'inspect' ? { signers: false } : {}),
       }),
