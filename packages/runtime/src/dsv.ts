@@ -27,6 +27,7 @@ import { timeoutArg, timeoutOption, timeoutSystem } from './timeout.js';
 import { layerLimitOptions, layerLimitSystem } from './layer-limit-options.js';
 import { BUILTIN_TRANSPORT_MANIFESTS, referencesHelp } from './transports.js';
 import { DEFAULT_FLEET_JOBS, MAX_FLEET_JOBS } from './fleet/limits.js';
+import { syncSideKind } from './fleet/sync-kind.js';
 import { firstKeylessFlag, KEYLESS_FLAGS, type KeylessFlags } from './detached/keyless-flags.js';
 import type { PluginLaunchers } from './docker-plugin/install.js';
 import { certDirHelp, copyTlsArgs, copyTlsOptions, tlsArgs, tlsVerifyHelp, type TlsArgs } from './tls-flags.js';
@@ -262,8 +263,7 @@ export function dsvParser(): Argv {
 
 /** SRC or DEST of a sync as a registry reference, or '' (a sync file, OCI layouts). */
 function syncRegistrySide(arg: string): string {
-  if (arg.startsWith('oci:') || (/\.(ya?ml|json)$/i.test(arg) && !arg.startsWith('docker://'))) return '';
-  return arg.replace(/\/+$/, '');
+  return syncSideKind(arg) === 'registry' ? arg.replace(/\/+$/, '') : '';
 }
 
 /** The image references a command names (SOURCE and DEST, IMAGE, the images, a trust or signatures target, a bundle's DEST). */

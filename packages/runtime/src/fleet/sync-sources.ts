@@ -11,6 +11,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { DsvError, formatDockerReference } from '@dsv/core/formats';
 import type { CliContext } from '../context.js';
+import { syncSideKind } from './sync-kind.js';
 import { listImageTags, parseRepository } from './tags.js';
 
 /** One repository to sync and the images (tags) in it. */
@@ -122,7 +123,8 @@ export interface SyncSourceOptions {
 
 /** The repositories SRC names. */
 export async function syncSources(ctx: CliContext, src: string, opts: SyncSourceOptions): Promise<SyncRepository[]> {
-  if (src.startsWith('oci:')) {
+  const kind = syncSideKind(src);
+  if (kind === 'oci') {
     const dir = resolve(src.slice('oci:'.length));
     if (!existsSync(dir)) throw new DsvError('NotFound', `${src}: no such directory`);
     const layouts = await findLayouts(dir);
@@ -135,7 +137,7 @@ export async function syncSources(ctx: CliContext, src: string, opts: SyncSource
     }
     return repos;
   }
-  if (/\.(ya?ml|json)$/i.test(src) && !src.startsWith('docker://')) {
+  if (kind === 'file') {
     const st = statSync(src, { throwIfNoEntry: false });
     if (!st) throw new DsvError('NotFound', `${src}: no such file`);
     if (st.size > MAX_CONFIG_BYTES) throw new DsvError('LimitExceeded', `${src}: more than ${MAX_CONFIG_BYTES} bytes`);
