@@ -6,10 +6,17 @@ import { gzipSync } from 'node:zlib';
 import { digestOf, type Digest } from './digest.js';
 import { DiffIdHasher } from './diff-id.js';
 
-async function feed(bytes: Buffer, opts: { maxBytes?: number; stopAt?: number } = {}) {
+async function feed(bytes: Buffer, opts: { maxBytes?: number; stopAt?: number; sizes?: number[] } = {}) {
   const h = new DiffIdHasher({ algorithm: 'sha256', sameAsBlob: true, maxBytes: opts.maxBytes, name: 'layer x' });
   const end = opts.stopAt ?? bytes.length;
-  for (let o = 0; o < end; o += 7000) await new Promise<void>((ready) => h.write(bytes.subarray(o, Math.min(end, o + 7000)), ready));
+  const sizes = opts.sizes ?? [7000];
+  for (let o = 0, i = 0; o < end; i++) {
+    const n = Math.min(end - o, sizes[i % sizes.length]!);
+    // Each chunk is overwritten once the hasher says it consumed it: a batch must not keep a view of it.
+    const chunk = Buffer.from(bytes.subarray(o, o + n));
+    await new Promise<void>((ready) => h.write(chunk, ready, () => chunk.fill(0xee)));
+    o += n;
+  }
   if (opts.stopAt === undefined) h.end();
   return h.result(() => digestOf(bytes));
 }
@@ -29,6 +36,19 @@ describe('DiffIdHasher', () => {
     expect(bad.error?.message).toMatch(/^layer x: gzip data is corrupt/);
     const big = await feed(gzipSync(Buffer.alloc(200_000)), { maxBytes: 100_000 });
     expect(big.error?.code).toBe('LimitExceeded');
+  });
+
+  it('batches gzip input of any chunk sizes, across members, chunks larger than a batch and a last partial batch', async () => {
+    const a = Buffer.concat([randomBytes(700_000), Buffer.alloc(900_000, 'b')]);
+    const b = randomBytes(1_300_000);
+    const gz = Buffer.concat([gzipSync(a), gzipSync(b), Buffer.alloc(10)]);
+    const want = digestOf(Buffer.concat([a, b]));
+    for (const sizes of [[65_536], [3, 524_287, 1, 2_000_000], [524_288], [1_000_001, 17], [gz.length]]) {
+      expect(await feed(gz, { sizes })).toEqual({ compression: 'gzip', diffId: want });
+    }
+    const corrupt = Buffer.from(gz);
+    corrupt.fill(7, 900_000, 1_100_000);
+    expect((await feed(corrupt, { sizes: [65_536] })).error?.message).toMatch(/^layer x: gzip data is corrupt/);
   });
 
   it('gives no digest for a stream not read to its end', async () => {
