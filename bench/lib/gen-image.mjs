@@ -106,7 +106,8 @@ function writeJsonBlob(dir, value) {
  */
 export async function generateImage(dir, name, layers, { tag = 'latest' } = {}) {
   const done = join(dir, '.complete');
-  if (existsSync(done)) return JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(done, 'utf8')));
+  // The layout may have been generated elsewhere and moved (or reached through a link): it is where we were told.
+  if (existsSync(done)) return { ...JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(done, 'utf8'))), dir };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
