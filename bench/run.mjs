@@ -106,11 +106,14 @@ async function alternate(name, ours, peer, runs = RUNS, reference = undefined) {
       if (!side) continue;
       const list = i < 0 ? [] : measured;
       const prep = side.prepare ? await side.prepare(i) : undefined;
-      // Earlier runs leave gigabytes of dirty pages (every copy fills a fresh registry): flush them first, so
-      // no run pays for another's writeback.
-      execFileSync('sync');
-      list.push(await measure(side.cmd, side.args(i, prep), side.env));
-      if (side.cleanup) await side.cleanup(prep);
+      try {
+        // Earlier runs leave gigabytes of dirty pages (every copy fills a fresh registry): flush them first, so
+        // no run pays for another's writeback.
+        execFileSync('sync');
+        list.push(await measure(side.cmd, side.args(i, prep), side.env));
+      } finally {
+        if (side.cleanup) await side.cleanup(prep);
+      }
     }
     loads.push(loadAverage());
   }
@@ -166,6 +169,9 @@ async function startupSection() {
   }
 }
 
+/** What a failed run must still stop or remove: the source registry, the GnuPG home (a row's own servers it stops itself). */
+const onFailure = [];
+
 async function main() {
   const startupMd = ONLY.has('startup') ? await startupSection() : undefined;
   if (startupMd && ONLY.size === 1) {
@@ -181,6 +187,7 @@ async function main() {
   const fortyImage = () => generateImage(join(work, `forty-${layerSize}`), 'forty', Array.from({ length: 40 }, (_, i) => ({ size: layerSize, compressible: i % 2 === 0 })));
 
   const src = await startRegistry();
+  onFailure.push(() => src.stop());
   const flags = ['--src-tls-verify=false', '--dest-tls-verify=false'];
   const push = (layout, ref) => execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout.dir}:${layout.tag}`, `docker://${src.host}/${ref}`], { stdio: 'ignore' });
   push(eight, 'bench/eight:1');
@@ -188,6 +195,7 @@ async function main() {
 
   // A throwaway GPG key for the sign/verify rows, made with the real gpg so skopeo can sign with it too.
   const gnupg = mkdtempSync('/tmp/dsvbg-');
+  onFailure.push(() => rmSync(gnupg, { recursive: true, force: true }));
   execFileSync('gpg', ['--homedir', gnupg, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', 'dsv bench <bench@dsv.invalid>', 'ed25519', 'sign', '1d'], { stdio: 'ignore' });
   const fpr = execFileSync('gpg', ['--homedir', gnupg, '--batch', '--with-colons', '--list-secret-keys'], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('fpr'))?.split(':')[9];
   const pub = join(gnupg, 'pub.asc');
@@ -395,7 +403,8 @@ async function main() {
   console.log(md);
 }
 
-main().catch((e) => {
+main().catch(async (e) => {
   console.error(e instanceof Error ? e.message : e);
+  for (const undo of onFailure.reverse()) await Promise.resolve().then(undo).catch(() => {});
   process.exit(1);
 });
