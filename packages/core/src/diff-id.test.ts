@@ -51,6 +51,18 @@ describe('DiffIdHasher', () => {
     expect((await feed(corrupt, { sizes: [65_536] })).error?.message).toMatch(/^layer x: gzip data is corrupt/);
   });
 
+  it('says a chunk may be refilled only for gzip content, never for plain content the digest may still read', async () => {
+    const content = randomBytes(300_000);
+    for (const [bytes, sameAsBlob, want] of [[gzipSync(content), true, 5], [content, false, 0]] as const) {
+      const h = new DiffIdHasher({ algorithm: 'sha256', sameAsBlob, maxBytes: undefined, name: 'layer x' });
+      let consumed = 0;
+      for (let o = 0; o < bytes.length; o += 65_536) await new Promise<void>((ready) => h.write(bytes.subarray(o, o + 65_536), ready, () => consumed++));
+      h.end();
+      expect(await h.result(() => digestOf(bytes))).toEqual({ compression: sameAsBlob ? 'gzip' : 'none', diffId: digestOf(content) });
+      expect(consumed).toBe(want);
+    }
+  });
+
   it('gives no digest for a stream not read to its end', async () => {
     const r = await feed(gzipSync(randomBytes(50_000)), { stopAt: 20_000 });
     expect(r).toEqual({ compression: 'gzip' });

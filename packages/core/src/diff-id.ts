@@ -71,7 +71,10 @@ export class DiffIdHasher {
 
   /**
    * Takes a chunk; `ready` runs when the next may come (at once unless the inflater is behind). `consumed`, if
-   * given, runs once the inflater is through with the chunk (or never took it); not at all if the stream fails.
+   * given, runs once nothing here holds the chunk any more, so its memory may be refilled: gzip content once the
+   * inflater is through with it (its header and trailer parsers copy what they keep) or at once when it was copied
+   * into a batch, any chunk not taken at all. Never for plain content (handed on as it is), zstd (its decoder may keep
+   * input), a first chunk too short to tell, or a stream that failed.
    */
   write(chunk: Buffer, ready: () => void, consumed?: () => void): void {
     if (this.aborted || this.ended || this.stopped) {
@@ -114,7 +117,8 @@ export class DiffIdHasher {
 
   private feed(chunk: Buffer, ready: () => void, consumed?: () => void): void {
     const inflater = this.inflater;
-    if (inflater.write(chunk, consumed && ((err) => err || consumed())) || inflater.destroyed) return ready();
+    const through = consumed && ((err?: Error | null) => err || (inflater.detected === 'gzip' && consumed()));
+    if (inflater.write(chunk, through) || inflater.destroyed) return ready();
     const release = () => {
       inflater.off('drain', release);
       inflater.off('close', release);

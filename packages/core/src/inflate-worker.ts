@@ -4,7 +4,6 @@
  * marker; the pool reaches this module by dynamic import() (its own chunk in the app bundles) for its URL.
  */
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { detectCompression } from './decompress.js';
 import { DiffIdHasher, type DiffIdOptions } from './diff-id.js';
 import type { Digest } from './digest.js';
 import { DsvError } from './errors.js';
@@ -49,7 +48,7 @@ function collectYoung(): void {
 }
 
 function serve(port: MessagePort): void {
-  const jobs = new Map<number, { hasher: DiffIdHasher; reuse?: boolean }>();
+  const jobs = new Map<number, DiffIdHasher>();
   const finish = (id: number, hasher: DiffIdHasher) => {
     jobs.delete(id);
     let same = false;
@@ -68,27 +67,22 @@ function serve(port: MessagePort): void {
   };
   port.on('message', (m: ToWorker) => {
     if (m.t === 'open') {
-      jobs.set(m.id, { hasher: new DiffIdHasher(m.options) });
+      jobs.set(m.id, new DiffIdHasher(m.options));
       return;
     }
-    const job = jobs.get(m.id);
-    if (!job) return;
-    const hasher = job.hasher;
+    const hasher = jobs.get(m.id);
+    if (!hasher) return;
     if (m.t === 'data') {
       sinceGc += m.len;
       if (sinceGc >= YOUNG_GC_EVERY) {
         sinceGc = 0;
         collectYoung();
       }
-      const chunk = Buffer.from(m.buf, 0, m.len);
-      // The gzip inflater is through with a chunk once it says so (the header and trailer parsers copy what they keep):
-      // its memory can go back to be refilled. Not so for plain content (handed on as it is) or zstd (its decoder
-      // may keep input), nor for a first chunk too short to tell.
-      job.reuse ??= m.len >= 4 && detectCompression(chunk) === 'gzip';
+      // The batch's memory goes back to be refilled once the hasher no longer holds it (gzip only; DiffIdHasher says when).
       hasher.write(
-        chunk,
+        Buffer.from(m.buf, 0, m.len),
         () => port.postMessage({ t: 'ack', id: m.id, n: m.len } satisfies FromWorker),
-        job.reuse ? () => port.postMessage({ t: 'free', id: m.id, buf: m.buf } satisfies FromWorker, [m.buf]) : undefined,
+        () => port.postMessage({ t: 'free', id: m.id, buf: m.buf } satisfies FromWorker, [m.buf]),
       );
     } else if (m.t === 'end') {
       hasher.end();
